@@ -1,0 +1,54 @@
+"""The one settings class: read once, here, and passed down as plain values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INKPOST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./inkpost-data")
+    database_url: str | None = None
+    blob_url: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_secure: bool = True
+    retention_days: int = Field(default=3650, ge=1)
+    max_upload_mb: int = Field(default=50, ge=1)
+
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    secret_key: SecretStr | None = None
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None
+    seal_cert: Path | None = None
+    seal_key: Path | None = None
+    tsa_url: str | None = None
+
+    org: str | None = None
+    """The organisation CLI commands act on when there are several (slug)."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'inkpost.db').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024

@@ -1,0 +1,1 @@
+"""The store: SQLModel tables, async sessions, migrations and the durable medium for blobs."""

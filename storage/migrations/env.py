@@ -1,0 +1,22 @@
+"""Alembic environment: runs on the connection handed in by ``storage.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables)
+
+target_metadata = SQLModel.metadata
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `inkpost db upgrade`")
+
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

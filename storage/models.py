@@ -1,0 +1,212 @@
+"""The tables of the one store. Every row but Organization carries ``org_id``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONType, UTCDateTime, utcnow
+
+DEFAULT_CATEGORIES = ["contract", "annex", "fee table", "invoice", "statement", "other"]
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    default_language: str = Field(default="en", max_length=8)
+    timezone: str = Field(default="UTC", max_length=64)
+    slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
+    storage_quota_bytes: int | None = None
+    categories: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CATEGORIES), sa_column=Column(JSONType, nullable=False)
+    )
+    next_document_number: int = Field(default=1)
+    created_at: datetime = _created()
+
+
+class StaffUser(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("org_id", "email"),
+        UniqueConstraint("org_id", "slack_user_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    slack_user_id: str | None = Field(default=None, max_length=32)
+    role: str = Field(default="member", max_length=16)
+    status: str = Field(default="active", max_length=16)
+    created_at: datetime = _created()
+
+
+class Client(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    shared_cabinet: bool = False
+    created_at: datetime = _created()
+
+
+class Recipient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="en", max_length=8)
+    telegram_chat_id: int | None = Field(default=None, index=True)
+    telegram_username: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="invited", max_length=16)
+    access_expires_at: datetime | None = _when(index=True)
+    notification_prefs: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    created_at: datetime = _created()
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "recipient_group"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _created()
+
+
+class GroupMember(SQLModel, table=True):
+    group_id: int = Field(foreign_key="recipient_group.id", primary_key=True, ondelete="CASCADE")
+    recipient_id: int = Field(foreign_key="recipient.id", primary_key=True, ondelete="CASCADE")
+    org_id: int = Field(foreign_key="organization.id", index=True)
+
+
+class Space(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    name: str = Field(max_length=200)
+    created_at: datetime = _created()
+
+
+class SpaceMember(SQLModel, table=True):
+    space_id: int = Field(foreign_key="space.id", primary_key=True, ondelete="CASCADE")
+    recipient_id: int = Field(foreign_key="recipient.id", primary_key=True, ondelete="CASCADE")
+    org_id: int = Field(foreign_key="organization.id", index=True)
+
+
+class Document(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        UniqueConstraint("version_of", "version_no"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    number: int
+    client_id: int = Field(foreign_key="client.id", index=True)
+    title: str = Field(max_length=300)
+    category: str = Field(max_length=64)
+    filename: str = Field(max_length=255)
+    media_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    blob_key: str = Field(max_length=128)
+    page_count: int | None = None
+    text_content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    available_from: datetime | None = _when()
+    available_until: datetime | None = _when()
+    version_of: int | None = Field(default=None, foreign_key="document.id", index=True)
+    version_no: int = Field(default=1)
+    direction: str = Field(default="outbound", max_length=16)
+    uploaded_by_staff_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    uploaded_by_recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    created_at: datetime = _created()
+
+    @property
+    def ref(self) -> str:
+        """The short reference staff type: ``D-12``."""
+        return f"D-{self.number}"
+
+
+class Share(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    kind: str = Field(max_length=16)
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id", index=True)
+    space_id: int | None = Field(default=None, foreign_key="space.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="recipient_group.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    message: str | None = Field(default=None, max_length=2000)
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    created_at: datetime = _created()
+    expires_at: datetime | None = _when()
+    max_downloads: int | None = None
+    download_count: int = 0
+    open_count: int = 0
+    first_opened_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+class AuditHead(SQLModel, table=True):
+    """The end of one organisation's chain; its row lock orders appends."""
+
+    org_id: int = Field(foreign_key="organization.id", primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq"),
+        Index("ix_auditevent_org_document", "org_id", "document_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    seq: int
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    actor_type: str = Field(max_length=16)
+    actor_id: str | None = Field(default=None, max_length=64)
+    actor_label: str | None = Field(default=None, max_length=200)
+    action: str = Field(max_length=64)
+    document_id: int | None = Field(default=None)
+    share_id: int | None = Field(default=None)
+    details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Notification(SQLModel, table=True):
+    __table_args__ = (Index("ix_notification_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    channel: str = Field(max_length=16)
+    target: str = Field(max_length=128)
+    kind: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    dedupe_key: str = Field(max_length=200, unique=True)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _created()
+    sent_at: datetime | None = _when()

@@ -1,0 +1,1 @@
+"""The domain: what may happen to documents, shares and people. Platform-free."""

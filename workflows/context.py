@@ -1,0 +1,67 @@
+"""What every workflow is handed: the store, the medium, the clock, the limits, the actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from storage.blobs import BlobStore
+from storage.db import SessionFactory
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock for tests and one-off scans: it says what it is told."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_text_chars: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class Env:
+    sessions: SessionFactory
+    blobs: BlobStore
+    clock: Clock = field(default_factory=SystemClock)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: staff, a recipient, the holder of a link, or the system."""
+
+    type: str
+    id: str | None = None
+    label: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(type="system", label=label)
+
+    @classmethod
+    def staff(cls, staff_id: int, label: str | None = None) -> Actor:
+        return cls(type="staff", id=str(staff_id), label=label)
+
+    def with_request(self, *, ip: str | None, user_agent: str | None) -> Actor:
+        return Actor(
+            type=self.type, id=self.id, label=self.label, ip=ip, user_agent=(user_agent or "")[:512]
+        )

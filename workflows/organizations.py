@@ -1,0 +1,212 @@
+"""Organisations (tenants), their staff and their clients."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlmodel import col, func, select
+
+from storage.models import Client, Organization, StaffUser
+from workflows import audit
+from workflows.context import Actor, Env
+from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.scope import clean_text, get_scoped
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ROLES = ("admin", "member")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if not EMAIL.match(email) or len(email) > 320:
+        raise InvalidInput(f"'{email}' is not an email address")
+    return email
+
+
+async def create_organization(
+    env: Env,
+    *,
+    slug: str,
+    name: str,
+    actor: Actor,
+    slack_team_id: str | None = None,
+    default_language: str = "en",
+    timezone: str = "UTC",
+) -> Organization:
+    slug = slug.strip().lower()
+    if not SLUG.match(slug):
+        raise InvalidInput(
+            f"'{slug}' is not a valid organisation slug: use a-z, 0-9 and '-', up to 63 characters"
+        )
+    title = clean_text(name, what="organisation name", max_len=200)
+    assert title is not None
+    async with env.sessions() as session, session.begin():
+        if (await session.exec(select(Organization).where(Organization.slug == slug))).first():
+            raise Conflict(f"an organisation with slug '{slug}' already exists")
+        if (
+            slack_team_id
+            and (
+                await session.exec(
+                    select(Organization).where(Organization.slack_team_id == slack_team_id)
+                )
+            ).first()
+        ):
+            raise Conflict(f"Slack team {slack_team_id} already belongs to an organisation")
+        org = Organization(
+            slug=slug,
+            name=title,
+            slack_team_id=slack_team_id or None,
+            default_language=default_language,
+            timezone=timezone,
+        )
+        session.add(org)
+        await session.flush()
+        assert org.id is not None
+        await audit.start_chain(session, org.id)
+        await audit.record(
+            session,
+            org_id=org.id,
+            actor=actor,
+            action="organization.created",
+            at=env.clock.now(),
+            details={"slug": slug, "name": title},
+        )
+    return org
+
+
+async def get_organization(env: Env, *, slug: str | None = None) -> Organization:
+    """The organisation with ``slug``; without one, the only organisation there is."""
+    async with env.sessions() as session:
+        if slug:
+            org = (
+                await session.exec(select(Organization).where(Organization.slug == slug.lower()))
+            ).first()
+            if org is None:
+                raise NotFound(f"organisation '{slug}' not found")
+            return org
+        orgs = (await session.exec(select(Organization).limit(2))).all()
+        if not orgs:
+            raise NotFound("there is no organisation yet: run `inkpost org create`")
+        if len(orgs) > 1:
+            raise InvalidInput("there are several organisations: name one with --org")
+        return orgs[0]
+
+
+async def list_organizations(env: Env) -> Sequence[Organization]:
+    async with env.sessions() as session:
+        return (await session.exec(select(Organization).order_by(col(Organization.id)))).all()
+
+
+async def add_staff(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    name: str,
+    email: str | None = None,
+    slack_user_id: str | None = None,
+    role: str = "member",
+) -> StaffUser:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not '{role}'")
+    title = clean_text(name, what="name", max_len=200)
+    assert title is not None
+    email = check_email(email)
+    async with env.sessions() as session, session.begin():
+        for column, value, what in (
+            (StaffUser.email, email, "email"),
+            (StaffUser.slack_user_id, slack_user_id, "Slack user"),
+        ):
+            if (
+                value
+                and (
+                    await session.exec(
+                        select(StaffUser).where(StaffUser.org_id == org_id, column == value)
+                    )
+                ).first()
+            ):
+                raise Conflict(f"a staff member with {what} {value} already exists")
+        staff = StaffUser(
+            org_id=org_id, name=title, email=email, slack_user_id=slack_user_id or None, role=role
+        )
+        session.add(staff)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="staff.added",
+            at=env.clock.now(),
+            details={"staff_id": staff.id, "name": title, "role": role},
+        )
+    return staff
+
+
+async def list_staff(env: Env, *, org_id: int) -> Sequence[StaffUser]:
+    async with env.sessions() as session:
+        return (
+            await session.exec(
+                select(StaffUser).where(StaffUser.org_id == org_id).order_by(col(StaffUser.id))
+            )
+        ).all()
+
+
+async def set_staff_status(
+    env: Env, *, org_id: int, actor: Actor, staff_id: int, blocked: bool
+) -> StaffUser:
+    status = "blocked" if blocked else "active"
+    async with env.sessions() as session, session.begin():
+        staff = await get_scoped(
+            session, StaffUser, org_id=org_id, id=staff_id, what="staff member", lock=True
+        )
+        if staff.status == status:
+            raise Conflict(f"staff member {staff.name} is already {status}")
+        staff.status = status
+        session.add(staff)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="staff.blocked" if blocked else "staff.unblocked",
+            at=env.clock.now(),
+            details={"staff_id": staff_id, "name": staff.name},
+        )
+    return staff
+
+
+async def add_client(
+    env: Env, *, org_id: int, actor: Actor, name: str, shared_cabinet: bool = False
+) -> Client:
+    title = clean_text(name, what="client name", max_len=200)
+    assert title is not None
+    async with env.sessions() as session, session.begin():
+        exists = await session.exec(
+            select(Client).where(Client.org_id == org_id, func.lower(Client.name) == title.lower())
+        )
+        if exists.first():
+            raise Conflict(f"a client named '{title}' already exists")
+        client = Client(org_id=org_id, name=title, shared_cabinet=shared_cabinet)
+        session.add(client)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="client.added",
+            at=env.clock.now(),
+            details={"client_id": client.id, "name": title, "shared_cabinet": shared_cabinet},
+        )
+    return client
+
+
+async def list_clients(env: Env, *, org_id: int) -> Sequence[Client]:
+    async with env.sessions() as session:
+        return (
+            await session.exec(
+                select(Client).where(Client.org_id == org_id).order_by(col(Client.id))
+            )
+        ).all()

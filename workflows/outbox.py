@@ -1,0 +1,65 @@
+"""The outbox: notifications written in the same transaction as the change they tell of.
+
+Delivery workers (the chat and mail adapters) claim and send them; a workflow never
+sends anything itself. ``dedupe_key`` makes inserting the same notification twice a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Notification
+from workflows.context import Env
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    channel: str,
+    target: str,
+    kind: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    at: datetime,
+) -> bool:
+    """Insert a notification unless one with ``dedupe_key`` exists; True when inserted."""
+    values = {
+        "org_id": org_id,
+        "channel": channel,
+        "target": target,
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(col(Notification.id))
+    )
+    result = await session.exec(statement)
+    return result.first() is not None
+
+
+async def list_notifications(
+    env: Env, *, org_id: int, status: str | None = None, limit: int = 100
+) -> Sequence[Notification]:
+    query = select(Notification).where(Notification.org_id == org_id)
+    if status:
+        query = query.where(Notification.status == status)
+    async with env.sessions() as session:
+        return (await session.exec(query.order_by(col(Notification.id)).limit(limit))).all()

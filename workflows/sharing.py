@@ -1,0 +1,402 @@
+"""Sharing documents with recipients, groups and spaces, and by public link; revoking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Document, Group, Recipient, Share, Space, SpaceMember
+from workflows import audit, outbox
+from workflows.context import Actor, Env
+from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.recipients import can_receive, group_members
+from workflows.scope import clean_text, get_scoped
+from workflows.tokens import new_token
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    share: Share
+    token: str | None
+    """The raw token, handed out once when the share is created; only its hash is kept."""
+    created: bool = True
+
+
+@dataclass(frozen=True)
+class GroupShareResult:
+    shares: list[ShareResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SpaceShareResult:
+    share: ShareResult
+    notified: int
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShareTerms:
+    """What staff may say about any share."""
+
+    expires_at: datetime | None = None
+    message: str | None = None
+    staff_id: int | None = None
+
+
+def _check_terms(terms: ShareTerms, now: datetime) -> str | None:
+    if terms.expires_at is not None:
+        if terms.expires_at.tzinfo is None:
+            raise InvalidInput("the expiry needs a time zone")
+        if terms.expires_at <= now:
+            raise InvalidInput("the expiry must be in the future")
+    return clean_text(terms.message, what="message", max_len=2000, required=False)
+
+
+async def share_with_recipient(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    document_id: int,
+    recipient_id: int,
+    terms: ShareTerms | None = None,
+) -> ShareResult:
+    terms = terms or ShareTerms()
+    now = env.clock.now()
+    message = _check_terms(terms, now)
+    async with env.sessions() as session, session.begin():
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        recipient = await get_scoped(
+            session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
+        )
+        refusal = can_receive(recipient, now)
+        if refusal:
+            raise NotAllowed(f"cannot share: {refusal}")
+        return await _share_one(
+            session,
+            actor=actor,
+            document=document,
+            recipient=recipient,
+            terms=terms,
+            message=message,
+            now=now,
+        )
+
+
+async def share_with_group(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    document_id: int,
+    group_id: int,
+    terms: ShareTerms | None = None,
+) -> GroupShareResult:
+    """Share with every member who may receive documents; name those skipped and why."""
+    terms = terms or ShareTerms()
+    now = env.clock.now()
+    message = _check_terms(terms, now)
+    result = GroupShareResult()
+    async with env.sessions() as session, session.begin():
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+        members = await group_members(session, org_id=org_id, group_id=group_id)
+        if not members:
+            raise InvalidInput(f"group {group.name} has no members")
+        for recipient in members:
+            refusal = can_receive(recipient, now)
+            if refusal:
+                result.skipped.append(refusal)
+                continue
+            result.shares.append(
+                await _share_one(
+                    session,
+                    actor=actor,
+                    document=document,
+                    recipient=recipient,
+                    terms=terms,
+                    message=message,
+                    now=now,
+                    group_id=group_id,
+                )
+            )
+    return result
+
+
+async def share_with_space(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    document_id: int,
+    space_id: int,
+    terms: ShareTerms | None = None,
+) -> SpaceShareResult:
+    """One share for the space; each member who may receive documents is notified."""
+    terms = terms or ShareTerms()
+    now = env.clock.now()
+    message = _check_terms(terms, now)
+    async with env.sessions() as session, session.begin():
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        space = await get_scoped(session, Space, org_id=org_id, id=space_id, what="space")
+        existing = (
+            await session.exec(
+                select(Share).where(
+                    Share.org_id == org_id,
+                    Share.document_id == document_id,
+                    Share.space_id == space_id,
+                    col(Share.revoked_at).is_(None),
+                )
+            )
+        ).first()
+        if existing is not None and _active(existing, now):
+            raise Conflict(f"{document.ref} is already shared with space {space.name}")
+        token, token_hash = new_token()
+        share = Share(
+            org_id=org_id,
+            document_id=document_id,
+            kind="space",
+            space_id=space_id,
+            token_hash=token_hash,
+            message=message,
+            created_by_staff_id=terms.staff_id,
+            created_at=now,
+            expires_at=terms.expires_at,
+        )
+        session.add(share)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="document.shared",
+            at=now,
+            document_id=document_id,
+            share_id=share.id,
+            details={
+                "space_id": space_id,
+                "space": space.name,
+                "expires_at": _iso(terms.expires_at),
+            },
+        )
+        members = (
+            await session.exec(
+                select(Recipient)
+                .join(SpaceMember, col(SpaceMember.recipient_id) == Recipient.id)
+                .where(SpaceMember.space_id == space_id)
+                .order_by(col(Recipient.id))
+            )
+        ).all()
+        notified = 0
+        skipped: list[str] = []
+        for recipient in members:
+            refusal = can_receive(recipient, now)
+            if refusal:
+                skipped.append(refusal)
+                continue
+            notified += await _notify(session, share=share, recipient=recipient, now=now)
+    return SpaceShareResult(ShareResult(share, token), notified=notified, skipped=skipped)
+
+
+async def create_link(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    document_id: int,
+    terms: ShareTerms | None = None,
+    max_downloads: int | None = None,
+) -> ShareResult:
+    """A public link: whoever holds the token may view and download, within the limits."""
+    terms = terms or ShareTerms()
+    now = env.clock.now()
+    message = _check_terms(terms, now)
+    if max_downloads is not None and max_downloads < 1:
+        raise InvalidInput("the download limit must be at least 1")
+    async with env.sessions() as session, session.begin():
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        token, token_hash = new_token()
+        share = Share(
+            org_id=org_id,
+            document_id=document_id,
+            kind="link",
+            token_hash=token_hash,
+            message=message,
+            created_by_staff_id=terms.staff_id,
+            created_at=now,
+            expires_at=terms.expires_at,
+            max_downloads=max_downloads,
+        )
+        session.add(share)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="link.created",
+            at=now,
+            document_id=document.id,
+            share_id=share.id,
+            details={"expires_at": _iso(terms.expires_at), "max_downloads": max_downloads},
+        )
+    return ShareResult(share, token)
+
+
+async def revoke_share(env: Env, *, org_id: int, actor: Actor, share_id: int) -> Share:
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        share = await get_scoped(
+            session, Share, org_id=org_id, id=share_id, what="share", lock=True
+        )
+        if share.revoked_at is not None:
+            raise Conflict(f"share {share_id} was already revoked")
+        share.revoked_at = now
+        session.add(share)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="share.revoked",
+            at=now,
+            document_id=share.document_id,
+            share_id=share.id,
+            details={"kind": share.kind},
+        )
+    return share
+
+
+async def list_shares(
+    env: Env, *, org_id: int, document_id: int | None = None, active_only: bool = False
+) -> Sequence[Share]:
+    query = select(Share).where(Share.org_id == org_id)
+    if document_id is not None:
+        query = query.where(Share.document_id == document_id)
+    if active_only:
+        query = query.where(col(Share.revoked_at).is_(None))
+    async with env.sessions() as session:
+        rows = (await session.exec(query.order_by(col(Share.id)))).all()
+    if active_only:
+        now = env.clock.now()
+        rows = [share for share in rows if _active(share, now)]
+    return rows
+
+
+def _active(share: Share, now: datetime) -> bool:
+    if share.revoked_at is not None:
+        return False
+    if share.expires_at is not None and share.expires_at <= now:
+        return False
+    return share.max_downloads is None or share.download_count < share.max_downloads
+
+
+async def _share_one(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    document: Document,
+    recipient: Recipient,
+    terms: ShareTerms,
+    message: str | None,
+    now: datetime,
+    group_id: int | None = None,
+) -> ShareResult:
+    existing = (
+        await session.exec(
+            select(Share).where(
+                Share.org_id == document.org_id,
+                Share.document_id == document.id,
+                Share.recipient_id == recipient.id,
+                col(Share.revoked_at).is_(None),
+            )
+        )
+    ).all()
+    for share in existing:
+        if _active(share, now):
+            return ShareResult(share, None, created=False)
+    token, token_hash = new_token()
+    share = Share(
+        org_id=document.org_id,
+        document_id=_id(document.id),
+        kind="recipient",
+        recipient_id=recipient.id,
+        group_id=group_id,
+        token_hash=token_hash,
+        message=message,
+        created_by_staff_id=terms.staff_id,
+        created_at=now,
+        expires_at=terms.expires_at,
+    )
+    session.add(share)
+    await session.flush()
+    await audit.record(
+        session,
+        org_id=document.org_id,
+        actor=actor,
+        action="document.shared",
+        at=now,
+        document_id=document.id,
+        share_id=share.id,
+        details={
+            "recipient_id": recipient.id,
+            "recipient": recipient.name,
+            "group_id": group_id,
+            "expires_at": _iso(terms.expires_at),
+        },
+    )
+    await _notify(session, share=share, recipient=recipient, now=now)
+    return ShareResult(share, token)
+
+
+async def _notify(
+    session: AsyncSession, *, share: Share, recipient: Recipient, now: datetime
+) -> int:
+    """Queue 'a document was shared with you' unless they already hold it another way."""
+    other = (
+        await session.exec(
+            select(Share.id)
+            .outerjoin(SpaceMember, col(SpaceMember.space_id) == Share.space_id)
+            .where(
+                Share.org_id == share.org_id,
+                Share.document_id == share.document_id,
+                Share.id != share.id,
+                col(Share.revoked_at).is_(None),
+                (Share.recipient_id == recipient.id) | (SpaceMember.recipient_id == recipient.id),
+            )
+            .limit(1)
+        )
+    ).first()
+    if other is not None:
+        return 0
+    inserted = await outbox.enqueue(
+        session,
+        org_id=share.org_id,
+        channel="recipient",
+        target=str(recipient.id),
+        kind="document.shared",
+        payload={"share_id": share.id, "document_id": share.document_id},
+        dedupe_key=f"share:{share.id}:recipient:{recipient.id}",
+        at=now,
+    )
+    return int(inserted)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _id(value: int | None) -> int:
+    assert value is not None, "row was not flushed"
+    return value
