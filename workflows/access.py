@@ -47,13 +47,12 @@ async def open_shared(env: Env, token: str, visitor: Visitor) -> SharedDocument:
         await session.exec(
             update(Share).where(col(Share.id) == share.id).values(open_count=Share.open_count + 1)
         )
-        first = share.first_opened_at is None
-        if first:
-            await session.exec(
-                update(Share)
-                .where(col(Share.id) == share.id, col(Share.first_opened_at).is_(None))
-                .values(first_opened_at=now)
-            )
+        marked = await session.exec(
+            update(Share)
+            .where(col(Share.id) == share.id, col(Share.first_opened_at).is_(None))
+            .values(first_opened_at=now)
+        )
+        first = marked.rowcount == 1
         await audit.record(
             session,
             org_id=share.org_id,

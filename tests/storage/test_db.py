@@ -1,0 +1,64 @@
+"""The store itself: migrations, SQLite settings, UTC round trips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import migrate
+from storage.db import make_engine, make_session_factory, sqlite_url
+from storage.models import Client, Organization
+
+
+async def test_a_fresh_database_is_migrated_once(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path / "nested" / "inkpost.db"))
+    try:
+        assert await migrate.needs_upgrade(engine)
+        assert await migrate.upgrade(engine) is True
+        assert await migrate.upgrade(engine) is False
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path / "inkpost.db"))
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            session.add(Client(org_id=4242, name="Orphan"))
+
+
+async def test_times_come_back_in_utc_whatever_zone_went_in(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    warsaw = timezone(timedelta(hours=1))
+    created = datetime(2026, 11, 23, 13, 30, 15, 123456, tzinfo=warsaw)
+    async with sessions() as session, session.begin():
+        org = Organization(slug="tz", name="TZ", created_at=created)
+        session.add(org)
+    async with sessions() as session:
+        stored = await session.get(Organization, org.id)
+    assert stored is not None
+    assert stored.created_at == created
+    assert stored.created_at.tzinfo == UTC
+
+
+async def test_naive_times_are_refused(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    with pytest.raises(Exception, match="naive datetime"):
+        async with sessions() as session, session.begin():
+            session.add(Organization(slug="naive", name="N", created_at=datetime(2026, 1, 1)))

@@ -1,0 +1,127 @@
+"""The history: every action leaves an event; any tampering with the chain is found."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from storage.models import AuditEvent
+from tests.conftest import STAFF, Tenant, make_tenant
+from tests.helpers import upload
+from workflows import access, audit, sharing
+from workflows.access import Visitor
+from workflows.context import Env
+
+
+async def _events(env: Env, org_id: int) -> list[AuditEvent]:
+    async with env.sessions() as session:
+        rows = await session.exec(
+            select(AuditEvent).where(AuditEvent.org_id == org_id).order_by(col(AuditEvent.seq))
+        )
+        return list(rows.all())
+
+
+async def _busy_history(env: Env, tenant: Tenant) -> int:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    assert link.token is not None
+    await access.open_shared(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
+    await access.start_download(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
+    await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=link.share.id)
+    assert document.id is not None
+    return document.id
+
+
+async def test_every_action_is_an_event_in_one_unbroken_chain(env: Env, tenant: Tenant) -> None:
+    document_id = await _busy_history(env, tenant)
+
+    events = await _events(env, tenant.org_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[0].prev_hash == audit.GENESIS
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    history = await audit.document_history(env, org_id=tenant.org_id, document_id=document_id)
+    assert [e.action for e in history] == [
+        "document.added",
+        "link.created",
+        "document.opened",
+        "document.downloaded",
+        "share.revoked",
+    ]
+    opened = history[2]
+    assert (opened.actor_type, opened.ip, opened.user_agent) == ("link", "203.0.113.9", "Phone/1.0")
+    report = await audit.verify_chain(env, org_id=tenant.org_id)
+    assert report.ok and report.events == len(events)
+
+
+TAMPERING = {
+    "action": "UPDATE auditevent SET action = 'document.viewed' WHERE seq = {seq} AND org_id = {org}",
+    "details": "UPDATE auditevent SET details = '{{}}' WHERE seq = {seq} AND org_id = {org}",
+    "ip": "UPDATE auditevent SET ip = '198.51.100.1' WHERE seq = {seq} AND org_id = {org}",
+    "actor": "UPDATE auditevent SET actor_label = 'someone else' WHERE seq = {seq} AND org_id = {org}",
+    "time": "UPDATE auditevent SET at = at + interval '1 second' WHERE seq = {seq} AND org_id = {org}",
+    "rehashed": (
+        "UPDATE auditevent SET action = 'x', hash = '" + "ab" * 32 + "' "
+        "WHERE seq = {seq} AND org_id = {org}"
+    ),
+    "deleted": "DELETE FROM auditevent WHERE seq = {seq} AND org_id = {org}",
+}
+
+
+@pytest.mark.parametrize("field", sorted(TAMPERING))
+async def test_tampering_with_any_event_is_detected_and_named(
+    env: Env, tenant: Tenant, field: str
+) -> None:
+    await _busy_history(env, tenant)
+    statement = TAMPERING[field].format(seq=6, org=tenant.org_id)
+    async with env.sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            statement = statement.replace(
+                "at + interval '1 second'", "datetime(at, '+1 second')"
+            )
+        await session.exec(text(statement))  # type: ignore[call-overload]
+
+    report = await audit.verify_chain(env, org_id=tenant.org_id)
+
+    assert not report.ok
+    assert report.first_bad_seq in (6, 7)
+    assert report.problem
+
+
+async def test_removing_the_newest_events_is_detected(env: Env, tenant: Tenant) -> None:
+    await _busy_history(env, tenant)
+    events = await _events(env, tenant.org_id)
+    async with env.sessions() as session, session.begin():
+        await session.exec(  # type: ignore[call-overload]
+            text(f"DELETE FROM auditevent WHERE org_id = {tenant.org_id} AND seq = {events[-1].seq}")
+        )
+    report = await audit.verify_chain(env, org_id=tenant.org_id)
+    assert not report.ok and "missing from the end" in (report.problem or "")
+
+
+async def test_chains_are_per_organisation(env: Env, tenant: Tenant) -> None:
+    other = await make_tenant(env, "globex")
+    await _busy_history(env, tenant)
+    assert (await audit.verify_chain(env, org_id=other.org_id)).events == 4
+    assert (await _events(env, other.org_id))[0].seq == 1
+
+
+async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
+    env: Env, tenant: Tenant
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    assert link.token is not None
+    token = link.token
+
+    await asyncio.gather(
+        *(access.open_shared(env, token, Visitor(ip=f"127.0.0.{i}")) for i in range(20))
+    )
+
+    report = await audit.verify_chain(env, org_id=tenant.org_id)
+    assert report.ok
+    opened = [e for e in await _events(env, tenant.org_id) if e.action == "document.opened"]
+    assert len(opened) == 20
+    assert sum(1 for e in opened if e.details["first"]) == 1

@@ -1,0 +1,344 @@
+"""Sharing with people, groups, spaces and links; revoking; who may open what."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.models import Notification, Share
+from tests.conftest import STAFF, START, Tenant, make_tenant
+from tests.helpers import upload
+from workflows import access, recipients, sharing, spaces
+from workflows.access import Visitor
+from workflows.context import Env, FixedClock
+from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotAvailableNow, NotFound
+from workflows.sharing import ShareTerms
+from workflows.tokens import hash_token
+
+VISITOR = Visitor(ip="127.0.0.1", user_agent="pytest")
+
+
+async def _notifications(env: Env) -> list[Notification]:
+    async with env.sessions() as session:
+        return list((await session.exec(select(Notification).order_by(Notification.id))).all())
+
+
+async def _person(env: Env, tenant: Tenant, name: str, **extra: object) -> int:
+    person = await recipients.add_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name=name, **extra
+    )
+    assert person.id is not None
+    return person.id
+
+
+async def test_a_link_token_is_long_url_safe_and_stored_only_as_a_hash(
+    env: Env, tenant: Tenant
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    result = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
+    assert result.token is not None
+    assert len(result.token) >= 22  # 128 bits in base64url
+    assert set(result.token) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
+    async with env.sessions() as session:
+        share = (await session.exec(select(Share))).one()
+    assert share.token_hash == hash_token(result.token)
+    assert result.token not in repr(share.model_dump())
+
+
+async def test_sharing_with_a_recipient_queues_one_notification(env: Env, tenant: Tenant) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    first = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+    again = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+    assert first.created and not again.created and again.share.id == first.share.id
+    (notification,) = await _notifications(env)
+    assert notification.kind == "document.shared"
+    assert notification.target == str(tenant.recipient_id)
+    assert notification.payload == {"share_id": first.share.id, "document_id": document.id}
+    assert notification.status == "pending"
+
+
+async def test_a_group_share_skips_blocked_and_expired_members(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    blocked = await _person(env, tenant, "Bob Blocked")
+    expiring = await _person(
+        env, tenant, "Erin Expiring", access_expires_at=START + timedelta(hours=1)
+    )
+    await recipients.set_recipient_blocked(
+        env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
+    )
+    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert group.id is not None
+    await recipients.add_to_group(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        group_id=group.id,
+        recipient_ids=[tenant.recipient_id, blocked, expiring],
+    )
+    clock.at = START + timedelta(hours=2)
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+
+    result = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+    )
+
+    assert [r.share.recipient_id for r in result.shares] == [tenant.recipient_id]
+    assert len(result.skipped) == 2
+    assert any("blocked" in reason for reason in result.skipped)
+    assert any("access ended" in reason for reason in result.skipped)
+    assert [n.target for n in await _notifications(env)] == [str(tenant.recipient_id)]
+
+
+async def test_a_blocked_recipient_gets_nothing_and_can_open_nothing(
+    env: Env, tenant: Tenant
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    shared = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+    await recipients.set_recipient_blocked(
+        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id, blocked=True
+    )
+    assert shared.token is not None
+    with pytest.raises(NotAllowed):
+        await access.open_shared(env, shared.token, VISITOR)
+    other = await upload(
+        env, org_id=tenant.org_id, client_id=tenant.client_id, title="Annex", category="annex"
+    )
+    with pytest.raises(NotAllowed, match="blocked"):
+        await sharing.share_with_recipient(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            document_id=other.id,
+            recipient_id=tenant.recipient_id,
+        )
+    assert len(await _notifications(env)) == 1
+
+
+async def test_access_ends_at_the_moment_it_expires(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    person = await _person(env, tenant, "Tess Temp", access_expires_at=START + timedelta(days=1))
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    shared = await sharing.share_with_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, recipient_id=person
+    )
+    assert shared.token is not None
+    clock.at = START + timedelta(days=1) - timedelta(seconds=1)
+    await access.open_shared(env, shared.token, VISITOR)
+    clock.at = START + timedelta(days=1)
+    with pytest.raises(NotAllowed):
+        await access.open_shared(env, shared.token, VISITOR)
+
+
+async def test_a_space_share_notifies_each_member_once(env: Env, tenant: Tenant) -> None:
+    colleague = await _person(env, tenant, "Carl Colleague")
+    space = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Board room", client_id=tenant.client_id
+    )
+    assert space.id is not None
+    for member in (tenant.recipient_id, colleague):
+        await spaces.add_space_member(
+            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=member
+        )
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    # Rita already holds the document directly: the space share must not notify her again.
+    await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+
+    result = await sharing.share_with_space(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
+    )
+
+    assert result.notified == 1
+    targets = [n.target for n in await _notifications(env)]
+    assert sorted(targets) == sorted([str(tenant.recipient_id), str(colleague)])
+    with pytest.raises(Conflict, match="already shared"):
+        await sharing.share_with_space(
+            env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
+        )
+
+
+async def test_deleting_a_space_revokes_its_shares_and_removes_only_its_own_members(
+    env: Env, tenant: Tenant
+) -> None:
+    loner = await _person(env, tenant, "Lone Member")
+    first = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel A")
+    second = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel B")
+    assert first.id is not None and second.id is not None
+    memberships = [(first.id, loner), (first.id, tenant.recipient_id), (second.id, tenant.recipient_id)]
+    for space_id, member in memberships:
+        await spaces.add_space_member(
+            env, org_id=tenant.org_id, actor=STAFF, space_id=space_id, recipient_id=member
+        )
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    shared = await sharing.share_with_space(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=first.id
+    )
+
+    deletion = await spaces.delete_space(env, org_id=tenant.org_id, actor=STAFF, space_id=first.id)
+
+    assert deletion.revoked_shares == 1
+    assert deletion.removed_recipients == ["Lone Member"]
+    assert shared.share.token is not None
+    with pytest.raises(Gone, match="revoked"):
+        await access.open_shared(env, shared.share.token, VISITOR)
+    remaining = await recipients.list_recipients(env, org_id=tenant.org_id)
+    assert [r.name for r in remaining] == ["Rita Recipient"]
+    assert [s.space.name for s in await spaces.list_spaces(env, org_id=tenant.org_id)] == ["Panel B"]
+    # The document itself is untouched.
+    assert await env.blobs.exists(document.blob_key)
+
+
+async def test_link_limits_expiry_revocation_and_window(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    document = await upload(
+        env,
+        org_id=tenant.org_id,
+        client_id=tenant.client_id,
+        available_from=START + timedelta(days=1),
+        available_until=START + timedelta(days=10),
+    )
+    link = await sharing.create_link(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        terms=ShareTerms(expires_at=START + timedelta(days=5)),
+        max_downloads=1,
+    )
+    assert link.token is not None
+    with pytest.raises(NotAvailableNow) as early:
+        await access.open_shared(env, link.token, VISITOR)
+    assert early.value.available_from == START + timedelta(days=1)
+
+    clock.at = START + timedelta(days=2)
+    await access.open_shared(env, link.token, VISITOR)
+    await access.start_download(env, link.token, VISITOR)
+    with pytest.raises(Gone, match="download limit"):
+        await access.start_download(env, link.token, VISITOR)
+    with pytest.raises(Gone, match="download limit"):
+        await access.open_shared(env, link.token, VISITOR)
+
+    second = await sharing.create_link(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        terms=ShareTerms(expires_at=START + timedelta(days=5)),
+    )
+    assert second.token is not None
+    clock.at = START + timedelta(days=5)
+    with pytest.raises(Gone, match="expired"):
+        await access.open_shared(env, second.token, VISITOR)
+
+    third = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
+    assert third.token is not None
+    await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=third.share.id)
+    with pytest.raises(Gone, match="revoked"):
+        await access.open_shared(env, third.token, VISITOR)
+    with pytest.raises(Conflict, match="already revoked"):
+        await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=third.share.id)
+
+    fourth = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
+    assert fourth.token is not None
+    clock.at = START + timedelta(days=10)
+    with pytest.raises(NotAvailableNow) as late:
+        await access.open_shared(env, fourth.token, VISITOR)
+    assert "no longer available" in str(late.value)
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 32, "../../etc/passwd", "a" * 500])
+async def test_unknown_or_malformed_tokens_are_not_found(env: Env, token: str) -> None:
+    with pytest.raises(NotFound):
+        await access.resolve(env, token)
+
+
+async def test_opening_records_first_open_and_counts(env: Env, tenant: Tenant) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    assert link.token is not None
+    await access.open_shared(env, link.token, VISITOR)
+    await access.open_shared(env, link.token, VISITOR)
+    async with env.sessions() as session:
+        share = await session.get(Share, link.share.id)
+    assert share is not None
+    assert share.open_count == 2 and share.first_opened_at == START
+
+
+@pytest.mark.parametrize(
+    ("terms", "max_downloads", "message"),
+    [
+        (ShareTerms(expires_at=START - timedelta(seconds=1)), None, "must be in the future"),
+        (ShareTerms(expires_at=START.replace(tzinfo=None)), None, "needs a time zone"),
+        (ShareTerms(), 0, "at least 1"),
+        (ShareTerms(message="x" * 2001), None, "longer than 2000"),
+    ],
+)
+async def test_bad_link_terms_are_refused_and_create_nothing(
+    env: Env, tenant: Tenant, terms: ShareTerms, max_downloads: int | None, message: str
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    with pytest.raises(InvalidInput, match=message):
+        await sharing.create_link(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            document_id=document.id,
+            terms=terms,
+            max_downloads=max_downloads,
+        )
+    assert await sharing.list_shares(env, org_id=tenant.org_id) == []
+
+
+async def test_another_tenant_cannot_share_revoke_or_see_shares(env: Env, tenant: Tenant) -> None:
+    other = await make_tenant(env, "globex")
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    with pytest.raises(NotFound):
+        await sharing.create_link(env, org_id=other.org_id, actor=STAFF, document_id=document.id)
+    with pytest.raises(NotFound):
+        await sharing.share_with_recipient(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            document_id=document.id,
+            recipient_id=other.recipient_id,
+        )
+    with pytest.raises(NotFound):
+        await sharing.revoke_share(env, org_id=other.org_id, actor=STAFF, share_id=link.share.id)
+    assert await sharing.list_shares(env, org_id=other.org_id) == []
