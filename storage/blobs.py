@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from storage.errors import BlobNotFound, BlobTooLarge, EmptyBlob
+from storage.errors import BlobNotFound, BlobStoreUnavailable, BlobTooLarge, EmptyBlob
 
 CHUNK = 256 * 1024
 
@@ -169,7 +169,10 @@ class FileBlobStore:
         return path if path.is_file() else None
 
     async def check(self) -> None:
-        await asyncio.to_thread(self._check)
+        try:
+            await asyncio.to_thread(self._check)
+        except OSError as e:
+            raise BlobStoreUnavailable(f"the blob directory {self.root} is not writable: {e}") from e
 
     def _check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
