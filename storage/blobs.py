@@ -172,7 +172,9 @@ class FileBlobStore:
         try:
             await asyncio.to_thread(self._check)
         except OSError as e:
-            raise BlobStoreUnavailable(f"the blob directory {self.root} is not writable: {e}") from e
+            raise BlobStoreUnavailable(
+                f"the blob directory {self.root} is not writable: {e}"
+            ) from e
 
     def _check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -153,7 +153,11 @@ async def make_tenant(env: Env, slug: str = "acme") -> Tenant:
     client = await organizations.add_client(env, org_id=org.id, actor=STAFF, name="Nordic Timber")
     assert client.id is not None
     person = await recipients.add_recipient(
-        env, org_id=org.id, actor=STAFF, client_id=client.id, name="Rita Recipient",
+        env,
+        org_id=org.id,
+        actor=STAFF,
+        client_id=client.id,
+        name="Rita Recipient",
         email=f"rita@{slug}-client.test",
     )
     assert person.id is not None and staff.id is not None

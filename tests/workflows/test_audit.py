@@ -26,7 +26,9 @@ async def _events(env: Env, org_id: int) -> list[AuditEvent]:
 
 async def _busy_history(env: Env, tenant: Tenant) -> int:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    link = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
     assert link.token is not None
     await access.open_shared(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
     await access.start_download(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
@@ -41,7 +43,8 @@ async def test_every_action_is_an_event_in_one_unbroken_chain(env: Env, tenant: 
     events = await _events(env, tenant.org_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].prev_hash == audit.GENESIS
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    pairs = zip(events, events[1:], strict=False)
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairs)
     history = await audit.document_history(env, org_id=tenant.org_id, document_id=document_id)
     assert [e.action for e in history] == [
         "document.added",
@@ -56,12 +59,13 @@ async def test_every_action_is_an_event_in_one_unbroken_chain(env: Env, tenant: 
     assert report.ok and report.events == len(events)
 
 
+WHERE = " WHERE seq = {seq} AND org_id = {org}"
 TAMPERING = {
-    "action": "UPDATE auditevent SET action = 'document.viewed' WHERE seq = {seq} AND org_id = {org}",
-    "details": "UPDATE auditevent SET details = '{{}}' WHERE seq = {seq} AND org_id = {org}",
-    "ip": "UPDATE auditevent SET ip = '198.51.100.1' WHERE seq = {seq} AND org_id = {org}",
-    "actor": "UPDATE auditevent SET actor_label = 'someone else' WHERE seq = {seq} AND org_id = {org}",
-    "time": "UPDATE auditevent SET at = at + interval '1 second' WHERE seq = {seq} AND org_id = {org}",
+    "action": "UPDATE auditevent SET action = 'document.viewed'" + WHERE,
+    "details": "UPDATE auditevent SET details = '{{}}'" + WHERE,
+    "ip": "UPDATE auditevent SET ip = '198.51.100.1'" + WHERE,
+    "actor": "UPDATE auditevent SET actor_label = 'someone else'" + WHERE,
+    "time": "UPDATE auditevent SET at = at + interval '1 second'" + WHERE,
     "rehashed": (
         "UPDATE auditevent SET action = 'x', hash = '" + "ab" * 32 + "' "
         "WHERE seq = {seq} AND org_id = {org}"
@@ -78,9 +82,7 @@ async def test_tampering_with_any_event_is_detected_and_named(
     statement = TAMPERING[field].format(seq=6, org=tenant.org_id)
     async with env.sessions() as session, session.begin():
         if session.get_bind().dialect.name == "sqlite":
-            statement = statement.replace(
-                "at + interval '1 second'", "datetime(at, '+1 second')"
-            )
+            statement = statement.replace("at + interval '1 second'", "datetime(at, '+1 second')")
         await session.exec(text(statement))  # type: ignore[call-overload]
 
     report = await audit.verify_chain(env, org_id=tenant.org_id)
@@ -95,7 +97,9 @@ async def test_removing_the_newest_events_is_detected(env: Env, tenant: Tenant) 
     events = await _events(env, tenant.org_id)
     async with env.sessions() as session, session.begin():
         await session.exec(  # type: ignore[call-overload]
-            text(f"DELETE FROM auditevent WHERE org_id = {tenant.org_id} AND seq = {events[-1].seq}")
+            text(
+                f"DELETE FROM auditevent WHERE org_id = {tenant.org_id} AND seq = {events[-1].seq}"
+            )
         )
     report = await audit.verify_chain(env, org_id=tenant.org_id)
     assert not report.ok and "missing from the end" in (report.problem or "")
@@ -112,7 +116,9 @@ async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
     env: Env, tenant: Tenant
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    link = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
     assert link.token is not None
     token = link.token
 

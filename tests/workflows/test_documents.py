@@ -44,7 +44,9 @@ async def _count(env: Env, model: type) -> int:
         return (await session.exec(select(func.count()).select_from(model))).one()
 
 
-async def test_a_pdf_is_stored_with_its_facts_and_text(env: Env, tenant: Tenant, tmp_path: Path) -> None:
+async def test_a_pdf_is_stored_with_its_facts_and_text(
+    env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
 
     assert document.ref == "D-1"
@@ -180,7 +182,9 @@ async def test_documents_of_another_tenant_are_not_found(env: Env, tenant: Tenan
     assert mine.ref == theirs.ref == "D-1"
 
 
-async def test_quota_refuses_a_file_that_does_not_fit(env: Env, tenant: Tenant, tmp_path: Path) -> None:
+async def test_quota_refuses_a_file_that_does_not_fit(
+    env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
     from storage.models import Organization
 
     async with env.sessions() as session, session.begin():
@@ -193,9 +197,7 @@ async def test_quota_refuses_a_file_that_does_not_fit(env: Env, tenant: Tenant, 
     assert blob_files(tmp_path / "blobs") == []
 
 
-@pytest.mark.parametrize(
-    ("ref", "number"), [("D-12", 12), ("d12", 12), (" 7 ", 7), ("D-0001", 1)]
-)
+@pytest.mark.parametrize(("ref", "number"), [("D-12", 12), ("d12", 12), (" 7 ", 7), ("D-0001", 1)])
 def test_document_references_are_forgiving(ref: str, number: int) -> None:
     assert documents.parse_ref(ref) == number
 

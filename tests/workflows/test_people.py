@@ -132,7 +132,11 @@ async def test_groups_count_their_members(env: Env, tenant: Tenant) -> None:
         recipient_ids=[tenant.recipient_id, tenant.recipient_id],
     )
     again = await recipients.add_to_group(
-        env, org_id=tenant.org_id, actor=STAFF, group_id=group.id, recipient_ids=[tenant.recipient_id]
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        group_id=group.id,
+        recipient_ids=[tenant.recipient_id],
     )
     assert (added, again) == (1, 0)
     (summary,) = await recipients.list_groups(env, org_id=tenant.org_id)
@@ -152,11 +156,19 @@ async def test_space_membership_rules(env: Env, tenant: Tenant) -> None:
     )
     with pytest.raises(Conflict, match="already a member"):
         await spaces.add_space_member(
-            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=tenant.recipient_id
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            space_id=space.id,
+            recipient_id=tenant.recipient_id,
         )
     with pytest.raises(NotFound, match="recipient"):
         await spaces.add_space_member(
-            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=other.recipient_id
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            space_id=space.id,
+            recipient_id=other.recipient_id,
         )
     with pytest.raises(NotFound, match="space"):
         await spaces.list_spaces(env, org_id=other.org_id) or await spaces.space_members(
@@ -167,6 +179,10 @@ async def test_space_membership_rules(env: Env, tenant: Tenant) -> None:
     )
     with pytest.raises(NotFound, match="not a member"):
         await spaces.remove_space_member(
-            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=tenant.recipient_id
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            space_id=space.id,
+            recipient_id=tenant.recipient_id,
         )
     assert await spaces.space_members(env, org_id=tenant.org_id, space_id=space.id) == []

@@ -195,7 +195,11 @@ async def test_deleting_a_space_revokes_its_shares_and_removes_only_its_own_memb
     first = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel A")
     second = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel B")
     assert first.id is not None and second.id is not None
-    memberships = [(first.id, loner), (first.id, tenant.recipient_id), (second.id, tenant.recipient_id)]
+    memberships = [
+        (first.id, loner),
+        (first.id, tenant.recipient_id),
+        (second.id, tenant.recipient_id),
+    ]
     for space_id, member in memberships:
         await spaces.add_space_member(
             env, org_id=tenant.org_id, actor=STAFF, space_id=space_id, recipient_id=member
@@ -214,7 +218,9 @@ async def test_deleting_a_space_revokes_its_shares_and_removes_only_its_own_memb
         await access.open_shared(env, shared.share.token, VISITOR)
     remaining = await recipients.list_recipients(env, org_id=tenant.org_id)
     assert [r.name for r in remaining] == ["Rita Recipient"]
-    assert [s.space.name for s in await spaces.list_spaces(env, org_id=tenant.org_id)] == ["Panel B"]
+    assert [s.space.name for s in await spaces.list_spaces(env, org_id=tenant.org_id)] == [
+        "Panel B"
+    ]
     # The document itself is untouched.
     assert await env.blobs.exists(document.blob_key)
 
@@ -290,7 +296,9 @@ async def test_unknown_or_malformed_tokens_are_not_found(env: Env, token: str) -
 
 async def test_opening_records_first_open_and_counts(env: Env, tenant: Tenant) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    link = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
     assert link.token is not None
     await access.open_shared(env, link.token, VISITOR)
     await access.open_shared(env, link.token, VISITOR)
@@ -328,7 +336,9 @@ async def test_bad_link_terms_are_refused_and_create_nothing(
 async def test_another_tenant_cannot_share_revoke_or_see_shares(env: Env, tenant: Tenant) -> None:
     other = await make_tenant(env, "globex")
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
+    link = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
     with pytest.raises(NotFound):
         await sharing.create_link(env, org_id=other.org_id, actor=STAFF, document_id=document.id)
     with pytest.raises(NotFound):
