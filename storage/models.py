@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, UTCDateTime, utcnow
@@ -68,8 +68,14 @@ class Recipient(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=32)
     language: str = Field(default="en", max_length=8)
-    telegram_chat_id: int | None = Field(default=None, index=True)
+    telegram_chat_id: int | None = Field(default=None, index=True, sa_type=BigInteger)
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
     telegram_username: str | None = Field(default=None, max_length=64)
+    telegram_active: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """False once the person blocked the bot: delivery falls back to email."""
+    invite_code_hash: str | None = Field(default=None, max_length=64, unique=True)
+    invite_expires_at: datetime | None = _when()
+    invite_used_at: datetime | None = _when()
     status: str = Field(default="invited", max_length=16)
     access_expires_at: datetime | None = _when(index=True)
     notification_prefs: dict[str, Any] = Field(
@@ -208,5 +214,39 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = _created()
     last_error: str | None = Field(default=None, max_length=2000)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _when()
+    delivered_via: str | None = Field(default=None, max_length=16)
+    result: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False, server_default="{}")
+    )
     created_at: datetime = _created()
     sent_at: datetime | None = _when()
+
+
+class PersonalLink(SQLModel, table=True):
+    """A web link to one share for one recipient (their own view of a space or direct share)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    share_id: int = Field(foreign_key="share.id", index=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+
+
+class ChannelFile(SQLModel, table=True):
+    """A file a chat platform already holds (Telegram's file_id), reused for the same blob."""
+
+    channel: str = Field(max_length=16, primary_key=True)
+    blob_key: str = Field(max_length=128, primary_key=True)
+    file_id: str = Field(max_length=256)
+    created_at: datetime = _created()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Incoming platform updates already handled, so a repeated delivery is handled once."""
+
+    source: str = Field(max_length=32, primary_key=True)
+    update_id: str = Field(max_length=64, primary_key=True)
+    processed_at: datetime = _created()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Document, Organization, Recipient, Share
+from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Gone, NotAllowed, NotAvailableNow, NotFound
@@ -99,14 +99,20 @@ async def start_download(env: Env, token: str, visitor: Visitor) -> SharedDocume
 async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDocument:
     if not well_formed(token):
         raise NotFound("this link does not exist")
-    row = (
-        await session.exec(
-            select(Share, Document, Organization)
-            .join(Document, col(Document.id) == Share.document_id)
-            .join(Organization, col(Organization.id) == Share.org_id)
-            .where(Share.token_hash == hash_token(token))
-        )
-    ).first()
+    digest = hash_token(token)
+    query = (
+        select(Share, Document, Organization)
+        .join(Document, col(Document.id) == Share.document_id)
+        .join(Organization, col(Organization.id) == Share.org_id)
+    )
+    row = (await session.exec(query.where(Share.token_hash == digest))).first()
+    personal: PersonalLink | None = None
+    if row is None:
+        personal = (
+            await session.exec(select(PersonalLink).where(PersonalLink.token_hash == digest))
+        ).first()
+        if personal is not None:
+            row = (await session.exec(query.where(Share.id == personal.share_id))).first()
     if row is None:
         raise NotFound("this link does not exist")
     share, document, organization = row
@@ -117,12 +123,17 @@ async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDo
     if share.max_downloads is not None and share.download_count >= share.max_downloads:
         raise Gone("this link has reached its download limit")
     recipient = None
-    if share.recipient_id is not None:
-        recipient = await session.get(Recipient, share.recipient_id)
+    person_id = personal.recipient_id if personal is not None else share.recipient_id
+    if person_id is not None:
+        recipient = await session.get(Recipient, person_id)
         assert recipient is not None
         refusal = can_receive(recipient, now)
         if refusal:
             raise NotAllowed("your access to this organisation's documents has ended")
+        if personal is not None and share.space_id is not None:
+            member = await session.get(SpaceMember, (share.space_id, person_id))
+            if member is None:
+                raise Gone("you are no longer a member of the space this was shared with")
     if document.available_from is not None and now < document.available_from:
         raise NotAvailableNow(
             "this document is not available yet",

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
 from storage import migrate
 from storage.db import make_engine, make_session_factory, sqlite_url
@@ -62,3 +65,14 @@ async def test_naive_times_are_refused(engine: AsyncEngine) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with sessions() as session, session.begin():
             session.add(Organization(slug="naive", name="N", created_at=datetime(2026, 1, 1)))
+
+
+async def test_the_migrations_build_exactly_the_tables_the_models_describe(
+    engine: AsyncEngine,
+) -> None:
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(differences) == []

@@ -163,7 +163,7 @@ def upgrade() -> None:
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
         sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-        sa.Column("telegram_chat_id", sa.Integer(), nullable=True),
+        sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True),
         sa.Column("telegram_username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("access_expires_at", storage.types.UTCDateTime(), nullable=True),

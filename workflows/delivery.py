@@ -1,0 +1,193 @@
+"""Claiming and settling outbox rows: the part of delivery that lives in the store.
+
+Channel adapters run the loop: claim due rows, send each, then mark it sent, throttled,
+failed or waiting. A claim is a lease: a worker that dies between sending and marking
+leaves its rows to be claimed again when the lease ends, so at most those rows are
+sent twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import col, select, update
+
+from storage.models import Notification
+from workflows.context import Env
+from workflows.errors import NotFound
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before attempt ``attempts + 1``: exponential, capped, jittered."""
+
+    base: timedelta = BACKOFF_BASE
+    cap: timedelta = BACKOFF_CAP
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        raw = min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+        factor = (rng or random).uniform(0.5, 1.5)
+        return raw * factor
+
+
+async def claim_due(
+    env: Env, *, worker: str, channels: Sequence[str], limit: int = 20
+) -> list[Notification]:
+    """Take up to ``limit`` due rows of ``channels`` for ``worker``."""
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        due = (
+            select(Notification)
+            .where(
+                col(Notification.channel).in_(channels),
+                or_(
+                    and_(
+                        col(Notification.status) == "pending",
+                        col(Notification.next_attempt_at) <= now,
+                    ),
+                    and_(
+                        col(Notification.status) == "sending",
+                        col(Notification.claimed_until) <= now,
+                    ),
+                ),
+            )
+            .order_by(col(Notification.next_attempt_at), col(Notification.id))
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = (await session.exec(due)).all()
+        for row in rows:
+            row.status = "sending"
+            row.claimed_by = worker
+            row.claimed_until = now + LEASE
+            row.attempts += 1
+            session.add(row)
+    return list(rows)
+
+
+async def _settle(env: Env, notification_id: int, worker: str, **values: Any) -> bool:
+    """Apply ``values`` if ``worker`` still holds the row; False when its lease was lost."""
+    async with env.sessions() as session, session.begin():
+        result = await session.exec(
+            update(Notification)
+            .where(
+                col(Notification.id) == notification_id,
+                col(Notification.status) == "sending",
+                col(Notification.claimed_by) == worker,
+            )
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+        return result.rowcount == 1
+
+
+async def mark_sent(
+    env: Env, notification_id: int, *, worker: str, via: str, result: dict[str, Any] | None = None
+) -> bool:
+    return await _settle(
+        env,
+        notification_id,
+        worker,
+        status="sent",
+        sent_at=env.clock.now(),
+        delivered_via=via,
+        result=result or {},
+        last_error=None,
+    )
+
+
+async def mark_throttled(
+    env: Env, notification_id: int, *, worker: str, retry_after: float
+) -> bool:
+    """The platform asked us to wait: try again then, without counting an attempt."""
+    return await _settle(
+        env,
+        notification_id,
+        worker,
+        status="pending",
+        attempts=Notification.attempts - 1,
+        next_attempt_at=env.clock.now() + timedelta(seconds=retry_after),
+    )
+
+
+async def mark_failed(
+    env: Env,
+    notification: Notification,
+    *,
+    worker: str,
+    error: str,
+    permanent: bool = False,
+    backoff: Backoff | None = None,
+) -> str:
+    """Back off and retry, or give up as ``dead`` after MAX_ATTEMPTS; returns the new status."""
+    assert notification.id is not None
+    dead = permanent or notification.attempts >= MAX_ATTEMPTS
+    status = "dead" if dead else "pending"
+    delay = (backoff or Backoff()).delay(notification.attempts)
+    await _settle(
+        env,
+        notification.id,
+        worker,
+        status=status,
+        last_error=error[:2000],
+        next_attempt_at=env.clock.now() + (timedelta(0) if dead else delay),
+    )
+    return status
+
+
+async def mark_waiting(env: Env, notification_id: int, *, worker: str, reason: str) -> bool:
+    """Nobody can be reached yet (no linked chat, no email): kept until a channel appears."""
+    return await _settle(
+        env,
+        notification_id,
+        worker,
+        status="waiting",
+        attempts=Notification.attempts - 1,
+        last_error=reason[:2000],
+    )
+
+
+async def mark_cancelled(env: Env, notification_id: int, *, worker: str, reason: str) -> bool:
+    """No longer worth sending (the share was revoked meanwhile, the kind was turned off)."""
+    return await _settle(env, notification_id, worker, status="cancelled", last_error=reason)
+
+
+async def list_dead(env: Env, *, org_id: int | None = None) -> Sequence[Notification]:
+    query = select(Notification).where(Notification.status == "dead")
+    if org_id is not None:
+        query = query.where(Notification.org_id == org_id)
+    async with env.sessions() as session:
+        return (await session.exec(query.order_by(col(Notification.id)))).all()
+
+
+async def retry_dead(
+    env: Env, *, org_id: int | None = None, ids: Sequence[int] | None = None
+) -> int:
+    """Give dead rows a fresh set of attempts, now; returns how many."""
+    conditions = [col(Notification.status) == "dead"]
+    if org_id is not None:
+        conditions.append(col(Notification.org_id) == org_id)
+    if ids:
+        conditions.append(col(Notification.id).in_(ids))
+    async with env.sessions() as session, session.begin():
+        if ids:
+            found = (await session.exec(select(Notification.id).where(*conditions))).all()
+            missing = sorted(set(ids) - set(found))
+            if missing:
+                raise NotFound("no dead notification with id " + ", ".join(str(i) for i in missing))
+        result = await session.exec(
+            update(Notification)
+            .where(*conditions)
+            .values(status="pending", attempts=0, next_attempt_at=env.clock.now(), last_error=None)
+        )
+        return result.rowcount
