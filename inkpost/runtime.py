@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkpost.settings import Settings
@@ -41,7 +40,9 @@ def make_blob_store(settings: Settings) -> BlobStore:
             retention_days=settings.retention_days,
             staging_dir=settings.data_dir / "staging",
         )
-    raise ValueError(f"INKPOST_BLOB_URL must start with file:// or s3://, not '{url.split(':')[0]}:'")
+    raise ValueError(
+        f"INKPOST_BLOB_URL must start with file:// or s3://, not '{url.split(':')[0]}:'"
+    )
 
 
 def _secret(value: SecretStr | None) -> str:

@@ -31,7 +31,9 @@ def make_pdf(title: str, *, pages: int = 3, lines: Sequence[str] = ()) -> bytes:
         pdf.close()
 
 
-def _put_text(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, text: str, *, size: float, y: float) -> None:
+def _put_text(
+    pdf: pdfium.PdfDocument, page: pdfium.PdfPage, text: str, *, size: float, y: float
+) -> None:
     obj = pdfium_raw.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", size)
     encoded = ctypes.create_string_buffer((text + "\x00").encode("utf-16-le"))
     pdfium_raw.FPDFText_SetText(obj, ctypes.cast(encoded, ctypes.POINTER(pdfium_raw.FPDF_WCHAR)))

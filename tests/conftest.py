@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 from storage import migrate
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory, sqlite_url
+from tests.fakes.seaweed import S3Server, run_seaweed
 from workflows import organizations, recipients
 from workflows.context import Actor, Env, FixedClock, Limits
 
@@ -167,3 +168,10 @@ async def make_tenant(env: Env, slug: str = "acme") -> Tenant:
 @pytest.fixture
 async def tenant(env: Env) -> Tenant:
     return await make_tenant(env)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """``weed mini`` on free loopback ports; started on first use, stopped at session end."""
+    with run_seaweed() as server:
+        yield server

@@ -168,3 +168,42 @@ async def recipients_of_chat(env: Env, *, chat_id: int) -> list[tuple[Recipient,
             )
         ).all()
     return [(r, o) for r, o in rows if can_receive(r, now) is None]
+
+
+async def chat_blocked_bot(env: Env, *, chat_id: int) -> list[Recipient]:
+    """The person blocked the bot: stop using Telegram for them until they write again."""
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        linked = (
+            await session.exec(
+                select(Recipient)
+                .where(Recipient.telegram_chat_id == chat_id, col(Recipient.telegram_active))
+                .with_for_update()
+            )
+        ).all()
+        for recipient in linked:
+            recipient.telegram_active = False
+            session.add(recipient)
+            await audit.record(
+                session,
+                org_id=recipient.org_id,
+                actor=Actor.system("telegram"),
+                action="recipient.channel_inactive",
+                at=now,
+                details={"recipient_id": recipient.id, "channel": "telegram"},
+            )
+    return list(linked)
+
+
+async def chat_is_back(env: Env, *, chat_id: int) -> int:
+    """The person wrote to the bot again: Telegram works for them once more."""
+    async with env.sessions() as session, session.begin():
+        result = await session.exec(
+            update(Recipient)
+            .where(
+                col(Recipient.telegram_chat_id) == chat_id,
+                col(Recipient.telegram_active).is_(False),
+            )
+            .values(telegram_active=True)
+        )
+        return result.rowcount

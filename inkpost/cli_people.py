@@ -1,0 +1,424 @@
+"""CLI commands about people and places: organisations, staff, clients, recipients,
+groups and spaces. Each command is one workflow call and one rendering of its result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from inkpost.cli_context import (
+    CLI_ACTOR,
+    NEVER,
+    JsonOption,
+    OrgScope,
+    client_id,
+    in_org,
+    parse_when,
+    parse_when_or_never,
+    with_runtime,
+)
+from inkpost.output import Column, say, show_record, show_rows
+from inkpost.runtime import Runtime
+from storage.models import Client, Organization, Recipient, StaffUser
+from workflows import organizations, recipients
+from workflows.recipients import UNSET
+
+org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff members of the organisation.", no_args_is_help=True)
+client_app = typer.Typer(
+    help="Clients: the customer files documents belong to.", no_args_is_help=True
+)
+recipient_app = typer.Typer(help="Recipients: people at a client.", no_args_is_help=True)
+
+Id = Annotated[int, typer.Argument(help="The id shown by the list command.", show_default=False)]
+ClientOption = Annotated[
+    str | None, typer.Option("--client", help="Client id or exact name.", show_default=False)
+]
+
+
+# Organisations ------------------------------------------------------------------------
+
+ORG_COLUMNS = (
+    Column("id", "Id", "right"),
+    Column("slug", "Slug"),
+    Column("name", "Name"),
+    Column("slack_team_id", "Slack team"),
+    Column("default_language", "Language"),
+    Column("created_at", "Created"),
+)
+
+
+def org_row(org: Organization) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "slug": org.slug,
+        "name": org.name,
+        "slack_team_id": org.slack_team_id,
+        "default_language": org.default_language,
+        "timezone": org.timezone,
+        "categories": list(org.categories),
+        "created_at": org.created_at,
+    }
+
+
+@org_app.command("create")
+def org_create(
+    ctx: typer.Context,
+    *,
+    slug: Annotated[str, typer.Argument(help="Short name: a-z, 0-9 and '-'.")],
+    name: Annotated[str, typer.Argument(help="The organisation's full name.")],
+    slack_team: Annotated[
+        str | None, typer.Option("--slack-team", help="Slack team (workspace) id, like T0123.")
+    ] = None,
+    language: Annotated[str, typer.Option(help="Default language.")] = "en",
+    timezone: Annotated[str, typer.Option(help="Time zone name.")] = "UTC",
+    as_json: JsonOption = False,
+) -> None:
+    """Create an organisation."""
+
+    async def work(runtime: Runtime) -> Organization:
+        return await organizations.create_organization(
+            runtime.env,
+            slug=slug,
+            name=name,
+            actor=CLI_ACTOR,
+            slack_team_id=slack_team,
+            default_language=language,
+            timezone=timezone,
+        )
+
+    org = with_runtime(ctx, work)
+    show_record(org_row(org), title=f"Created organisation {org.slug}", as_json=as_json)
+
+
+@org_app.command("list")
+def org_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
+    """List organisations."""
+
+    async def work(runtime: Runtime) -> list[dict[str, Any]]:
+        return [org_row(o) for o in await organizations.list_organizations(runtime.env)]
+
+    show_rows(with_runtime(ctx, work), columns=ORG_COLUMNS, title="Organisations", as_json=as_json)
+
+
+# Staff --------------------------------------------------------------------------------
+
+STAFF_COLUMNS = (
+    Column("id", "Id", "right"),
+    Column("name", "Name"),
+    Column("email", "Email"),
+    Column("slack_user_id", "Slack user"),
+    Column("role", "Role"),
+    Column("status", "Status"),
+)
+
+
+def staff_row(staff: StaffUser) -> dict[str, Any]:
+    return {
+        "id": staff.id,
+        "name": staff.name,
+        "email": staff.email,
+        "slack_user_id": staff.slack_user_id,
+        "role": staff.role,
+        "status": staff.status,
+        "created_at": staff.created_at,
+    }
+
+
+@staff_app.command("add")
+def staff_add(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(help="Full name.")],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    slack_user: Annotated[
+        str | None, typer.Option("--slack-user", help="Slack user id, like U0123.")
+    ] = None,
+    role: Annotated[str, typer.Option(help="admin or member.")] = "member",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a staff member."""
+
+    async def work(scope: OrgScope) -> StaffUser:
+        return await organizations.add_staff(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            name=name,
+            email=email,
+            slack_user_id=slack_user,
+            role=role,
+        )
+
+    staff = in_org(ctx, work)
+    show_record(staff_row(staff), title=f"Added staff member {staff.id}", as_json=as_json)
+
+
+@staff_app.command("list")
+def staff_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
+    """List staff members."""
+
+    async def work(scope: OrgScope) -> list[dict[str, Any]]:
+        found = await organizations.list_staff(scope.env, org_id=scope.org_id)
+        return [staff_row(s) for s in found]
+
+    show_rows(in_org(ctx, work), columns=STAFF_COLUMNS, title="Staff", as_json=as_json)
+
+
+def _set_staff_blocked(ctx: typer.Context, *, staff_id: int, blocked: bool) -> None:
+    async def work(scope: OrgScope) -> StaffUser:
+        return await organizations.set_staff_status(
+            scope.env, org_id=scope.org_id, actor=scope.actor, staff_id=staff_id, blocked=blocked
+        )
+
+    staff = in_org(ctx, work)
+    say(f"Staff member {staff.id} {staff.name} is now {staff.status}.")
+
+
+@staff_app.command("block")
+def staff_block(ctx: typer.Context, staff_id: Id) -> None:
+    """Block a staff member."""
+    _set_staff_blocked(ctx, staff_id=staff_id, blocked=True)
+
+
+@staff_app.command("unblock")
+def staff_unblock(ctx: typer.Context, staff_id: Id) -> None:
+    """Unblock a staff member."""
+    _set_staff_blocked(ctx, staff_id=staff_id, blocked=False)
+
+
+# Clients ------------------------------------------------------------------------------
+
+CLIENT_COLUMNS = (
+    Column("id", "Id", "right"),
+    Column("name", "Name"),
+    Column("shared_cabinet", "Shared cabinet"),
+    Column("created_at", "Created"),
+)
+
+
+def client_row(client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "shared_cabinet": client.shared_cabinet,
+        "created_at": client.created_at,
+    }
+
+
+@client_app.command("add")
+def client_add(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(help="The client's name.")],
+    shared_cabinet: Annotated[
+        bool,
+        typer.Option(
+            "--shared-cabinet",
+            help="Its recipients see each other's documents and may sign for each other.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a client."""
+
+    async def work(scope: OrgScope) -> Client:
+        return await organizations.add_client(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            name=name,
+            shared_cabinet=shared_cabinet,
+        )
+
+    client = in_org(ctx, work)
+    show_record(client_row(client), title=f"Added client {client.id}", as_json=as_json)
+
+
+@client_app.command("list")
+def client_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
+    """List clients."""
+
+    async def work(scope: OrgScope) -> list[dict[str, Any]]:
+        found = await organizations.list_clients(scope.env, org_id=scope.org_id)
+        return [client_row(c) for c in found]
+
+    show_rows(in_org(ctx, work), columns=CLIENT_COLUMNS, title="Clients", as_json=as_json)
+
+
+# Recipients ---------------------------------------------------------------------------
+
+RECIPIENT_COLUMNS = (
+    Column("id", "Id", "right"),
+    Column("name", "Name"),
+    Column("client_id", "Client", "right"),
+    Column("email", "Email"),
+    Column("phone", "Phone"),
+    Column("language", "Lang"),
+    Column("status", "Status"),
+    Column("access_expires_at", "Access until"),
+)
+
+
+def recipient_row(recipient: Recipient) -> dict[str, Any]:
+    return {
+        "id": recipient.id,
+        "name": recipient.name,
+        "client_id": recipient.client_id,
+        "email": recipient.email,
+        "phone": recipient.phone,
+        "language": recipient.language,
+        "status": recipient.status,
+        "telegram_linked": recipient.telegram_chat_id is not None,
+        "access_expires_at": recipient.access_expires_at,
+        "created_at": recipient.created_at,
+    }
+
+
+WhenOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--access-expires",
+        parser=parse_when,
+        metavar="ISO",
+        help="When access ends (ISO 8601; no zone means UTC).",
+        show_default=False,
+    ),
+]
+
+
+@recipient_app.command("add")
+def recipient_add(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(help="Full name.")],
+    client: Annotated[str, typer.Option("--client", help="Client id or exact name.")],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
+    language: Annotated[str, typer.Option(help="en, pl, ru or sv.")] = "en",
+    access_expires: WhenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a recipient at a client."""
+
+    async def work(scope: OrgScope) -> Recipient:
+        return await recipients.add_recipient(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            client_id=await client_id(scope, client),
+            name=name,
+            email=email,
+            phone=phone,
+            language=language,
+            access_expires_at=access_expires,
+        )
+
+    recipient = in_org(ctx, work)
+    show_record(recipient_row(recipient), title=f"Added recipient {recipient.id}", as_json=as_json)
+
+
+@recipient_app.command("list")
+def recipient_list(
+    ctx: typer.Context,
+    *,
+    client: ClientOption = None,
+    include_removed: Annotated[
+        bool, typer.Option("--all", help="Include recipients removed with their space.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List recipients."""
+
+    async def work(scope: OrgScope) -> list[dict[str, Any]]:
+        found = await recipients.list_recipients(
+            scope.env,
+            org_id=scope.org_id,
+            client_id=await client_id(scope, client) if client else None,
+            include_removed=include_removed,
+        )
+        return [recipient_row(r) for r in found]
+
+    show_rows(in_org(ctx, work), columns=RECIPIENT_COLUMNS, title="Recipients", as_json=as_json)
+
+
+@recipient_app.command("edit")
+def recipient_edit(
+    ctx: typer.Context,
+    *,
+    recipient_id: Id,
+    name: Annotated[str | None, typer.Option(help="New name.", show_default=False)] = None,
+    email: Annotated[
+        str | None, typer.Option(help="New email; '' clears it.", show_default=False)
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="New phone; '' clears it.", show_default=False)
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="en, pl, ru or sv.", show_default=False)
+    ] = None,
+    access_expires: Annotated[
+        str | None,
+        typer.Option(
+            "--access-expires",
+            metavar="ISO|never",
+            help="When access ends (ISO 8601, no zone means UTC), or 'never'.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a recipient's details; only the options given change."""
+    expires: Any = UNSET
+    if access_expires is not None:
+        try:
+            parsed = parse_when_or_never(access_expires)
+        except typer.BadParameter as e:
+            raise typer.BadParameter(e.message, param_hint="'--access-expires'") from None
+        expires = None if parsed == NEVER else parsed
+
+    async def work(scope: OrgScope) -> Recipient:
+        return await recipients.edit_recipient(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            recipient_id=recipient_id,
+            name=name,
+            email=UNSET if email is None else email,
+            phone=UNSET if phone is None else phone,
+            language=language,
+            access_expires_at=expires,
+        )
+
+    recipient = in_org(ctx, work)
+    show_record(
+        recipient_row(recipient), title=f"Updated recipient {recipient.id}", as_json=as_json
+    )
+
+
+def _set_recipient_blocked(ctx: typer.Context, *, recipient_id: int, blocked: bool) -> None:
+    async def work(scope: OrgScope) -> Recipient:
+        return await recipients.set_recipient_blocked(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            recipient_id=recipient_id,
+            blocked=blocked,
+        )
+
+    recipient = in_org(ctx, work)
+    say(f"Recipient {recipient.id} {recipient.name} is now {recipient.status}.")
+
+
+@recipient_app.command("block")
+def recipient_block(ctx: typer.Context, recipient_id: Id) -> None:
+    """Block a recipient: they get and open nothing until unblocked."""
+    _set_recipient_blocked(ctx, recipient_id=recipient_id, blocked=True)
+
+
+@recipient_app.command("unblock")
+def recipient_unblock(ctx: typer.Context, recipient_id: Id) -> None:
+    """Unblock a recipient."""
+    _set_recipient_blocked(ctx, recipient_id=recipient_id, blocked=False)

@@ -1,0 +1,93 @@
+"""Runs the web app until the process is told to stop (SIGTERM or SIGINT).
+
+The runtime (engine, blob store) belongs to the caller, who opened it and closes it; this
+module owns the aiohttp runner and site and always cleans them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from inkpost.runtime import Runtime
+
+LOG = logging.getLogger("inkpost.server")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SHUTDOWN_TIMEOUT = 10.0
+"""Seconds in-flight requests get to finish once a stop signal arrives."""
+
+
+def configure_logging() -> None:
+    """Log lines to stderr, link tokens redacted everywhere aiohttp and the app write."""
+    from web_sign.logs import install_redaction
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_redaction()
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    from web_sign.app import create_app
+
+    settings = runtime.settings
+    return create_app(
+        env=runtime.env,
+        cache_dir=settings.data_dir / "cache",
+        public_url=settings.public_url.rstrip("/"),
+    )
+
+
+async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None = None) -> None:
+    """Serve on ``settings.host:port`` until SIGTERM or SIGINT, then stop gracefully.
+
+    ``ready`` is called with the bound addresses once the socket listens.
+    """
+    from web_sign.logs import RedactingAccessLogger
+
+    settings = runtime.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, _stop_on, stop, signum)
+            installed.append(signum)
+    runner = web.AppRunner(
+        build_app(runtime),
+        access_log_class=RedactingAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        addresses = [_url(address) for address in runner.addresses]
+        LOG.info("listening on %s", ", ".join(addresses))
+        if ready is not None:
+            ready(addresses)
+        await stop.wait()
+        LOG.info("stopping: finishing requests in flight")
+    finally:
+        await runner.cleanup()
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    LOG.info("stopped")
+
+
+def _stop_on(stop: asyncio.Event, signum: signal.Signals) -> None:
+    LOG.info("received %s", signum.name)
+    stop.set()
+
+
+def _url(address: object) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+    return str(address)

@@ -1,0 +1,106 @@
+"""Setting up: `init`, `db upgrade`, settings, organisation selection, failure reporting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from inkpost.cli import app
+from storage import migrate
+from tests.cli.conftest import Cli
+from workflows import organizations
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir that does not exist yet; SQLite by default."""
+    data_dir = tmp_path / "fresh-data"
+    monkeypatch.setenv("INKPOST_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+def test_init_creates_the_data_dir_and_reports_database_and_blob_store(fresh: Path) -> None:
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["init"])
+
+    assert first.exit_code == 0, first.stderr
+    assert fresh.is_dir() and (fresh / "inkpost.db").is_file()
+    assert f"sqlite+aiosqlite:///{fresh.resolve()}/inkpost.db" in first.stdout
+    assert f"file store at {fresh.resolve()}/blobs" in first.stdout
+    assert "Schema:         created" in first.stdout
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 0 and "already up to date" in again.stdout
+
+
+def test_db_upgrade_says_whether_anything_was_applied(fresh: Path) -> None:
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["db", "upgrade", "--json"])
+    second = runner.invoke(app, ["db", "upgrade"])
+
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout) == {
+        "applied": True,
+        "from": None,
+        "to": migrate.head_revision(),
+    }
+    assert second.exit_code == 0 and "nothing applied" in second.stdout
+
+
+def test_commands_refuse_a_database_that_was_never_initialised(fresh: Path) -> None:
+    result = CliRunner().invoke(app, ["org", "list"])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(
+        "is not up to date: run `inkpost init` (or `inkpost db upgrade`)"
+    )
+    assert result.stdout == ""
+
+
+def test_an_invalid_setting_is_one_line(cli: Cli) -> None:
+    line = cli.fails("org", "list", env={"INKPOST_PORT": "eighty"})
+    assert line.startswith("error: setting INKPOST_PORT is invalid")
+
+
+def test_org_is_implicit_with_one_and_must_be_named_with_several(cli: Cli) -> None:
+    line = cli.fails("staff", "list")
+    assert line == "error: there is no organisation yet: run `inkpost org create`"
+    cli.ok("org", "create", "acme", "Acme Law")
+    cli.ok("staff", "add", "Stella Staff")
+    assert [s["name"] for s in cli.json("staff", "list")] == ["Stella Staff"]
+
+    cli.ok("org", "create", "beta", "Beta Bank")
+    line = cli.fails("staff", "list")
+    assert line == "error: there are several organisations: name one with --org"
+    assert cli.json("--org", "beta", "staff", "list") == []
+    result = cli.ok("staff", "list", "--json", env={"INKPOST_ORG": "acme"})
+    assert [s["name"] for s in json.loads(result.stdout)] == ["Stella Staff"]
+    assert cli.fails("--org", "nope", "staff", "list") == "error: organisation 'nope' not found"
+
+
+def test_usage_errors_are_one_line_and_exit_2(cli: Cli) -> None:
+    assert cli.fails("staff", "block", "seven").startswith("error: Invalid value for 'staff_id'")
+    assert cli.fails("org", "frobnicate").startswith("error: No such command 'frobnicate'")
+    assert cli.fails("org", "create", "acme") == "error: Missing argument 'name'."
+
+
+def test_unexpected_failure_is_one_line_and_the_traceback_only_with_debug(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(organizations, "list_organizations", broken)
+
+    line = cli.fails("org", "list", code=1)
+    assert line == "error: unexpected failure: RuntimeError: the disk is on fire"
+
+    debug = cli("--debug", "org", "list")
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    env_debug = cli("org", "list", env={"INKPOST_DEBUG": "1"})
+    assert env_debug.exit_code == 1 and "Traceback" in env_debug.stderr

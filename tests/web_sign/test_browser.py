@@ -1,0 +1,99 @@
+"""A phone-sized Chromium reads a link page, sees its previews and downloads the file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.web_sign.conftest import Link
+from web_sign import RedactingAccessLogger
+from workflows.context import Env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+HAVE_CHROMIUM = CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not HAVE_CHROMIUM,
+        reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
+    ),
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+@pytest.fixture
+async def base_url(app: web.Application) -> AsyncIterator[str]:
+    """The app on a real loopback socket, as ``inkpost serve`` runs it."""
+    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_phone_reads_the_page_sees_previews_and_downloads(
+    base_url: str, link: Link, env: Env, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    stored = env.blobs.local_path(link.document.blob_key)
+    assert stored is not None
+    expected = await asyncio.to_thread(stored.read_bytes)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(
+                viewport=PHONE, is_mobile=True, has_touch=True, accept_downloads=True
+            )
+            page = await context.new_page()
+            response = await page.goto(base_url + link.page)
+            assert response is not None and response.status == 200
+
+            await expect(page.get_by_role("heading", name="Fee table 2027")).to_be_visible()
+            images = page.locator("img")
+            assert await images.count() == 3
+            for index in range(3):  # lazy images load once scrolled to
+                await images.nth(index).scroll_into_view_if_needed()
+            await page.wait_for_function(
+                "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+            )
+            widths = await images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+            assert widths == [800, 800, 800]
+            scroll_width, inner_width = await page.evaluate(
+                "[document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert scroll_width <= inner_width, "the page scrolls sideways on a phone"
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+
+            async with page.expect_download() as started:
+                await page.get_by_role("link", name="Download").click()
+            download = await started.value
+            assert download.suggested_filename == "fee-table-2027.pdf"
+            saved = await download.path()
+            assert await asyncio.to_thread(Path(saved).read_bytes) == expected
+            await context.close()
+        finally:
+            await browser.close()

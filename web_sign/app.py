@@ -1,0 +1,69 @@
+"""The web application of the link pages: ``create_app`` wires routes, state and lifetimes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from web_sign import health, views
+from web_sign.errors import error_pages
+from web_sign.logs import install_redaction
+from web_sign.metrics import Metrics, metrics_handler, stamp_start
+from web_sign.pages import STATIC_DIR, make_templates
+from web_sign.previews import Previews
+from web_sign.security import add_security_headers
+from web_sign.state import ENV, METRICS, PREVIEWS, SETTINGS, TEMPLATES, WebSettings
+from workflows.context import Env
+
+
+def create_app(
+    *, env: Env, cache_dir: Path, public_url: str, trust_forwarded_for: bool = False
+) -> web.Application:
+    """The aiohttp app serving ``/d/{token}`` (page, previews, file), ``/healthz``,
+    ``/metrics`` and ``/static/``.
+
+    ``cache_dir`` holds rendered previews (safe to delete). ``public_url`` is where
+    visitors reach this app; its path, if any, prefixes every link the pages print.
+    Set ``trust_forwarded_for`` only behind a proxy that sets X-Forwarded-For.
+    Run it with ``access_log_class=RedactingAccessLogger`` so tokens stay out of logs.
+    """
+    install_redaction()
+    settings = WebSettings(
+        cache_dir=cache_dir,
+        public_url=public_url,
+        url_prefix=urlsplit(public_url).path.rstrip("/"),
+        trust_forwarded_for=trust_forwarded_for,
+    )
+    metrics = Metrics()
+    app = web.Application(middlewares=[stamp_start, error_pages])
+    app[ENV] = env
+    app[SETTINGS] = settings
+    app[TEMPLATES] = make_templates(url_prefix=settings.url_prefix)
+    app[METRICS] = metrics
+    app[PREVIEWS] = Previews(cache_dir=cache_dir, blobs=env.blobs)
+
+    app.router.add_get("/d/{token}", views.document_page, name="document")
+    app.router.add_get(r"/d/{token}/pages/{number:\d{1,6}}.png", views.page_image, name="page")
+    app.router.add_get("/d/{token}/file", views.download, name="file")
+    app.router.add_get("/healthz", health.healthz, name="healthz")
+    app.router.add_get("/metrics", metrics_handler(metrics), name="metrics")
+    app.router.add_static("/static", STATIC_DIR, name="static")
+
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(_observe)
+    app.cleanup_ctx.append(_previews_lifetime)
+    return app
+
+
+async def _observe(request: web.Request, response: web.StreamResponse) -> None:
+    request.app[METRICS].observe(request, response)
+
+
+async def _previews_lifetime(app: web.Application) -> AsyncIterator[None]:
+    previews = app[PREVIEWS]
+    await previews.start()
+    yield
+    await previews.close()

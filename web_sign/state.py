@@ -1,0 +1,30 @@
+"""Typed application state: what ``create_app`` puts on the app and handlers read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from web_sign.metrics import Metrics
+from web_sign.previews import Previews
+from workflows.context import Env
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    cache_dir: Path
+    public_url: str
+    url_prefix: str
+    """The path part of the public URL ('' at the root), put before every link we print."""
+    trust_forwarded_for: bool = False
+    """Take the visitor's IP from X-Forwarded-For: only behind a proxy that sets it."""
+
+
+ENV = web.AppKey("inkpost_env", Env)
+SETTINGS = web.AppKey("inkpost_web_settings", WebSettings)
+TEMPLATES = web.AppKey("inkpost_templates", jinja2.Environment)
+METRICS = web.AppKey("inkpost_metrics", Metrics)
+PREVIEWS = web.AppKey("inkpost_previews", Previews)

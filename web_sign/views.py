@@ -1,0 +1,110 @@
+"""The link pages: a document's page, its page previews and its download.
+
+Handlers call the workflows and let their errors propagate: ``errors.error_pages`` turns
+each into its status and page.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web_sign import downloads
+from web_sign.pages import render
+from web_sign.previews import PageOutOfRange, preview_pages
+from web_sign.state import ENV, METRICS, PREVIEWS, SETTINGS
+from workflows import access
+from workflows.access import Visitor
+
+PREVIEW_MAX_AGE = 7 * 24 * 3600
+PREVIEW_CACHE = f"private, max-age={PREVIEW_MAX_AGE}"
+
+
+def visitor_of(request: web.Request) -> Visitor:
+    """Who is asking: the peer address (or, when told to trust it, the address the proxy
+    in front of us appended to X-Forwarded-For) and the user agent."""
+    ip = request.remote
+    if request.app[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            ip = last
+    return Visitor(ip=ip, user_agent=request.headers.get("User-Agent"))
+
+
+async def document_page(request: web.Request) -> web.Response:
+    """The document's title, facts, page previews and download button; records a visit."""
+    env = request.app[ENV]
+    token = request.match_info["token"]
+    if request.method == "HEAD":
+        found = await access.resolve(env, token)
+    else:
+        found = await access.open_shared(env, token, visitor_of(request))
+        request.app[METRICS].opened.inc()
+    document = found.document
+    shown = preview_pages(document)
+    base = f"{request.app[SETTINGS].url_prefix}/d/{token}"
+    share = found.share
+    downloads_left = (
+        None if share.max_downloads is None else share.max_downloads - share.download_count
+    )
+    return render(
+        request,
+        "document.html",
+        document=document,
+        organization=found.organization,
+        recipient=found.recipient,
+        share=share,
+        downloads_left=downloads_left,
+        file_url=f"{base}/file",
+        page_urls=[(n, f"{base}/pages/{n}.png") for n in range(1, shown + 1)],
+        total_pages=document.page_count,
+        more_pages=shown > 0 and (document.page_count or 0) > shown,
+    )
+
+
+async def page_image(request: web.Request) -> web.StreamResponse:
+    """One page of a PDF as a PNG. Checks the link like any request, records nothing."""
+    found = await access.resolve(request.app[ENV], request.match_info["token"])
+    number = int(request.match_info["number"])
+    try:
+        path = await request.app[PREVIEWS].page_png(found.document, number)
+    except PageOutOfRange as e:
+        raise web.HTTPNotFound() from e
+    return web.FileResponse(
+        path, headers={"Content-Type": "image/png", "Cache-Control": PREVIEW_CACHE}
+    )
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """The file itself, with ranges and conditional requests.
+
+    Only a GET that sends the file from byte 0 counts against the link's download limit
+    and is recorded; HEAD, 304, 412, 416 and later ranges only check the link.
+    """
+    env = request.app[ENV]
+    token = request.match_info["token"]
+    visitor = visitor_of(request)
+    # A plain GET is a download whatever the file says: check and count in one step.
+    counted = downloads.counted_before_lookup(request)
+    if counted:
+        found = await access.start_download(env, token, visitor)
+    else:
+        found = await access.resolve(env, token)
+    document = found.document
+    local = env.blobs.local_path(document.blob_key)
+    if local is not None:
+        validators = downloads.file_validators(local)
+    else:
+        validators = downloads.document_validators(document)
+    transfer = downloads.plan_transfer(request, validators)
+    if not counted and transfer.counts_as_download(request.method):
+        await access.start_download(env, token, visitor)
+        counted = True
+    if counted:
+        request.app[METRICS].downloaded.inc()
+    if local is not None:
+        # FileResponse applies the same rules as plan_transfer, with sendfile.
+        return web.FileResponse(local, headers=downloads.document_headers(document))
+    return await downloads.stream_blob(
+        request, blobs=env.blobs, document=document, transfer=transfer
+    )

@@ -1,0 +1,52 @@
+"""Bookkeeping for chat platforms: files they already hold, updates already handled."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
+
+from storage.models import ChannelFile, ProcessedUpdate
+from workflows.context import Env
+
+
+async def cached_file_id(env: Env, *, channel: str, blob_key: str) -> str | None:
+    """The platform's id for a file it already holds with these bytes, if any."""
+    async with env.sessions() as session:
+        row = await session.get(ChannelFile, (channel, blob_key))
+        return row.file_id if row else None
+
+
+async def remember_file_id(env: Env, *, channel: str, blob_key: str, file_id: str) -> None:
+    async with env.sessions() as session, session.begin():
+        row = await session.get(ChannelFile, (channel, blob_key))
+        if row is None:
+            session.add(
+                ChannelFile(
+                    channel=channel, blob_key=blob_key, file_id=file_id, created_at=env.clock.now()
+                )
+            )
+        else:
+            row.file_id = file_id
+            session.add(row)
+
+
+async def forget_file_id(env: Env, *, channel: str, blob_key: str) -> None:
+    async with env.sessions() as session, session.begin():
+        row = await session.get(ChannelFile, (channel, blob_key))
+        if row is not None:
+            await session.delete(row)
+
+
+async def first_delivery(env: Env, *, source: str, update_id: str) -> bool:
+    """True the first time an update arrives; False for a repeat (handled already)."""
+    async with env.sessions() as session, session.begin():
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = await session.exec(
+            insert(ProcessedUpdate)
+            .values(source=source, update_id=update_id, processed_at=env.clock.now())
+            .on_conflict_do_nothing(index_elements=["source", "update_id"])
+            .returning(col(ProcessedUpdate.source))
+        )
+        return result.first() is not None
