@@ -1,0 +1,1 @@
+"""Chat adapters: Telegram for recipients, Slack for staff, mail as the fallback."""

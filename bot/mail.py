@@ -1,0 +1,102 @@
+"""Mail as the fallback channel: plain-text messages over SMTP with aiosmtplib."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
+from bot.i18n import text
+from workflows.notices import ShareNotice
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    start_tls: bool | None = None
+    sender: str = "Inkpost <no-reply@localhost>"
+
+    @classmethod
+    def from_url(cls, url: str, *, sender: str | None) -> SmtpConfig:
+        """``smtp://user:pass@host:587`` (STARTTLS when offered) or ``smtps://host:465``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("INKPOST_SMTP_URL must look like smtp://user:password@host:port")
+        secure = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if secure else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=secure,
+            start_tls=None if not secure else False,
+            sender=sender or f"Inkpost <no-reply@{parts.hostname}>",
+        )
+
+
+class MailSender:
+    """Sends share notices by mail; maps SMTP outcomes onto the delivery errors."""
+
+    def __init__(self, config: SmtpConfig, *, tls_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self.tls_context = tls_context
+
+    def compose(self, notice: ShareNotice, *, link: str) -> EmailMessage:
+        recipient = notice.recipient
+        lang = recipient.language
+        until = notice.available_until
+        until_line = (
+            text(lang, "email.until", escape=False, until=f"{until:%Y-%m-%d %H:%M} UTC")
+            if until
+            else ""
+        )
+        values = {
+            "org": notice.organization.name,
+            "title": notice.document.title,
+            "category": notice.document.category,
+            "name": recipient.name,
+        }
+        message = EmailMessage()
+        message["From"] = self.config.sender
+        message["To"] = recipient.email or ""
+        message["Subject"] = text(lang, "email.subject", escape=False, **values)
+        message.set_content(
+            text(lang, "email.body", escape=False, link=link, until_line=until_line, **values)
+        )
+        return message
+
+    async def send_share_notice(self, notice: ShareNotice, *, link: str) -> dict[str, str]:
+        if not notice.recipient.email:
+            raise Unreachable("the recipient has no email address")
+        message = self.compose(notice, link=link)
+        try:
+            errors, response = await aiosmtplib.send(
+                message,
+                hostname=self.config.host,
+                port=self.config.port,
+                username=self.config.username,
+                password=self.config.password,
+                use_tls=self.config.use_tls,
+                start_tls=self.config.start_tls,
+                tls_context=self.tls_context,
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            raise Unreachable(f"the mail server refused {notice.recipient.email}") from e
+        except aiosmtplib.SMTPResponseException as e:
+            if 500 <= e.code < 600:
+                raise PermanentFailure(f"mail server answered {e.code}: {e.message}") from e
+            raise TemporaryFailure(f"mail server answered {e.code}: {e.message}") from e
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise TemporaryFailure(f"mail could not be sent: {e}") from e
+        if errors:
+            raise Unreachable(f"the mail server refused {', '.join(errors)}")
+        return {"smtp": response}
