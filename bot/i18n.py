@@ -6,7 +6,6 @@ import html
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = ("en", "pl", "ru", "sv")
@@ -20,7 +19,7 @@ def catalogue(language: str) -> dict[str, str]:
     return data
 
 
-def text(language: str | None, key: str, *, escape: bool = True, **values: Any) -> str:
+def text(language: str | None, key: str, *, escape: bool = True, **values: object) -> str:
     """The message ``key`` in ``language`` (English when missing), with ``values`` filled in.
 
     Values are HTML-escaped for Telegram's HTML parse mode unless ``escape`` is False

@@ -1,0 +1,1 @@
+"""Telegram for recipients, on python-telegram-bot."""
