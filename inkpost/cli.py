@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from inkpost import cli_audit, cli_documents, cli_people, cli_sharing, cli_spaces
+from inkpost import cli_audit, cli_chat, cli_documents, cli_people, cli_sharing, cli_spaces
 from inkpost.cli_context import (
     CliState,
     UserError,
@@ -317,7 +317,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(cli_people.org_app, name="org")
 app.add_typer(cli_people.staff_app, name="staff")
 app.add_typer(cli_people.client_app, name="client")
+cli_people.recipient_app.command("invite")(cli_chat.invite)
 app.add_typer(cli_people.recipient_app, name="recipient")
+app.add_typer(cli_chat.outbox_app, name="outbox")
 app.add_typer(cli_spaces.group_app, name="group")
 app.add_typer(cli_spaces.space_app, name="space")
 app.command()(cli_documents.upload)

@@ -14,7 +14,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from inkpost import services
 from inkpost.runtime import Runtime
+from web_sign.app import create_app
+from web_sign.logs import RedactingAccessLogger, install_redaction
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -24,8 +27,6 @@ SHUTDOWN_TIMEOUT = 10.0
 
 def configure_logging() -> None:
     """Log lines to stderr, link tokens redacted everywhere aiohttp and the app write."""
-    from web_sign.logs import install_redaction
-
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -34,14 +35,15 @@ def configure_logging() -> None:
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    from web_sign.app import create_app
-
+    """The web pages plus whatever chat and mail services are configured."""
     settings = runtime.settings
-    return create_app(
+    app = create_app(
         env=runtime.env,
         cache_dir=settings.data_dir / "cache",
         public_url=settings.public_url.rstrip("/"),
     )
+    services.attach(app, runtime)
+    return app
 
 
 async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None = None) -> None:
@@ -49,8 +51,6 @@ async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None =
 
     ``ready`` is called with the bound addresses once the socket listens.
     """
-    from web_sign.logs import RedactingAccessLogger
-
     settings = runtime.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,9 +1,8 @@
 """Building and running the Telegram side: the PTB application, long polling or the
-webhook, and the delivery worker that uses the same bot."""
+webhook route."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import json
@@ -14,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.delivery import RecipientDelivery, ShareNoticeSender
 from bot.telegram.handlers import RecipientBot
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.sender import TelegramSender
@@ -88,49 +87,28 @@ def webhook_handler(
 
 
 @contextlib.asynccontextmanager
-async def running(
-    config: TelegramConfig,
-    env: Env,
-    *,
-    mail: ShareNoticeSender | None = None,
-    app: web.Application | None = None,
-) -> AsyncIterator[Application]:
-    """Start the bot (polling, or the webhook route on ``app``) and the delivery worker."""
-    application, _ = build_application(config, env)
-    if config.webhook_secret:
-        if app is None:
-            raise ValueError("the webhook needs the web application to add its route to")
-        app.router.add_post(
-            "/telegram/webhook", webhook_handler(application, config.webhook_secret)
-        )
+async def running(application: Application, config: TelegramConfig) -> AsyncIterator[Application]:
+    """Start the bot: long polling, or tell Telegram where the webhook is; stop it after."""
     await application.initialize()
-    with contextlib.suppress(Exception):  # the command menu is a nicety, never a blocker
-        await application.bot.set_my_commands([BotCommand(c, c) for c in COMMANDS])
-    await application.start()
-    if config.webhook_secret:
-        await application.bot.set_webhook(
-            f"{config.public_url.rstrip('/')}/telegram/webhook",
-            secret_token=config.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        assert application.updater is not None
-        await application.updater.start_polling(
-            timeout=int(config.poll_timeout), allowed_updates=Update.ALL_TYPES
-        )
-    worker = RecipientDelivery(
-        env,
-        public_url=config.public_url,
-        telegram=TelegramSender(application.bot, env),
-        mail=mail,
-    )
-    stop = asyncio.Event()
-    delivering = asyncio.create_task(worker.run(stop), name="telegram-delivery")
     try:
+        await application.bot.set_my_commands([BotCommand(c, c) for c in COMMANDS])
+    except TelegramError:  # the command menu is a nicety, never a blocker
+        log.warning("could not set the bot's command menu")
+    await application.start()
+    try:
+        if config.webhook_secret:
+            await application.bot.set_webhook(
+                f"{config.public_url.rstrip('/')}/telegram/webhook",
+                secret_token=config.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(
+                timeout=int(config.poll_timeout), allowed_updates=Update.ALL_TYPES
+            )
         yield application
     finally:
-        stop.set()
-        await delivering
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         await application.stop()
