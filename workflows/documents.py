@@ -145,6 +145,7 @@ async def upload_document(
                 direction=meta.direction,
                 uploaded_by_staff_id=uploaded_by_staff_id,
                 uploaded_by_recipient_id=uploaded_by_recipient_id,
+                created_at=env.clock.now(),
             )
             session.add(document)
             await session.flush()

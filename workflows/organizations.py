@@ -62,6 +62,7 @@ async def create_organization(
             slack_team_id=slack_team_id or None,
             default_language=default_language,
             timezone=timezone,
+            created_at=env.clock.now(),
         )
         session.add(org)
         await session.flush()
@@ -131,7 +132,12 @@ async def add_staff(
             ):
                 raise Conflict(f"a staff member with {what} {value} already exists")
         staff = StaffUser(
-            org_id=org_id, name=title, email=email, slack_user_id=slack_user_id or None, role=role
+            org_id=org_id,
+            name=title,
+            email=email,
+            slack_user_id=slack_user_id or None,
+            role=role,
+            created_at=env.clock.now(),
         )
         session.add(staff)
         await session.flush()
@@ -189,7 +195,9 @@ async def add_client(
         )
         if exists.first():
             raise Conflict(f"a client named '{title}' already exists")
-        client = Client(org_id=org_id, name=title, shared_cabinet=shared_cabinet)
+        client = Client(
+            org_id=org_id, name=title, shared_cabinet=shared_cabinet, created_at=env.clock.now()
+        )
         session.add(client)
         await session.flush()
         await audit.record(

@@ -81,6 +81,7 @@ async def add_recipient(
             phone=phone,
             language=language,
             access_expires_at=access_expires_at,
+            created_at=now,
         )
         session.add(recipient)
         await session.flush()
@@ -205,7 +206,7 @@ async def create_group(env: Env, *, org_id: int, actor: Actor, name: str) -> Gro
         )
         if exists.first():
             raise Conflict(f"a group named '{title}' already exists")
-        group = Group(org_id=org_id, name=title)
+        group = Group(org_id=org_id, name=title, created_at=env.clock.now())
         session.add(group)
         await session.flush()
         await audit.record(

@@ -42,7 +42,7 @@ async def create_space(
         )
         if exists.first():
             raise Conflict(f"a space named '{title}' already exists")
-        space = Space(org_id=org_id, name=title, client_id=client_id)
+        space = Space(org_id=org_id, name=title, client_id=client_id, created_at=env.clock.now())
         session.add(space)
         await session.flush()
         await audit.record(

@@ -1,0 +1,81 @@
+"""Finding documents: by title, category, client and date, and in the text of PDFs
+(SQLite FTS5 or PostgreSQL full-text search, both built by migration 0003)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from storage.models import Document
+from workflows.context import Env
+from workflows.documents import REF
+from workflows.errors import InvalidInput
+
+WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 8
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    words: str | None = None
+    category: str | None = None
+    client_id: int | None = None
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+    limit: int = 20
+
+
+def terms(words: str | None) -> list[str]:
+    """The words to look for: letters and digits only, so no query syntax gets through."""
+    return [w.lower() for w in WORD.findall(words or "")][:MAX_TERMS]
+
+
+async def find_documents(env: Env, *, org_id: int, query: SearchQuery) -> list[Document]:
+    """Documents of the organisation matching every given criterion, best matches first."""
+    if not 1 <= query.limit <= 200:
+        raise InvalidInput("ask for between 1 and 200 results")
+    if query.created_from and query.created_until and query.created_until < query.created_from:
+        raise InvalidInput("the date range ends before it starts")
+    statement = select(Document).where(Document.org_id == org_id)
+    if query.category:
+        statement = statement.where(col(Document.category).ilike(query.category.strip()))
+    if query.client_id is not None:
+        statement = statement.where(Document.client_id == query.client_id)
+    if query.created_from:
+        statement = statement.where(col(Document.created_at) >= query.created_from)
+    if query.created_until:
+        statement = statement.where(col(Document.created_at) <= query.created_until)
+    words = terms(query.words)
+    ref = REF.match(query.words or "")
+    async with env.reads() as session:
+        dialect = session.get_bind().dialect.name
+        if ref:
+            statement = statement.where(Document.number == int(ref.group(1)))
+        elif words:
+            statement = _match(statement, words, dialect)
+        else:
+            statement = statement.order_by(col(Document.created_at).desc())
+        rows = (
+            await session.exec(statement.order_by(col(Document.id).desc()).limit(query.limit))
+        ).all()
+    return list(rows)
+
+
+def _match(statement: Any, words: list[str], dialect: str) -> Any:
+    if dialect == "postgresql":
+        tsquery = " & ".join(f"{w}:*" for w in words)
+        condition = text("document.search @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsquery)
+        rank = text("ts_rank(document.search, to_tsquery('simple', :tsq)) DESC").bindparams(
+            tsq=tsquery
+        )
+        return statement.where(condition).order_by(rank)
+    match = " ".join(f'"{w}"*' for w in words)
+    matching = text(
+        "document.id IN (SELECT rowid FROM document_fts WHERE document_fts MATCH :fts)"
+    ).bindparams(fts=match)
+    return statement.where(matching)
