@@ -7,6 +7,7 @@ sends anything itself. ``dedupe_key`` makes inserting the same notification twic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,51 @@ async def enqueue(
     )
     result = await session.exec(statement)
     return result.first() is not None
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    org_id: int
+    channel: str
+    target: str
+    kind: str
+    payload: dict[str, Any]
+    dedupe_key: str
+
+
+async def enqueue_many(
+    session: AsyncSession, notifications: Sequence[NewNotification], *, at: datetime
+) -> int:
+    """Insert many notifications at once, skipping dedupe keys that exist; returns how many
+    were new."""
+    if not notifications:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "org_id": n.org_id,
+            "channel": n.channel,
+            "target": n.target,
+            "kind": n.kind,
+            "payload": n.payload,
+            "dedupe_key": n.dedupe_key,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+            "result": {},
+        }
+        for n in notifications
+    ]
+    statement = (
+        insert(Notification)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(col(Notification.id))
+    )
+    # One cached statement for every row; SQLAlchemy batches it into multi-row inserts.
+    result = await session.exec(statement, params=rows)
+    return len(result.all())
 
 
 async def list_notifications(

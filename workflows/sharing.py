@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Document, Group, Recipient, Share, Space, SpaceMember
@@ -112,24 +112,135 @@ async def share_with_group(
         members = await group_members(session, org_id=org_id, group_id=group_id)
         if not members:
             raise InvalidInput(f"group {group.name} has no members")
+        eligible = []
         for recipient in members:
             refusal = can_receive(recipient, now)
             if refusal:
                 result.skipped.append(refusal)
+            else:
+                eligible.append(recipient)
+        held = await _active_direct_shares(session, document, [_id(r.id) for r in eligible], now)
+        fresh: list[tuple[Recipient, Share, str]] = []
+        for recipient in eligible:
+            existing = held.get(_id(recipient.id))
+            if existing is not None:
+                result.shares.append(ShareResult(existing, None, created=False))
                 continue
-            result.shares.append(
-                await _share_one(
-                    session,
-                    actor=actor,
-                    document=document,
-                    recipient=recipient,
-                    terms=terms,
-                    message=message,
-                    now=now,
-                    group_id=group_id,
-                )
+            token, token_hash = new_token()
+            share = Share(
+                org_id=org_id,
+                document_id=document_id,
+                kind="recipient",
+                recipient_id=recipient.id,
+                group_id=group_id,
+                token_hash=token_hash,
+                message=message,
+                created_by_staff_id=terms.staff_id,
+                created_at=now,
+                expires_at=terms.expires_at,
             )
+            fresh.append((recipient, share, token))
+        await _insert_shares(session, [share for _, share, _ in fresh])
+        await audit.append_events(
+            session,
+            [
+                audit.NewEvent(
+                    org_id=org_id,
+                    actor=actor,
+                    action="document.shared",
+                    at=now,
+                    document_id=document_id,
+                    share_id=share.id,
+                    details={
+                        "recipient_id": recipient.id,
+                        "recipient": recipient.name,
+                        "group_id": group_id,
+                        "expires_at": _iso(terms.expires_at),
+                    },
+                )
+                for recipient, share, _ in fresh
+            ],
+        )
+        holders = await _holders_elsewhere(session, document, [_id(r.id) for r, _, _ in fresh])
+        await outbox.enqueue_many(
+            session,
+            [
+                _shared_notice(share, _id(recipient.id))
+                for recipient, share, _ in fresh
+                if recipient.id not in holders
+            ],
+            at=now,
+        )
+        result.shares.extend(ShareResult(share, token) for _, share, token in fresh)
     return result
+
+
+async def _insert_shares(session: AsyncSession, shares: list[Share]) -> None:
+    """Insert many shares with one cached statement and give each its new id."""
+    if not shares:
+        return
+    by_hash = {share.token_hash: share for share in shares}
+    rows = [share.model_dump(exclude={"id"}) for share in shares]
+    inserted = await session.exec(
+        insert(Share).returning(col(Share.id), col(Share.token_hash)), params=rows
+    )
+    for share_id, token_hash in inserted.all():
+        by_hash[token_hash].id = share_id
+
+
+async def _active_direct_shares(
+    session: AsyncSession, document: Document, recipient_ids: list[int], now: datetime
+) -> dict[int, Share]:
+    """The live direct share of ``document`` each of these recipients already has."""
+    held: dict[int, Share] = {}
+    for chunk in _chunks(recipient_ids):
+        rows = await session.exec(
+            select(Share).where(
+                Share.org_id == document.org_id,
+                Share.document_id == document.id,
+                col(Share.recipient_id).in_(chunk),
+                col(Share.revoked_at).is_(None),
+            )
+        )
+        for share in rows.all():
+            if _active(share, now) and share.recipient_id is not None:
+                held[share.recipient_id] = share
+    return held
+
+
+async def _holders_elsewhere(
+    session: AsyncSession, document: Document, recipient_ids: list[int]
+) -> set[int]:
+    """Which of these recipients already hold ``document`` through one of its spaces."""
+    holders: set[int] = set()
+    for chunk in _chunks(recipient_ids):
+        rows = await session.exec(
+            select(SpaceMember.recipient_id)
+            .join(Share, col(Share.space_id) == SpaceMember.space_id)
+            .where(
+                Share.org_id == document.org_id,
+                Share.document_id == document.id,
+                col(Share.revoked_at).is_(None),
+                col(SpaceMember.recipient_id).in_(chunk),
+            )
+        )
+        holders.update(rows.all())
+    return holders
+
+
+def _chunks(values: list[int], size: int = 500) -> list[list[int]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _shared_notice(share: Share, recipient_id: int) -> outbox.NewNotification:
+    return outbox.NewNotification(
+        org_id=share.org_id,
+        channel="recipient",
+        target=str(recipient_id),
+        kind="document.shared",
+        payload={"share_id": share.id, "document_id": share.document_id},
+        dedupe_key=f"share:{share.id}:recipient:{recipient_id}",
+    )
 
 
 async def share_with_space(
@@ -380,17 +491,7 @@ async def _notify(
     ).first()
     if other is not None:
         return 0
-    inserted = await outbox.enqueue(
-        session,
-        org_id=share.org_id,
-        channel="recipient",
-        target=str(recipient.id),
-        kind="document.shared",
-        payload={"share_id": share.id, "document_id": share.document_id},
-        dedupe_key=f"share:{share.id}:recipient:{recipient.id}",
-        at=now,
-    )
-    return int(inserted)
+    return await outbox.enqueue_many(session, [_shared_notice(share, _id(recipient.id))], at=now)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -352,3 +352,38 @@ async def test_another_tenant_cannot_share_revoke_or_see_shares(env: Env, tenant
     with pytest.raises(NotFound):
         await sharing.revoke_share(env, org_id=other.org_id, actor=STAFF, share_id=link.share.id)
     assert await sharing.list_shares(env, org_id=other.org_id) == []
+
+
+async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant: Tenant) -> None:
+    from storage.models import GroupMember, Recipient
+    from workflows import audit
+
+    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="All")
+    assert group.id is not None
+    async with env.sessions() as session, session.begin():
+        people = [
+            Recipient(org_id=tenant.org_id, client_id=tenant.client_id, name=f"Person {n}")
+            for n in range(1200)
+        ]
+        session.add_all(people)
+        await session.flush()
+        session.add_all(
+            GroupMember(group_id=group.id, recipient_id=p.id, org_id=tenant.org_id)
+            for p in people
+            if p.id is not None
+        )
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+
+    first = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+    )
+    again = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+    )
+
+    assert len(first.shares) == 1200 and all(r.created and r.token for r in first.shares)
+    assert len(again.shares) == 1200 and not any(r.created for r in again.shares)
+    notifications = await _notifications(env)
+    assert len(notifications) == 1200
+    assert len({n.target for n in notifications}) == 1200
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
