@@ -24,7 +24,7 @@ from tests.fakes.seaweed import S3Server, run_seaweed
 from workflows import organizations, recipients
 from workflows.context import Actor, Env, FixedClock, Limits
 
-pytest_plugins = ["tests.fakes.telegram_api", "tests.fakes.smtp"]
+pytest_plugins = ["tests.fakes.telegram_api", "tests.fakes.smtp", "tests.fakes.slack_api"]
 
 PG_ADMIN_URL = os.environ.get(
     "INKPOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
