@@ -1,0 +1,474 @@
+"""How fast one document reaches a group of Telegram recipients through the outbox.
+
+    python bench/fanout.py [--n 2000] [--crash] [--postgres URL]
+
+Sets up a temporary SQLite store (or, with ``--postgres``, a temporary database on that
+PostgreSQL server, dropped afterwards) with one organisation, N recipients linked to
+Telegram chats, a group of them all and one PDF. The fake Bot API runs in this process
+with Telegram's flood limits (30 messages/s overall, 1/s per private chat, 429 +
+``retry_after`` beyond them); the delivery runs in the real serving process, ``python -m
+inkpost serve`` pointed at the fake through ``INKPOST_TELEGRAM_API_URL``. Then it shares
+the document with the group and reports:
+
+- time to enqueue (``share_with_group``; goal: under 1 s per 10,000 recipients),
+- delivery rate from the first to the last notice at the fake, as a fraction of 30/s
+  (goal >= 0.93),
+- 429s the fake answered (goal 0), chats that got no notice (lost, goal 0) and chats
+  that got more than one (duplicated, goal 0).
+
+``--crash`` kills the serving process with SIGKILL halfway, at the worst moment: as the
+fake accepts notice N/2 and before its answer leaves, so the worker never learns that it
+was sent. Then it starts another: still nothing lost, at most one duplicate per killed
+worker (that notice). Rows the dead worker had claimed wait for their lease
+(``workflows.delivery.LEASE``) to end before the new process takes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
+
+from bench.links import database  # noqa: E402
+from inkpost.sample_pdf import make_pdf  # noqa: E402
+from storage import migrate  # noqa: E402
+from storage.blobs import FileBlobStore  # noqa: E402
+from storage.db import make_engine, make_session_factory  # noqa: E402
+from storage.models import GroupMember, Notification, Recipient  # noqa: E402
+from tests.fakes.telegram_api import (  # noqa: E402
+    DEFAULT_TOKEN,
+    JSON,
+    FakeTelegramApi,
+    FloodLimits,
+)
+from workflows import delivery, documents, organizations, recipients, sharing  # noqa: E402
+from workflows.context import Actor, Env, Limits  # noqa: E402
+
+BENCH = Actor.system("bench")
+FIRST_CHAT = 7_000_000_000
+TELEGRAM_LIMIT = 30.0  # messages per second, overall
+READY_TIMEOUT = 60.0  # seconds for a serving process to answer /healthz
+STOP_TIMEOUT = 20.0  # seconds a serving process gets to stop after SIGTERM
+POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Population:
+    org_id: int
+    group_id: int
+    document_id: int
+    chats: list[int]
+
+
+@dataclass(frozen=True)
+class Figures:
+    n: int
+    dialect: str
+    enqueue_seconds: float
+    first_send: float
+    last_send: float
+    delivered: int
+    throttled: int
+    lost: int
+    duplicated: int
+    statuses: dict[str, int]
+    killed: int
+    resumed_after: float | None
+    fake_errors: int
+    gaps: list[float]
+    """Seconds between consecutive notices at the fake, sorted."""
+
+    @property
+    def duration(self) -> float:
+        return self.last_send - self.first_send
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.duration if self.duration > 0 else 0.0
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+async def populate(env: Env, n: int) -> Population:
+    """One organisation, ``n`` recipients linked to chats, a group of all, one PDF."""
+    org = await organizations.create_organization(env, slug="bench", name="Bench Law", actor=BENCH)
+    assert org.id is not None
+    client = await organizations.add_client(env, org_id=org.id, actor=BENCH, name="Bench Client")
+    assert client.id is not None
+    now = env.clock.now()
+    chats = [FIRST_CHAT + i for i in range(n)]
+    async with env.sessions() as session, session.begin():
+        people = [
+            Recipient(
+                org_id=org.id,
+                client_id=client.id,
+                name=f"Recipient {i:05d}",
+                telegram_chat_id=chat,
+                telegram_user_id=chat,
+                telegram_active=True,
+                status="active",
+                created_at=now,
+            )
+            for i, chat in enumerate(chats)
+        ]
+        session.add_all(people)
+        await session.flush()
+        ids = [person.id for person in people]
+    group = await recipients.create_group(env, org_id=org.id, actor=BENCH, name="Everyone")
+    assert group.id is not None
+    async with env.sessions() as session, session.begin():
+        session.add_all(
+            GroupMember(group_id=group.id, recipient_id=rid, org_id=org.id)
+            for rid in ids
+            if rid is not None
+        )
+    document = await documents.upload_document(
+        env,
+        org_id=org.id,
+        actor=BENCH,
+        meta=documents.NewDocument(
+            title="Annual statement 2027",
+            category="statement",
+            client_id=client.id,
+            filename="statement.pdf",
+        ),
+        content=_once(make_pdf("Annual statement 2027", pages=2)),
+    )
+    assert document.id is not None
+    return Population(org.id, group.id, document.id, chats)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def outbox_statuses(env: Env) -> dict[str, int]:
+    async with env.sessions() as session:
+        rows = (
+            await session.exec(
+                select(Notification.status, func.count(col(Notification.id))).group_by(
+                    col(Notification.status)
+                )
+            )
+        ).all()
+    return {status: count for status, count in rows}
+
+
+class ObservedFake(FakeTelegramApi):
+    """The fake Bot API, calling ``on_notice`` as it accepts each notice, before it answers."""
+
+    on_notice: Callable[[int], None] | None = None
+
+    def record(self, method: str, message: JSON, **extra: Any) -> JSON:
+        recorded = super().record(method, message, **extra)
+        if method == "sendMessage" and self.on_notice is not None:
+            self.on_notice(len(self.sent))
+        return recorded
+
+
+# -- the serving process ------------------------------------------------------------------
+
+
+class ServeProcess:
+    """``python -m inkpost serve`` on 127.0.0.1, its output kept in a log file."""
+
+    def __init__(self, *, env: dict[str, str], log: Path, cwd: Path) -> None:
+        self.env = env
+        self.log = log
+        self.cwd = cwd
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "inkpost",
+                "serve",
+                env=self.env,
+                cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        url = f"http://127.0.0.1:{self.env['INKPOST_PORT']}/healthz"
+        deadline = time.monotonic() + READY_TIMEOUT
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while time.monotonic() < deadline:
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"inkpost serve exited early; see {self.log}")
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(url) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"inkpost serve did not answer {url} in {READY_TIMEOUT:g} s")
+
+    def kill_now(self) -> None:
+        """SIGKILL, this instant: no cleanup, no settling of claimed rows."""
+        process = self.process
+        if process is not None and process.returncode is None:
+            os.kill(process.pid, signal.SIGKILL)
+
+    async def kill(self) -> None:
+        """SIGKILL, and wait for the process to be gone."""
+        process = self.process
+        if process is not None and process.returncode is None:
+            self.kill_now()
+            await process.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM and a bounded wait for a graceful stop; SIGKILL after that."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            print(f"inkpost serve did not stop in {STOP_TIMEOUT:g} s; killing it")
+            await self.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_environment(*, url: str, workdir: Path, fake: FakeTelegramApi) -> dict[str, str]:
+    """The caller's environment without any INKPOST_ setting, plus the bench's."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("INKPOST_")}
+    port = free_port()
+    env.update(
+        PYTHONPATH=str(ROOT),
+        INKPOST_DATA_DIR=str(workdir),
+        INKPOST_DATABASE_URL=url,
+        INKPOST_HOST="127.0.0.1",
+        INKPOST_PORT=str(port),
+        INKPOST_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        INKPOST_TELEGRAM_TOKEN=fake.token,
+        INKPOST_TELEGRAM_API_URL=fake.url,
+    )
+    return env
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def notices_per_chat(fake: FakeTelegramApi) -> Counter[int]:
+    return Counter(s.chat_id for s in fake.sent if s.method == "sendMessage")
+
+
+async def wait_until(
+    predicate: Callable[[], bool], *, seconds: float, what: str, check: Callable[[], None]
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {seconds:.0f} s waiting for {what}")
+        await asyncio.sleep(POLL)
+
+
+async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
+    engine: AsyncEngine = make_engine(url)
+    await migrate.upgrade(engine)
+    env = Env(
+        sessions=make_session_factory(engine),
+        blobs=FileBlobStore(workdir / "blobs"),
+        limits=Limits(max_upload_bytes=50 * 1024 * 1024),
+    )
+    fake = ObservedFake(token=DEFAULT_TOKEN, flood_limits=FloodLimits())
+    async with fake:
+        population = await populate(env, args.n)
+        for chat in population.chats:
+            fake.register_chat(chat)
+        log = workdir / "serve.log"
+        serving = ServeProcess(
+            env=serve_environment(url=url, workdir=workdir, fake=fake), log=log, cwd=workdir
+        )
+        try:
+            await serving.start()
+
+            def alive() -> None:
+                process = serving.process
+                if process is not None and process.returncode is not None:
+                    raise RuntimeError(f"inkpost serve exited ({process.returncode}); see {log}")
+
+            started = time.perf_counter()
+            result = await sharing.share_with_group(
+                env,
+                org_id=population.org_id,
+                actor=BENCH,
+                document_id=population.document_id,
+                group_id=population.group_id,
+            )
+            enqueue_seconds = time.perf_counter() - started
+            assert len(result.shares) == args.n, result.skipped[:3]
+
+            budget = args.n / (0.5 * TELEGRAM_LIMIT) + 60
+            killed = 0
+            resumed_after: float | None = None
+            if args.crash:
+                halfway = asyncio.Event()
+
+                def kill_halfway(notices: int) -> None:
+                    if notices >= args.n // 2 and not halfway.is_set():
+                        serving.kill_now()
+                        halfway.set()
+
+                fake.on_notice = kill_halfway
+                await wait_until(
+                    halfway.is_set, seconds=budget, what="half of the notices", check=alive
+                )
+                fake.on_notice = None
+                await serving.kill()
+                killed += 1
+                before = len(fake.sent)
+                print(f"killed the serving process after {before} notices; starting another")
+                restarted = time.monotonic()
+                await serving.start()
+                await wait_until(
+                    lambda: len(fake.sent) > before,
+                    seconds=budget,
+                    what="the new process to send",
+                    check=alive,
+                )
+                resumed_after = time.monotonic() - restarted
+                budget += delivery.LEASE.total_seconds()
+            await wait_until(
+                lambda: len(notices_per_chat(fake)) >= args.n,
+                seconds=budget,
+                what="a notice in every chat",
+                check=alive,
+            )
+            statuses = await outbox_statuses(env)
+            settle_deadline = time.monotonic() + budget
+            while statuses.get("sent", 0) < args.n and time.monotonic() < settle_deadline:
+                await asyncio.sleep(0.5)
+                statuses = await outbox_statuses(env)
+        finally:
+            await serving.stop()
+            await engine.dispose()
+        per_chat = notices_per_chat(fake)
+        notices = [s for s in fake.sent if s.method == "sendMessage"]
+        return Figures(
+            n=args.n,
+            dialect=engine.dialect.name,
+            enqueue_seconds=enqueue_seconds,
+            first_send=min(s.at for s in notices),
+            last_send=max(s.at for s in notices),
+            delivered=len(per_chat),
+            throttled=sum(1 for r in fake.requests if r.status == 429),
+            lost=sum(1 for chat in population.chats if per_chat[chat] == 0),
+            duplicated=sum(1 for count in per_chat.values() if count > 1),
+            statuses=statuses,
+            killed=killed,
+            resumed_after=resumed_after,
+            fake_errors=len(fake.internal_errors),
+            gaps=sorted(b.at - a.at for a, b in itertools.pairwise(notices)),
+        )
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "BELOW GOAL"
+
+
+def report(figures: Figures) -> None:
+    f = figures
+    per_10k = f.enqueue_seconds * 10_000 / f.n
+    fraction = f.rate / TELEGRAM_LIMIT
+    allowed_duplicates = f.killed
+    print(
+        f"\nfan-out of one document to {f.n:,} linked recipients, {f.dialect}, "
+        f"{os.cpu_count()} CPUs{', one SIGKILL' if f.killed else ''}"
+    )
+    print(
+        f"enqueue (share_with_group): {f.enqueue_seconds:.2f} s = {per_10k:.2f} s per 10,000 "
+        f"(goal < 1 s) {verdict(per_10k < 1)}"
+    )
+    goal = (
+        "(with the restart and the lease wait; no goal)"
+        if f.killed
+        else f"(goal >= 0.93) {verdict(fraction >= 0.93)}"
+    )
+    print(
+        f"delivery: {f.delivered:,} chats in {f.duration:.1f} s from first to last notice, "
+        f"{f.rate:.2f}/s = {fraction:.3f} of 30/s {goal}"
+    )
+    if f.gaps:
+        p50, p99 = (f.gaps[int(q * (len(f.gaps) - 1))] * 1000 for q in (0.5, 0.99))
+        print(
+            f"gaps between notices: median {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"longest {f.gaps[-1] * 1000:.0f} ms"
+        )
+    if f.resumed_after is not None:
+        print(f"restart: the new process sent its first notice {f.resumed_after:.1f} s after start")
+    print(f"429s: {f.throttled} (goal 0) {verdict(f.throttled == 0)}")
+    print(f"lost: {f.lost} (goal 0) {verdict(f.lost == 0)}")
+    print(
+        f"duplicated: {f.duplicated} (goal <= {allowed_duplicates}) "
+        f"{verdict(f.duplicated <= allowed_duplicates)}"
+    )
+    statuses = ", ".join(f"{status} {count}" for status, count in sorted(f.statuses.items()))
+    print(f"outbox: {statuses} {verdict(f.statuses.get('sent', 0) == f.n)}")
+    if f.fake_errors:
+        print(f"the fake Bot API failed {f.fake_errors} times")
+
+
+async def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="inkpost-fanout-") as tmp:
+        workdir = Path(tmp)
+        try:
+            async with database(workdir, args.postgres) as url:
+                figures = await run(url, workdir, args)
+        except BaseException:
+            log = workdir / "serve.log"
+            if log.exists():
+                print(f"--- last lines of {log.name} ---")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+            raise
+    report(figures)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="recipients in the group")
+    parser.add_argument(
+        "--crash",
+        action="store_true",
+        help="SIGKILL the serving process halfway and start another",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server URL (postgresql+asyncpg://user@host:port/db) on which to "
+        "create and drop a temporary database, instead of SQLite",
+    )
+    asyncio.run(main(parser.parse_args()))
