@@ -12,6 +12,10 @@ number of concurrent aiohttp clients for a fixed time and reports requests per s
 - ``/d/{token}/file`` against the bare app (goal: ratio >= 0.7),
 - ``/d/{token}`` HTML pages (goal: >= 1,000/s).
 
+The app is built by ``create_app`` and started by its runner as in production, so every
+open and download goes through its ``AccessRecorder`` (group commit). At the end the audit
+trail is checked: one durable event per page or file served, and an unbroken chain.
+
 ``--profile`` runs the server under cProfile during the HTML phase and prints where the
 time went.
 """
@@ -45,15 +49,17 @@ import aiohttp  # noqa: E402
 import pypdfium2 as pdfium  # noqa: E402
 import pypdfium2.raw as pdfium_raw  # noqa: E402
 from aiohttp import web  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
 
 from inkpost.sample_pdf import make_pdf  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import make_engine, make_session_factory, sqlite_url  # noqa: E402
+from storage.models import AuditEvent  # noqa: E402
 from web_sign import create_app  # noqa: E402
-from workflows import documents, organizations, sharing  # noqa: E402
+from workflows import audit, documents, organizations, sharing  # noqa: E402
 from workflows.context import Actor, Env, Limits  # noqa: E402
 
 BENCH = Actor.system("bench")
@@ -67,6 +73,8 @@ class Result:
     seconds: float
     bytes: int
     errors: int
+    served: int
+    """Successful responses including the warm-up: the visits the app had to record."""
 
     @property
     def rate(self) -> float:
@@ -203,11 +211,31 @@ async def _drive(url: str, concurrency: int, seconds: float) -> tuple[int, float
 async def measure(pool: Pool, name: str, url: str, *, concurrency: int, seconds: float) -> Result:
     """A short warm-up, then one timed run in the load process."""
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, pool.apply, drive, (url, concurrency, 0.5))
+    warm, *_ = await loop.run_in_executor(None, pool.apply, drive, (url, concurrency, 0.5))
     done, elapsed, received, errors = await loop.run_in_executor(
         None, pool.apply, drive, (url, concurrency, seconds)
     )
-    return Result(name, done, elapsed, received, errors)
+    return Result(name, done, elapsed, received, errors, served=warm + done)
+
+
+async def check_audit_trail(env: Env, results: list[Result]) -> None:
+    """Every page and file served must have its event in the chain, and the chain verify."""
+    _, file, page = results
+    async with env.sessions() as session:
+        counted = await session.exec(
+            select(AuditEvent.action, func.count()).group_by(col(AuditEvent.action))
+        )
+        events = dict(counted.all())
+    org_id = (await organizations.get_organization(env, slug="bench")).id
+    assert org_id is not None
+    chain = await audit.verify_chain(env, org_id=org_id)
+    opened, downloaded = events.get("document.opened", 0), events.get("document.downloaded", 0)
+    ok = opened == page.served and downloaded == file.served and chain.ok
+    print(
+        f"audit trail: {opened} opens for {page.served} pages served, {downloaded} downloads "
+        f"for {file.served} files served, chain of {chain.events} events "
+        f"{'verifies' if chain.ok else 'BROKEN'} {'ok' if ok else 'MISMATCH'}"
+    )
 
 
 async def run(url: str, workdir: Path, pool: Pool, args: argparse.Namespace) -> list[Result]:
@@ -236,6 +264,7 @@ async def run(url: str, workdir: Path, pool: Pool, args: argparse.Namespace) -> 
             profiler.disable()
             print("\nserver profile during the HTML run (top 25 by internal time):")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        await check_audit_trail(env, results)
     finally:
         await inkpost.cleanup()
         await bare.cleanup()

@@ -12,6 +12,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
+READ_ONLY = "inkpost_read_only"
+"""Execution option of sessions that only read (``read_session``)."""
+
+
+POOL_SIZE = 20
+"""Connections an engine keeps open: enough for the web requests in flight, the access
+recorder and the workers of one process. Below that, every burst of requests opens and
+closes overflow connections (a thread on SQLite, a server process on PostgreSQL), which
+costs more than the queries they run."""
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
@@ -27,10 +37,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("pool_size", POOL_SIZE)  # in memory, one connection is all
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", POOL_SIZE)
     return create_async_engine(url, **kwargs)
 
 
@@ -49,8 +61,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A session that only reads opens no transaction at all: each of its statements
+        # reads one consistent snapshot, as under PostgreSQL's READ COMMITTED, beside the
+        # writer (WAL) and without the round trips of BEGIN.
+        if not conn.get_execution_options().get(READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def read_session(sessions: SessionFactory) -> AsyncSession:
+    """A session of ``sessions`` for queries only.
+
+    On SQLite it takes no write lock and waits for no writer: each statement reads its own
+    snapshot, as under READ COMMITTED on PostgreSQL, where its transactions are READ ONLY.
+    Never write in it: PostgreSQL refuses, but SQLite would commit each write at once.
+    """
+    return sessions(execution_options={READ_ONLY: True, "postgresql_readonly": True})

@@ -15,7 +15,8 @@ from web_sign.metrics import Metrics, metrics_handler, stamp_start
 from web_sign.pages import STATIC_DIR, make_templates
 from web_sign.previews import Previews
 from web_sign.security import add_security_headers
-from web_sign.state import ENV, METRICS, PREVIEWS, SETTINGS, TEMPLATES, WebSettings
+from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, TEMPLATES, WebSettings
+from workflows.access import AccessRecorder
 from workflows.context import Env
 
 
@@ -44,6 +45,7 @@ def create_app(
     app[TEMPLATES] = make_templates(url_prefix=settings.url_prefix)
     app[METRICS] = metrics
     app[PREVIEWS] = Previews(cache_dir=cache_dir, blobs=env.blobs)
+    app[RECORDER] = AccessRecorder(env)
 
     app.router.add_get("/d/{token}", views.document_page, name="document")
     app.router.add_get(r"/d/{token}/pages/{number:\d{1,6}}.png", views.page_image, name="page")
@@ -55,6 +57,7 @@ def create_app(
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(_observe)
     app.cleanup_ctx.append(_previews_lifetime)
+    app.cleanup_ctx.append(_recorder_lifetime)
     return app
 
 
@@ -67,3 +70,12 @@ async def _previews_lifetime(app: web.Application) -> AsyncIterator[None]:
     await previews.start()
     yield
     await previews.close()
+
+
+async def _recorder_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """Opens and downloads are recorded in group commits while the app runs; on the way
+    out, the visits still queued are written before the database goes."""
+    recorder = app[RECORDER]
+    await recorder.start()
+    yield
+    await recorder.stop()

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from web_sign.metrics import Metrics
 from web_sign.previews import Previews
+from workflows.access import AccessRecorder
 from workflows.context import Env
 
 
@@ -28,3 +29,4 @@ SETTINGS = web.AppKey("inkpost_web_settings", WebSettings)
 TEMPLATES = web.AppKey("inkpost_templates", jinja2.Environment)
 METRICS = web.AppKey("inkpost_metrics", Metrics)
 PREVIEWS = web.AppKey("inkpost_previews", Previews)
+RECORDER = web.AppKey("inkpost_access_recorder", AccessRecorder)

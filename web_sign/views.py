@@ -11,7 +11,7 @@ from aiohttp import web
 from web_sign import downloads
 from web_sign.pages import render
 from web_sign.previews import PageOutOfRange, preview_pages
-from web_sign.state import ENV, METRICS, PREVIEWS, SETTINGS
+from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS
 from workflows import access
 from workflows.access import Visitor
 
@@ -38,7 +38,9 @@ async def document_page(request: web.Request) -> web.Response:
     if request.method == "HEAD":
         found = await access.resolve(env, token)
     else:
-        found = await access.open_shared(env, token, visitor_of(request))
+        found = await access.open_shared(
+            env, token, visitor_of(request), recorder=request.app.get(RECORDER)
+        )
         request.app[METRICS].opened.inc()
     document = found.document
     shown = preview_pages(document)
@@ -84,10 +86,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     env = request.app[ENV]
     token = request.match_info["token"]
     visitor = visitor_of(request)
+    recorder = request.app.get(RECORDER)
     # A plain GET is a download whatever the file says: check and count in one step.
     counted = downloads.counted_before_lookup(request)
     if counted:
-        found = await access.start_download(env, token, visitor)
+        found = await access.start_download(env, token, visitor, recorder=recorder)
     else:
         found = await access.resolve(env, token)
     document = found.document
@@ -98,7 +101,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         validators = downloads.document_validators(document)
     transfer = downloads.plan_transfer(request, validators)
     if not counted and transfer.counts_as_download(request.method):
-        await access.start_download(env, token, visitor)
+        await access.start_download(env, token, visitor, recorder=recorder)
         counted = True
     if counted:
         request.app[METRICS].downloaded.inc()

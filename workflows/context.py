@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from storage.blobs import BlobStore
-from storage.db import SessionFactory
+from storage.db import SessionFactory, read_session
 
 
 class Clock(Protocol):
@@ -41,6 +43,10 @@ class Env:
     blobs: BlobStore
     clock: Clock = field(default_factory=SystemClock)
     limits: Limits = field(default_factory=Limits)
+
+    def reads(self) -> AsyncSession:
+        """A session for queries only: on SQLite it does not wait for, or block, writers."""
+        return read_session(self.sessions)
 
 
 @dataclass(frozen=True)

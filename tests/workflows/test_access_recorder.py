@@ -1,0 +1,254 @@
+"""Group commit of visits: many opens and downloads, one transaction, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AuditEvent, Share
+from tests.conftest import STAFF, Tenant, make_tenant
+from tests.helpers import upload
+from workflows import access, audit, sharing
+from workflows.access import AccessRecorder, SharedDocument, Visitor
+from workflows.context import Env
+from workflows.errors import Gone, Unavailable
+
+VISITOR = Visitor(ip="203.0.113.9", user_agent="Phone/1.0")
+
+
+class InjectedFailure(Exception):
+    pass
+
+
+@pytest.fixture
+async def recorder(env: Env) -> AsyncIterator[AccessRecorder]:
+    recorder = AccessRecorder(env)
+    await recorder.start()
+    yield recorder
+    await recorder.stop()
+
+
+@pytest.fixture
+def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[audit.NewEvent]]:
+    """The events of every batch the recorder appends, in order."""
+    seen: list[list[audit.NewEvent]] = []
+    append = audit.append_events
+
+    async def spy(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+        seen.append(list(events))
+        return await append(session, events)
+
+    monkeypatch.setattr(audit, "append_events", spy)
+    return seen
+
+
+async def _link(env: Env, tenant: Tenant, *, max_downloads: int | None = None) -> str:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    link = await sharing.create_link(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        max_downloads=max_downloads,
+    )
+    assert link.token is not None
+    return link.token
+
+
+async def _events(env: Env, org_id: int, action: str) -> list[AuditEvent]:
+    async with env.sessions() as session:
+        rows = await session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.org_id == org_id, AuditEvent.action == action)
+            .order_by(col(AuditEvent.seq))
+        )
+        return list(rows.all())
+
+
+async def _share(env: Env, found: SharedDocument) -> Share:
+    async with env.sessions() as session:
+        share = await session.get(Share, found.share.id)
+        assert share is not None
+        return share
+
+
+async def test_fifty_concurrent_opens_are_fifty_events_in_a_valid_chain_with_one_first(
+    env: Env, tenant: Tenant, recorder: AccessRecorder, batches: list[list[audit.NewEvent]]
+) -> None:
+    token = await _link(env, tenant)
+
+    opened = await asyncio.gather(
+        *(
+            access.open_shared(env, token, Visitor(ip=f"127.0.0.{i}"), recorder=recorder)
+            for i in range(50)
+        )
+    )
+
+    events = await _events(env, tenant.org_id, "document.opened")
+    assert len(events) == 50
+    assert sorted(e.ip or "" for e in events) == sorted(f"127.0.0.{i}" for i in range(50))
+    assert [e.details["first"] for e in events] == [True] + [False] * 49
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+    share = await _share(env, opened[0])
+    assert share.open_count == 50
+    assert share.first_opened_at is not None
+    assert len(batches) < 50, "visits waiting together are committed together"
+
+
+async def test_the_first_open_is_marked_once_whichever_way_visits_are_recorded(
+    env: Env, tenant: Tenant, recorder: AccessRecorder
+) -> None:
+    token = await _link(env, tenant)
+
+    await access.open_shared(env, token, VISITOR)
+    await access.open_shared(env, token, VISITOR, recorder=recorder)
+
+    events = await _events(env, tenant.org_id, "document.opened")
+    assert [e.details["first"] for e in events] == [True, False]
+
+
+async def test_three_downloads_left_let_exactly_three_of_ten_concurrent_downloads_through(
+    env: Env, tenant: Tenant, recorder: AccessRecorder
+) -> None:
+    token = await _link(env, tenant, max_downloads=3)
+
+    outcomes = await asyncio.gather(
+        *(access.start_download(env, token, VISITOR, recorder=recorder) for _ in range(10)),
+        return_exceptions=True,
+    )
+
+    served = [o for o in outcomes if isinstance(o, SharedDocument)]
+    refused = [o for o in outcomes if isinstance(o, Gone)]
+    assert (len(served), len(refused)) == (3, 7)
+    assert all("download limit" in str(e) for e in refused)
+    events = await _events(env, tenant.org_id, "document.downloaded")
+    assert [e.details["download"] for e in events] == [1, 2, 3]
+    assert (await _share(env, served[0])).download_count == 3
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+    with pytest.raises(Gone):
+        await access.open_shared(env, token, VISITOR, recorder=recorder)
+
+
+async def test_a_link_revoked_after_it_was_resolved_is_refused_and_records_nothing(
+    env: Env, tenant: Tenant, recorder: AccessRecorder
+) -> None:
+    token = await _link(env, tenant)
+    found = await access.resolve(env, token)
+    assert found.share.id is not None
+    await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=found.share.id)
+
+    with pytest.raises(Gone, match="revoked"):
+        await recorder.record("open", found, VISITOR)
+
+    assert await _events(env, tenant.org_id, "document.opened") == []
+    assert (await _share(env, found)).open_count == 0
+
+
+async def test_a_failed_batch_fails_every_waiter_and_the_next_batch_is_written(
+    env: Env, tenant: Tenant, recorder: AccessRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await _link(env, tenant)
+    found = await access.resolve(env, token)
+    append = audit.append_events
+    sizes: list[int] = []
+
+    async def failing(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+        sizes.append(len(events))
+        await append(session, events)  # written, then rolled back with the rest
+        raise InjectedFailure("the disk is full")
+
+    monkeypatch.setattr(audit, "append_events", failing)
+    outcomes = await asyncio.gather(
+        *(recorder.record("open", found, VISITOR) for _ in range(5)), return_exceptions=True
+    )
+    monkeypatch.setattr(audit, "append_events", append)
+
+    assert sizes == [5], "the five visits were one batch"
+    assert all(isinstance(o, InjectedFailure) for o in outcomes)
+    assert await _events(env, tenant.org_id, "document.opened") == []
+    assert (await _share(env, found)).open_count == 0
+
+    await access.open_shared(env, token, VISITOR, recorder=recorder)
+
+    events = await _events(env, tenant.org_id, "document.opened")
+    assert [e.details["first"] for e in events] == [True]
+    assert (await _share(env, found)).open_count == 1
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+
+
+async def test_stopping_writes_the_visits_already_queued_and_refuses_later_ones(
+    env: Env, tenant: Tenant
+) -> None:
+    token = await _link(env, tenant)
+    found = await access.resolve(env, token)
+    recorder = AccessRecorder(env)
+    await recorder.start()
+
+    waiting = [asyncio.create_task(recorder.record("open", found, VISITOR)) for _ in range(10)]
+    await asyncio.sleep(0)  # all ten are queued
+    await recorder.stop()
+
+    await asyncio.gather(*waiting)
+    assert len(await _events(env, tenant.org_id, "document.opened")) == 10
+    with pytest.raises(Unavailable):
+        await recorder.record("open", found, VISITOR)
+
+
+async def test_stopping_a_stuck_recorder_fails_its_waiters_instead_of_leaving_them_hanging(
+    env: Env, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await _link(env, tenant)
+    found = await access.resolve(env, token)
+    never = asyncio.Event()
+
+    async def stuck(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+        await never.wait()
+        return []
+
+    monkeypatch.setattr(audit, "append_events", stuck)
+    recorder = AccessRecorder(env, stop_timeout=0.2)
+    await recorder.start()
+    first = asyncio.create_task(recorder.record("open", found, VISITOR))
+    await asyncio.sleep(0.1)  # the first batch is being written, and hangs
+    queued = asyncio.create_task(recorder.record("open", found, VISITOR))
+    await asyncio.sleep(0)
+
+    await asyncio.wait_for(recorder.stop(), timeout=5)
+
+    for waiter in (first, queued):
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(waiter, timeout=5)
+    assert await _events(env, tenant.org_id, "document.opened") == []
+
+
+async def test_visits_to_two_organisations_in_one_batch_keep_both_chains_valid(
+    env: Env, tenant: Tenant, recorder: AccessRecorder, batches: list[list[audit.NewEvent]]
+) -> None:
+    other = await make_tenant(env, "beta")
+    ours = await access.resolve(env, await _link(env, tenant))
+    theirs = await access.resolve(env, await _link(env, other))
+
+    await asyncio.gather(
+        *(
+            recorder.record(kind, found, VISITOR)
+            for _ in range(6)
+            for found in (ours, theirs)
+            for kind in ("open", "download")
+        )
+    )
+
+    assert len(batches) == 1
+    assert {event.org_id for event in batches[0]} == {tenant.org_id, other.org_id}
+    for org_id, found in ((tenant.org_id, ours), (other.org_id, theirs)):
+        assert (await audit.verify_chain(env, org_id=org_id)).ok
+        opened = await _events(env, org_id, "document.opened")
+        downloaded = await _events(env, org_id, "document.downloaded")
+        assert [e.details["first"] for e in opened] == [True] + [False] * 5
+        assert [e.details["download"] for e in downloaded] == [1, 2, 3, 4, 5, 6]
+        share = await _share(env, found)
+        assert (share.open_count, share.download_count) == (6, 6)
