@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import BindParameter, bindparam, func
+from sqlalchemy.orm import defer
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -316,6 +317,8 @@ _Found = Select[Share, Document, Organization, PersonalLink, Recipient, SpaceMem
 _BY_TOKEN = cast(
     _Found,
     Select(Share, Document, Organization, PersonalLink, Recipient, SpaceMember)
+    # A PDF's extracted text can be megabytes; no page view needs it.
+    .options(defer(Document.text_content, raiseload=True))  # type: ignore[arg-type]
     .join(Document, col(Document.id) == Share.document_id)
     .join(Organization, col(Organization.id) == Share.org_id)
     .outerjoin(

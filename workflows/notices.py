@@ -39,7 +39,7 @@ class Route:
 async def route_share_notice(env: Env, notification: Notification) -> Route:
     """Decide how a 'document shared' notification reaches its recipient, if at all."""
     now = env.clock.now()
-    async with env.sessions() as session:
+    async with env.reads() as session:
         recipient = await session.get(Recipient, int(notification.target))
         share = await session.get(Share, int(notification.payload.get("share_id", 0)))
         if recipient is None or share is None or recipient.org_id != notification.org_id:

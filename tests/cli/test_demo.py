@@ -34,7 +34,6 @@ def test_demo_sets_up_a_shared_document_and_a_second_run_reuses_it() -> None:
     assert (data / "inkpost.db").is_file()
     found = _resolve_here(first_token)
     assert found.document.title == "Fee table 2027" and found.document.page_count == 4
-    assert "Initial consultation" in (found.document.text_content or "")
 
     second_out, _, second_token = _demo("--port", "8099")
 
