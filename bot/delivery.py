@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from datetime import timedelta
 from typing import Protocol
 
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
@@ -53,6 +54,7 @@ class RecipientDelivery:
         unsettled: int = 1,
         idle_seconds: float = 1.0,
         drain_seconds: float = 15.0,
+        lease: timedelta = delivery.LEASE,
         worker_id: str | None = None,
     ) -> None:
         self.env = env
@@ -65,6 +67,7 @@ class RecipientDelivery:
         self.batch = batch
         self.idle_seconds = idle_seconds
         self.drain_seconds = drain_seconds
+        self.lease = lease
         self.worker_id = worker_id or f"recipients-{uuid.uuid4().hex[:12]}"
         self._preparing = asyncio.Semaphore(prepare)
         self._unsettled = {way: asyncio.Semaphore(unsettled) for way in self.senders}
@@ -101,18 +104,26 @@ class RecipientDelivery:
             await self._drain(working, graceful=stop.is_set())
 
     async def _drain(self, working: set[asyncio.Task[None]], *, graceful: bool) -> None:
-        """Finish the rows in hand; those cut short stay claimed until their lease ends."""
-        if not working:
-            return
+        """Finish the rows in hand; on a clean stop, hand back those cut short."""
+        if working:
+            if graceful:
+                await asyncio.wait(set(working), timeout=self.drain_seconds)
+            for task in working:
+                task.cancel()
+            await asyncio.gather(*working, return_exceptions=True)
         if graceful:
-            await asyncio.wait(set(working), timeout=self.drain_seconds)
-        for task in working:
-            task.cancel()
-        await asyncio.gather(*working, return_exceptions=True)
+            try:
+                await delivery.release_claims(self.env, worker=self.worker_id)
+            except Exception:  # their leases will end by themselves
+                log.exception("could not hand back claimed notifications")
 
     async def _claim(self, limit: int) -> list[Notification]:
         return await delivery.claim_due(
-            self.env, worker=self.worker_id, channels=RECIPIENT_CHANNELS, limit=limit
+            self.env,
+            worker=self.worker_id,
+            channels=RECIPIENT_CHANNELS,
+            limit=limit,
+            lease=self.lease,
         )
 
     async def _handle_logged(self, row: Notification) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 from telegram.ext import Application
@@ -63,7 +64,11 @@ def attach(app: web.Application, runtime: Runtime) -> None:
                 await stack.enter_async_context(running(application, config))
                 telegram = TelegramSender(application.bot, runtime.env)
             worker = RecipientDelivery(
-                runtime.env, public_url=settings.public_url, telegram=telegram, mail=mail
+                runtime.env,
+                public_url=settings.public_url,
+                telegram=telegram,
+                mail=mail,
+                lease=timedelta(seconds=settings.outbox_lease_seconds),
             )
             stop = asyncio.Event()
             task = asyncio.create_task(worker.run(stop), name="recipient-delivery")

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     s3_secure: bool = True
     retention_days: int = Field(default=3650, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
+    outbox_lease_seconds: int = Field(default=60, ge=5)
+    """How long a delivery worker holds a claimed notification before others may take it."""
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"

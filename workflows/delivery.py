@@ -22,7 +22,7 @@ from workflows.context import Env
 from workflows.errors import NotFound
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=60)
 BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(hours=1)
 
@@ -41,9 +41,14 @@ class Backoff:
 
 
 async def claim_due(
-    env: Env, *, worker: str, channels: Sequence[str], limit: int = 20
+    env: Env,
+    *,
+    worker: str,
+    channels: Sequence[str],
+    limit: int = 20,
+    lease: timedelta = LEASE,
 ) -> list[Notification]:
-    """Take up to ``limit`` due rows of ``channels`` for ``worker``."""
+    """Take up to ``limit`` due rows of ``channels`` for ``worker``, for ``lease``."""
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
         due = (
@@ -70,7 +75,7 @@ async def claim_due(
         for row in rows:
             row.status = "sending"
             row.claimed_by = worker
-            row.claimed_until = now + LEASE
+            row.claimed_until = now + lease
             row.attempts += 1
             session.add(row)
     return list(rows)
@@ -160,6 +165,27 @@ async def mark_waiting(env: Env, notification_id: int, *, worker: str, reason: s
 async def mark_cancelled(env: Env, notification_id: int, *, worker: str, reason: str) -> bool:
     """No longer worth sending (the share was revoked meanwhile, the kind was turned off)."""
     return await _settle(env, notification_id, worker, status="cancelled", last_error=reason)
+
+
+async def release_claims(env: Env, *, worker: str) -> int:
+    """Hand back every row ``worker`` still holds, due now, its attempt not counted: a
+    worker that stops cleanly need not leave its rows waiting for their leases to end."""
+    async with env.sessions() as session, session.begin():
+        result = await session.exec(
+            update(Notification)
+            .where(
+                col(Notification.status) == "sending",
+                col(Notification.claimed_by) == worker,
+            )
+            .values(
+                status="pending",
+                claimed_by=None,
+                claimed_until=None,
+                attempts=Notification.attempts - 1,
+                next_attempt_at=env.clock.now(),
+            )
+        )
+        return result.rowcount
 
 
 async def list_dead(env: Env, *, org_id: int | None = None) -> Sequence[Notification]:

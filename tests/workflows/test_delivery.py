@@ -127,3 +127,26 @@ def test_back_off_grows_exponentially_with_jitter_and_a_cap() -> None:
 async def test_retrying_unknown_dead_rows_is_refused(env: Env, tenant: Tenant) -> None:
     with pytest.raises(NotFound, match="no dead notification with id 99"):
         await delivery.retry_dead(env, org_id=tenant.org_id, ids=[99])
+
+
+async def test_a_worker_that_stops_cleanly_hands_back_what_it_holds(
+    env: Env, tenant: Tenant
+) -> None:
+    await _queue(env, tenant, count=3)
+    held = await delivery.claim_due(env, worker="a", channels=["recipient"], limit=2)
+    assert len(held) == 2
+    assert await delivery.release_claims(env, worker="b") == 0
+    assert await delivery.release_claims(env, worker="a") == 2
+    again = await delivery.claim_due(env, worker="b", channels=["recipient"])
+    assert len(again) == 3 and all(row.attempts == 1 for row in again)
+
+
+async def test_the_lease_is_the_callers_to_choose(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    await _queue(env, tenant)
+    await delivery.claim_due(env, worker="a", channels=["recipient"], lease=timedelta(seconds=5))
+    clock.at = START + timedelta(seconds=4)
+    assert await delivery.claim_due(env, worker="b", channels=["recipient"]) == []
+    clock.at = START + timedelta(seconds=5)
+    assert len(await delivery.claim_due(env, worker="b", channels=["recipient"])) == 1
