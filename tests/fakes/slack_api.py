@@ -25,7 +25,6 @@ is refused; the upload limit is 50 MB, not 1 GB.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import math
@@ -44,6 +43,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.slack_blocks import check_message_blocks, check_view, with_generated_ids
+from tests.fakes.watching import Watched
 
 JSON = dict[str, Any]
 LOOPBACK = "127.0.0.1"
@@ -57,7 +57,6 @@ TRIGGER_TTL = 3.0
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
 UPLOAD_LIMIT = 50 * 1024 * 1024
-WAIT_FOR_POLL = 0.02
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -451,7 +450,7 @@ class _Params:
 Handler = Callable[[_Params], JSON]
 
 
-class FakeSlackApi:
+class FakeSlackApi(Watched):
     """A Slack Web API server on 127.0.0.1 for one bot in one workspace."""
 
     def __init__(
@@ -735,7 +734,7 @@ class FakeSlackApi:
             self.rejected_responses.append(f"ack message: {problem}")
         else:
             self.responses.append(ResponseMessage("ack", channel_id, user_id, body, self.clock()))
-        self._notify()
+        self.notify()
 
     def apply_view_response(self, *, user_id: str, view_id: str, body: JSON | None) -> None:
         """Apply the app's answer to a view_submission: close, update, push, errors, clear."""
@@ -761,7 +760,7 @@ class FakeSlackApi:
                 self._push_view(user_id, view, f"response_action:{action}")
         else:
             self.rejected_responses.append(f"unknown response_action {action!r}")
-        self._notify()
+        self.notify()
 
     def _check_view_errors(self, view_id: str, errors: Any) -> None:
         view = self._views.get(view_id, {})
@@ -806,29 +805,8 @@ class FakeSlackApi:
     def requests_for(self, method: str) -> list[LoggedRequest]:
         return [r for r in self.requests if r.method == method]
 
-    async def wait_for(
-        self,
-        predicate: Callable[[], Any],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - bounded by default; the failure lists requests
-        what: str = "",
-    ) -> Any:
-        """Wait until ``predicate()`` is truthy and return it; re-checked on every change."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not (result := predicate()):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                recent = [(r.method, r.error or "ok") for r in self.requests[-10:]]
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what or predicate}; "
-                    f"last requests: {recent}"
-                )
-            event = self._changed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, WAIT_FOR_POLL)):
-                    await event.wait()
-        return result
+    def recent_requests(self) -> list[tuple[str, object]]:
+        return [(r.method, r.error or "ok") for r in self.requests[-10:]]
 
     async def wait_for_messages(
         self,
@@ -846,10 +824,6 @@ class FakeSlackApi:
         return self.messages_in(channel_id)
 
     # -- internals: state
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     def _new_id(self, prefix: str) -> str:
         return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
@@ -969,7 +943,7 @@ class FakeSlackApi:
                 method, status, body["ok"], body.get("error"), params.loggable(), self.clock()
             )
         )
-        self._notify()
+        self.notify()
         return web.json_response(body, status=status, headers=headers)
 
     async def _read_params(self, request: web.Request) -> _Params:
@@ -1051,7 +1025,7 @@ class FakeSlackApi:
                 status=400, text=f"length mismatch: {len(data)} != {pending.length}"
             )
         pending.data = data
-        self._notify()
+        self.notify()
         return web.Response(text=f"OK - {len(data)}")
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
@@ -1102,7 +1076,7 @@ class FakeSlackApi:
             original.message = {**kept, "text": body.get("text") or ""}
             if body.get("blocks"):
                 original.message["blocks"] = with_generated_ids(body["blocks"])
-        self._notify()
+        self.notify()
         return web.json_response({"ok": True})
 
     def _response_problem(self, body: JSON) -> str | None:

@@ -31,7 +31,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import aiohttp
 import pytest
@@ -85,7 +84,6 @@ __all__ = [
     "MAX_CAPTION",
     "MAX_TEXT",
     "UPLOAD_LIMIT",
-    "WAIT_FOR_POLL",
     "ApiError",
     "CallbackAnswer",
     "FakeTelegramApi",
@@ -102,7 +100,6 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForInkpostTests_abcdefghij"
-WAIT_FOR_POLL = 0.02
 
 
 class FakeTelegramApi(BotState):
@@ -289,30 +286,8 @@ class FakeTelegramApi(BotState):
     def requests_for(self, method: str) -> list[LoggedRequest]:
         return [r for r in self.requests if r.method.lower() == method.lower()]
 
-    async def wait_for(
-        self,
-        predicate: Callable[[], Any],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - bounded by default; the failure lists requests
-        what: str = "",
-    ) -> Any:
-        """Wait until ``predicate()`` is truthy; return it.
-
-        It is re-checked on every change of the fake and every ``WAIT_FOR_POLL`` seconds, so
-        it may also look at state outside the fake (a handler's list, a database row).
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not (result := predicate()):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                recent = [(r.method, r.status) for r in self.requests[-10:]]
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what or predicate}; "
-                    f"last requests: {recent}"
-                )
-            await self.wait_change(min(remaining, WAIT_FOR_POLL))
-        return result
+    def recent_requests(self) -> list[tuple[str, object]]:
+        return [(r.method, r.status) for r in self.requests[-10:]]
 
     async def wait_for_messages(
         self,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.telegram_wire import JSON, ApiError
+from tests.fakes.watching import Watched
 
 UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -185,7 +186,7 @@ class Queued:
     """A deliberate duplicate: delivered once even though its update_id was confirmed."""
 
 
-class BotState:
+class BotState(Watched):
     """Everything one fake bot has seen and holds, and the rules that bind it."""
 
     def __init__(
@@ -246,18 +247,6 @@ class BotState:
         self._flood_all: deque[float] = deque()
         self._flood_chat: dict[int, deque[float]] = {}
         self._changed = asyncio.Event()
-
-    # -- change notification
-
-    def notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_change(self, at_most: float | None) -> None:
-        event = self._changed
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(at_most):
-                await event.wait()
 
     # -- chats and messages
 
