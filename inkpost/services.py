@@ -1,5 +1,6 @@
-"""Background services that run beside the web pages in `inkpost serve`: the Telegram
-bot and the delivery worker (Telegram, with mail as the fallback)."""
+"""The chat services beside the web pages in `inkpost serve`: the Slack app for staff
+(at POST /slack/events), the Telegram bot for recipients, and the delivery worker
+(Telegram, with mail as the fallback)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from telegram.ext import Application
 
 from bot.delivery import RecipientDelivery
 from bot.mail import MailSender, SmtpConfig
+from bot.slack import app as slack_app
 from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
 from bot.telegram.sender import TelegramSender
 from inkpost.runtime import Runtime
@@ -34,6 +36,18 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
     )
 
 
+def slack_config(settings: Settings) -> slack_app.SlackConfig | None:
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    if token is None or secret is None:
+        return None
+    return slack_app.SlackConfig(
+        bot_token=token.get_secret_value(),
+        signing_secret=secret.get_secret_value(),
+        public_url=settings.public_url,
+        api_url=settings.slack_api_url,
+    )
+
+
 def mail_sender(settings: Settings) -> MailSender | None:
     if settings.smtp_url is None:
         return None
@@ -48,6 +62,9 @@ def attach(app: web.Application, runtime: Runtime) -> None:
     config = telegram_config(settings)
     mail = mail_sender(settings)
     application: Application | None = None
+    slack = slack_config(settings)
+    if slack is not None:
+        slack_app.attach(app, slack_app.build_app(slack, runtime.env))
     if config is not None:
         application, _ = build_application(config, runtime.env)
         if config.webhook_secret:

@@ -1,0 +1,1 @@
+"""The Slack adapter for staff: slash commands and buttons over the workflows."""

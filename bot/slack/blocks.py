@@ -1,0 +1,115 @@
+"""Workflow results as Block Kit: each function returns a message (``text`` + ``blocks``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from storage.models import AuditEvent, Document
+
+Message = dict[str, Any]
+REVOKE_LINK = "revoke_link"
+MAX_LINES = 40
+"""Events or results shown in one message; Slack allows 50 blocks."""
+
+HELP = [
+    ("help", "this list", "/inkpost help"),
+    ("link DOC [DAYS]", "a public link, valid 7 days unless told", "/inkpost link D-12 3"),
+    ("history DOC", "who did what to a document, oldest first", "/inkpost history D-12"),
+    ("find WORDS", "documents whose title or text holds every word", "/inkpost find fee table"),
+]
+
+
+def _section(text: str) -> Message:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> Message:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def escape(text: str) -> str:
+    """Text as Slack mrkdwn shows it literally."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def help_message(intro: str | None = None) -> Message:
+    lines = [f"`/inkpost {usage}` {what} (e.g. `{example}`)" for usage, what, example in HELP]
+    blocks = [_section("\n".join(lines))]
+    if intro:
+        blocks.insert(0, _section(escape(intro)))
+    return {"text": "Inkpost commands: help, link, history, find", "blocks": blocks}
+
+
+def refusal(message: str) -> Message:
+    text = message[:1].upper() + message[1:]
+    return {"text": text, "blocks": [_section(f":warning: {escape(text)}")]}
+
+
+def link_message(
+    document: Document, *, url: str, expires_at: datetime | None, share_id: int
+) -> Message:
+    expiry = f"expires {when(expires_at)}" if expires_at else "does not expire"
+    title = f"*{document.ref}* {escape(document.title)}"
+    return {
+        "text": f"Link to {document.ref}: {url} ({expiry})",
+        "blocks": [
+            _section(f"{title}\n<{url}>"),
+            _context(f"Anyone with the link can view and download; it {expiry}."),
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": REVOKE_LINK,
+                        "text": {"type": "plain_text", "text": "Revoke"},
+                        "style": "danger",
+                        "value": str(share_id),
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def revoked_message(share_id: int, *, by: str) -> Message:
+    text = f"Link {share_id} revoked by {by}; it no longer opens."
+    return {"text": text, "blocks": [_section(f":no_entry: {escape(text)}")]}
+
+
+def _action_label(action: str) -> str:
+    return action.replace(".", " ").replace("_", " ")
+
+
+def history_message(document: Document, events: Sequence[AuditEvent]) -> Message:
+    heading = f"History of *{document.ref}* {escape(document.title)}"
+    shown = events[-MAX_LINES:]
+    blocks = [_section(heading)]
+    if len(events) > len(shown):
+        blocks.append(_context(f"{len(events) - len(shown)} earlier events not shown"))
+    for event in shown:
+        who = escape(event.actor_label or event.actor_type)
+        blocks.append(_context(f"*{when(event.at)}* · {who} · {_action_label(event.action)}"))
+    if not events:
+        blocks.append(_context("No events yet."))
+    return {"text": f"History of {document.ref}: {len(events)} events", "blocks": blocks}
+
+
+def found_message(words: str, documents: Sequence[Document]) -> Message:
+    if not documents:
+        text = f"Nothing found for “{words}”."
+        return {"text": text, "blocks": [_section(escape(text))]}
+    blocks = [_section(f"{len(documents)} found for “{escape(words)}”")]
+    for document in documents[:MAX_LINES]:
+        blocks.append(
+            _section(
+                f"*{document.ref}* {escape(document.title)}\n"
+                f"{escape(document.category)} · {document.created_at:%Y-%m-%d}"
+            )
+        )
+    return {"text": f"{len(documents)} documents found for “{words}”", "blocks": blocks}

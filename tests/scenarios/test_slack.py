@@ -1,0 +1,248 @@
+"""Staff in Slack: the real bolt app behind aiohttp, signed requests from SlackSender, and
+the real slack_sdk client talking to the fake Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import ClientSession, web
+
+from bot.slack.app import SlackConfig, attach, build_app
+from bot.slack.blocks import REVOKE_LINK
+from tests.conftest import STAFF
+from tests.fakes.slack_api import DEFAULT_TEAM_ID, GENERAL_CHANNEL, FakeSlackApi, ResponseMessage
+from tests.fakes.slack_client import DEFAULT_SIGNING_SECRET, VERIFICATION_TOKEN, SlackSender
+from tests.helpers import upload
+from workflows import access, audit, documents, organizations
+from workflows.context import Env
+from workflows.errors import Gone
+
+PUBLIC = "https://docs.example.test"
+STELLA = "U0STELLA"
+BORIS = "U0BORIS"
+NINA = "U0NINA"
+
+
+@dataclass
+class Stage:
+    env: Env
+    fake: FakeSlackApi
+    slack: SlackSender
+    org_id: int
+    client_id: int
+    boris_id: int
+
+    async def command(self, user_id: str, text: str) -> ResponseMessage:
+        """The user types ``/inkpost text``; returns the app's answer to them."""
+        before = len(self.fake.responses)
+        response = await self.slack.command(user_id, text)
+        assert response.status == 200
+        await self.fake.wait_for(lambda: len(self.fake.responses) > before, what="an answer")
+        return self.fake.responses[-1]
+
+    async def document(self, title: str = "Fee table 2027") -> str:
+        document = await upload(self.env, org_id=self.org_id, client_id=self.client_id, title=title)
+        return document.ref
+
+
+@pytest.fixture
+async def stage(env: Env, slack_api: FakeSlackApi) -> AsyncIterator[Stage]:
+    org = await organizations.create_organization(
+        env, slug="acme", name="Acme Law", actor=STAFF, slack_team_id=DEFAULT_TEAM_ID
+    )
+    assert org.id is not None
+    await organizations.add_staff(
+        env, org_id=org.id, actor=STAFF, name="Stella Staff", slack_user_id=STELLA, role="admin"
+    )
+    boris = await organizations.add_staff(
+        env, org_id=org.id, actor=STAFF, name="Boris Blocked", slack_user_id=BORIS
+    )
+    client = await organizations.add_client(env, org_id=org.id, actor=STAFF, name="Nordic Timber")
+    assert client.id is not None and boris.id is not None
+    for user_id, name in ((STELLA, "stella"), (BORIS, "boris"), (NINA, "nina")):
+        slack_api.add_user(user_id, name)
+    config = SlackConfig(
+        bot_token=slack_api.token,
+        signing_secret=DEFAULT_SIGNING_SECRET,
+        public_url=PUBLIC,
+        api_url=slack_api.api_url,
+    )
+    app = web.Application()
+    attach(app, build_app(config, env))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with SlackSender(f"http://127.0.0.1:{port}", fake=slack_api) as slack:
+            yield Stage(env, slack_api, slack, org.id, client.id, boris.id)
+            assert slack.late_acks == [], "Slack needs an answer within 3 s"
+    finally:
+        await runner.cleanup()
+
+
+async def test_help_lists_every_subcommand(stage: Stage) -> None:
+    answer = await stage.command(STELLA, "help")
+
+    for name in ("help", "link", "history", "find"):
+        assert f"/inkpost {name}" in str(answer.blocks)
+    assert answer.body.get("response_type") == "ephemeral"
+
+
+async def test_unknown_subcommand_answers_with_help(stage: Stage) -> None:
+    answer = await stage.command(STELLA, "dance")
+
+    assert "dance" in str(answer.blocks) and "/inkpost find" in str(answer.blocks)
+
+
+async def test_link_opens_until_revoked_from_its_button(stage: Stage) -> None:
+    ref = await stage.document()
+
+    answer = await stage.command(STELLA, f"link {ref}")
+
+    match = re.search(re.escape(PUBLIC) + r"/d/([A-Za-z0-9_-]+)", answer.text or "")
+    assert match is not None, answer.text
+    found = await access.resolve(stage.env, match.group(1))
+    assert found.document.ref == ref
+    assert "expires 2026-11-30" in (answer.text or "")
+
+    before = len(stage.fake.responses)
+    message = {**answer.body, "ts": "1700000000.000100"}
+    channel = stage.fake.dm_channel(STELLA)
+    response = await stage.slack.block_action(
+        STELLA, REVOKE_LINK, message=message, channel_id=channel
+    )
+    assert response.status == 200
+    await stage.fake.wait_for(lambda: len(stage.fake.responses) > before)
+    revoked = stage.fake.responses[-1]
+    assert revoked.body.get("replace_original") is True
+    assert "revoked" in (revoked.text or "")
+    with pytest.raises(Gone):
+        await access.resolve(stage.env, match.group(1))
+
+
+async def test_history_shows_who_did_what(stage: Stage) -> None:
+    ref = await stage.document()
+    await stage.command(STELLA, f"link {ref}")
+
+    answer = await stage.command(STELLA, f"history {ref}")
+
+    shown = str(answer.blocks)
+    assert "document added" in shown and "link created" in shown
+    assert "Stella Staff" in shown
+
+
+async def test_find_finds_by_title_and_says_when_nothing_matches(stage: Stage) -> None:
+    ref = await stage.document("Quarterly report")
+    await stage.document("Fee table 2027")
+
+    found = await stage.command(STELLA, "find quarterly")
+    missing = await stage.command(STELLA, "find zeppelin")
+
+    assert ref in str(found.blocks) and "Quarterly report" in str(found.blocks)
+    assert "Fee table" not in str(found.blocks)
+    assert "Nothing found" in (missing.text or "")
+
+
+async def test_unknown_document_is_one_short_refusal(stage: Stage) -> None:
+    answer = await stage.command(STELLA, "history D-999")
+
+    assert answer.text == "Document D-999 not found"
+
+
+async def test_unknown_slack_user_is_told_whom_to_ask(stage: Stage) -> None:
+    await stage.document()
+
+    answer = await stage.command(NINA, "link D-1")
+
+    assert "ask Stella Staff" in (answer.text or "")
+    assert "/d/" not in str(answer.body)
+
+
+async def test_blocked_staff_are_refused(stage: Stage) -> None:
+    await organizations.set_staff_status(
+        stage.env, org_id=stage.org_id, actor=STAFF, staff_id=stage.boris_id, blocked=True
+    )
+
+    answer = await stage.command(BORIS, "find fee")
+
+    assert "blocked" in (answer.text or "")
+
+
+async def test_bad_signature_is_refused_with_401(stage: Stage) -> None:
+    response = await stage.slack.command(STELLA, "help", bad_signature=True)
+
+    assert response.status == 401
+    assert stage.fake.responses == []
+
+
+async def test_request_older_than_five_minutes_is_refused_with_401(stage: Stage) -> None:
+    response = await stage.slack.command(STELLA, "help", age=6 * 60)
+
+    assert response.status == 401
+    assert stage.fake.responses == []
+
+
+async def test_retried_event_does_not_do_the_work_twice(stage: Stage) -> None:
+    def mention(ts: str) -> dict[str, str]:
+        return {
+            "type": "app_mention",
+            "user": STELLA,
+            "text": "<@U0BOT> hello",
+            "ts": ts,
+            "channel": GENERAL_CHANNEL,
+            "event_ts": ts,
+        }
+
+    first = await stage.slack.event(mention("1700000000.000001"), event_id="Ev0000000001")
+    await stage.fake.wait_for_messages(GENERAL_CHANNEL, 1)
+    retry = await stage.slack.event(
+        mention("1700000000.000001"), event_id="Ev0000000001", retry_num=1
+    )
+    other = await stage.slack.event(mention("1700000000.000002"), event_id="Ev0000000002")
+    await stage.fake.wait_for_messages(GENERAL_CHANNEL, 2)
+    await asyncio.sleep(0.3)  # a repeat would be answered after its ack, like the others
+
+    assert (first.status, retry.status, other.status) == (200, 200, 200)
+    assert len(stage.fake.messages_in(GENERAL_CHANNEL)) == 2
+
+
+async def test_retried_command_is_acknowledged_without_doing_it_again(stage: Stage) -> None:
+    ref = await stage.document()
+    channel = stage.fake.dm_channel(STELLA)
+    form = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": DEFAULT_TEAM_ID,
+        "channel_id": channel,
+        "user_id": STELLA,
+        "command": "/inkpost",
+        "text": f"link {ref}",
+        "response_url": stage.fake.issue_response_url(user_id=STELLA, channel_id=channel),
+        "trigger_id": stage.fake.issue_trigger(STELLA),
+    }
+    body = urlencode(form)
+    headers = {
+        **stage.slack.sign(body),
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Retry-Num": "1",
+        "X-Slack-Retry-Reason": "http_timeout",
+    }
+
+    async with (
+        ClientSession() as session,
+        session.post(stage.slack.url, data=body.encode(), headers=headers) as response,
+    ):
+        assert response.status == 200
+    await stage.command(STELLA, "help")
+
+    document = await documents.find_document(stage.env, org_id=stage.org_id, ref=ref)
+    assert document.id is not None
+    events = await audit.document_history(stage.env, org_id=stage.org_id, document_id=document.id)
+    assert [e.action for e in events] == ["document.added"]
+    assert len(stage.fake.responses) == 1
