@@ -21,6 +21,7 @@ from web_sign.logs import RedactingAccessLogger, install_redaction
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram.ext.Updater", "slack_bolt", "slack_sdk")
 SHUTDOWN_TIMEOUT = 10.0
 """Seconds in-flight requests get to finish once a stop signal arrives."""
 
@@ -31,6 +32,9 @@ def configure_logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO, and a Bot API URL carries the bot's token.
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     install_redaction()
 
 
