@@ -6,6 +6,7 @@ through their documents and changes language; outages and a blocked bot are surv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
@@ -32,7 +33,7 @@ from tests.conftest import STAFF, Tenant
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi, FloodLimits, TgUser
 from tests.helpers import upload
-from workflows import access, delivery, linking, recipients, sharing
+from workflows import access, delivery, linking, platform, recipients, sharing
 from workflows.context import Env
 from workflows.sharing import ShareTerms
 
@@ -203,6 +204,13 @@ async def test_the_same_bytes_are_uploaded_to_telegram_once(stage: Stage) -> Non
         notice = stage.fake.messages_to(chat)[-1]
         await stage.press(chat, notice.message_id, notice.buttons[1]["callback_data"])
         await stage.fake.wait_for(lambda c=chat: any(m.document for m in stage.fake.messages_to(c)))
+        # The bot remembers Telegram's file id just after the upload returns.
+        for _ in range(100):
+            if await platform.cached_file_id(
+                stage.env, channel="telegram", blob_key=document.blob_key
+            ):
+                break
+            await asyncio.sleep(0.02)
     uploads = [r for r in stage.fake.requests_for("sendDocument") if r.status == 200]
     assert len(uploads) == 2
     files = {m.document.file_id for m in stage.fake.sent if m.document}  # type: ignore[union-attr]
