@@ -12,6 +12,7 @@ from inkpost.cli_context import (
     OrgScope,
     in_org,
     settings_of,
+    the_organization,
     with_runtime,
 )
 from inkpost.output import Column, emit_json, err, show_rows
@@ -108,7 +109,7 @@ def audit_verify(
 
     async def work(runtime: Runtime) -> list[dict[str, Any]]:
         if slug:
-            orgs = [await organizations.get_organization(runtime.env, slug=slug)]
+            orgs = [await the_organization(runtime, slug)]
         else:
             orgs = list(await organizations.list_organizations(runtime.env))
         rows = []

@@ -18,6 +18,7 @@ from storage import migrate
 from storage.models import Organization
 from workflows import organizations
 from workflows.context import Actor, Env
+from workflows.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
 CLI_ACTOR = Actor.system("cli")
@@ -105,10 +106,23 @@ def in_org(ctx: typer.Context, work: Callable[[OrgScope], Awaitable[T]]) -> T:
     slug = settings_of(ctx).org
 
     async def scoped(runtime: Runtime) -> T:
-        org = await organizations.get_organization(runtime.env, slug=slug)
+        org = await the_organization(runtime, slug)
         return await work(OrgScope(runtime=runtime, org=org))
 
     return with_runtime(ctx, scoped)
+
+
+async def the_organization(runtime: Runtime, slug: str | None) -> Organization:
+    """The organisation named by ``slug``, or the only one; the refusal says which option
+    or command helps."""
+    try:
+        return await organizations.get_organization(runtime.env, slug=slug)
+    except NotFound as e:
+        if slug:
+            raise
+        raise UserError(f"{e}: run `inkpost org create`") from e
+    except InvalidInput as e:
+        raise UserError(f"{e} with --org") from e
 
 
 def describe_database(settings: Settings) -> str:

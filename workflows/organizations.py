@@ -91,9 +91,9 @@ async def get_organization(env: Env, *, slug: str | None = None) -> Organization
             return org
         orgs = (await session.exec(select(Organization).limit(2))).all()
         if not orgs:
-            raise NotFound("there is no organisation yet: run `inkpost org create`")
+            raise NotFound("there is no organisation yet")
         if len(orgs) > 1:
-            raise InvalidInput("there are several organisations: name one with --org")
+            raise InvalidInput("there are several organisations: name one")
         return orgs[0]
 
 

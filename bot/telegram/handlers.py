@@ -27,6 +27,7 @@ from bot.i18n import LANGUAGES, text
 from bot.telegram import messages
 from bot.telegram.sender import BOT_UPLOAD_LIMIT, TelegramSender
 from storage.blobs import iter_file
+from storage.models import Recipient
 from workflows import inbox, linking, platform
 from workflows.context import Env
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, WorkflowError
@@ -408,7 +409,5 @@ class RecipientBot:
         await self._say(update, "help.text")
 
 
-def _prefs(person: object) -> dict[str, bool]:
-    prefs = getattr(person, "notification_prefs", {}) or {}
-    telegram = prefs.get("telegram", {})
-    return {kind: bool(telegram.get(kind, True)) for kind in NOTIFICATION_KINDS}
+def _prefs(person: Recipient) -> dict[str, bool]:
+    return {kind: inbox.wants(person, kind) for kind in NOTIFICATION_KINDS}
