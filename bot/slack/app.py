@@ -24,7 +24,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
-from bot.slack.commands import Commands, Who, answer
+from bot.slack.blocks import Message
+from bot.slack.commands import Lookup, team_of
+from bot.slack.feature import Call, Feature, Subcommand, Usage, Who
 from workflows.context import Env
 from workflows.platform import first_delivery
 
@@ -32,6 +34,7 @@ COMMAND = "/inkpost"
 EVENTS_PATH = "/slack/events"
 RETRY_HEADER = "x-slack-retry-num"
 SOURCE = "slack"
+HELP = Usage("help", "this list", "/inkpost help")
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +53,11 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     return AsyncWebClient(token=config.bot_token, base_url=config.api_url.rstrip("/") + "/")
 
 
+def features(config: SlackConfig, env: Env) -> list[Feature]:
+    """Every part of the app; each brings its subcommands, help lines and listeners."""
+    return [Lookup(env, public_url=config.public_url)]
+
+
 def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = None) -> AsyncApp:
     """The bolt app with the `/inkpost` command, its buttons and the events it hears."""
     app = AsyncApp(
@@ -57,7 +65,14 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
         signing_secret=config.signing_secret,
         process_before_response=False,
     )
-    commands = Commands(env, public_url=config.public_url)
+    parts = features(config, env)
+    subcommands: dict[str, Subcommand] = {}
+    usages = [HELP]
+    for part in parts:
+        subcommands.update(part.subcommands())
+        usages.extend(part.usage)
+        part.register(app)
+    usage_lines = [(u.usage, u.what, u.example) for u in usages]
 
     async def once_per_delivery(
         req: AsyncBoltRequest, body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]
@@ -75,26 +90,35 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
 
     @app.command(COMMAND)
     async def inkpost(
-        ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], context: Any
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        command: dict[str, Any],
+        context: Any,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
-        who = Who(team_id=_team(context, command), user_id=command["user_id"])
-        message = await commands.run(who, command.get("text") or "")
-        await respond(response_type="ephemeral", **message)
-
-    @app.action(blocks.REVOKE_LINK)
-    async def revoke(
-        ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
-    ) -> None:
-        await ack()
-        who = Who(team_id=_team(context, body), user_id=body["user"]["id"])
-        value = str(body["actions"][0].get("value") or "")
-        message = await answer(commands.revoke(who, value))
-        await respond(replace_original=True, **message)
+        name, _, args = (command.get("text") or "").strip().partition(" ")
+        name = name.lower()
+        if name in ("", "help"):
+            message: Message | None = blocks.help_message(usage_lines)
+        elif name in subcommands:
+            call = Call(
+                who=Who(team_id=team_of(context, command), user_id=command["user_id"]),
+                args=args.strip(),
+                trigger_id=str(command.get("trigger_id") or ""),
+                channel_id=str(command.get("channel_id") or ""),
+                client=client,
+            )
+            message = await subcommands[name](call)
+        else:
+            intro = f"I don't know `{name}`. This is what I can do:"
+            message = blocks.help_message(usage_lines, intro)
+        if message is not None:
+            await respond(response_type="ephemeral", **message)
 
     @app.event("app_mention")
     async def mentioned(event: dict[str, Any], client: AsyncWebClient) -> None:
-        message = blocks.help_message("Type `/inkpost` with one of these:")
+        message = blocks.help_message(usage_lines, "Type `/inkpost` with one of these:")
         await client.chat_postMessage(channel=event["channel"], **message)
 
     @app.error
@@ -102,11 +126,6 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
         log.exception("Slack request failed: %s", body.get("type"), exc_info=error)
 
     return app
-
-
-def _team(context: Any, body: dict[str, Any]) -> str:
-    team = context.get("team_id") or body.get("team_id") or (body.get("team") or {}).get("id")
-    return str(team or "")
 
 
 def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -13,13 +13,6 @@ REVOKE_LINK = "revoke_link"
 MAX_LINES = 40
 """Events or results shown in one message; Slack allows 50 blocks."""
 
-HELP = [
-    ("help", "this list", "/inkpost help"),
-    ("link DOC [DAYS]", "a public link, valid 7 days unless told", "/inkpost link D-12 3"),
-    ("history DOC", "who did what to a document, oldest first", "/inkpost history D-12"),
-    ("find WORDS", "documents whose title or text holds every word", "/inkpost find fee table"),
-]
-
 
 def _section(text: str) -> Message:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
@@ -38,12 +31,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def help_message(intro: str | None = None) -> Message:
-    lines = [f"`/inkpost {usage}` {what} (e.g. `{example}`)" for usage, what, example in HELP]
+def help_message(usages: Sequence[tuple[str, str, str]], intro: str | None = None) -> Message:
+    """One line per ``(usage, what, example)``."""
+    lines = [f"`/inkpost {usage}` {what} (e.g. `{example}`)" for usage, what, example in usages]
     blocks = [_section("\n".join(lines))]
     if intro:
         blocks.insert(0, _section(escape(intro)))
-    return {"text": "Inkpost commands: help, link, history, find", "blocks": blocks}
+    names = ", ".join(usage.split(" ")[0] for usage, _, _ in usages)
+    return {"text": f"Inkpost commands: {names}", "blocks": blocks}
 
 
 def refusal(message: str) -> Message:

@@ -1,31 +1,28 @@
-"""What `/inkpost` and its buttons do: a plain call of a workflow, its result as a message.
+"""Looking documents up from Slack: `/inkpost link`, `history` and `find`, and Revoke.
 
-Nothing here knows bolt; `bot.slack.app` passes in team, user and text and sends back the
-message. Workflow errors become one short message in `answer`, the one mapping.
+Each subcommand is a plain call of a workflow with its result as a message. Workflow
+errors become one short message in `answer`, the one mapping every feature uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping
 from datetime import timedelta
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
+from bot.slack.feature import Subcommand, Usage, Who
 from workflows import audit, documents, search, sharing, staff
 from workflows.context import Env
 from workflows.errors import InvalidInput, WorkflowError
 
 DEFAULT_LINK_DAYS = 7
 MAX_LINK_DAYS = 365
-
-
-@dataclass(frozen=True)
-class Who:
-    """The Slack user behind a request, in their workspace."""
-
-    team_id: str
-    user_id: str
 
 
 async def answer(work: Awaitable[Message]) -> Message:
@@ -36,25 +33,42 @@ async def answer(work: Awaitable[Message]) -> Message:
         return blocks.refusal(str(error))
 
 
-class Commands:
-    """The `/inkpost` subcommands for one organisation store and public URL."""
+def team_of(context: Any, body: dict[str, Any]) -> str:
+    """The workspace of a request, wherever its kind of payload keeps it."""
+    team = context.get("team_id") or body.get("team_id") or (body.get("team") or {}).get("id")
+    return str(team or "")
+
+
+class Lookup:
+    """`/inkpost link`, `history` and `find`, and the Revoke button under a link."""
+
+    usage = (
+        Usage("link DOC [DAYS]", "a public link, valid 7 days unless told", "/inkpost link D-12 3"),
+        Usage("history DOC", "who did what to a document, oldest first", "/inkpost history D-12"),
+        Usage("find WORDS", "documents whose title or text holds all words", "/inkpost find fee"),
+    )
 
     def __init__(self, env: Env, *, public_url: str) -> None:
         self.env = env
         self.public_url = public_url.rstrip("/")
 
-    async def run(self, who: Who, text: str) -> Message:
-        name, _, rest = text.strip().partition(" ")
-        name, rest = name.lower(), rest.strip()
-        if name in ("", "help"):
-            return blocks.help_message()
-        if name == "link":
-            return await answer(self.link(who, rest))
-        if name == "history":
-            return await answer(self.history(who, rest))
-        if name == "find":
-            return await answer(self.find(who, rest))
-        return blocks.help_message(f"I don't know `{name}`. This is what I can do:")
+    def subcommands(self) -> Mapping[str, Subcommand]:
+        return {
+            "link": lambda call: answer(self.link(call.who, call.args)),
+            "history": lambda call: answer(self.history(call.who, call.args)),
+            "find": lambda call: answer(self.find(call.who, call.args)),
+        }
+
+    def register(self, app: AsyncApp) -> None:
+        @app.action(blocks.REVOKE_LINK)
+        async def revoke(
+            ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+        ) -> None:
+            await ack()
+            who = Who(team_id=team_of(context, body), user_id=body["user"]["id"])
+            value = str(body["actions"][0].get("value") or "")
+            message = await answer(self.revoke(who, value))
+            await respond(replace_original=True, **message)
 
     async def link(self, who: Who, args: str) -> Message:
         context = await staff.staff_of_slack(self.env, team_id=who.team_id, user_id=who.user_id)

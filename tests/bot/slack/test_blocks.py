@@ -42,7 +42,7 @@ def _event(seq: int, action: str = "document.added") -> AuditEvent:
 
 def test_every_message_is_valid_block_kit() -> None:
     messages = [
-        blocks.help_message("intro"),
+        blocks.help_message([("help", "this list", "/inkpost help")], "intro"),
         blocks.refusal("document D-1 not found"),
         blocks.link_message(_document(), url="https://x.test/d/t", expires_at=AT, share_id=3),
         blocks.revoked_message(3, by="Stella"),
