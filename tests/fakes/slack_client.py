@@ -207,6 +207,52 @@ class SlackSender:
         payload["actions"] = [action]
         return await self._send_interaction("block_actions", payload, bad_signature, age)
 
+    async def block_suggestion(
+        self,
+        user_id: str,
+        action_id: str,
+        typed: str,
+        *,
+        view: JSON,
+        bad_signature: bool = False,
+        age: float = 0.0,
+    ) -> JSON:
+        """The user types ``typed`` into the external select ``action_id`` of a view; returns
+        the app's answer (``options`` or ``option_groups``), checked as Slack checks it."""
+        view = self._on_screen(user_id, view)
+        found = find_element(view["blocks"], action_id)
+        if found is None:
+            raise ValueError(f"no element with action_id {action_id!r} on screen")
+        block_id, element = found
+        if element["type"] not in ("external_select", "multi_external_select"):
+            raise ValueError(f"{action_id!r} is a {element['type']}, not an external select")
+        payload = self._interaction("block_suggestion", user_id)
+        payload.update(
+            container={"type": "view", "view_id": view["id"]},
+            view=view,
+            action_id=action_id,
+            block_id=block_id,
+            value=typed,
+        )
+        response = await self._send_interaction("block_suggestion", payload, bad_signature, age)
+        if response.status != 200:
+            raise AssertionError(f"block_suggestion answered {response.status}")
+        body = await _json_body(response) or {}
+        options = body.get("options")
+        groups = body.get("option_groups")
+        if (options is None) == (groups is None):
+            raise AssertionError(f"block_suggestion needs options or option_groups: {body}")
+        flat = options if options is not None else [o for g in groups for o in g["options"]]
+        if len(flat) > 100:
+            raise AssertionError("Slack shows at most 100 options")
+        for option in flat:
+            text = option.get("text") or {}
+            if text.get("type") != "plain_text" or not 1 <= len(text.get("text", "")) <= 75:
+                raise AssertionError(f"bad option text: {option}")
+            if not 1 <= len(str(option.get("value", ""))) <= 150:
+                raise AssertionError(f"bad option value: {option}")
+        return body
+
     async def view_submission(
         self,
         user_id: str,
