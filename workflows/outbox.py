@@ -91,13 +91,14 @@ async def enqueue_many(
         }
         for n in notifications
     ]
+    table = Notification.__table__  # type: ignore[attr-defined]
     statement = (
-        insert(Notification)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(col(Notification.id))
+        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     )
-    # One cached statement for every row; SQLAlchemy batches it into multi-row inserts.
-    result = await session.exec(statement, params=rows)
+    # One cached Core statement for every row, batched into multi-row inserts; the ORM's
+    # bulk path would add its bookkeeping per row.
+    connection = await session.connection()
+    result = await connection.execute(statement, rows)
     return len(result.all())
 
 

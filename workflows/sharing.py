@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import col, insert, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Document, Group, Recipient, Share, Space, SpaceMember
+from storage.models import Document, Group, GroupMember, Recipient, Share, Space, SpaceMember
 from workflows import audit, outbox
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.recipients import can_receive, group_members
 from workflows.scope import clean_text, get_scoped
 from workflows.tokens import new_token
@@ -120,27 +121,27 @@ async def share_with_group(
             else:
                 eligible.append(recipient)
         held = await _active_direct_shares(session, document, [_id(r.id) for r in eligible], now)
-        fresh: list[tuple[Recipient, Share, str]] = []
+        fresh: list[tuple[Recipient, dict[str, Any], str]] = []
         for recipient in eligible:
             existing = held.get(_id(recipient.id))
             if existing is not None:
                 result.shares.append(ShareResult(existing, None, created=False))
                 continue
             token, token_hash = new_token()
-            share = Share(
-                org_id=org_id,
-                document_id=document_id,
-                kind="recipient",
-                recipient_id=recipient.id,
-                group_id=group_id,
-                token_hash=token_hash,
-                message=message,
-                created_by_staff_id=terms.staff_id,
-                created_at=now,
-                expires_at=terms.expires_at,
-            )
-            fresh.append((recipient, share, token))
-        await _insert_shares(session, [share for _, share, _ in fresh])
+            row = {
+                "org_id": org_id,
+                "document_id": document_id,
+                "kind": "recipient",
+                "recipient_id": recipient.id,
+                "group_id": group_id,
+                "token_hash": token_hash,
+                "message": message,
+                "created_by_staff_id": terms.staff_id,
+                "created_at": now,
+                "expires_at": terms.expires_at,
+            }
+            fresh.append((recipient, row, token))
+        await _insert_share_rows(session, [row for _, row, _ in fresh])
         await audit.append_events(
             session,
             [
@@ -150,7 +151,7 @@ async def share_with_group(
                     action="document.shared",
                     at=now,
                     document_id=document_id,
-                    share_id=share.id,
+                    share_id=row["id"],
                     details={
                         "recipient_id": recipient.id,
                         "recipient": recipient.name,
@@ -158,34 +159,39 @@ async def share_with_group(
                         "expires_at": _iso(terms.expires_at),
                     },
                 )
-                for recipient, share, _ in fresh
+                for recipient, row, _ in fresh
             ],
         )
         holders = await _holders_elsewhere(session, document, [_id(r.id) for r, _, _ in fresh])
         await outbox.enqueue_many(
             session,
             [
-                _shared_notice(share, _id(recipient.id))
-                for recipient, share, _ in fresh
+                _shared_notice(org_id, row["id"], document_id, _id(recipient.id))
+                for recipient, row, _ in fresh
                 if recipient.id not in holders
             ],
             at=now,
         )
-        result.shares.extend(ShareResult(share, token) for _, share, token in fresh)
+        # Results are built without validation from rows just written: ten thousand
+        # validated models would cost more than the whole insert.
+        result.shares.extend(
+            ShareResult(Share.model_construct(**row), token) for _, row, token in fresh
+        )
     return result
 
 
-async def _insert_shares(session: AsyncSession, shares: list[Share]) -> None:
-    """Insert many shares with one cached statement and give each its new id."""
-    if not shares:
+async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert many shares with one cached statement and put each new id into its row."""
+    if not rows:
         return
-    by_hash = {share.token_hash: share for share in shares}
-    rows = [share.model_dump(exclude={"id"}) for share in shares]
-    inserted = await session.exec(
-        insert(Share).returning(col(Share.id), col(Share.token_hash)), params=rows
+    by_hash = {row["token_hash"]: row for row in rows}
+    connection = await session.connection()
+    table = Share.__table__  # type: ignore[attr-defined]
+    inserted = await connection.execute(
+        table.insert().returning(table.c.id, table.c.token_hash), rows
     )
     for share_id, token_hash in inserted.all():
-        by_hash[token_hash].id = share_id
+        by_hash[token_hash]["id"] = share_id
 
 
 async def _active_direct_shares(
@@ -232,14 +238,16 @@ def _chunks(values: list[int], size: int = 500) -> list[list[int]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _shared_notice(share: Share, recipient_id: int) -> outbox.NewNotification:
+def _shared_notice(
+    org_id: int, share_id: int, document_id: int, recipient_id: int
+) -> outbox.NewNotification:
     return outbox.NewNotification(
-        org_id=share.org_id,
+        org_id=org_id,
         channel="recipient",
         target=str(recipient_id),
         kind="document.shared",
-        payload={"share_id": share.id, "document_id": share.document_id},
-        dedupe_key=f"share:{share.id}:recipient:{recipient_id}",
+        payload={"share_id": share_id, "document_id": document_id},
+        dedupe_key=f"share:{share_id}:recipient:{recipient_id}",
     )
 
 
@@ -491,7 +499,8 @@ async def _notify(
     ).first()
     if other is not None:
         return 0
-    return await outbox.enqueue_many(session, [_shared_notice(share, _id(recipient.id))], at=now)
+    notice = _shared_notice(share.org_id, _id(share.id), share.document_id, _id(recipient.id))
+    return await outbox.enqueue_many(session, [notice], at=now)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -501,3 +510,74 @@ def _iso(value: datetime | None) -> str | None:
 def _id(value: int | None) -> int:
     assert value is not None, "row was not flushed"
     return value
+
+
+@dataclass(frozen=True)
+class TargetProblems:
+    """Why sharing would refuse each kind of target; all lists are empty when it would not."""
+
+    recipients: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    spaces: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.recipients or self.groups or self.spaces)
+
+
+async def check_targets(
+    env: Env,
+    *,
+    org_id: int,
+    document_id: int,
+    recipient_ids: Sequence[int] = (),
+    group_ids: Sequence[int] = (),
+    space_ids: Sequence[int] = (),
+) -> TargetProblems:
+    """What `share_with_recipient`, `share_with_group` and `share_with_space` would refuse
+    for these targets, found before any of them is called: a form shares with several
+    targets at once and must share with none when one of them would be refused."""
+    now = env.clock.now()
+    problems = TargetProblems()
+    async with env.reads() as session:
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        for recipient_id in recipient_ids:
+            try:
+                recipient = await get_scoped(
+                    session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
+                )
+            except NotFound as e:
+                problems.recipients.append(str(e))
+                continue
+            refusal = can_receive(recipient, now)
+            if refusal:
+                problems.recipients.append(f"cannot share: {refusal}")
+        for group_id in group_ids:
+            try:
+                group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+            except NotFound as e:
+                problems.groups.append(str(e))
+                continue
+            member = await session.exec(
+                select(GroupMember.recipient_id).where(GroupMember.group_id == group_id).limit(1)
+            )
+            if member.first() is None:
+                problems.groups.append(f"group {group.name} has no members")
+        for space_id in space_ids:
+            try:
+                space = await get_scoped(session, Space, org_id=org_id, id=space_id, what="space")
+            except NotFound as e:
+                problems.spaces.append(str(e))
+                continue
+            held = await session.exec(
+                select(Share).where(
+                    Share.org_id == org_id,
+                    Share.document_id == document_id,
+                    Share.space_id == space_id,
+                    col(Share.revoked_at).is_(None),
+                )
+            )
+            if any(_active(share, now) for share in held.all()):
+                problems.spaces.append(f"{document.ref} is already shared with space {space.name}")
+    return problems
