@@ -68,6 +68,7 @@ class RecipientDelivery:
         self.idle_seconds = idle_seconds
         self.drain_seconds = drain_seconds
         self.lease = lease
+        self.unsettled = unsettled
         self.worker_id = worker_id or f"recipients-{uuid.uuid4().hex[:12]}"
         self._preparing = asyncio.Semaphore(prepare)
         self._unsettled = {way: asyncio.Semaphore(unsettled) for way in self.senders}

@@ -19,6 +19,7 @@ from bot.telegram.app import TelegramConfig, build_application, running, webhook
 from bot.telegram.sender import TelegramSender
 from inkpost.runtime import Runtime
 from inkpost.settings import Settings
+from workflows.context import Env
 
 TELEGRAM_API = "https://api.telegram.org"
 
@@ -56,6 +57,24 @@ def mail_sender(settings: Settings) -> MailSender | None:
     )
 
 
+def recipient_delivery(
+    settings: Settings,
+    env: Env,
+    *,
+    telegram: TelegramSender | None,
+    mail: MailSender | None,
+) -> RecipientDelivery:
+    """The worker that takes recipients' notifications out, as the settings tune it."""
+    return RecipientDelivery(
+        env,
+        public_url=settings.public_url,
+        telegram=telegram,
+        mail=mail,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        unsettled=settings.outbox_unsettled,
+    )
+
+
 def attach(app: web.Application, runtime: Runtime) -> None:
     """Add the configured services to ``app``: routes now, start and stop with the app."""
     settings = runtime.settings
@@ -80,13 +99,7 @@ def attach(app: web.Application, runtime: Runtime) -> None:
             if application is not None and config is not None:
                 await stack.enter_async_context(running(application, config))
                 telegram = TelegramSender(application.bot, runtime.env)
-            worker = RecipientDelivery(
-                runtime.env,
-                public_url=settings.public_url,
-                telegram=telegram,
-                mail=mail,
-                lease=timedelta(seconds=settings.outbox_lease_seconds),
-            )
+            worker = recipient_delivery(settings, runtime.env, telegram=telegram, mail=mail)
             stop = asyncio.Event()
             task = asyncio.create_task(worker.run(stop), name="recipient-delivery")
             try:

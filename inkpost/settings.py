@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=50, ge=1)
     outbox_lease_seconds: int = Field(default=60, ge=5)
     """How long a delivery worker holds a claimed notification before others may take it."""
+    outbox_unsettled: int = Field(default=1, ge=1, le=30)
+    """Sends per channel whose outcome a worker may not yet have recorded: a crash repeats
+    at most this many, and a channel delivers at most this many per round trip."""
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
