@@ -260,8 +260,9 @@ def free_port() -> int:
         return port
 
 
-def serve_environment(*, url: str, workdir: Path, fake: FakeTelegramApi) -> dict[str, str]:
-    """The caller's environment without any INKPOST_ setting, plus the bench's."""
+def serve_environment(*, url: str, workdir: Path, settings: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without any INKPOST_ setting, plus the bench's
+    ``settings`` (names without the prefix) on a free port."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("INKPOST_")}
     port = free_port()
     env.update(
@@ -271,9 +272,8 @@ def serve_environment(*, url: str, workdir: Path, fake: FakeTelegramApi) -> dict
         INKPOST_HOST="127.0.0.1",
         INKPOST_PORT=str(port),
         INKPOST_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        INKPOST_TELEGRAM_TOKEN=fake.token,
-        INKPOST_TELEGRAM_API_URL=fake.url,
     )
+    env.update({f"INKPOST_{name}": value for name, value in settings.items()})
     return env
 
 
@@ -310,7 +310,13 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
             fake.register_chat(chat)
         log = workdir / "serve.log"
         serving = ServeProcess(
-            env=serve_environment(url=url, workdir=workdir, fake=fake), log=log, cwd=workdir
+            env=serve_environment(
+                url=url,
+                workdir=workdir,
+                settings={"TELEGRAM_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url},
+            ),
+            log=log,
+            cwd=workdir,
         )
         try:
             await serving.start()

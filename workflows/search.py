@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from storage.models import Document
@@ -36,12 +37,18 @@ def terms(words: str | None) -> list[str]:
 
 
 async def find_documents(env: Env, *, org_id: int, query: SearchQuery) -> list[Document]:
-    """Documents of the organisation matching every given criterion, best matches first."""
+    """Documents of the organisation matching every given criterion, best matches first;
+    their ``text_content`` is not loaded."""
     if not 1 <= query.limit <= 200:
         raise InvalidInput("ask for between 1 and 200 results")
     if query.created_from and query.created_until and query.created_until < query.created_from:
         raise InvalidInput("the date range ends before it starts")
-    statement = select(Document).where(Document.org_id == org_id)
+    # The text is searched, never shown: a result list must not carry every PDF's text.
+    statement = (
+        select(Document)
+        .where(Document.org_id == org_id)
+        .options(defer(Document.text_content, raiseload=True))  # type: ignore[arg-type]
+    )
     if query.category:
         statement = statement.where(col(Document.category).ilike(query.category.strip()))
     if query.client_id is not None:
