@@ -58,6 +58,11 @@ class MailSender:
             if until
             else ""
         )
+        message_line = (
+            text(lang, "email.message", escape=False, message=notice.share.message)
+            if notice.share.message
+            else ""
+        )
         values = {
             "org": notice.organization.name,
             "title": notice.document.title,
@@ -69,7 +74,15 @@ class MailSender:
         message["To"] = recipient.email or ""
         message["Subject"] = text(lang, "email.subject", escape=False, **values)
         message.set_content(
-            text(lang, "email.body", escape=False, link=link, until_line=until_line, **values)
+            text(
+                lang,
+                "email.body",
+                escape=False,
+                link=link,
+                until_line=until_line,
+                message_line=message_line,
+                **values,
+            )
         )
         return message
 
