@@ -13,6 +13,7 @@ from inkpost.cli_context import (
     NEVER,
     JsonOption,
     OrgScope,
+    UserError,
     client_id,
     in_org,
     parse_when,
@@ -22,7 +23,7 @@ from inkpost.cli_context import (
 from inkpost.output import Column, say, show_record, show_rows
 from inkpost.runtime import Runtime
 from storage.models import Client, Organization, Recipient, StaffUser
-from workflows import organizations, recipients
+from workflows import organizations, recipients, staff_notices
 from workflows.recipients import UNSET
 
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
@@ -33,6 +34,15 @@ client_app = typer.Typer(
 recipient_app = typer.Typer(help="Recipients: people at a client.", no_args_is_help=True)
 
 Id = Annotated[int, typer.Argument(help="The id shown by the list command.", show_default=False)]
+SlackChannelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--slack-channel",
+        help="Slack channel id (like C0123ABCD) that gets every staff notice; "
+        "'' sends each to the staff member who shared.",
+        show_default=False,
+    ),
+]
 ClientOption = Annotated[
     str | None, typer.Option("--client", help="Client id or exact name.", show_default=False)
 ]
@@ -45,6 +55,7 @@ ORG_COLUMNS = (
     Column("slug", "Slug"),
     Column("name", "Name"),
     Column("slack_team_id", "Slack team"),
+    Column("slack_channel", "Notice channel"),
     Column("default_language", "Language"),
     Column("created_at", "Created"),
 )
@@ -56,6 +67,7 @@ def org_row(org: Organization) -> dict[str, Any]:
         "slug": org.slug,
         "name": org.name,
         "slack_team_id": org.slack_team_id,
+        "slack_channel": org.slack_channel,
         "default_language": org.default_language,
         "timezone": org.timezone,
         "categories": list(org.categories),
@@ -72,6 +84,7 @@ def org_create(
     slack_team: Annotated[
         str | None, typer.Option("--slack-team", help="Slack team (workspace) id, like T0123.")
     ] = None,
+    slack_channel: SlackChannelOption = None,
     language: Annotated[str, typer.Option(help="Default language.")] = "en",
     timezone: Annotated[str, typer.Option(help="Time zone name.")] = "UTC",
     as_json: JsonOption = False,
@@ -79,7 +92,8 @@ def org_create(
     """Create an organisation."""
 
     async def work(runtime: Runtime) -> Organization:
-        return await organizations.create_organization(
+        channel = staff_notices.check_slack_channel(slack_channel)
+        org = await organizations.create_organization(
             runtime.env,
             slug=slug,
             name=name,
@@ -88,9 +102,35 @@ def org_create(
             default_language=language,
             timezone=timezone,
         )
+        if channel is None:
+            return org
+        assert org.id is not None
+        return await staff_notices.set_notice_channel(
+            runtime.env, org_id=org.id, actor=CLI_ACTOR, channel=channel
+        )
 
     org = with_runtime(ctx, work)
     show_record(org_row(org), title=f"Created organisation {org.slug}", as_json=as_json)
+
+
+@org_app.command("edit")
+def org_edit(
+    ctx: typer.Context,
+    *,
+    slack_channel: SlackChannelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change the organisation's settings (the one --org names, or the only one)."""
+    if slack_channel is None:
+        raise UserError("say what to change, e.g. --slack-channel C0123ABCD")
+
+    async def work(scope: OrgScope) -> Organization:
+        return await staff_notices.set_notice_channel(
+            scope.env, org_id=scope.org_id, actor=scope.actor, channel=slack_channel
+        )
+
+    org = in_org(ctx, work)
+    show_record(org_row(org), title=f"Updated organisation {org.slug}", as_json=as_json)
 
 
 @org_app.command("list")

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -28,7 +29,86 @@ class SearchQuery:
     client_id: int | None = None
     created_from: datetime | None = None
     created_until: datetime | None = None
+    media_type: str | None = None
     limit: int = 20
+
+
+FILTERS = ("category", "client", "from", "to")
+
+
+@dataclass(frozen=True)
+class TypedQuery:
+    """What staff typed, taken apart: words, and the ``name:value`` filters among them."""
+
+    words: str = ""
+    category: str | None = None
+    client: str | None = None
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            terms(self.words)
+            or self.category
+            or self.client
+            or self.created_from
+            or self.created_until
+        )
+
+
+def parse_typed(text: str) -> TypedQuery:
+    """``fee table category:contract client:"Nordic Timber" from:2026-01-01 to:2026-06-30``.
+
+    Values with spaces are quoted; dates are whole days (UTC), ``to`` included. Anything
+    else is a word to look for.
+    """
+    try:
+        parts = shlex.split(text)
+    except ValueError as e:
+        raise InvalidInput(f"unbalanced quotes in {text!r}") from e
+    words: list[str] = []
+    found: dict[str, str] = {}
+    for part in parts:
+        name, sep, value = part.partition(":")
+        name = name.lower()
+        if not sep or name not in FILTERS:
+            words.append(part)
+            continue
+        if not value.strip():
+            raise InvalidInput(f"say what {name}, e.g. {name}:{_EXAMPLES[name]}")
+        if name in found:
+            raise InvalidInput(f"give {name}: once")
+        found[name] = value.strip()
+    created_from = _day(found["from"], "from") if "from" in found else None
+    created_until = (
+        _day(found["to"], "to") + timedelta(days=1, microseconds=-1) if "to" in found else None
+    )
+    if created_from and created_until and created_until < created_from:
+        raise InvalidInput("the date range ends before it starts")
+    return TypedQuery(
+        words=" ".join(words),
+        category=found.get("category"),
+        client=found.get("client"),
+        created_from=created_from,
+        created_until=created_until,
+    )
+
+
+_EXAMPLES = {
+    "category": "contract",
+    "client": '"Nordic Timber"',
+    "from": "2026-01-01",
+    "to": "2026-12-31",
+}
+
+
+def _day(value: str, name: str) -> datetime:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as e:
+        raise InvalidInput(f"{name}: takes a date like 2026-01-31, not {value!r}") from e
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def terms(words: str | None) -> list[str]:
@@ -53,6 +133,8 @@ async def find_documents(env: Env, *, org_id: int, query: SearchQuery) -> list[D
         statement = statement.where(col(Document.category).ilike(query.category.strip()))
     if query.client_id is not None:
         statement = statement.where(Document.client_id == query.client_id)
+    if query.media_type is not None:
+        statement = statement.where(Document.media_type == query.media_type)
     if query.created_from:
         statement = statement.where(col(Document.created_at) >= query.created_from)
     if query.created_until:

@@ -5,11 +5,16 @@ Bolt checks every request's signature and age (401 otherwise) and, with
 the listener goes on; the work happens after the ack and its message goes back through the
 ``response_url``. Slack retries an event it thinks was lost with ``X-Slack-Retry-Num``;
 `once_per_delivery` makes sure such a repeat never does the work twice.
+
+With an app-level token the same app runs in Socket Mode instead (`bot.slack.socket_mode`):
+requests arrive over a WebSocket the app opened, so there is no URL to sign for and no
+route; a Socket Mode envelope's ``retry_attempt`` reaches the middleware as the same header.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +30,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
-from bot.slack.commands import Lookup, team_of
+from bot.slack.commands import Lookup
+from bot.slack.directory import BotUsername, Directory
 from bot.slack.feature import Call, Feature, Subcommand, Usage, Who
+from bot.slack.listeners import team_of
+from bot.slack.share import Sharing
+from bot.slack.signing import Signing
+from bot.slack.status import Status
+from bot.slack.upload import Uploads
 from workflows.context import Env
 from workflows.platform import first_delivery
 
@@ -41,10 +52,23 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SlackConfig:
     bot_token: str
-    signing_secret: str
+    signing_secret: str | None
+    """Verifies requests to ``POST /slack/events``; not needed in Socket Mode."""
     public_url: str
     api_url: str | None = None
     """The Web API base (a local fake in tests); Slack's own when None."""
+    telegram_username: BotUsername | None = None
+    """Says the Telegram bot's @username for invitation links; None when Telegram is off."""
+    app_token: str | None = None
+    """The app-level token (``xapp-…``): Socket Mode instead of HTTP when set."""
+
+    def __post_init__(self) -> None:
+        if self.app_token is None and not self.signing_secret:
+            raise ValueError("Slack over HTTP needs the signing secret")
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
@@ -55,14 +79,21 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
 
 def features(config: SlackConfig, env: Env) -> list[Feature]:
     """Every part of the app; each brings its subcommands, help lines and listeners."""
-    return [Lookup(env, public_url=config.public_url)]
+    return [
+        Lookup(env, public_url=config.public_url),
+        Sharing(env),
+        Signing(env, public_url=config.public_url),
+        Uploads(env, api_url=config.api_url),
+        Status(env),
+        Directory(env, telegram_username=config.telegram_username),
+    ]
 
 
 def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = None) -> AsyncApp:
     """The bolt app with the `/inkpost` command, its buttons and the events it hears."""
     app = AsyncApp(
         client=client or web_client(config),
-        signing_secret=config.signing_secret,
+        signing_secret=config.signing_secret or _unguessable_secret(),
         process_before_response=False,
     )
     parts = features(config, env)
@@ -82,7 +113,7 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
         if isinstance(event_id, str):
             if not await first_delivery(env, source=SOURCE, update_id=event_id):
                 return BoltResponse(status=200, body="")
-        elif req.headers.get(RETRY_HEADER):
+        elif _retry_number(req) > 0:
             return BoltResponse(status=200, body="")
         return await next()
 
@@ -121,11 +152,32 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
         message = blocks.help_message(usage_lines, "Type `/inkpost` with one of these:")
         await client.chat_postMessage(channel=event["channel"], **message)
 
+    @app.event("message")
+    async def unwanted_message() -> None:
+        """Messages no feature listens for are acknowledged: Slack retries a 404."""
+
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:
         log.exception("Slack request failed: %s", body.get("type"), exc_info=error)
 
     return app
+
+
+def _unguessable_secret() -> str:
+    """A signing secret nobody knows, for Socket Mode apps without one: Socket Mode requests
+    skip signature checks (they come over the app's own authenticated WebSocket), while any
+    HTTP request reaching such an app by mistake fails verification with 401."""
+    return secrets.token_urlsafe(32)
+
+
+def _retry_number(req: AsyncBoltRequest) -> int:
+    """Which retry of a delivery this is: 0 for the first (Socket Mode sends
+    ``retry_attempt: 0`` on first deliveries, HTTP sends no header)."""
+    values = req.headers.get(RETRY_HEADER) or ["0"]
+    try:
+        return int(values[0])
+    except ValueError:
+        return 0
 
 
 def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:

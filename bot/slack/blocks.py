@@ -6,20 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.slack.views import actions, button, context_block, section, sentence
 from storage.models import AuditEvent, Document
 
 Message = dict[str, Any]
 REVOKE_LINK = "revoke_link"
+FOUND_SHARE = "found_share"
+FOUND_LINK = "found_link"
+FOUND_HISTORY = "found_history"
 MAX_LINES = 40
 """Events or results shown in one message; Slack allows 50 blocks."""
-
-
-def _section(text: str) -> Message:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> Message:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+MAX_FOUND = 24
+"""Search results shown in one message: each takes a section and a row of buttons."""
 
 
 def when(at: datetime) -> str:
@@ -34,16 +32,16 @@ def escape(text: str) -> str:
 def help_message(usages: Sequence[tuple[str, str, str]], intro: str | None = None) -> Message:
     """One line per ``(usage, what, example)``."""
     lines = [f"`/inkpost {usage}` {what} (e.g. `{example}`)" for usage, what, example in usages]
-    blocks = [_section("\n".join(lines))]
+    blocks = [section("\n".join(lines))]
     if intro:
-        blocks.insert(0, _section(escape(intro)))
+        blocks.insert(0, section(escape(intro)))
     names = ", ".join(usage.split(" ")[0] for usage, _, _ in usages)
     return {"text": f"Inkpost commands: {names}", "blocks": blocks}
 
 
 def refusal(message: str) -> Message:
-    text = message[:1].upper() + message[1:]
-    return {"text": text, "blocks": [_section(f":warning: {escape(text)}")]}
+    text = sentence(message)
+    return {"text": text, "blocks": [section(f":warning: {escape(text)}")]}
 
 
 def link_message(
@@ -54,27 +52,16 @@ def link_message(
     return {
         "text": f"Link to {document.ref}: {url} ({expiry})",
         "blocks": [
-            _section(f"{title}\n<{url}>"),
-            _context(f"Anyone with the link can view and download; it {expiry}."),
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": REVOKE_LINK,
-                        "text": {"type": "plain_text", "text": "Revoke"},
-                        "style": "danger",
-                        "value": str(share_id),
-                    }
-                ],
-            },
+            section(f"{title}\n<{url}>"),
+            context_block(f"Anyone with the link can view and download; it {expiry}."),
+            actions([button(REVOKE_LINK, "Revoke", str(share_id), style="danger")]),
         ],
     }
 
 
 def revoked_message(share_id: int, *, by: str) -> Message:
     text = f"Link {share_id} revoked by {by}; it no longer opens."
-    return {"text": text, "blocks": [_section(f":no_entry: {escape(text)}")]}
+    return {"text": text, "blocks": [section(f":no_entry: {escape(text)}")]}
 
 
 def _action_label(action: str) -> str:
@@ -84,27 +71,38 @@ def _action_label(action: str) -> str:
 def history_message(document: Document, events: Sequence[AuditEvent]) -> Message:
     heading = f"History of *{document.ref}* {escape(document.title)}"
     shown = events[-MAX_LINES:]
-    blocks = [_section(heading)]
+    blocks = [section(heading)]
     if len(events) > len(shown):
-        blocks.append(_context(f"{len(events) - len(shown)} earlier events not shown"))
+        blocks.append(context_block(f"{len(events) - len(shown)} earlier events not shown"))
     for event in shown:
         who = escape(event.actor_label or event.actor_type)
-        blocks.append(_context(f"*{when(event.at)}* · {who} · {_action_label(event.action)}"))
+        blocks.append(context_block(f"*{when(event.at)}* · {who} · {_action_label(event.action)}"))
     if not events:
-        blocks.append(_context("No events yet."))
+        blocks.append(context_block("No events yet."))
     return {"text": f"History of {document.ref}: {len(events)} events", "blocks": blocks}
 
 
 def found_message(words: str, documents: Sequence[Document]) -> Message:
     if not documents:
         text = f"Nothing found for “{words}”."
-        return {"text": text, "blocks": [_section(escape(text))]}
-    blocks = [_section(f"{len(documents)} found for “{escape(words)}”")]
-    for document in documents[:MAX_LINES]:
+        return {"text": text, "blocks": [section(escape(text))]}
+    blocks = [section(f"{len(documents)} found for “{escape(words)}”")]
+    for document in documents[:MAX_FOUND]:
         blocks.append(
-            _section(
+            section(
                 f"*{document.ref}* {escape(document.title)}\n"
                 f"{escape(document.category)} · {document.created_at:%Y-%m-%d}"
             )
         )
+        blocks.append(_found_buttons(document.ref))
+    if len(documents) > MAX_FOUND:
+        blocks.append(
+            context_block(f"{len(documents) - MAX_FOUND} more not shown; add words to narrow")
+        )
     return {"text": f"{len(documents)} documents found for “{words}”", "blocks": blocks}
+
+
+def _found_buttons(ref: str) -> Message:
+    """Share, Link and History for one search result; each button's value is its reference."""
+    labels = ((FOUND_SHARE, "Share"), (FOUND_LINK, "Link"), (FOUND_HISTORY, "History"))
+    return actions([button(action_id, label, ref) for action_id, label in labels])

@@ -1,12 +1,12 @@
 """Looking documents up from Slack: `/inkpost link`, `history` and `find`, and Revoke.
 
-Each subcommand is a plain call of a workflow with its result as a message. Workflow
-errors become one short message in `answer`, the one mapping every feature uses.
+Each subcommand is a plain call of a workflow with its result as a message; workflow
+errors become one short message in `bot.slack.listeners.answer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,35 +17,29 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Subcommand, Usage, Who
-from workflows import audit, documents, search, sharing, staff
+from bot.slack.listeners import action_value, answer, staff_of, tell, who_of
+from workflows import audit, documents, organizations, search, sharing
 from workflows.context import Env
-from workflows.errors import InvalidInput, WorkflowError
+from workflows.errors import InvalidInput, NotFound
 
 DEFAULT_LINK_DAYS = 7
 MAX_LINK_DAYS = 365
-
-
-async def answer(work: Awaitable[Message]) -> Message:
-    """The message for the person who asked: the result, or why it could not be done."""
-    try:
-        return await work
-    except WorkflowError as error:
-        return blocks.refusal(str(error))
-
-
-def team_of(context: Any, body: dict[str, Any]) -> str:
-    """The workspace of a request, wherever its kind of payload keeps it."""
-    team = context.get("team_id") or body.get("team_id") or (body.get("team") or {}).get("id")
-    return str(team or "")
+CLIENT_CHOICES = 6
+"""Clients named in the answer when ``client:`` could mean several."""
 
 
 class Lookup:
-    """`/inkpost link`, `history` and `find`, and the Revoke button under a link."""
+    """`/inkpost link`, `history` and `find`; Revoke under a link, Link and History under
+    each search result."""
 
     usage = (
         Usage("link DOC [DAYS]", "a public link, valid 7 days unless told", "/inkpost link D-12 3"),
         Usage("history DOC", "who did what to a document, oldest first", "/inkpost history D-12"),
-        Usage("find WORDS", "documents whose title or text holds all words", "/inkpost find fee"),
+        Usage(
+            "find WORDS [category:C] [client:NAME] [from:DATE] [to:DATE]",
+            "documents whose title or text holds all words, narrowed by the filters",
+            '/inkpost find fee client:"Nordic Timber" from:2026-01-01',
+        ),
     )
 
     def __init__(self, env: Env, *, public_url: str) -> None:
@@ -65,13 +59,27 @@ class Lookup:
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            who = Who(team_id=team_of(context, body), user_id=body["user"]["id"])
-            value = str(body["actions"][0].get("value") or "")
-            message = await answer(self.revoke(who, value))
+            message = await answer(self.revoke(who_of(context, body), action_value(body)))
             await respond(replace_original=True, **message)
 
+        @app.action(blocks.FOUND_LINK)
+        async def link_found(
+            ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+        ) -> None:
+            await ack()
+            await tell(respond, await answer(self.link(who_of(context, body), action_value(body))))
+
+        @app.action(blocks.FOUND_HISTORY)
+        async def history_found(
+            ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+        ) -> None:
+            await ack()
+            await tell(
+                respond, await answer(self.history(who_of(context, body), action_value(body)))
+            )
+
     async def link(self, who: Who, args: str) -> Message:
-        context = await staff.staff_of_slack(self.env, team_id=who.team_id, user_id=who.user_id)
+        context = await staff_of(self.env, who)
         ref, _, days_text = args.partition(" ")
         days = _days(days_text.strip())
         document = await documents.find_document(self.env, org_id=context.org_id, ref=_ref(ref))
@@ -95,7 +103,7 @@ class Lookup:
         )
 
     async def revoke(self, who: Who, value: str) -> Message:
-        context = await staff.staff_of_slack(self.env, team_id=who.team_id, user_id=who.user_id)
+        context = await staff_of(self.env, who)
         if not value.isdigit():
             raise InvalidInput("this button does not name a link")
         share = await sharing.revoke_share(
@@ -105,7 +113,7 @@ class Lookup:
         return blocks.revoked_message(share.id, by=context.staff.name)
 
     async def history(self, who: Who, args: str) -> Message:
-        context = await staff.staff_of_slack(self.env, team_id=who.team_id, user_id=who.user_id)
+        context = await staff_of(self.env, who)
         document = await documents.find_document(self.env, org_id=context.org_id, ref=_ref(args))
         assert document.id is not None
         events = await audit.document_history(
@@ -114,13 +122,37 @@ class Lookup:
         return blocks.history_message(document, events)
 
     async def find(self, who: Who, args: str) -> Message:
-        context = await staff.staff_of_slack(self.env, team_id=who.team_id, user_id=who.user_id)
-        if not search.terms(args):
+        context = await staff_of(self.env, who)
+        typed = search.parse_typed(args)
+        if typed.empty:
             raise InvalidInput("say what to look for, e.g. `/inkpost find fee table`")
-        found = await search.find_documents(
-            self.env, org_id=context.org_id, query=search.SearchQuery(words=args)
+        client_id = None
+        if typed.client is not None:
+            client_id = await self._client_named(context.org_id, typed.client)
+        query = search.SearchQuery(
+            words=typed.words,
+            category=typed.category,
+            client_id=client_id,
+            created_from=typed.created_from,
+            created_until=typed.created_until,
         )
+        found = await search.find_documents(self.env, org_id=context.org_id, query=query)
         return blocks.found_message(args, found)
+
+    async def _client_named(self, org_id: int, name: str) -> int:
+        """The one client ``name`` means: its exact name (any case), else the only match."""
+        matches = await organizations.find_clients(
+            self.env, org_id=org_id, words=name, limit=CLIENT_CHOICES
+        )
+        exact = [c for c in matches if c.name.casefold() == name.casefold()]
+        chosen = exact or list(matches)
+        if not chosen:
+            raise NotFound(f"no client is named like {name!r}")
+        if len(chosen) > 1:
+            names = ", ".join(c.name for c in chosen[: CLIENT_CHOICES - 1])
+            raise InvalidInput(f"client:{name} could be {names}; quote the full name")
+        assert chosen[0].id is not None
+        return chosen[0].id
 
 
 def _ref(text: str) -> str:

@@ -11,10 +11,11 @@ It enforces what Slack enforces (Block Kit schemas and limits in ``slack_blocks`
 characters of message text, single-use triggers that expire after 3 s, view hashes, the
 modal stack of three, per-method and per-channel rate limits answered with 429 and
 ``Retry-After``) and serves what the bot needs besides the API: upload URLs for
-``files.getUploadURLExternal``, ``url_private_download`` behind the bot token, and
-``response_url`` hooks. Tests drive users with ``user_uploads_file``,
-``user_posts_message`` and ``tests.fakes.slack_client.SlackSender``, and assert on
-``posted``, ``ephemeral``, ``views``, ``uploaded_files``, ``responses`` and ``requests``.
+``files.getUploadURLExternal``, ``url_private_download`` behind the bot token,
+``response_url`` hooks, and Socket Mode (``fake.socket``, see ``slack_socket``). Tests
+drive users with ``user_uploads_file``, ``user_posts_message`` and
+``tests.fakes.slack_client.SlackSender``, and assert on ``posted``, ``ephemeral``,
+``views``, ``uploaded_files``, ``responses`` and ``requests``.
 
 Deviations, on purpose: one workspace and one bot token; every channel must be known
 (``add_channel``, ``conversations.open`` or the built-in #general); file shares happen at
@@ -43,6 +44,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.slack_blocks import check_message_blocks, check_view, with_generated_ids
+from tests.fakes.slack_socket import SocketMode
 from tests.fakes.watching import Watched
 
 JSON = dict[str, Any]
@@ -58,6 +60,8 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
 UPLOAD_LIMIT = 50 * 1024 * 1024
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
+"""Methods that take the app-level token (``xapp-…``) and refuse a bot token."""
 
 
 class ManualClock:
@@ -474,6 +478,8 @@ class FakeSlackApi(Watched):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
+        self.socket = SocketMode(self)
+        """Socket Mode: ``apps.connections.open``, the WebSocket, envelopes and acks."""
         self._clock = clock
         self.wall_clock = wall_clock
         """Unix seconds for message ``ts`` and file ``created``."""
@@ -530,6 +536,7 @@ class FakeSlackApi(Watched):
             "files.getUploadURLExternal": self._m_files_get_upload_url_external,
             "files.completeUploadExternal": self._m_files_complete_upload_external,
             "files.info": self._m_files_info,
+            "apps.connections.open": self._m_apps_connections_open,
         }
         self.add_channel(GENERAL_CHANNEL, "general")
 
@@ -543,6 +550,7 @@ class FakeSlackApi(Watched):
         app.router.add_get("/files-pri/{ref}/{name}", self._handle_download)
         app.router.add_post("/{kind:commands|actions}/{team}/{hook}/{secret}", self._handle_hook)
         app.router.add_get("/", self._handle_login_page)
+        app.router.add_get("/link/", self.socket.handle_websocket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, LOOPBACK, 0)
@@ -550,6 +558,7 @@ class FakeSlackApi(Watched):
         self._port = self._runner.addresses[0][1]
 
     async def close(self) -> None:
+        await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -663,6 +672,10 @@ class FakeSlackApi(Watched):
             name=name, title=title or name, data=data, mimetype=mimetype, user=self.user(user_id).id
         )
         return self.file_dict(stored)
+
+    def user_deletes_file(self, file_id: str) -> None:
+        """The user deletes a file: its download answers 404, files.info file_not_found."""
+        del self._files[file_id]
 
     def user_posts_message(
         self,
@@ -923,7 +936,7 @@ class FakeSlackApi(Watched):
         headers: dict[str, str] = {}
         try:
             params = await self._read_params(request)
-            self._authenticate(request, params)
+            self._authenticate(request, params, app_level=method in APP_LEVEL_METHODS)
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method", status=404)
@@ -965,12 +978,15 @@ class FakeSlackApi(Watched):
             raise SlackError("invalid_post_type")
         return _Params(values)
 
-    def _authenticate(self, request: web.Request, params: _Params) -> None:
+    def _authenticate(self, request: web.Request, params: _Params, *, app_level: bool) -> None:
+        """The bot token, or for ``APP_LEVEL_METHODS`` the app-level token."""
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else params.string("token")
         if not token:
             raise SlackError("not_authed")
-        if token != self.token:
+        if token.startswith("xapp-") != app_level:
+            raise SlackError("not_allowed_token_type")
+        if token != (self.socket.app_token if app_level else self.token):
             raise SlackError("invalid_auth")
 
     def _take_outage(self, method: str) -> None:
@@ -1093,6 +1109,9 @@ class FakeSlackApi(Watched):
         return None
 
     # -- methods: messages
+
+    def _m_apps_connections_open(self, params: _Params) -> JSON:
+        return self.socket.open_connection()
 
     def _m_auth_test(self, params: _Params) -> JSON:
         return {

@@ -188,6 +188,7 @@ class SlackSender:
                 message=message,
                 state={"values": {}},
                 response_url=self._response_url(user_id, channel_id, "actions", ts),
+                trigger_id=self._trigger(user_id),
             )
         else:
             raise ValueError("block_action needs message= or view=")

@@ -21,6 +21,12 @@ PUBLIC = "https://docs.example.test"
 STELLA = "U0STELLA"
 BORIS = "U0BORIS"
 NINA = "U0NINA"
+TELEGRAM_BOT = "inkpost_test_bot"
+
+
+async def telegram_bot_username() -> str:
+    """What the Bot API's getMe would say of the stage's Telegram bot."""
+    return TELEGRAM_BOT
 
 
 @dataclass
@@ -66,6 +72,7 @@ async def stage(env: Env, slack_api: FakeSlackApi) -> AsyncIterator[Stage]:
         signing_secret=DEFAULT_SIGNING_SECRET,
         public_url=PUBLIC,
         api_url=slack_api.api_url,
+        telegram_username=telegram_bot_username,
     )
     app = web.Application()
     attach(app, build_app(config, env))

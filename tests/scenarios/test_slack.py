@@ -13,6 +13,7 @@ from bot.slack.blocks import REVOKE_LINK
 from tests.conftest import STAFF
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, GENERAL_CHANNEL
 from tests.fakes.slack_client import VERIFICATION_TOKEN
+from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
 from workflows import access, audit, documents, organizations
 from workflows.errors import Gone
@@ -79,6 +80,40 @@ async def test_find_finds_by_title_and_says_when_nothing_matches(stage: Stage) -
     assert ref in str(found.blocks) and "Quarterly report" in str(found.blocks)
     assert "Fee table" not in str(found.blocks)
     assert "Nothing found" in (missing.text or "")
+
+
+async def test_find_narrows_by_category_client_and_dates(stage: Stage) -> None:
+    baltic = await organizations.add_client(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Baltic Shipping"
+    )
+    nordic_again = await organizations.add_client(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Nordic Timber Two"
+    )
+    assert baltic.id is not None and nordic_again.id is not None
+    fees = await stage.document("Fee table 2027")
+    shipping = await upload(
+        stage.env,
+        org_id=stage.org_id,
+        client_id=baltic.id,
+        title="Fee table shipping",
+        category="contract",
+    )
+
+    by_client = await stage.command(STELLA, 'find fee client:"baltic shipping"')
+    by_category = await stage.command(STELLA, 'find fee category:"fee table"')
+    today = await stage.command(STELLA, "find fee from:2026-11-23 to:2026-11-23")
+    tomorrow = await stage.command(STELLA, "find fee from:2026-11-24")
+    ambiguous = await stage.command(STELLA, "find fee client:nordic")
+    nobody = await stage.command(STELLA, "find fee client:zeppelin")
+    bad_date = await stage.command(STELLA, "find fee from:yesterday")
+
+    assert shipping.ref in str(by_client.blocks) and fees not in str(by_client.blocks)
+    assert fees in str(by_category.blocks) and shipping.ref not in str(by_category.blocks)
+    assert fees in str(today.blocks) and shipping.ref in str(today.blocks)
+    assert "Nothing found" in (tomorrow.text or "")
+    assert "Nordic Timber, Nordic Timber Two" in (ambiguous.text or "")
+    assert "no client is named like 'zeppelin'" in (nobody.text or "").lower()
+    assert "takes a date like" in (bad_date.text or "")
 
 
 async def test_unknown_document_is_one_short_refusal(stage: Stage) -> None:

@@ -1,0 +1,436 @@
+"""The delivery worker for staff notices: ``slack`` outbox rows out as Slack messages.
+
+Each round claims the due rows, learns where each goes (`workflows.staff_notices.prepare`),
+and folds those for the same conversation, kind and document into one message ("12
+recipients opened D-3 Fee table 2027"). Conversations are served side by side, each at
+most one message per ``interval`` (Slack allows about one a second per channel). A 429
+waits its ``Retry-After`` and is never a failure; an outage backs off and retries, so a
+notice is never lost: one that gives up stays visible, with a Retry button, in
+`/inkpost status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Throttled
+from bot.slack.blocks import Message, escape, when
+from bot.slack.views import actions, button, context_block, section, sentence
+from workflows import delivery, staff_notices
+from workflows.context import Env
+from workflows.staff_notices import Destination, StaffNotice
+
+log = logging.getLogger(__name__)
+
+RETRY_FROM_NOTICE = "notice_retry"
+MAX_NAMES = 10
+"""Names listed under a grouped notice; the rest are counted."""
+NOTICE_BACKOFF = delivery.Backoff(base=timedelta(seconds=30), cap=timedelta(hours=1))
+"""Slower than a recipient's: a Slack outage of an hour still ends in delivery."""
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "restricted_action",
+    }
+)
+"""Slack errors that say this message can never reach this conversation as it is."""
+LEASE_SHARE = 0.8
+"""Groups not sent within this share of the lease are handed back rather than risk
+being claimed by another worker while still in hand."""
+MAX_PACED = 1024
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# -- grouping and rendering -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """Notices for one conversation about one kind of thing on one document."""
+
+    destination: Destination
+    kind: str
+    notices: list[StaffNotice]
+
+
+def group_notices(notices: Sequence[StaffNotice]) -> list[Group]:
+    """Notices with a destination, folded by conversation, kind and document, in order."""
+    groups: dict[tuple[str, str, int | None, object], Group] = {}
+    for notice in notices:
+        if notice.destination is None:
+            continue
+        document_id = notice.document.id if notice.document else None
+        # A request's notices never fold together: each says something different.
+        alone = notice.row.id if notice.kind == staff_notices.SIGN_STATUS else None
+        key = (notice.destination.slack_id, notice.kind, document_id, alone)
+        if key not in groups:
+            groups[key] = Group(notice.destination, notice.kind, [])
+        groups[key].notices.append(notice)
+    return list(groups.values())
+
+
+VERBS = {
+    staff_notices.OPENED: "opened",
+    staff_notices.DOWNLOADED: "downloaded",
+    staff_notices.RETURNED: "returned",
+}
+
+
+def notice_message(group: Group, *, max_names: int = MAX_NAMES) -> Message:
+    """One message for a group: who did what to which document, or which delivery failed."""
+    notices = group.notices
+    if group.kind == staff_notices.SIGN_STATUS:
+        return _request_message(notices[0])
+    document = notices[0].document
+    plain_doc = f"{document.ref} {document.title}" if document else "a document"
+    shown_doc = f"*{document.ref}* {escape(document.title)}" if document else "a document"
+    names = _unique_names(notices)
+    if group.kind == staff_notices.FAILED:
+        text, blocks = _failure(notices, names, plain_doc, shown_doc, max_names)
+    else:
+        verb = VERBS[group.kind]
+        actor = sentence(names[0]) if len(names) == 1 else f"{len(names)} recipients"
+        text = escape(f"{actor} {verb} {plain_doc}")
+        blocks = [section(f"{escape(actor)} {verb} {shown_doc}")]
+        if len(names) > 1:
+            blocks.append(context_block(escape(_listed(names, max_names))))
+    blocks.append(context_block(when(min(n.row.created_at for n in notices))))
+    return {"text": text, "blocks": blocks}
+
+
+def _failure(
+    notices: list[StaffNotice], names: list[str], plain_doc: str, shown_doc: str, max_names: int
+) -> tuple[str, list[Message]]:
+    whom = names[0] if len(names) == 1 else f"{len(names)} recipients"
+    text = escape(f"Delivery of {plain_doc} to {whom} failed for good")
+    blocks = [
+        section(f":rotating_light: Delivery of {shown_doc} to {escape(whom)} failed for good")
+    ]
+    if len(names) > 1:
+        blocks.append(context_block(escape(_listed(names, max_names))))
+    if error := notices[0].error:
+        blocks.append(context_block(f"Last error: {escape(str(error))}"))
+    ids = _fitting_ids([n.row.payload.get("notification_id") for n in notices])
+    if ids:
+        blocks.append(actions([button(RETRY_FROM_NOTICE, "Retry", ids)]))
+    return text, blocks
+
+
+REQUEST_NEWS = {
+    "signed": ":writing_hand: {party} signed {request}",
+    "approved": ":ballot_box_with_check: {party} approved {request}",
+    "completed": ":white_check_mark: {request} is complete: every PDF is signed and sealed",
+    "declined": ":x: {request} was declined; it has ended for everyone",
+    "expired": ":hourglass: {request} expired before everyone decided",
+    "cancelled": ":no_entry: {request} was cancelled",
+}
+
+
+def _request_message(notice: StaffNotice) -> Message:
+    """A signature request moved on: who decided, or how it ended."""
+    status = str(notice.row.payload.get("status") or "")
+    request = notice.request
+    plain = f"{request.ref} {request.title}" if request else "a signature request"
+    shown = f"*{request.ref}* {escape(request.title)}" if request else "a signature request"
+    pattern = REQUEST_NEWS.get(status, "{request} is now " + escape(status))
+    party = notice.party or "a party"
+    text = pattern.format(party=party, request=plain).split(" ", 1)[1]
+    line = pattern.format(party=escape(party), request=shown)
+    return {
+        "text": escape(text),
+        "blocks": [section(line), context_block(when(notice.row.created_at))],
+    }
+
+
+def _unique_names(notices: Sequence[StaffNotice]) -> list[str]:
+    """One name per person (or link) in the group, in order; a person met through two
+    shares of the same document counts once."""
+    seen: dict[object, str] = {}
+    for notice in notices:
+        recipient_id = notice.row.payload.get("recipient_id")
+        key = recipient_id if recipient_id is not None else ("link", notice.row.id)
+        fallback = "a recipient" if notice.kind == staff_notices.FAILED else "someone with a link"
+        seen.setdefault(key, notice.person or fallback)
+    return list(seen.values())
+
+
+def _listed(names: list[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _fitting_ids(values: list[Any], limit: int = 2000) -> str:
+    """Notification ids as a button value (Slack allows 2,000 characters)."""
+    ids = [str(v) for v in values if isinstance(v, int)]
+    while ids and len(",".join(ids)) > limit:
+        ids.pop()
+    return ",".join(ids)
+
+
+# -- pacing ----------------------------------------------------------------------------
+
+
+class ConversationPacer:
+    """One message at a time per conversation, the next starting ``interval`` after the
+    previous one was answered: wherever Slack counts a message, between its start and its
+    answer, two are never counted closer together than ``interval``."""
+
+    def __init__(
+        self, interval: float, *, clock: Callable[[], float], sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self._free_at: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, conversation: str) -> AsyncIterator[None]:
+        """Wait until a message may go to ``conversation``; the block sends it."""
+        lock = self._locks.setdefault(conversation, asyncio.Lock())
+        async with lock:
+            wait = self._free_at.get(conversation, -math.inf) - self.clock()
+            if wait > 0:
+                await self.sleep(wait)
+            try:
+                yield
+            finally:
+                self.hold(conversation, self.interval)
+        self._forget_idle()
+
+    def hold(self, conversation: str, seconds: float) -> None:
+        """Send nothing more to ``conversation`` for ``seconds`` (Slack's Retry-After)."""
+        free_at = self.clock() + seconds
+        self._free_at[conversation] = max(self._free_at.get(conversation, -math.inf), free_at)
+
+    def _forget_idle(self) -> None:
+        if len(self._free_at) <= MAX_PACED:
+            return
+        now = self.clock()
+        for conversation, free_at in list(self._free_at.items()):
+            lock = self._locks.get(conversation)
+            if free_at <= now and (lock is None or not lock.locked()):
+                del self._free_at[conversation]
+                self._locks.pop(conversation, None)
+
+
+# -- the worker ----------------------------------------------------------------------------
+
+
+class StaffNotifier:
+    """Claims ``slack`` rows and posts them; several may run against one PostgreSQL."""
+
+    def __init__(
+        self,
+        env: Env,
+        client: AsyncWebClient,
+        *,
+        batch: int = 50,
+        interval: float = 1.0,
+        idle_seconds: float = 1.0,
+        lease: timedelta = delivery.LEASE,
+        backoff: delivery.Backoff = NOTICE_BACKOFF,
+        max_names: int = MAX_NAMES,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.env = env
+        self.client = client
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.lease = lease
+        self.backoff = backoff
+        self.max_names = max_names
+        self.worker_id = worker_id or f"slack-{uuid.uuid4().hex[:12]}"
+        self.clock = clock
+        self.pacer = ConversationPacer(interval, clock=clock, sleep=sleep)
+        self._stop = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then hand back whatever is still claimed."""
+        self._stop = stop
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.run_once()
+                except Exception:  # the loop must outlive a bad moment of the database
+                    log.exception("delivering staff notices failed; retrying shortly")
+                    handled = 0
+                if handled < self.batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
+        finally:
+            try:
+                await delivery.release_claims(self.env, worker=self.worker_id)
+            except Exception:  # their leases will end by themselves
+                log.exception("could not hand back claimed staff notices")
+
+    async def run_once(self) -> int:
+        """Claim one batch and settle every row of it; returns how many rows."""
+        rows = await delivery.claim_due(
+            self.env,
+            worker=self.worker_id,
+            channels=(staff_notices.CHANNEL,),
+            limit=self.batch,
+            lease=self.lease,
+        )
+        if not rows:
+            return 0
+        deadline = self.clock() + self.lease.total_seconds() * LEASE_SHARE
+        notices = await staff_notices.prepare(self.env, rows)
+        for notice in notices:
+            await self._set_aside(notice)
+        conversations: dict[str, list[Group]] = {}
+        for group in group_notices([n for n in notices if _sendable(n)]):
+            conversations.setdefault(group.destination.slack_id, []).append(group)
+        await asyncio.gather(
+            *(self._send_in_turn(groups, deadline) for groups in conversations.values())
+        )
+        return len(rows)
+
+    async def _set_aside(self, notice: StaffNotice) -> None:
+        """Settle a row that cannot be sent now: an unknown kind, or nowhere to send it."""
+        row = notice.row
+        assert row.id is not None
+        if notice.kind not in staff_notices.KINDS:
+            await delivery.mark_failed(
+                self.env,
+                row,
+                worker=self.worker_id,
+                error=f"unknown kind {row.kind}",
+                permanent=True,
+            )
+        elif notice.destination is None:
+            reason = notice.reason or "nowhere to send it"
+            await delivery.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+
+    async def _send_in_turn(self, groups: list[Group], deadline: float) -> None:
+        """The groups of one conversation, one after another at the pacer's speed."""
+        for index, group in enumerate(groups):
+            try:
+                result = await self._post(group, deadline)
+            except Deferred:
+                await self._hand_back(groups[index:], retry_after=0)
+                return
+            except Throttled as throttled:
+                await self._hand_back(groups[index:], retry_after=throttled.retry_after)
+                return
+            except DeliveryError as failure:
+                await self._fail(group, failure)
+            else:
+                for notice in group.notices:
+                    assert notice.row.id is not None
+                    await delivery.mark_sent(
+                        self.env, notice.row.id, worker=self.worker_id, via="slack", result=result
+                    )
+
+    async def _post(self, group: Group, deadline: float) -> dict[str, Any]:
+        """Send one group's message in the conversation's turn; Slack errors come out as
+        DeliveryError, and Deferred when the turn came too late or the worker is stopping."""
+        conversation = group.destination.slack_id
+        message = notice_message(group, max_names=self.max_names)
+        async with self.pacer.turn(conversation):
+            if self._stop.is_set() or self.clock() >= deadline:
+                raise Deferred
+            try:
+                response = await self.client.chat_postMessage(
+                    channel=conversation, unfurl_links=False, **message
+                )
+            except SlackApiError as error:
+                failure = _wrap(error)
+                if isinstance(failure, Throttled):
+                    self.pacer.hold(conversation, failure.retry_after)
+                raise failure from error
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise TemporaryFailure(f"Slack could not be reached: {error!r}") from error
+        return {
+            "channel": str(response.get("channel") or conversation),
+            "ts": str(response.get("ts") or ""),
+            "grouped": str(len(group.notices)),
+        }
+
+    async def _hand_back(self, groups: Sequence[Group], *, retry_after: float) -> None:
+        """Rows not sent this round, due again after ``retry_after``, attempt not counted."""
+        for group in groups:
+            for notice in group.notices:
+                assert notice.row.id is not None
+                await delivery.mark_throttled(
+                    self.env, notice.row.id, worker=self.worker_id, retry_after=retry_after
+                )
+
+    async def _fail(self, group: Group, failure: DeliveryError) -> None:
+        permanent = isinstance(failure, PermanentFailure)
+        if not permanent:
+            log.warning("staff notice to %s failed: %s", group.destination.slack_id, failure)
+        for notice in group.notices:
+            await delivery.mark_failed(
+                self.env,
+                notice.row,
+                worker=self.worker_id,
+                error=str(failure),
+                permanent=permanent,
+                backoff=self.backoff,
+            )
+
+
+class Deferred(Exception):
+    """Not sent this round: its rows go back to the outbox, their attempt not counted."""
+
+
+def _sendable(notice: StaffNotice) -> bool:
+    return notice.destination is not None and notice.kind in staff_notices.KINDS
+
+
+def _wrap(error: SlackApiError) -> DeliveryError:
+    """Slack's answer as one of our delivery outcomes."""
+    response = error.response
+    code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+    if response.status_code == 429 or code == "ratelimited":
+        return Throttled(_retry_after(response.headers))
+    if code in PERMANENT_ERRORS:
+        return PermanentFailure(f"Slack refused the message: {code}")
+    return TemporaryFailure(f"Slack answered {response.status_code} {code or 'without a reason'}")
+
+
+def _retry_after(headers: Any) -> float:
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            with contextlib.suppress(TypeError, ValueError):
+                return max(float(value), 1.0)
+    return 1.0
+
+
+@contextlib.asynccontextmanager
+async def running(notifier: StaffNotifier) -> AsyncIterator[None]:
+    """Run ``notifier`` for the duration of the block."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(notifier.run(stop), name="staff-notices")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
