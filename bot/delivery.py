@@ -1,9 +1,11 @@
 """The delivery worker for recipients: outbox rows out through Telegram, else mail.
 
-It claims due rows, asks the workflows which way each should go, sends it through the
-matching channel and settles the row, claiming more while earlier rows still wait for
-the rate limiter. A person who blocked the bot is marked inactive and reached by mail
-when they have an address; a 429 waits and is never a failure.
+It claims due rows (documents shared, and the notices of signature requests to their
+parties, including people outside the system reached by mail), asks the workflows which
+way each should go, sends it through the matching channel and settles the row, claiming
+more while earlier rows still wait for the rate limiter. A person who blocked the bot is
+marked inactive and reached by mail when they have an address; a 429 waits and is never a
+failure. A row carrying a one-time code is settled without it.
 """
 
 from __future__ import annotations
@@ -12,22 +14,39 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
+from bot.sign_texts import SignLinks
 from storage.models import Notification
-from workflows import delivery, inbox, linking, notices
+from workflows import delivery, inbox, linking, notices, sign_notices
 from workflows.context import Env
+from workflows.errors import WorkflowError
 from workflows.notices import ShareNotice
+from workflows.sign_notices import SignNotice
 
 log = logging.getLogger(__name__)
 
-RECIPIENT_CHANNELS = ("recipient",)
+RECIPIENT_CHANNELS = sign_notices.CHANNELS
+"""``recipient`` (people in the system) and ``party`` (signing parties outside it, by mail)."""
+SHARE_KIND = "document.shared"
 
 
 class ShareNoticeSender(Protocol):
     async def send_share_notice(self, notice: ShareNotice, *, link: str) -> dict[str, str]: ...
+
+
+class SignNoticeSender(Protocol):
+    async def send_sign_notice(
+        self, notice: SignNotice, *, links: SignLinks | None
+    ) -> dict[str, str]: ...
+
+
+class NoticeSender(ShareNoticeSender, SignNoticeSender, Protocol):
+    """A channel of the worker: Telegram or mail."""
 
 
 class RecipientDelivery:
@@ -47,8 +66,8 @@ class RecipientDelivery:
         env: Env,
         *,
         public_url: str,
-        telegram: ShareNoticeSender | None = None,
-        mail: ShareNoticeSender | None = None,
+        telegram: NoticeSender | None = None,
+        mail: NoticeSender | None = None,
         batch: int = 30,
         prepare: int = 1,
         unsettled: int = 1,
@@ -59,7 +78,7 @@ class RecipientDelivery:
     ) -> None:
         self.env = env
         self.public_url = public_url.rstrip("/")
-        self.senders: dict[str, ShareNoticeSender] = {}
+        self.senders: dict[str, NoticeSender] = {}
         if telegram is not None:
             self.senders["telegram"] = telegram
         if mail is not None:
@@ -135,64 +154,128 @@ class RecipientDelivery:
             log.exception("delivery of notification %s failed", row.id)
 
     async def _handle(self, row: Notification) -> None:
-        assert row.id is not None
-        if row.kind != "document.shared":
-            await delivery.mark_failed(
-                self.env,
-                row,
-                worker=self.worker_id,
-                error=f"unknown kind {row.kind}",
-                permanent=True,
-            )
-            return
         async with self._preparing:
-            route = await notices.route_share_notice(self.env, row)
-            if route.way == "cancel":
-                await delivery.mark_cancelled(
-                    self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
-                )
-                return
-            if route.way == "wait" or route.notice is None:
-                await delivery.mark_waiting(
-                    self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
-                )
-                return
-            way = self._channel(route.way, route.notice)
-            if way is None:
-                await delivery.mark_waiting(
-                    self.env,
-                    row.id,
-                    worker=self.worker_id,
-                    reason=f"no {route.way} channel is configured",
-                )
-                return
-            link = await self._link(route.notice)
-        await self._send(row, way, route.notice, link)
+            prepared = await self._prepare(row)
+        if prepared is not None:
+            way, letter = prepared
+            await self._send(row, way, letter)
 
-    def _channel(self, way: str, notice: ShareNotice) -> str | None:
+    async def _prepare(self, row: Notification) -> tuple[str, _Letter] | None:
+        """Route the row and make its message ready; a row that is not to be sent now is
+        settled here and None returned."""
+        assert row.id is not None
+        if row.kind == SHARE_KIND:
+            return await self._prepare_share(row)
+        if row.kind in sign_notices.KINDS:
+            return await self._prepare_sign(row)
+        await delivery.mark_failed(
+            self.env, row, worker=self.worker_id, error=f"unknown kind {row.kind}", permanent=True
+        )
+        return None
+
+    async def _prepare_share(self, row: Notification) -> tuple[str, _Letter] | None:
+        assert row.id is not None
+        route = await notices.route_share_notice(self.env, row)
+        if route.way == "cancel":
+            await delivery.mark_cancelled(
+                self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
+            )
+            return None
+        if route.way == "wait" or route.notice is None:
+            await delivery.mark_waiting(
+                self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
+            )
+            return None
+        way = self._channel(route.way, email=route.notice.recipient.email)
+        if way is None:
+            await delivery.mark_waiting(
+                self.env,
+                row.id,
+                worker=self.worker_id,
+                reason=f"no {route.way} channel is configured",
+            )
+            return None
+        return way, _ShareLetter(route.notice, await self._link(route.notice))
+
+    async def _prepare_sign(self, row: Notification) -> tuple[str, _Letter] | None:
+        assert row.id is not None
+        kept = sign_notices.scrubbed(row.payload) if sign_notices.has_secret(row) else None
+        route = await sign_notices.route_sign_notice(self.env, row)
+        if route.way == "cancel" or route.notice is None:
+            await delivery.mark_cancelled(
+                self.env,
+                row.id,
+                worker=self.worker_id,
+                reason=route.reason or "cancelled",
+                payload=kept,
+            )
+            return None
+        letter = _SignLetter(route.notice, kept, self._sign_links)
+        if route.way == "wait":
+            await self._wait(row, letter, route.reason or "no channel")
+            return None
+        way = self._channel(route.way, email=route.notice.email)
+        if way is None:
+            await self._wait(row, letter, f"no {route.way} channel is configured")
+            return None
+        try:
+            await letter.prepare(way)
+        except WorkflowError as e:
+            await delivery.mark_failed(
+                self.env, row, worker=self.worker_id, error=str(e), permanent=True, payload=kept
+            )
+            return None
+        return way, letter
+
+    async def _sign_links(self, notice: SignNotice, way: str) -> SignLinks:
+        """A fresh link to the party's page for this channel; in Telegram, the Mini App's
+        address too when the installation is served over HTTPS (Telegram's requirement)."""
+        token = await sign_notices.notice_link(self.env, notice, via=way)
+        app = None
+        if way == "telegram" and self.public_url.startswith("https://"):
+            app = f"{self.public_url}/tg/app?s={token}"
+        return SignLinks(page=f"{self.public_url}/s/{token}", app=app)
+
+    async def _wait(self, row: Notification, letter: _Letter, reason: str) -> None:
+        """Keep the row until a channel appears, unless it holds a secret such as a one-time
+        code: that one is of no use later and must not linger, so it is cancelled."""
+        assert row.id is not None
+        if letter.kept_payload is not None:
+            await delivery.mark_cancelled(
+                self.env, row.id, worker=self.worker_id, reason=reason, payload=letter.kept_payload
+            )
+        else:
+            await delivery.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+
+    def _channel(self, way: str, *, email: str | None) -> str | None:
         """The configured channel for ``way``: Telegram falls back to mail when it can."""
         if way in self.senders:
             return way
-        if way == "telegram" and notice.recipient.email and "email" in self.senders:
+        if way == "telegram" and email and "email" in self.senders:
             return "email"
         return None
 
-    async def _send(self, row: Notification, way: str, notice: ShareNotice, link: str) -> None:
+    async def _send(self, row: Notification, way: str, letter: _Letter) -> None:
         assert row.id is not None
         async with self._unsettled[way]:
             try:
-                result = await self.senders[way].send_share_notice(notice, link=link)
+                result = await letter.send(self.senders[way], way)
             except DeliveryError as e:
                 failure = e
             else:
                 await delivery.mark_sent(
-                    self.env, row.id, worker=self.worker_id, via=way, result=result
+                    self.env,
+                    row.id,
+                    worker=self.worker_id,
+                    via=way,
+                    result=result,
+                    payload=letter.kept_payload,
                 )
                 return
-        await self._settle_failure(row, way, notice, link, failure)
+        await self._settle_failure(row, way, letter, failure)
 
     async def _settle_failure(
-        self, row: Notification, way: str, notice: ShareNotice, link: str, failure: DeliveryError
+        self, row: Notification, way: str, letter: _Letter, failure: DeliveryError
     ) -> None:
         assert row.id is not None
         if isinstance(failure, Throttled):
@@ -201,20 +284,29 @@ class RecipientDelivery:
             )
         elif isinstance(failure, Unreachable):
             if way == "telegram":
-                assert notice.recipient.telegram_chat_id is not None
-                await linking.chat_blocked_bot(self.env, chat_id=notice.recipient.telegram_chat_id)
-                if notice.recipient.email and "email" in self.senders:
-                    await self._send(row, "email", notice, link)
+                assert letter.chat_id is not None
+                await linking.chat_blocked_bot(self.env, chat_id=letter.chat_id)
+                if letter.email and "email" in self.senders:
+                    await self._send(row, "email", letter)
                     return
-            await delivery.mark_waiting(
-                self.env, row.id, worker=self.worker_id, reason=str(failure)
-            )
+            await self._wait(row, letter, str(failure))
         elif isinstance(failure, PermanentFailure):
             await delivery.mark_failed(
-                self.env, row, worker=self.worker_id, error=str(failure), permanent=True
+                self.env,
+                row,
+                worker=self.worker_id,
+                error=str(failure),
+                permanent=True,
+                payload=letter.kept_payload,
             )
         else:
-            await delivery.mark_failed(self.env, row, worker=self.worker_id, error=str(failure))
+            await delivery.mark_failed(
+                self.env,
+                row,
+                worker=self.worker_id,
+                error=str(failure),
+                payload=letter.kept_payload,
+            )
 
     async def _link(self, notice: ShareNotice) -> str:
         assert notice.share.id is not None and notice.recipient.id is not None
@@ -222,6 +314,76 @@ class RecipientDelivery:
             self.env, share_id=notice.share.id, recipient_id=notice.recipient.id
         )
         return f"{self.public_url}/d/{token}"
+
+
+class _Letter(Protocol):
+    """One row's message, ready to go by whichever channel reaches its person."""
+
+    @property
+    def chat_id(self) -> int | None: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def kept_payload(self) -> dict[str, Any] | None:
+        """The payload to keep once the row is settled, when it must lose a secret."""
+
+    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class _ShareLetter:
+    notice: ShareNotice
+    link: str
+
+    @property
+    def chat_id(self) -> int | None:
+        return self.notice.recipient.telegram_chat_id
+
+    @property
+    def email(self) -> str | None:
+        return self.notice.recipient.email
+
+    @property
+    def kept_payload(self) -> dict[str, Any] | None:
+        return None
+
+    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+        return await sender.send_share_notice(self.notice, link=self.link)
+
+
+class _SignLetter:
+    """A signing notice; the link it carries is minted for the channel that takes it."""
+
+    def __init__(
+        self,
+        notice: SignNotice,
+        kept_payload: dict[str, Any] | None,
+        mint: Callable[[SignNotice, str], Awaitable[SignLinks]],
+    ) -> None:
+        self.notice = notice
+        self.kept_payload = kept_payload
+        self._mint = mint
+        self._links: dict[str, SignLinks] = {}
+
+    @property
+    def chat_id(self) -> int | None:
+        return self.notice.chat_id
+
+    @property
+    def email(self) -> str | None:
+        return self.notice.email
+
+    async def prepare(self, way: str) -> SignLinks | None:
+        if not self.notice.needs_link:
+            return None
+        if way not in self._links:
+            self._links[way] = await self._mint(self.notice, way)
+        return self._links[way]
+
+    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+        return await sender.send_sign_notice(self.notice, links=await self.prepare(way))
 
 
 async def _first_of(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:

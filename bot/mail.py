@@ -9,9 +9,12 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from bot import sign_texts
 from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
 from bot.i18n import text
+from bot.sign_texts import SignLinks
 from workflows.notices import ShareNotice
+from workflows.sign_notices import SignNotice
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class SmtpConfig:
 
 
 class MailSender:
-    """Sends share notices by mail; maps SMTP outcomes onto the delivery errors."""
+    """Sends share and signing notices by mail; maps SMTP outcomes onto the delivery
+    errors."""
 
     def __init__(self, config: SmtpConfig, *, tls_context: ssl.SSLContext | None = None) -> None:
         self.config = config
@@ -86,10 +90,41 @@ class MailSender:
         )
         return message
 
+    def compose_sign(self, notice: SignNotice, *, links: SignLinks | None) -> EmailMessage:
+        """A signing notice as plain text: greeting, heading, lines, and the personal link."""
+        lang = notice.language
+        heading = sign_texts.heading(notice, escape=False)
+        parts = [
+            text(lang, "email.sign.greeting", escape=False, name=notice.name),
+            heading,
+            "\n".join(sign_texts.lines(notice, escape=False)),
+        ]
+        if links is not None:
+            parts.append(text(lang, "email.sign.link", escape=False, link=links.page))
+        if notice.code is not None:
+            parts.append(text(lang, "email.sign.code_note", escape=False))
+        message = EmailMessage()
+        message["From"] = self.config.sender
+        message["To"] = notice.email or ""
+        subject = heading if notice.code is not None else f"{heading}: {notice.request.title}"
+        message["Subject"] = " ".join(subject.split())
+        message.set_content("\n\n".join(parts) + "\n")
+        return message
+
     async def send_share_notice(self, notice: ShareNotice, *, link: str) -> dict[str, str]:
         if not notice.recipient.email:
             raise Unreachable("the recipient has no email address")
-        message = self.compose(notice, link=link)
+        return await self.send(self.compose(notice, link=link), to=notice.recipient.email)
+
+    async def send_sign_notice(
+        self, notice: SignNotice, *, links: SignLinks | None
+    ) -> dict[str, str]:
+        if not notice.email:
+            raise Unreachable(f"{notice.name} has no email address")
+        return await self.send(self.compose_sign(notice, links=links), to=notice.email)
+
+    async def send(self, message: EmailMessage, *, to: str) -> dict[str, str]:
+        """Hand one message to the SMTP server; its answer becomes a delivery outcome."""
         try:
             errors, response = await aiosmtplib.send(
                 message,
@@ -103,7 +138,7 @@ class MailSender:
                 timeout=30,
             )
         except aiosmtplib.SMTPRecipientsRefused as e:
-            raise Unreachable(f"the mail server refused {notice.recipient.email}") from e
+            raise Unreachable(f"the mail server refused {to}") from e
         except aiosmtplib.SMTPResponseException as e:
             if 500 <= e.code < 600:
                 raise PermanentFailure(f"mail server answered {e.code}: {e.message}") from e

@@ -33,7 +33,17 @@ from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from inkpost import cli_audit, cli_chat, cli_documents, cli_people, cli_sharing, cli_spaces
+from inkpost import (
+    cli_audit,
+    cli_chat,
+    cli_documents,
+    cli_people,
+    cli_reminders,
+    cli_sharing,
+    cli_signing,
+    cli_spaces,
+    seal,
+)
 from inkpost.cli_context import (
     CliState,
     UserError,
@@ -180,9 +190,11 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Create the data directory, bring the database up to date and check the blob store."""
+    """Create the data directory, bring the database up to date, check the blob store and
+    create the self-signed seal unless one is configured (an existing seal is kept)."""
     settings = settings_of(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    seal_setup = seal.ensure_seal(settings)
 
     async def work(runtime: Runtime) -> bool:
         applied = await migrate.upgrade(runtime.engine)
@@ -195,7 +207,18 @@ def init(ctx: typer.Context) -> None:
     say(f"Blob store:     {describe_blobs(settings)}")
     schema = "created" if applied else "already up to date"
     say(f"Schema:         {schema} (revision {migrate.head_revision()})")
+    say(f"Seal:           {describe_seal(seal_setup)}")
     say("Next: inkpost org create SLUG 'Full Name', then inkpost serve.")
+
+
+def describe_seal(setup: seal.SealSetup) -> str:
+    what = {
+        "created": "created self-signed",
+        "kept": "kept existing",
+        "configured": "configured",
+    }[setup.outcome]
+    until = setup.key.not_after.date().isoformat()
+    return f"{what} '{setup.key.common_name}' at {setup.source} (valid until {until})"
 
 
 @db_app.command("upgrade")
@@ -327,6 +350,8 @@ app.add_typer(cli_documents.documents_app, name="documents")
 app.command()(cli_sharing.share)
 app.command()(cli_sharing.link)
 app.command()(cli_sharing.revoke)
+app.add_typer(cli_signing.sign_request_app, name="sign-request")
+app.add_typer(cli_reminders.reminders_app, name="reminders")
 app.command()(cli_audit.history)
 app.add_typer(cli_audit.audit_app, name="audit")
 

@@ -165,9 +165,20 @@ def link(
         typer.Option("--max-downloads", metavar="N", help="How many downloads it allows."),
     ] = None,
     message: Annotated[str | None, typer.Option(help="A note shown with the document.")] = None,
+    tell_me_if_unused: Annotated[
+        bool,
+        typer.Option(
+            "--tell-me-if-unused",
+            help="Tell staff if the link expires with nobody having opened it (needs --expires).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a public link to a document and print its URL."""
+    if tell_me_if_unused and expires is None:
+        raise UserError(
+            "--tell-me-if-unused needs --expires: a link that never expires cannot expire unused"
+        )
 
     async def work(scope: OrgScope) -> tuple[Document, sharing.ShareResult]:
         document = await documents.find_document(scope.env, org_id=scope.org_id, ref=ref)
@@ -179,6 +190,7 @@ def link(
             document_id=document.id,
             terms=sharing.ShareTerms(expires_at=expires, message=message),
             max_downloads=max_downloads,
+            notify_unused=tell_me_if_unused,
         )
         return document, result
 
@@ -192,6 +204,7 @@ def link(
                 "url": url,
                 "expires_at": result.share.expires_at,
                 "max_downloads": result.share.max_downloads,
+                "notify_unused_expiry": result.share.notify_unused_expiry,
             }
         )
         return
@@ -202,6 +215,8 @@ def link(
         f"downloads {downloads}):"
     )
     say(str(url))
+    if tell_me_if_unused:
+        say("Staff will be told if it expires with nobody having opened it.")
 
 
 def revoke(

@@ -13,11 +13,15 @@ import signal
 from collections.abc import Callable
 
 from aiohttp import web
+from asn1crypto import x509 as asn1_x509
 
 from inkpost import services
 from inkpost.runtime import Runtime
+from inkpost.seal import ensure_seal
+from inkpost.settings import Settings
 from web_sign.app import create_app
 from web_sign.logs import RedactingAccessLogger, install_redaction
+from workflows.seal_keys import BadSealKey
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -45,9 +49,26 @@ def build_app(runtime: Runtime) -> web.Application:
         env=runtime.env,
         cache_dir=settings.data_dir / "cache",
         public_url=settings.public_url.rstrip("/"),
+        secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
+        telegram_bot_token=(
+            settings.telegram_token.get_secret_value() if settings.telegram_token else None
+        ),
+        seal_trust=seal_trust(settings),
     )
     services.attach(app, runtime)
     return app
+
+
+def seal_trust(settings: Settings) -> tuple[asn1_x509.Certificate, ...] | None:
+    """The certificates ``/verify`` checks seals against: those of the seal the sealing
+    worker uses, created now when the data directory has none yet (as that worker would
+    on start). None, with a warning, when the seal cannot be loaded: the page then says
+    verification is unavailable."""
+    try:
+        return ensure_seal(settings).key.trust_anchors
+    except (BadSealKey, OSError) as e:
+        LOG.warning("verifying sealed PDFs is unavailable: %s", e)
+        return None
 
 
 async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None = None) -> None:

@@ -1,25 +1,37 @@
 """The chat services beside the web pages in `inkpost serve`: the Slack app for staff
-(at POST /slack/events), the Telegram bot for recipients, and the delivery worker
-(Telegram, with mail as the fallback)."""
+(at POST /slack/events, or over Socket Mode with an app token) with its worker for staff
+notices, the Telegram bot for recipients, the delivery worker (Telegram, with mail as the
+fallback), and the worker that seals completed signature requests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from aiohttp import web
+from slack_bolt.app.async_app import AsyncApp
+from telegram import Bot
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.delivery import RecipientDelivery
 from bot.mail import MailSender, SmtpConfig
 from bot.slack import app as slack_app
+from bot.slack import notify as slack_notify
+from bot.slack.socket_mode import AppTokenRefused, socket_mode
 from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
 from bot.telegram.sender import TelegramSender
+from inkpost.cli_context import UserError
 from inkpost.runtime import Runtime
+from inkpost.seal import ensure_seal
+from inkpost.sealer import SealWorker
 from inkpost.settings import Settings
 from workflows.context import Env
+from workflows.errors import Unavailable
+from workflows.seal_keys import BadSealKey
 
 TELEGRAM_API = "https://api.telegram.org"
 
@@ -38,15 +50,34 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
 
 
 def slack_config(settings: Settings) -> slack_app.SlackConfig | None:
+    """Slack is on with the bot token plus the app token (Socket Mode) or the signing
+    secret (HTTP)."""
     token, secret = settings.slack_bot_token, settings.slack_signing_secret
-    if token is None or secret is None:
+    app_token = settings.slack_app_token
+    if token is None or (secret is None and app_token is None):
         return None
     return slack_app.SlackConfig(
         bot_token=token.get_secret_value(),
-        signing_secret=secret.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret else None,
         public_url=settings.public_url,
         api_url=settings.slack_api_url,
+        app_token=app_token.get_secret_value() if app_token else None,
     )
+
+
+def bot_username(bot: Bot) -> Callable[[], Awaitable[str]]:
+    """Asks the Bot API who the bot is (getMe) when an invitation link needs its name."""
+
+    async def username() -> str:
+        try:
+            me = await bot.get_me()
+        except TelegramError as e:
+            raise Unavailable(f"Telegram did not tell the bot's name ({e.message})") from e
+        if not me.username:
+            raise Unavailable("the Telegram bot has no username to link to")
+        return me.username
+
+    return username
 
 
 def mail_sender(settings: Settings) -> MailSender | None:
@@ -75,21 +106,84 @@ def recipient_delivery(
     )
 
 
+def staff_notices(
+    runtime: Runtime, config: slack_app.SlackConfig
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The Slack worker that posts staff notices, running as long as the app."""
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        notifier = slack_notify.StaffNotifier(
+            runtime.env,
+            slack_app.web_client(config),
+            lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
+        )
+        async with slack_notify.running(notifier):
+            yield
+
+    return lifetime
+
+
+def slack_socket(
+    bolt: AsyncApp, config: slack_app.SlackConfig
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The Socket Mode connection, open as long as the app; a refused app token stops the
+    start with one line."""
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(socket_mode(bolt, config))
+            except AppTokenRefused as e:
+                raise UserError(f"Slack refused INKPOST_SLACK_APP_TOKEN: {e.error}") from e
+            yield
+
+    return lifetime
+
+
+def sealing(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The worker that seals completed signature requests, with the configured seal (or
+    the self-signed one under the data directory, created on first start)."""
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        try:
+            setup = await asyncio.to_thread(ensure_seal, runtime.settings)
+        except BadSealKey as e:
+            raise UserError(str(e)) from e
+        worker = SealWorker(runtime.env, key=setup.key, timestamper_url=runtime.settings.tsa_url)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop), name="sealing")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return lifetime
+
+
 def attach(app: web.Application, runtime: Runtime) -> None:
     """Add the configured services to ``app``: routes now, start and stop with the app."""
     settings = runtime.settings
     config = telegram_config(settings)
     mail = mail_sender(settings)
     application: Application | None = None
-    slack = slack_config(settings)
-    if slack is not None:
-        slack_app.attach(app, slack_app.build_app(slack, runtime.env))
+    app.cleanup_ctx.append(sealing(runtime))
     if config is not None:
         application, _ = build_application(config, runtime.env)
         if config.webhook_secret:
             app.router.add_post(
                 "/telegram/webhook", webhook_handler(application, config.webhook_secret)
             )
+    slack = slack_config(settings)
+    if slack is not None:
+        if application is not None:
+            slack = replace(slack, telegram_username=bot_username(application.bot))
+        bolt = slack_app.build_app(slack, runtime.env)
+        if slack.socket_mode:
+            app.cleanup_ctx.append(slack_socket(bolt, slack))
+        else:
+            slack_app.attach(app, bolt)
+        app.cleanup_ctx.append(staff_notices(runtime, slack))
     if config is None and mail is None:
         return
 

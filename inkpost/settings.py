@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,10 +43,25 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     seal_cert: Path | None = None
     seal_key: Path | None = None
+    seal_pkcs12: Path | None = None
+    seal_passphrase: SecretStr | None = None
+    """Unlocks SEAL_KEY or SEAL_PKCS12 when they are encrypted."""
     tsa_url: str | None = None
 
     org: str | None = None
     """The organisation CLI commands act on when there are several (slug)."""
+
+    @field_validator("slack_app_token", mode="before")
+    @classmethod
+    def _app_level_token(cls, value: object) -> object:
+        """Socket Mode takes an app-level token (a bot token here is a common mix-up);
+        left blank, as in a .env template, it is unset and Slack runs over HTTP."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None
+        if isinstance(text, str) and not text.startswith("xapp-"):
+            raise ValueError("an app-level token starts with xapp-")
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -27,12 +27,22 @@ class Organization(SQLModel, table=True):
     name: str = Field(max_length=200)
     default_language: str = Field(default="en", max_length=8)
     timezone: str = Field(default="UTC", max_length=64)
+    remind_days_before: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    """How many days before a document stops being available its unopened recipients are
+    reminded (0: never)."""
+    quiet_hours_start: int = Field(default=9, sa_column_kwargs={"server_default": "9"})
+    quiet_hours_end: int = Field(default=20, sa_column_kwargs={"server_default": "20"})
+    """Reminders reach recipients only from start to end o'clock in ``timezone``."""
     slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    """The Slack channel that gets every staff notice; without one, each goes to the staff
+    member who shared."""
     storage_quota_bytes: int | None = None
     categories: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CATEGORIES), sa_column=Column(JSONType, nullable=False)
     )
     next_document_number: int = Field(default=1)
+    next_request_number: int = Field(default=1)
     created_at: datetime = _created()
 
 
@@ -133,7 +143,7 @@ class Document(SQLModel, table=True):
     page_count: int | None = None
     text_content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     available_from: datetime | None = _when()
-    available_until: datetime | None = _when()
+    available_until: datetime | None = _when(index=True)
     version_of: int | None = Field(default=None, foreign_key="document.id", index=True)
     version_no: int = Field(default=1)
     direction: str = Field(default="outbound", max_length=16)
@@ -148,6 +158,7 @@ class Document(SQLModel, table=True):
 
 
 class Share(SQLModel, table=True):
+    __table_args__ = (Index("ix_share_unused_expiry", "notify_unused_expiry", "expires_at"),)
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
     document_id: int = Field(foreign_key="document.id", index=True)
@@ -165,6 +176,10 @@ class Share(SQLModel, table=True):
     open_count: int = 0
     first_opened_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
+    notify_unused_expiry: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
+    """Tell the staff who created it if it expires never opened nor downloaded."""
 
 
 class AuditHead(SQLModel, table=True):
@@ -250,3 +265,113 @@ class ProcessedUpdate(SQLModel, table=True):
     source: str = Field(max_length=32, primary_key=True)
     update_id: str = Field(max_length=64, primary_key=True)
     processed_at: datetime = _created()
+
+
+class SignatureRequest(SQLModel, table=True):
+    """An envelope: documents to be decided on by parties, in parallel or in order."""
+
+    __tablename__ = "signature_request"
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        Index("ix_signature_request_status_expires", "status", "expires_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    number: int
+    title: str = Field(max_length=300)
+    signing_order: str = Field(default="parallel", max_length=16)
+    status: str = Field(default="pending", max_length=16, index=True)
+    """pending, sealing, completed, declined, expired or cancelled."""
+    message: str | None = Field(default=None, max_length=2000)
+    language: str = Field(default="en", max_length=8)
+    expires_at: datetime | None = _when(index=True)
+    remind_every_days: int = Field(default=2)
+    reminders_max: int = Field(default=3)
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    created_at: datetime = _created()
+    status_changed_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, max_length=2000)
+
+    @property
+    def ref(self) -> str:
+        """The short reference staff type: ``S-4``."""
+        return f"S-{self.number}"
+
+
+class RequestDocument(SQLModel, table=True):
+    """A document of a request, with its sealed result once the request completes."""
+
+    __tablename__ = "signature_request_document"
+    request_id: int = Field(foreign_key="signature_request.id", primary_key=True)
+    document_id: int = Field(foreign_key="document.id", primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    position: int
+    sealed_document_id: int | None = Field(default=None, foreign_key="document.id")
+
+
+class Party(SQLModel, table=True):
+    """A signer, approver or viewer of one request: a recipient, or a person known only by
+    name and a way to reach them."""
+
+    __table_args__ = (UniqueConstraint("request_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    request_id: int = Field(foreign_key="signature_request.id", index=True)
+    position: int
+    role: str = Field(max_length=16)
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id", index=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    telegram_username: str | None = Field(default=None, max_length=64)
+    language: str = Field(default="en", max_length=8)
+    invited_at: datetime | None = _when()
+    opened_documents: list[int] = Field(
+        default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]")
+    )
+    verified_via: str | None = Field(default=None, max_length=32)
+    verified_at: datetime | None = _when()
+    code_hash: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = _when()
+    code_attempts: int = 0
+    code_sent_at: datetime | None = _when()
+    next_reminder_at: datetime | None = _when(index=True)
+    """When the next scheduled reminder is due; None when no more are (or none yet)."""
+    reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reminded_at: datetime | None = _when()
+    """When the last reminder (scheduled or asked for by staff) went, or will go out."""
+    created_at: datetime = _created()
+
+
+class PartyLink(SQLModel, table=True):
+    """A link to a party's signing page: the one shown to staff, or one minted for a channel.
+    ``recipient_id`` names a colleague in a shared cabinet it was issued to, if not the party."""
+
+    __tablename__ = "party_link"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    party_id: int = Field(foreign_key="party.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    issued_for: str = Field(max_length=16)
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    created_at: datetime = _created()
+
+
+class PartyDecision(SQLModel, table=True):
+    """The one decision of a party: its primary key makes a second one impossible."""
+
+    __tablename__ = "party_decision"
+    party_id: int = Field(foreign_key="party.id", primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    request_id: int = Field(foreign_key="signature_request.id", index=True)
+    decision: str = Field(max_length=16)
+    """signed, approved or declined."""
+    reason: str | None = Field(default=None, max_length=2000)
+    typed_name: str | None = Field(default=None, max_length=200)
+    decided_by_name: str = Field(max_length=200)
+    decided_by_recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    auth_level: str = Field(max_length=32)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    signature_blob_key: str | None = Field(default=None, max_length=128)
+    decided_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

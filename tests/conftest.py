@@ -101,6 +101,13 @@ def postgres_database() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(autouse=True)
+def data_dir_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built in a test never fall back to ./inkpost-data in the checkout (where
+    `inkpost serve` would create its seal)."""
+    monkeypatch.setenv("INKPOST_DATA_DIR", str(tmp_path / "inkpost-data"))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from asn1crypto import x509 as asn1_x509
 
-from web_sign import health, views
+from web_sign import health, mini_app, signing, verify, views
 from web_sign.errors import error_pages
 from web_sign.logs import install_redaction
 from web_sign.metrics import Metrics, metrics_handler, stamp_start
@@ -21,14 +22,26 @@ from workflows.context import Env
 
 
 def create_app(
-    *, env: Env, cache_dir: Path, public_url: str, trust_forwarded_for: bool = False
+    *,
+    env: Env,
+    cache_dir: Path,
+    public_url: str,
+    trust_forwarded_for: bool = False,
+    secret_key: str | None = None,
+    telegram_bot_token: str | None = None,
+    seal_trust: Sequence[asn1_x509.Certificate] | None = None,
 ) -> web.Application:
-    """The aiohttp app serving ``/d/{token}`` (page, previews, file), ``/healthz``,
-    ``/metrics`` and ``/static/``.
+    """The aiohttp app serving ``/d/{token}`` (page, previews, file), ``/s/{token}`` (a
+    party's signing page), ``/tg/app`` (the Telegram Mini App), ``/verify`` (checking a
+    sealed PDF), ``/healthz``, ``/metrics`` and ``/static/``.
 
     ``cache_dir`` holds rendered previews (safe to delete). ``public_url`` is where
     visitors reach this app; its path, if any, prefixes every link the pages print.
     Set ``trust_forwarded_for`` only behind a proxy that sets X-Forwarded-For.
+    ``secret_key`` keys the signing forms (several processes need the same one);
+    ``telegram_bot_token`` checks Mini App launch data, and without it ``/tg/app`` is off.
+    ``seal_trust`` holds the certificates of this installation's seal; without them
+    ``/verify`` says verification is unavailable.
     Run it with ``access_log_class=RedactingAccessLogger`` so tokens stay out of logs.
     """
     install_redaction()
@@ -50,6 +63,9 @@ def create_app(
     app.router.add_get("/d/{token}", views.document_page, name="document")
     app.router.add_get(r"/d/{token}/pages/{number:\d{1,6}}.png", views.page_image, name="page")
     app.router.add_get("/d/{token}/file", views.download, name="file")
+    signing.add_routes(app, secret_key=secret_key, telegram_bot_token=telegram_bot_token)
+    mini_app.add_routes(app)
+    verify.add_routes(app, trust=seal_trust)
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/metrics", metrics_handler(metrics), name="metrics")
     app.router.add_static("/static", STATIC_DIR, name="static")

@@ -15,6 +15,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 TOKEN_PATH = re.compile(r"(/[ds]/)[^/?#\s\"'<>]+")
+# The Mini App's address carries a signing link's token as ``/tg/app?s=<token>``.
+TOKEN_QUERY = re.compile(r"(\bs=)[A-Za-z0-9_-]{16,128}")
 REDACTED = "…"
 
 # The logger every module of this package writes to (filters act only where a record is
@@ -25,10 +27,12 @@ _AIOHTTP_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web")
 
 
 def redact(text: str) -> str:
-    """``/d/<token>/file`` → ``/d/…/file``."""
-    if "/d/" not in text and "/s/" not in text:
-        return text
-    return TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
+    """``/d/<token>/file`` → ``/d/…/file``; ``/tg/app?s=<token>`` → ``/tg/app?s=…``."""
+    if "/d/" in text or "/s/" in text:
+        text = TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
+    if "s=" in text:
+        text = TOKEN_QUERY.sub(rf"\g<1>{REDACTED}", text)
+    return text
 
 
 class RedactTokens(logging.Filter):

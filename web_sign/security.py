@@ -26,9 +26,11 @@ DEFAULT_CACHE = "no-store"
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Runs as ``on_response_prepare``: also reaches streamed, file and error responses."""
+    """Runs as ``on_response_prepare``: also reaches streamed, file and error responses.
+    A handler that sets one of these headers itself (a page with a script) keeps its own."""
     headers = response.headers
-    headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
     if "Cache-Control" not in headers:
         static = route_label(request) == "/static" and response.status < 400
         headers["Cache-Control"] = STATIC_CACHE if static else DEFAULT_CACHE

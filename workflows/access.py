@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
-from workflows import audit
+from workflows import audit, outbox, staff_notices
 from workflows.context import Actor, Env
 from workflows.errors import (
     Gone,
@@ -95,6 +95,7 @@ async def open_shared(
             share_id=share.id,
             details={"first": first},
         )
+        await outbox.enqueue_many(session, [_staff_notice("open", found)], at=now)
     return found
 
 
@@ -132,6 +133,7 @@ async def start_download(
             share_id=share.id,
             details={"download": share.download_count + 1},
         )
+        await outbox.enqueue_many(session, [_staff_notice("download", found)], at=now)
     return found
 
 
@@ -244,6 +246,7 @@ class AccessRecorder:
         if not batch:
             return refusals
         events: list[audit.NewEvent] = []
+        notices: dict[str, outbox.NewNotification] = {}
         async with self._env.sessions() as session, session.begin():
             # Lock the shares, then (in append_events) the chain heads, each in id order:
             # the order other writers take them in, so that recorders in several
@@ -264,8 +267,11 @@ class AccessRecorder:
                     continue
                 assert share is not None
                 events.append(_count(share, pending))
+                notice = _staff_notice(pending.kind, pending.found)
+                notices.setdefault(notice.dedupe_key, notice)
             # Each share changed is written once (flushed before the next statement).
             await audit.append_events(session, events)
+            await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
         return refusals
 
 
@@ -289,6 +295,15 @@ def _count(share: Share, pending: _Pending) -> audit.NewEvent:
         document_id=share.document_id,
         share_id=share.id,
         details=details,
+    )
+
+
+def _staff_notice(kind: VisitKind, found: SharedDocument) -> outbox.NewNotification:
+    """The staff notice of a visit; its dedupe key lets only the first of its kind through."""
+    return staff_notices.visit_notice(
+        found.share,
+        kind=staff_notices.OPENED if kind == "open" else staff_notices.DOWNLOADED,
+        recipient_id=found.recipient.id if found.recipient is not None else None,
     )
 
 

@@ -9,15 +9,17 @@ sent twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Notification
+from workflows import staff_notices
 from workflows.context import Env
 from workflows.errors import NotFound
 
@@ -81,8 +83,16 @@ async def claim_due(
     return list(rows)
 
 
-async def _settle(env: Env, notification_id: int, worker: str, **values: Any) -> bool:
-    """Apply ``values`` if ``worker`` still holds the row; False when its lease was lost."""
+async def _settle(
+    env: Env,
+    notification_id: int,
+    worker: str,
+    *,
+    then: Callable[[AsyncSession], Awaitable[object]] | None = None,
+    **values: Any,
+) -> bool:
+    """Apply ``values`` if ``worker`` still holds the row, and run ``then`` in the same
+    transaction; False (and ``then`` not run) when its lease was lost."""
     async with env.sessions() as session, session.begin():
         result = await session.exec(
             update(Notification)
@@ -93,12 +103,24 @@ async def _settle(env: Env, notification_id: int, worker: str, **values: Any) ->
             )
             .values(claimed_by=None, claimed_until=None, **values)
         )
-        return result.rowcount == 1
+        settled = result.rowcount == 1
+        if settled and then is not None:
+            await then(session)
+        return settled
 
 
 async def mark_sent(
-    env: Env, notification_id: int, *, worker: str, via: str, result: dict[str, Any] | None = None
+    env: Env,
+    notification_id: int,
+    *,
+    worker: str,
+    via: str,
+    result: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> bool:
+    """Sent; ``payload``, if given, replaces the row's own in the same write, so what must
+    not be kept after sending (a one-time code) is gone the moment the row is settled."""
+    kept: dict[str, Any] = {} if payload is None else {"payload": payload}
     return await _settle(
         env,
         notification_id,
@@ -108,6 +130,7 @@ async def mark_sent(
         delivered_via=via,
         result=result or {},
         last_error=None,
+        **kept,
     )
 
 
@@ -133,19 +156,32 @@ async def mark_failed(
     error: str,
     permanent: bool = False,
     backoff: Backoff | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> str:
-    """Back off and retry, or give up as ``dead`` after MAX_ATTEMPTS; returns the new status."""
+    """Back off and retry, or give up as ``dead`` after MAX_ATTEMPTS; returns the new status.
+
+    Giving up tells staff (a ``slack`` notice) in the same transaction and, with
+    ``payload``, replaces the row's own (a row retried keeps what it needs).
+    """
     assert notification.id is not None
     dead = permanent or notification.attempts >= MAX_ATTEMPTS
     status = "dead" if dead else "pending"
     delay = (backoff or Backoff()).delay(notification.attempts)
+    now = env.clock.now()
+
+    async def tell_staff(session: AsyncSession) -> None:
+        await staff_notices.enqueue_failure(session, notification, error=error, at=now)
+
+    kept: dict[str, Any] = {"payload": payload} if dead and payload is not None else {}
     await _settle(
         env,
         notification.id,
         worker,
+        then=tell_staff if dead else None,
+        **kept,
         status=status,
         last_error=error[:2000],
-        next_attempt_at=env.clock.now() + (timedelta(0) if dead else delay),
+        next_attempt_at=now + (timedelta(0) if dead else delay),
     )
     return status
 
@@ -162,9 +198,20 @@ async def mark_waiting(env: Env, notification_id: int, *, worker: str, reason: s
     )
 
 
-async def mark_cancelled(env: Env, notification_id: int, *, worker: str, reason: str) -> bool:
-    """No longer worth sending (the share was revoked meanwhile, the kind was turned off)."""
-    return await _settle(env, notification_id, worker, status="cancelled", last_error=reason)
+async def mark_cancelled(
+    env: Env,
+    notification_id: int,
+    *,
+    worker: str,
+    reason: str,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """No longer worth sending (the share was revoked meanwhile, the kind was turned off);
+    ``payload``, if given, replaces the row's own."""
+    kept: dict[str, Any] = {} if payload is None else {"payload": payload}
+    return await _settle(
+        env, notification_id, worker, status="cancelled", last_error=reason, **kept
+    )
 
 
 async def release_claims(env: Env, *, worker: str) -> int:

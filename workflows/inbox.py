@@ -21,7 +21,7 @@ from storage.models import (
     SpaceMember,
     StaffUser,
 )
-from workflows import audit, outbox
+from workflows import audit, outbox, staff_notices
 from workflows.context import Actor, Env
 from workflows.documents import NewDocument, upload_document
 from workflows.errors import Gone, InvalidInput, NotFound
@@ -233,6 +233,10 @@ async def record_chat_download(env: Env, *, chat_id: int, share_id: int) -> Chat
             share_id=share_id,
             details={"channel": "telegram", "on_behalf_of": _on_behalf(found)},
         )
+        notice = staff_notices.visit_notice(
+            found.share, kind=staff_notices.DOWNLOADED, recipient_id=found.recipient.id
+        )
+        await outbox.enqueue_many(session, [notice], at=now)
     return found
 
 
@@ -308,17 +312,12 @@ async def return_document(
         content=content,
         uploaded_by_recipient_id=person.id,
     )
+    assert document.id is not None and person.id is not None
+    notice = staff_notices.returned_notice(
+        org_id=person.org_id, sharer_id=sharer, document_id=document.id, recipient_id=person.id
+    )
     async with env.sessions() as session, session.begin():
-        await outbox.enqueue(
-            session,
-            org_id=person.org_id,
-            channel="slack",
-            target=f"staff:{sharer}" if sharer else "org",
-            kind="document.returned",
-            payload={"document_id": document.id, "recipient_id": person.id},
-            dedupe_key=f"returned:{document.id}",
-            at=now,
-        )
+        await outbox.enqueue_many(session, [notice], at=now)
     return document
 
 

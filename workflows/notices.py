@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.models import Document, Notification, Organization, Recipient, Share, StaffUser
+from workflows import reminders
 from workflows.context import Env
 from workflows.inbox import wants
 from workflows.recipients import can_receive
+
+SHARED = "document.shared"
+KINDS = (SHARED, reminders.AVAILABILITY)
+"""The kinds that are about one share: the share itself, and the reminder before its
+document stops being available."""
+PREFERENCES = {SHARED: SHARED, reminders.AVAILABILITY: "reminder"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,7 @@ class ShareNotice:
     document: Document
     share: Share
     shared_by: str | None
+    kind: str = SHARED
 
     @property
     def available_until(self) -> datetime | None:
@@ -59,11 +67,83 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
         return Route("cancel", reason="the share ended before it was delivered")
     if document.available_until is not None and document.available_until <= now:
         return Route("cancel", reason="the document's availability ended before delivery")
-    notice = ShareNotice(recipient, organization, document, share, staff.name if staff else None)
+    if notification.kind == reminders.AVAILABILITY:
+        stale = await _stale_reminder(env, notification, document, recipient)
+        if stale:
+            return Route("cancel", reason=stale)
+    notice = ShareNotice(
+        recipient,
+        organization,
+        document,
+        share,
+        staff.name if staff else None,
+        kind=notification.kind,
+    )
     if recipient.telegram_chat_id is not None and recipient.telegram_active:
-        if not wants(recipient, notification.kind):
+        if not wants(recipient, PREFERENCES.get(notification.kind, notification.kind)):
             return Route("cancel", notice, reason="the recipient turned these notifications off")
         return Route("telegram", notice)
     if recipient.email:
         return Route("email", notice)
     return Route("wait", notice, reason="the recipient has no linked chat and no email address")
+
+
+async def _stale_reminder(
+    env: Env, notification: Notification, document: Document, recipient: Recipient
+) -> str | None:
+    """Why a reminder before a document stops being available is no longer needed."""
+    until = notification.payload.get("available_until")
+    if document.available_until is None or until != document.available_until.isoformat():
+        return "the document's availability changed since the reminder was queued"
+    assert document.id is not None and recipient.id is not None
+    async with env.reads() as session:
+        seen = await reminders.has_seen(
+            session, org_id=document.org_id, document_id=document.id, recipient_id=recipient.id
+        )
+    return "the recipient has opened the document meanwhile" if seen else None
+
+
+@dataclass(frozen=True)
+class AccessNotice:
+    """'Your access to this organisation's documents ends soon.'"""
+
+    recipient: Recipient
+    organization: Organization
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AccessRoute:
+    """``telegram``, ``email``, ``wait`` or ``cancel``, like `Route`."""
+
+    way: str
+    notice: AccessNotice | None = None
+    reason: str | None = None
+
+
+async def route_access_notice(env: Env, notification: Notification) -> AccessRoute:
+    """Decide how 'your access ends soon' reaches its recipient, if it still should."""
+    now = env.clock.now()
+    async with env.reads() as session:
+        recipient = await session.get(Recipient, int(notification.target))
+        if recipient is None or recipient.org_id != notification.org_id:
+            return AccessRoute("cancel", reason="the recipient no longer exists")
+        organization = await session.get(Organization, recipient.org_id)
+    assert organization is not None
+    refusal = can_receive(recipient, now)
+    if refusal:
+        return AccessRoute("cancel", reason=refusal)
+    ends = recipient.access_expires_at
+    if ends is None or ends.isoformat() != notification.payload.get("access_expires_at"):
+        return AccessRoute("cancel", reason="the recipient's access was changed meanwhile")
+    notice = AccessNotice(recipient, organization, ends)
+    chat = recipient.telegram_chat_id is not None and recipient.telegram_active
+    if chat and wants(recipient, "reminder"):
+        return AccessRoute("telegram", notice)
+    if recipient.email:
+        return AccessRoute("email", notice)
+    if chat:
+        return AccessRoute("cancel", notice, reason="the recipient turned reminders off")
+    return AccessRoute(
+        "wait", notice, reason="the recipient has no linked chat and no email address"
+    )

@@ -218,3 +218,57 @@ async def list_clients(env: Env, *, org_id: int) -> Sequence[Client]:
                 select(Client).where(Client.org_id == org_id).order_by(col(Client.id))
             )
         ).all()
+
+
+async def find_clients(env: Env, *, org_id: int, words: str = "", limit: int) -> Sequence[Client]:
+    """Clients whose name holds ``words`` (any case), by name: what a picker offers."""
+    query = select(Client).where(Client.org_id == org_id)
+    if typed := words.strip():
+        query = query.where(col(Client.name).icontains(typed, autoescape=True))
+    async with env.reads() as session:
+        return (await session.exec(query.order_by(col(Client.name)).limit(limit))).all()
+
+
+async def edit_client(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    client_id: int,
+    name: str | None = None,
+    shared_cabinet: bool | None = None,
+) -> Client:
+    """Rename a client or turn its shared cabinet on or off; None leaves a field as it is."""
+    title = clean_text(name, what="client name", max_len=200) if name is not None else None
+    async with env.sessions() as session, session.begin():
+        client = await get_scoped(
+            session, Client, org_id=org_id, id=client_id, what="client", lock=True
+        )
+        changes: dict[str, str | bool] = {}
+        if title is not None and title != client.name:
+            clash = await session.exec(
+                select(Client).where(
+                    Client.org_id == org_id,
+                    func.lower(Client.name) == title.lower(),
+                    Client.id != client_id,
+                )
+            )
+            if clash.first():
+                raise Conflict(f"a client named '{title}' already exists")
+            changes["name"] = title
+        if shared_cabinet is not None and shared_cabinet != client.shared_cabinet:
+            changes["shared_cabinet"] = shared_cabinet
+        if not changes:
+            return client
+        for field, value in changes.items():
+            setattr(client, field, value)
+        session.add(client)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="client.edited",
+            at=env.clock.now(),
+            details={"client_id": client_id, "changed": changes},
+        )
+    return client

@@ -64,6 +64,8 @@ class NewNotification:
     kind: str
     payload: dict[str, Any]
     dedupe_key: str
+    due: datetime | None = None
+    """When it may first be sent, if later than the moment it is queued (quiet hours)."""
 
 
 async def enqueue_many(
@@ -85,9 +87,8 @@ async def enqueue_many(
             "dedupe_key": n.dedupe_key,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": at,
+            "next_attempt_at": n.due or at,
             "created_at": at,
-            "result": {},
         }
         for n in notifications
     ]

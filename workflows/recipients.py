@@ -6,15 +6,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Client, Group, GroupMember, Recipient
+from storage.models import Client, Group, GroupMember, Recipient, Share
 from workflows import audit
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, InvalidInput
+from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.organizations import check_email
 from workflows.scope import clean_text, get_scoped
 
@@ -39,7 +39,18 @@ def check_phone(phone: str | None) -> str | None:
     return phone
 
 
-def can_receive(recipient: Recipient, now: datetime) -> str | None:
+class Receiver(Protocol):
+    """What `can_receive` looks at: a Recipient, or a row of just these columns."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def access_expires_at(self) -> datetime | None: ...
+
+
+def can_receive(recipient: Receiver, now: datetime) -> str | None:
     """Why this recipient may get and open nothing now, or None when they may."""
     if recipient.status == "blocked":
         return f"recipient {recipient.name} is blocked"
@@ -197,7 +208,18 @@ class GroupSummary:
     members: int
 
 
-async def create_group(env: Env, *, org_id: int, actor: Actor, name: str) -> Group:
+@dataclass(frozen=True)
+class MembershipChange:
+    """Who joined and who left (names), after setting the members of a space or group."""
+
+    added: list[str]
+    removed: list[str]
+
+
+async def create_group(
+    env: Env, *, org_id: int, actor: Actor, name: str, member_ids: Sequence[int] = ()
+) -> Group:
+    """A new group, with its first members in the same transaction."""
     title = clean_text(name, what="group name", max_len=200)
     assert title is not None
     async with env.sessions() as session, session.begin():
@@ -209,13 +231,22 @@ async def create_group(env: Env, *, org_id: int, actor: Actor, name: str) -> Gro
         group = Group(org_id=org_id, name=title, created_at=env.clock.now())
         session.add(group)
         await session.flush()
+        assert group.id is not None
+        members = [await live_recipient(session, org_id, r) for r in dict.fromkeys(member_ids)]
+        for recipient in members:
+            assert recipient.id is not None
+            session.add(GroupMember(group_id=group.id, recipient_id=recipient.id, org_id=org_id))
         await audit.record(
             session,
             org_id=org_id,
             actor=actor,
             action="group.created",
             at=env.clock.now(),
-            details={"group_id": group.id, "name": title},
+            details={
+                "group_id": group.id,
+                "name": title,
+                "recipient_ids": [r.id for r in members],
+            },
         )
     return group
 
@@ -276,3 +307,135 @@ async def group_members(
             .order_by(col(Recipient.id))
         )
     ).all()
+
+
+class MemberRow(NamedTuple):
+    id: int
+    name: str
+    status: str
+    access_expires_at: datetime | None
+
+
+async def group_member_rows(
+    session: AsyncSession, *, org_id: int, group_id: int
+) -> list[MemberRow]:
+    """A group's members as plain rows of what sharing needs: a group may hold thousands,
+    and full models would cost most of the time of sharing with them."""
+    rows = await session.exec(
+        select(Recipient.id, Recipient.name, Recipient.status, Recipient.access_expires_at)
+        .join(GroupMember, col(GroupMember.recipient_id) == Recipient.id)
+        .where(GroupMember.group_id == group_id, Recipient.org_id == org_id)
+        .order_by(col(Recipient.id))
+    )
+    return [MemberRow(*row) for row in rows.all()]
+
+
+async def search_recipients(
+    env: Env, *, org_id: int, name: str, limit: int = 100
+) -> Sequence[Recipient]:
+    """Recipients whose name holds ``name`` (any case), alphabetically: for pickers that
+    must not load a whole client list to offer a few names."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("ask for between 1 and 1000 recipients")
+    query = select(Recipient).where(Recipient.org_id == org_id, Recipient.status != "deleted")
+    if name.strip():
+        query = query.where(col(Recipient.name).icontains(name.strip(), autoescape=True))
+    async with env.reads() as session:
+        rows = await session.exec(
+            query.order_by(col(Recipient.name), col(Recipient.id)).limit(limit)
+        )
+        return rows.all()
+
+
+async def list_group_members(env: Env, *, org_id: int, group_id: int) -> Sequence[Recipient]:
+    async with env.reads() as session:
+        await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+        return await group_members(session, org_id=org_id, group_id=group_id)
+
+
+async def change_group_members(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    group_id: int,
+    add: Sequence[int] = (),
+    remove: Sequence[int] = (),
+) -> MembershipChange:
+    """Add and remove members of a group in one transaction; adding a member is a no-op."""
+    check_moves(add, remove)
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        group = await get_scoped(
+            session, Group, org_id=org_id, id=group_id, what="group", lock=True
+        )
+        current = {r.id: r for r in await group_members(session, org_id=org_id, group_id=group_id)}
+        joining = [
+            await live_recipient(session, org_id, r) for r in dict.fromkeys(add) if r not in current
+        ]
+        leaving = [_member(current, r, group.name) for r in dict.fromkeys(remove)]
+        for recipient in joining:
+            assert recipient.id is not None
+            session.add(GroupMember(group_id=group_id, recipient_id=recipient.id, org_id=org_id))
+        for recipient in leaving:
+            membership = await session.get(GroupMember, (group_id, recipient.id))
+            assert membership is not None
+            await session.delete(membership)
+        for action, people in (
+            ("group.members_added", joining),
+            ("group.members_removed", leaving),
+        ):
+            if people:
+                await audit.record(
+                    session,
+                    org_id=org_id,
+                    actor=actor,
+                    action=action,
+                    at=now,
+                    details={
+                        "group_id": group_id,
+                        "name": group.name,
+                        "recipient_ids": [r.id for r in people],
+                    },
+                )
+    return MembershipChange(added=[r.name for r in joining], removed=[r.name for r in leaving])
+
+
+def check_moves(add: Sequence[int], remove: Sequence[int]) -> None:
+    """Refuse a change of members that names nobody, or adds and removes the same person."""
+    if not add and not remove:
+        raise InvalidInput("choose someone to add or remove")
+    if set(add) & set(remove):
+        raise InvalidInput("the same person cannot be added and removed at once")
+
+
+def _member(current: dict[int | None, Recipient], recipient_id: int, where: str) -> Recipient:
+    if recipient_id not in current:
+        raise NotFound(f"recipient {recipient_id} is not a member of {where}")
+    return current[recipient_id]
+
+
+async def delete_group(env: Env, *, org_id: int, actor: Actor, group_id: int) -> Group:
+    """Delete the group. What was shared through it stays shared with each recipient, since
+    a group only addresses people; those shares just stop naming the group."""
+    async with env.sessions() as session, session.begin():
+        group = await get_scoped(
+            session, Group, org_id=org_id, id=group_id, what="group", lock=True
+        )
+        await session.exec(
+            update(Share)
+            .where(col(Share.org_id) == org_id, col(Share.group_id) == group_id)
+            .values(group_id=None)
+        )
+        await session.exec(delete(GroupMember).where(col(GroupMember.group_id) == group_id))
+        await session.flush()
+        await session.delete(group)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="group.deleted",
+            at=env.clock.now(),
+            details={"group_id": group_id, "name": group.name},
+        )
+    return group

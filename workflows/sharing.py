@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlmodel import col, select
@@ -14,17 +15,32 @@ from storage.models import Document, Group, GroupMember, Recipient, Share, Space
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from workflows.recipients import can_receive, group_members
+from workflows.recipients import MemberRow, can_receive, group_member_rows
 from workflows.scope import clean_text, get_scoped
 from workflows.tokens import new_token
 
+IN_LIST = 500
+"""Ids sent in one IN list; past this, a query reads the document's rows whole."""
 
-@dataclass(frozen=True)
+
 class ShareResult:
-    share: Share
-    token: str | None
-    """The raw token, handed out once when the share is created; only its hash is kept."""
-    created: bool = True
+    """A share made (or found) for someone, with its raw token when it was just made: the
+    token is handed out once; only its hash is kept."""
+
+    def __init__(
+        self, share: Share | dict[str, Any], token: str | None, created: bool = True
+    ) -> None:
+        self._share = share
+        self.token = token
+        self.created = created
+
+    @cached_property
+    def share(self) -> Share:
+        """The share; one written as a plain row becomes a model only when asked for, as
+        a group of ten thousand would otherwise spend much of its time building them."""
+        if isinstance(self._share, Share):
+            return self._share
+        return Share.model_construct(**self._share)
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,7 @@ async def share_with_group(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
         group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-        members = await group_members(session, org_id=org_id, group_id=group_id)
+        members = await group_member_rows(session, org_id=org_id, group_id=group_id)
         if not members:
             raise InvalidInput(f"group {group.name} has no members")
         eligible = []
@@ -121,7 +137,7 @@ async def share_with_group(
             else:
                 eligible.append(recipient)
         held = await _active_direct_shares(session, document, [_id(r.id) for r in eligible], now)
-        fresh: list[tuple[Recipient, dict[str, Any], str]] = []
+        fresh: list[tuple[MemberRow, dict[str, Any], str]] = []
         for recipient in eligible:
             existing = held.get(_id(recipient.id))
             if existing is not None:
@@ -172,11 +188,7 @@ async def share_with_group(
             ],
             at=now,
         )
-        # Results are built without validation from rows just written: ten thousand
-        # validated models would cost more than the whole insert.
-        result.shares.extend(
-            ShareResult(Share.model_construct(**row), token) for _, row, token in fresh
-        )
+        result.shares.extend(ShareResult(row, token) for _, row, token in fresh)
     return result
 
 
@@ -197,20 +209,24 @@ async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) 
 async def _active_direct_shares(
     session: AsyncSession, document: Document, recipient_ids: list[int], now: datetime
 ) -> dict[int, Share]:
-    """The live direct share of ``document`` each of these recipients already has."""
+    """The live direct share of ``document`` each of these recipients already has.
+
+    For many recipients the document's shares are read whole and filtered here: one
+    plain query instead of a long IN list compiled and sent chunk by chunk."""
+    wanted = set(recipient_ids)
+    query = select(Share).where(
+        Share.org_id == document.org_id,
+        Share.document_id == document.id,
+        Share.kind == "recipient",
+        col(Share.revoked_at).is_(None),
+    )
+    if len(recipient_ids) <= IN_LIST:
+        query = query.where(col(Share.recipient_id).in_(recipient_ids))
     held: dict[int, Share] = {}
-    for chunk in _chunks(recipient_ids):
-        rows = await session.exec(
-            select(Share).where(
-                Share.org_id == document.org_id,
-                Share.document_id == document.id,
-                col(Share.recipient_id).in_(chunk),
-                col(Share.revoked_at).is_(None),
-            )
-        )
-        for share in rows.all():
-            if _active(share, now) and share.recipient_id is not None:
-                held[share.recipient_id] = share
+    for share in (await session.exec(query)).all():
+        rid = share.recipient_id
+        if rid is not None and rid in wanted and _active(share, now):
+            held[rid] = share
     return held
 
 
@@ -218,24 +234,20 @@ async def _holders_elsewhere(
     session: AsyncSession, document: Document, recipient_ids: list[int]
 ) -> set[int]:
     """Which of these recipients already hold ``document`` through one of its spaces."""
-    holders: set[int] = set()
-    for chunk in _chunks(recipient_ids):
-        rows = await session.exec(
-            select(SpaceMember.recipient_id)
-            .join(Share, col(Share.space_id) == SpaceMember.space_id)
-            .where(
-                Share.org_id == document.org_id,
-                Share.document_id == document.id,
-                col(Share.revoked_at).is_(None),
-                col(SpaceMember.recipient_id).in_(chunk),
-            )
+    if not recipient_ids:
+        return set()
+    query = (
+        select(SpaceMember.recipient_id)
+        .join(Share, col(Share.space_id) == SpaceMember.space_id)
+        .where(
+            Share.org_id == document.org_id,
+            Share.document_id == document.id,
+            col(Share.revoked_at).is_(None),
         )
-        holders.update(rows.all())
-    return holders
-
-
-def _chunks(values: list[int], size: int = 500) -> list[list[int]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
+    )
+    if len(recipient_ids) <= IN_LIST:
+        query = query.where(col(SpaceMember.recipient_id).in_(recipient_ids))
+    return set((await session.exec(query)).all()) & set(recipient_ids)
 
 
 def _shared_notice(
@@ -336,13 +348,17 @@ async def create_link(
     document_id: int,
     terms: ShareTerms | None = None,
     max_downloads: int | None = None,
+    notify_unused: bool = False,
 ) -> ShareResult:
-    """A public link: whoever holds the token may view and download, within the limits."""
+    """A public link: whoever holds the token may view and download, within the limits.
+    With ``notify_unused`` its creator is told if it expires never opened nor downloaded."""
     terms = terms or ShareTerms()
     now = env.clock.now()
     message = _check_terms(terms, now)
     if max_downloads is not None and max_downloads < 1:
         raise InvalidInput("the download limit must be at least 1")
+    if notify_unused and terms.expires_at is None:
+        raise InvalidInput("a link that never expires cannot expire unused: give it an expiry")
     async with env.sessions() as session, session.begin():
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
@@ -358,6 +374,7 @@ async def create_link(
             created_at=now,
             expires_at=terms.expires_at,
             max_downloads=max_downloads,
+            notify_unused_expiry=notify_unused,
         )
         session.add(share)
         await session.flush()
@@ -369,7 +386,11 @@ async def create_link(
             at=now,
             document_id=document.id,
             share_id=share.id,
-            details={"expires_at": _iso(terms.expires_at), "max_downloads": max_downloads},
+            details={
+                "expires_at": _iso(terms.expires_at),
+                "max_downloads": max_downloads,
+                "notify_unused": notify_unused,
+            },
         )
     return ShareResult(share, token)
 

@@ -26,6 +26,7 @@ from bot.errors import DeliveryError
 from bot.i18n import LANGUAGES, text
 from bot.telegram import messages
 from bot.telegram.sender import BOT_UPLOAD_LIMIT, TelegramSender
+from bot.telegram.signing import SigningButtons
 from storage.blobs import iter_file
 from storage.models import Recipient
 from workflows import inbox, linking, platform
@@ -50,6 +51,7 @@ class RecipientBot:
         self.sender = sender
         self.public_url = public_url.rstrip("/")
         self.max_upload_bytes = max_upload_bytes
+        self.signing = SigningButtons(env, public_url=public_url, language=self._language)
 
     def handlers(self) -> dict[int, list[BaseHandler[Update, Context, object]]]:
         """Handlers by group: group -1 drops repeated updates before anything else runs."""
@@ -72,6 +74,7 @@ class RecipientBot:
                 CallbackQueryHandler(self.choose_language, pattern=rf"^{messages.LANGUAGE}:"),
                 CallbackQueryHandler(self.toggle_notification, pattern=rf"^{messages.NOTIFY}:"),
                 CallbackQueryHandler(self.return_to, pattern=rf"^{messages.RETURN_TO}:"),
+                *self.signing.handlers(),
             ],
         }
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
+from bot import sign_texts
 from bot.i18n import LANGUAGES, catalogue, text
+from bot.sign_texts import SignLinks
+from workflows import signing
 from workflows.inbox import NOTIFICATION_KINDS, InboxPage
 from workflows.notices import ShareNotice
+from workflows.sign_notices import SignNotice
 
 # Callback data prefixes.
 DOWNLOAD = "dl"
@@ -18,6 +22,8 @@ PAGE = "pg"
 LANGUAGE = "lang"
 NOTIFY = "nt"
 RETURN_TO = "rt"
+APPROVE = "sa"
+REJECT = "sr"
 
 
 def when(value: datetime) -> str:
@@ -157,3 +163,47 @@ def return_choice(choices: list[tuple[int, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(org, callback_data=f"{RETURN_TO}:{rid}")] for rid, org in choices]
     )
+
+
+def sign_notice(
+    notice: SignNotice, *, links: SignLinks | None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A signing notice: the heading in bold, its lines, and for an invitation the buttons
+    of the party's role (approvers decide right here; signers open their page)."""
+    body = "\n".join(
+        [
+            f"<b>{sign_texts.heading(notice, escape=True)}</b>",
+            *sign_texts.lines(notice, escape=True),
+        ]
+    )
+    if links is None:
+        return body, None
+    lang = notice.language
+    if notice.kind != signing.INVITE:
+        return body, InlineKeyboardMarkup(
+            [[_page_button(text(lang, "button.open", escape=False), links)]]
+        )
+    if notice.party.role == "signer":
+        return body, InlineKeyboardMarkup(
+            [[_page_button(text(lang, "button.review_sign", escape=False), links)]]
+        )
+    review = [_page_button(text(lang, "button.review", escape=False), links)]
+    if notice.party.role != "approver":
+        return body, InlineKeyboardMarkup([review])
+    party_id = notice.party.id
+    decide = [
+        InlineKeyboardButton(
+            text(lang, "button.approve", escape=False), callback_data=f"{APPROVE}:{party_id}"
+        ),
+        InlineKeyboardButton(
+            text(lang, "button.reject", escape=False), callback_data=f"{REJECT}:{party_id}"
+        ),
+    ]
+    return body, InlineKeyboardMarkup([decide, review])
+
+
+def _page_button(label: str, links: SignLinks) -> InlineKeyboardButton:
+    """Opens the party's page: inside Telegram as a Mini App when there is one."""
+    if links.app is not None:
+        return InlineKeyboardButton(label, web_app=WebAppInfo(url=links.app))
+    return InlineKeyboardButton(label, url=links.page)

@@ -1,4 +1,5 @@
-"""Sending to Telegram: share notices for the delivery worker, and files on request.
+"""Sending to Telegram: share and signing notices for the delivery worker, and files on
+request.
 PTB's errors are turned into the delivery errors here and nowhere else."""
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import PermanentFailure, TemporaryFailure, Throttled, Unreachable
+from bot.sign_texts import SignLinks
 from bot.telegram import messages
 from storage.blobs import BlobStore, stage
 from storage.models import Document
 from workflows import platform
 from workflows.context import Env
 from workflows.notices import ShareNotice
+from workflows.sign_notices import SignNotice
 
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
 CHANNEL = "telegram"
@@ -66,6 +69,20 @@ class TelegramSender:
         if chat_id is None:
             raise Unreachable("the recipient has no linked chat")
         body, keyboard = messages.share_notice(notice, link=link)
+        sent = await call(
+            lambda: self.bot.send_message(
+                chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+        )
+        return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
+
+    async def send_sign_notice(
+        self, notice: SignNotice, *, links: SignLinks | None
+    ) -> dict[str, str]:
+        chat_id = notice.chat_id
+        if chat_id is None:
+            raise Unreachable("the recipient has no linked chat")
+        body, keyboard = messages.sign_notice(notice, links=links)
         sent = await call(
             lambda: self.bot.send_message(
                 chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, reply_markup=keyboard

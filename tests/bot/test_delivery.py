@@ -53,8 +53,10 @@ async def _link(env: Env, tenant: Tenant) -> None:
 
 
 async def _row(env: Env) -> Notification:
+    """The recipient's notification (a delivery given up also tells staff, on Slack)."""
     async with env.sessions() as session:
-        return (await session.exec(select(Notification))).one()
+        query = select(Notification).where(Notification.channel == "recipient")
+        return (await session.exec(query)).one()
 
 
 async def test_a_linked_recipient_gets_the_notice_in_telegram_with_a_personal_link(

@@ -334,3 +334,12 @@ def check_reply_markup(markup: object) -> None:
                 parts.scheme != "tg" and not parts.netloc
             ):
                 raise bad_request("BUTTON_URL_INVALID")
+        if "web_app" in button:
+            web_app = button["web_app"]
+            url = web_app.get("url", "") if isinstance(web_app, dict) else ""
+            parts = urlsplit(str(url))
+            if parts.scheme != "https" or not parts.netloc:
+                raise bad_request(
+                    f"inline keyboard button Web App URL '{url}' is invalid: "
+                    "Only HTTPS links are allowed"
+                )

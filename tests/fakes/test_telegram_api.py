@@ -238,6 +238,16 @@ async def test_inline_button_needs_exactly_one_action(fake: FakeTelegramApi, bot
             await bot.send_message(ALICE, "buttons", api_kwargs={"reply_markup": markup})
 
 
+async def test_a_web_app_button_needs_an_https_url(fake: FakeTelegramApi, bot: Bot) -> None:
+    def app(url: str) -> dict[str, object]:
+        return {"inline_keyboard": [[{"text": "Open", "web_app": {"url": url}}]]}
+
+    with pytest.raises(BadRequest, match="(?i)only https links are allowed"):
+        await bot.send_message(ALICE, "app", api_kwargs={"reply_markup": app("http://x.org/a")})
+    sent = await bot.send_message(ALICE, "app", api_kwargs={"reply_markup": app("https://x.org")})
+    assert sent.reply_markup is not None
+
+
 async def test_unknown_chat_is_not_found(fake: FakeTelegramApi, bot: Bot) -> None:
     with pytest.raises(BadRequest, match="(?i)^chat not found$"):
         await bot.send_message(999_999, "hello")

@@ -350,7 +350,9 @@ async def test_dead_rows_can_be_retried(stage: Stage) -> None:
     await delivery.mark_failed(stage.env, row, worker="w", error="boom", permanent=True)
     assert await delivery.retry_dead(stage.env, org_id=stage.tenant.org_id) == 1
     await stage.worker.run_once()
-    assert [n.status for n in await _notifications(stage.env)] == ["sent"]
+    notifications = await _notifications(stage.env)
+    assert [n.status for n in notifications if n.channel == "recipient"] == ["sent"]
+    assert [n.kind for n in notifications if n.channel == "slack"] == ["delivery.failed"]
 
 
 async def test_messages_to_one_chat_are_paced_so_telegram_never_answers_429(

@@ -373,6 +373,18 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
             if p.id is not None
         )
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    # Two members already hold the document through a space: shared, but not told again.
+    space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert space.id is not None
+    for person in people[:2]:
+        assert person.id is not None
+        await spaces.add_space_member(
+            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=person.id
+        )
+    await sharing.share_with_space(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
+    )
+    told_by_space = len(await _notifications(env))
 
     first = await sharing.share_with_group(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
@@ -381,6 +393,7 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
     )
 
+    assert told_by_space == 2
     assert len(first.shares) == 1200 and all(r.created and r.token for r in first.shares)
     assert len(again.shares) == 1200 and not any(r.created for r in again.shares)
     notifications = await _notifications(env)

@@ -1,0 +1,188 @@
+"""Completing a request: every PDF sealed, stored as a new version, everyone told; a
+failure leaves it sealing and a later attempt finishes the work."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from inkpost.sealer import SealWorker
+from storage.models import Document, Notification, SignatureRequest
+from tests.conftest import STAFF, Tenant
+from tests.helpers import upload
+from tests.workflows.test_sealing import drawn_signature, pdfsig
+from workflows import completion, deciding, signing
+from workflows.context import Actor, Env
+from workflows.deciding import Decision
+from workflows.errors import Conflict
+from workflows.seal_keys import SealKey, create_self_signed_seal, load_seal_key
+from workflows.sealing import SealingFailed, verify_pdf
+from workflows.signing import NewParty, NewRequest
+
+WEB = Actor(type="party", label="page", ip="198.51.100.7", user_agent="Safari")
+
+
+@pytest.fixture(scope="module")
+def seal(tmp_path_factory: pytest.TempPathFactory) -> SealKey:
+    directory = tmp_path_factory.mktemp("seal") / "seal"
+    return load_seal_key(*create_self_signed_seal(directory, common_name="Acme Law seal"))
+
+
+async def _decided_request(env: Env, tenant: Tenant) -> tuple[int, list[int]]:
+    """A request of two PDFs whose signer (drawing) and approver have both decided."""
+    ids = []
+    for title in ("Supply agreement", "Annex A"):
+        document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=title)
+        assert document.id is not None
+        ids.append(document.id)
+    created = await signing.create_request(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        staff_id=tenant.staff_id,
+        new=NewRequest(
+            document_ids=ids,
+            parties=[
+                NewParty(role="signer", name="Sam Signer", phone="+46 70 111 22 33"),
+                NewParty(role="approver", name="Ada Approver", phone="+46 70 444 55 66"),
+            ],
+        ),
+    )
+    for link in created.parties:
+        for document_id in ids:
+            await deciding.record_opened(env, link.token, document_id, actor=WEB)
+    signer, approver = created.parties
+    await deciding.decide(
+        env,
+        signer.token,
+        Decision(
+            kind="sign", typed_name="Sam Signer", consent=True, signature_png=drawn_signature()
+        ),
+        actor=WEB,
+    )
+    await deciding.decide(env, approver.token, Decision(kind="approve", consent=True), actor=WEB)
+    assert created.request.id is not None
+    return created.request.id, ids
+
+
+async def _sealed_bytes(env: Env, document: Document) -> bytes:
+    return b"".join([chunk async for chunk in env.blobs.read(document.blob_key)])
+
+
+async def test_completion_seals_every_pdf_and_tells_everyone(
+    env: Env, tenant: Tenant, seal: SealKey, tmp_path: Path
+) -> None:
+    request_id, originals = await _decided_request(env, tenant)
+
+    request = await completion.complete_request(env, request_id, key=seal)
+
+    assert request.status == signing.COMPLETED
+    sealed = await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id)
+    assert [d.version_of for d in sealed] == originals
+    assert all(d.filename.endswith("-signed.pdf") for d in sealed)
+    async with env.reads() as session:
+        first = await session.get(Document, originals[0])
+    assert first is not None
+    for document in sealed:
+        pdf = await _sealed_bytes(env, document)
+        report = await asyncio.to_thread(verify_pdf, pdf, trusted=seal)
+        assert report.ok and len(report.signatures) == 2
+        assert report.signatures[0].reason is not None
+        assert "Sam Signer, signer" in report.signatures[0].reason
+        assert "Ada Approver, approver" in (report.signatures[1].reason or "")
+        assert all(
+            s.get("Signature Validation") == "Signature is Valid." for s in pdfsig(pdf, tmp_path)
+        )
+    first_sealed = await asyncio.to_thread(
+        verify_pdf, await _sealed_bytes(env, sealed[0]), trusted=seal
+    )
+    assert first_sealed.contains_revision(first.sha256)
+    async with env.reads() as session:
+        notes = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
+    assert [n.kind for n in notes if n.kind == completion.COMPLETED_NOTICE] == []  # link-only
+    assert any(n.kind == signing.STAFF_NOTICE and n.payload["status"] == "completed" for n in notes)
+    again = await completion.complete_request(env, request_id, key=seal)
+    assert again.status == signing.COMPLETED
+    assert (
+        len(await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id))
+        == 2
+    )
+
+
+async def test_a_failing_timestamp_authority_leaves_the_request_sealing(
+    env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    request_id, _ = await _decided_request(env, tenant)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    with pytest.raises(SealingFailed):
+        await completion.complete_request(
+            env, request_id, key=seal, timestamper_url=f"http://127.0.0.1:{closed_port}/tsa"
+        )
+
+    async with env.reads() as session:
+        request = await session.get(SignatureRequest, request_id)
+    assert request is not None and request.status == signing.SEALING
+    assert request.last_error and "SealingFailed" in request.last_error
+    assert await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id) == []
+
+    done = await completion.complete_request(env, request_id, key=seal)
+    assert done.status == signing.COMPLETED and done.last_error is None
+
+
+async def test_a_request_not_waiting_for_its_seal_is_left_alone(
+    env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    created = await signing.create_request(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        staff_id=None,
+        new=NewRequest(
+            document_ids=[document.id],
+            parties=[NewParty(role="signer", name="S", phone="+46 70 777 88 99")],
+        ),
+    )
+    assert created.request.id is not None
+
+    with pytest.raises(Conflict, match="S-1 is pending, not waiting to be sealed"):
+        await completion.complete_request(env, created.request.id, key=seal)
+
+
+async def test_the_sealing_worker_completes_due_requests_and_retries_failures(
+    env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    request_id, _ = await _decided_request(env, tenant)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    failing = SealWorker(env, key=seal, timestamper_url=f"http://127.0.0.1:{closed_port}/")
+
+    assert await failing.run_once() == 1
+    async with env.reads() as session:
+        [row] = (
+            await session.exec(select(Notification).where(Notification.channel == "seal"))
+        ).all()
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at > env.clock.now() and "SealingFailed" in (row.last_error or "")
+
+    row_due = SealWorker(env, key=seal)
+    assert await row_due.run_once() == 0  # backing off: not due yet
+    async with env.sessions() as session, session.begin():
+        row.next_attempt_at = env.clock.now()
+        session.add(await session.merge(row))
+    assert await row_due.run_once() == 1
+
+    async with env.reads() as session:
+        request = await session.get(SignatureRequest, request_id)
+        settled = await session.get(Notification, row.id)
+    assert request is not None and request.status == signing.COMPLETED
+    assert settled is not None and settled.status == "sent"

@@ -1,0 +1,424 @@
+"""A party's signing page: ``/s/{token}``, its documents, the one-time code, the decision.
+
+Every form on the page carries a token derived from the link token with the server's
+secret, checked on every POST before anything else. Forms post back to the page's own
+address; a decision answers with a redirect to the page (so a reload does not post
+again), a refused one with the page itself and the reason next to the form. The page
+works without JavaScript; ``static/sign.js`` only adds the drawing pad and, inside the
+Telegram Mini App, hands Telegram's launch data to the forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from storage.models import Document
+from web_sign import downloads
+from web_sign.errors import page_for
+from web_sign.pages import render
+from web_sign.previews import PageOutOfRange, preview_pages
+from web_sign.state import ENV, PREVIEWS, SETTINGS
+from web_sign.telegram_auth import InitDataInvalid, validate_init_data
+from web_sign.views import PREVIEW_CACHE, visitor_of
+from workflows import deciding
+from workflows.context import Actor
+from workflows.deciding import Decision, PartyPage
+from workflows.errors import InvalidInput, NotAllowed, NotFound, WorkflowError
+from workflows.signing import COMPLETED, PENDING, SEALING
+
+# Inside Telegram Web the Mini App is a frame of web.telegram.org; everywhere else the
+# page may not be framed. Scripts only from our own static files.
+SIGN_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'self' https://web.telegram.org; base-uri 'none'"
+)
+SIGN_HEADERS = {"Content-Security-Policy": SIGN_CSP, "X-Frame-Options": "SAMEORIGIN"}
+SIGNATURE_DATA_URL = "data:image/png;base64,"
+MAX_SIGNATURE_FIELD = len(SIGNATURE_DATA_URL) + (deciding.MAX_SIGNATURE_PNG * 4) // 3 + 4
+KINDS = ("sign", "approve", "decline")
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+
+STATUS_LABELS = {
+    PENDING: "Waiting for decisions",
+    SEALING: "Everyone has decided; the documents are being sealed",
+    COMPLETED: "Completed",
+    "declined": "Declined",
+    "expired": "Expired",
+    "cancelled": "Cancelled",
+}
+ROLE_LABELS = {"signer": "Signer", "approver": "Approver", "viewer": "Viewer (for information)"}
+CHANNEL_LABELS = {"email": "email address", "telegram": "Telegram chat"}
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    form_secret: bytes = field(repr=False)
+    """Keys the forms' tokens; the same in every process that serves the pages."""
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    """Checks Mini App launch data; None turns the Mini App off."""
+
+
+SIGNING = web.AppKey("inkpost_signing", SigningConfig)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refused form: which form it concerns, the message, and what was typed."""
+
+    where: str
+    """``page``, ``code``, ``decide`` or ``decline``."""
+    message: str
+    typed_name: str = ""
+    reason: str = ""
+
+
+def add_routes(
+    app: web.Application, *, secret_key: str | None, telegram_bot_token: str | None
+) -> None:
+    """The signing routes under ``/s/{token}``.
+
+    Without ``secret_key`` the forms are keyed with a random secret of this process:
+    fine for one process, but several behind a load balancer need the same key.
+    """
+    secret = secret_key.encode() if secret_key else secrets.token_bytes(32)
+    app[SIGNING] = SigningConfig(form_secret=secret, telegram_bot_token=telegram_bot_token or None)
+    doc = r"/s/{token}/doc/{document_id:\d{1,18}}"
+    app.router.add_get("/s/{token}", sign_page, name="sign")
+    app.router.add_post("/s/{token}/code", send_code, name="sign_code")
+    app.router.add_post("/s/{token}/verify", verify_code, name="sign_verify")
+    app.router.add_post("/s/{token}/decide", decide, name="sign_decide")
+    app.router.add_get(doc, document_page, name="sign_document")
+    app.router.add_get(doc + r"/page/{number:\d{1,6}}.png", page_image, name="sign_page_image")
+    app.router.add_get(doc + "/file", document_file, name="sign_file")
+
+
+def form_token(secret: bytes, token: str) -> str:
+    """The token every form of ``token``'s page carries."""
+    return hmac.new(secret, b"inkpost-sign-form\0" + token.encode(), hashlib.sha256).hexdigest()
+
+
+async def sign_page(request: web.Request) -> web.Response:
+    """The request as this party sees it, and what they may do now."""
+    token = request.match_info["token"]
+    page = await deciding.open_page(request.app[ENV], token)
+    notice = None
+    if request.query.get("telegram") == "unknown" and not page.verified:
+        notice = (
+            "This Telegram account is not the one this request was sent to, so Telegram "
+            "cannot confirm who you are. Confirm with a code instead."
+        )
+    return _page(request, token, page, notice=notice)
+
+
+async def send_code(request: web.Request) -> web.Response:
+    """Send a one-time code to the channel of whoever decides through this link."""
+    token = request.match_info["token"]
+    if await _checked_form(request) is None:
+        return _form_refused(request)
+    try:
+        sent = await deciding.send_code(request.app[ENV], token)
+    except WorkflowError as e:
+        return await _refused(request, token, e, Problem("code", str(e)))
+    minutes = int(deciding.CODE_TTL.total_seconds() // 60)
+    page = await deciding.open_page(request.app[ENV], token)
+    notice = f"We sent a code to {sent.to}. It works for {minutes} minutes."
+    return _page(request, token, page, code_notice=notice)
+
+
+async def verify_code(request: web.Request) -> web.StreamResponse:
+    """Check the one-time code; once it is right the page offers the decision forms."""
+    token = request.match_info["token"]
+    form = await _checked_form(request)
+    if form is None:
+        return _form_refused(request)
+    try:
+        await deciding.confirm_code(request.app[ENV], token, _text(form, "code"))
+    except WorkflowError as e:
+        return await _refused(request, token, e, Problem("code", str(e)))
+    raise web.HTTPSeeOther(_page_url(request, token))
+
+
+async def decide(request: web.Request) -> web.StreamResponse:
+    """Sign, approve or decline; a repeat of the same decision lands on the same page."""
+    env = request.app[ENV]
+    token = request.match_info["token"]
+    form = await _checked_form(request)
+    if form is None:
+        return _form_refused(request)
+    kind = _text(form, "action")
+    typed_name, reason = _text(form, "typed_name"), _text(form, "reason")
+    where = "decline" if kind == "decline" else "decide"
+    try:
+        if kind not in KINDS:
+            raise InvalidInput("choose whether to decide in favour or to decline")
+        page = await deciding.open_page(env, token)
+        decision = Decision(
+            kind=kind,
+            reason=reason or None,
+            typed_name=typed_name or None,
+            consent=_text(form, "consent") == "yes",
+            signature_png=_drawn_signature(_text(form, "signature")) if kind == "sign" else None,
+            telegram_user_id=await _telegram_user(request, token, _text(form, "tg_init_data")),
+        )
+        await deciding.decide(env, token, decision, actor=_actor(request, page))
+    except NotFound:
+        raise  # an unknown link: the friendly 404 page
+    except WorkflowError as e:
+        problem = Problem(where, str(e), typed_name=typed_name, reason=reason)
+        return await _refused(request, token, e, problem)
+    raise web.HTTPSeeOther(_page_url(request, token))
+
+
+async def document_page(request: web.Request) -> web.Response:
+    """One document of the request with all its page previews; opening it is recorded."""
+    token, page, document = await _document(request)
+    if request.method == "GET":
+        await deciding.record_opened(
+            request.app[ENV], token, _id(document), actor=_actor(request, page)
+        )
+    base = _page_url(request, token)
+    doc_base = f"{base}/doc/{document.id}"
+    shown = preview_pages(document)
+    return render(
+        request,
+        "sign_document.html",
+        headers=SIGN_HEADERS,
+        organization=page.organization,
+        sign_request=page.request,
+        document=document,
+        back_url=base,
+        file_url=f"{doc_base}/file",
+        page_urls=[(n, f"{doc_base}/page/{n}.png") for n in range(1, shown + 1)],
+        total_pages=document.page_count,
+        more_pages=shown > 0 and (document.page_count or 0) > shown,
+    )
+
+
+async def page_image(request: web.Request) -> web.StreamResponse:
+    """A page of a request's document as a PNG; records nothing."""
+    document = await deciding.document_of(
+        request.app[ENV], request.match_info["token"], int(request.match_info["document_id"])
+    )
+    try:
+        path = await request.app[PREVIEWS].page_png(document, int(request.match_info["number"]))
+    except PageOutOfRange as e:
+        raise web.HTTPNotFound() from e
+    return web.FileResponse(
+        path, headers={"Content-Type": "image/png", "Cache-Control": PREVIEW_CACHE}
+    )
+
+
+async def document_file(request: web.Request) -> web.StreamResponse:
+    """The PDF itself; a GET from its first byte counts as opening it."""
+    env = request.app[ENV]
+    token, page, document = await _document(request)
+    if downloads.counted_before_lookup(request):
+        await deciding.record_opened(env, token, _id(document), actor=_actor(request, page))
+    local = env.blobs.local_path(document.blob_key)
+    if local is not None:
+        return web.FileResponse(local, headers=downloads.document_headers(document))
+    transfer = downloads.plan_transfer(request, downloads.document_validators(document))
+    return await downloads.stream_blob(
+        request, blobs=env.blobs, document=document, transfer=transfer
+    )
+
+
+async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
+    token = request.match_info["token"]
+    page = await deciding.open_page(request.app[ENV], token)
+    wanted = int(request.match_info["document_id"])
+    for document in page.state.documents:
+        if document.id == wanted:
+            return token, page, document
+    raise NotFound(f"document {wanted} is not part of this request")
+
+
+def _id(document: Document) -> int:
+    assert document.id is not None
+    return document.id
+
+
+def _actor(request: web.Request, page: PartyPage) -> Actor:
+    visitor = visitor_of(request)
+    return deciding.party_actor(page, ip=visitor.ip, user_agent=visitor.user_agent)
+
+
+async def _checked_form(request: web.Request) -> Form | None:
+    """The posted form if its token proves it came from this link's page, else None."""
+    form = await request.post()
+    expected = form_token(request.app[SIGNING].form_secret, request.match_info["token"])
+    if not hmac.compare_digest(_text(form, "csrf").encode(), expected.encode()):
+        return None
+    return form
+
+
+def _form_refused(request: web.Request) -> web.Response:
+    """A POST without the page's form token: a page saying so, and nothing changes."""
+    return render(
+        request,
+        "error.html",
+        status=403,
+        heading="This form cannot be accepted",
+        message="it was not sent from the signing page; reload the page and try again",
+    )
+
+
+def _text(form: Form, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _drawn_signature(value: str) -> bytes | None:
+    """The PNG behind the drawing pad's data URL; None when nothing was drawn."""
+    if not value:
+        return None
+    if len(value) > MAX_SIGNATURE_FIELD:
+        raise InvalidInput("the drawn signature is too large")
+    if not value.startswith(SIGNATURE_DATA_URL):
+        raise InvalidInput("the drawn signature is not a PNG image")
+    try:
+        return base64.b64decode(value.removeprefix(SIGNATURE_DATA_URL), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise InvalidInput("the drawn signature could not be read") from e
+
+
+async def _telegram_user(request: web.Request, token: str, init_data: str) -> int | None:
+    """The Telegram user id to decide with, when the Mini App's launch data vouches for
+    the person this link reaches; None outside the Mini App or for someone else."""
+    bot_token = request.app[SIGNING].telegram_bot_token
+    if not init_data or bot_token is None:
+        return None
+    env = request.app[ENV]
+    try:
+        launch = validate_init_data(init_data, bot_token=bot_token, now=env.clock.now())
+    except InitDataInvalid as e:
+        raise NotAllowed(f"Telegram could not confirm who you are ({e}); reopen the app") from e
+    if await deciding.recognise_telegram(env, token, launch.user.id):
+        return launch.user.id
+    return None
+
+
+async def _refused(
+    request: web.Request, token: str, error: WorkflowError, problem: Problem
+) -> web.Response:
+    """The page again, with the reason beside the form that was refused."""
+    page = await deciding.open_page(request.app[ENV], token)
+    return _page(request, token, page, problem=problem, status=page_for(error).status)
+
+
+def _page(
+    request: web.Request,
+    token: str,
+    page: PartyPage,
+    *,
+    problem: Problem | None = None,
+    notice: str | None = None,
+    code_notice: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    base = _page_url(request, token)
+    settings = request.app[SIGNING]
+    now = request.app[ENV].clock.now()
+    sign_request = page.request
+    expired = sign_request.expires_at is not None and sign_request.expires_at <= now
+    status_key = "expired" if expired and sign_request.status == PENDING else sign_request.status
+    may_decide = page.may_decide and not expired
+    needs_code = may_decide and page.code_channel is not None and not page.verified
+    forms = {"code"} if needs_code else {"decide", "decline"} if may_decide else set()
+    if problem is not None and problem.where not in forms:
+        problem = replace(problem, where="page")
+    opened = set(page.party.opened_documents)
+    return render(
+        request,
+        "sign.html",
+        status=status,
+        headers=SIGN_HEADERS,
+        page=page,
+        organization=page.organization,
+        sign_request=sign_request,
+        party=page.party,
+        decision=page.decision,
+        status_label=STATUS_LABELS.get(status_key, status_key.capitalize()),
+        status_key=status_key,
+        role_label=ROLE_LABELS.get(page.party.role, page.party.role),
+        may_decide=may_decide,
+        needs_code=needs_code,
+        channel_label=CHANNEL_LABELS.get(page.code_channel or "", "channel"),
+        documents=[
+            DocumentItem(
+                document=d,
+                opened=d.id in opened,
+                url=f"{base}/doc/{d.id}",
+                thumbnail=f"{base}/doc/{d.id}/page/1.png" if preview_pages(d) else None,
+            )
+            for d in page.state.documents
+        ],
+        parties=[
+            PartyRow(
+                name=p.name,
+                role=ROLE_LABELS.get(p.role, p.role),
+                outcome=_outcome(page, p.id),
+                is_you=p.id == page.party.id,
+            )
+            for p in page.state.parties
+        ],
+        base=base,
+        csrf=form_token(settings.form_secret, token),
+        problem=problem,
+        notice=notice,
+        code_notice=code_notice,
+        sentence=sentence,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class DocumentItem:
+    document: Document
+    opened: bool
+    url: str
+    thumbnail: str | None
+
+
+@dataclass(frozen=True)
+class PartyRow:
+    name: str
+    role: str
+    outcome: str
+    is_you: bool
+
+
+def _outcome(page: PartyPage, party_id: int | None) -> str:
+    decision = page.state.decisions.get(party_id) if party_id is not None else None
+    if decision is not None:
+        return f"{decision.decision} {_day(decision.decided_at)}"
+    party = next(p for p in page.state.parties if p.id == party_id)
+    if party.role == "viewer":
+        return "receives a copy"
+    return "has not decided yet" if page.request.status == PENDING else "did not decide"
+
+
+def _day(value: datetime) -> str:
+    return f"on {value.day} {value:%B %Y}"
+
+
+def sentence(text: str) -> str:
+    """A workflow message ('tick the box…') as a sentence: capitalised, full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _page_url(request: web.Request, token: str) -> str:
+    return f"{request.app[SETTINGS].url_prefix}/s/{token}"
