@@ -102,7 +102,6 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
     for part in parts:
         subcommands.update(part.subcommands())
         usages.extend(part.usage)
-        part.register(app)
     usage_lines = [(u.usage, u.what, u.example) for u in usages]
 
     async def once_per_delivery(
@@ -146,6 +145,11 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
             message = blocks.help_message(usage_lines, intro)
         if message is not None:
             await respond(response_type="ephemeral", **message)
+
+    # Bolt tries listeners in the order they were added: the command, by far the most
+    # frequent request, goes first, so it is matched before dozens of button listeners.
+    for part in parts:
+        part.register(app)
 
     @app.event("app_mention")
     async def mentioned(event: dict[str, Any], client: AsyncWebClient) -> None:
