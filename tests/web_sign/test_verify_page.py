@@ -20,6 +20,7 @@ from inkpost.server import seal_trust
 from inkpost.settings import Settings
 from tests.conftest import Tenant
 from tests.web_sign.conftest import PUBLIC_URL, assert_security_headers
+from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from tests.workflows.test_verification import (
     appended_update,
     completed_request,
@@ -314,3 +315,64 @@ def test_the_server_trusts_the_seal_it_creates_on_first_start(tmp_path: Path) ->
     assert (tmp_path / "data" / "seal" / "seal.pem").exists()
     again = seal_trust(settings)
     assert again is not None and [c.dump() for c in again] == [c.dump() for c in trust]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"Debian's chromium is not installed at {CHROMIUM}")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_phone_browser_uploads_without_javascript_and_reads_the_verdict(
+    app: web.Application, env: Env, tenant: Tenant, seal: SealKey, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    done = await completed_request(env, tenant, seal)
+    sealed_file = tmp_path / "contract-signed.pdf"
+    sealed_file.write_bytes(done.sealed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            try:
+                context = await browser.new_context(
+                    viewport=PHONE, is_mobile=True, java_script_enabled=False
+                )
+                page = await context.new_page()
+                await page.goto(f"{base}/verify")
+                await page.set_input_files("#pdf", str(sealed_file))
+                await page.get_by_role("button", name="Check the seal").click()
+
+                await expect(page.get_by_role("heading", level=1)).to_have_text(
+                    HEADLINES["sealed_and_matching"]
+                )
+                await expect(page.get_by_text("Ada Approver approved as approver")).to_be_visible()
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= PHONE["width"]
+                await page.screenshot(path=str(tmp_path / "verdict.png"), full_page=True)
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not multipart at all", b"--b\r\nContent-Disposition: form-data\r\n\r\nunterminated"],
+    ids=["garbage", "unterminated"],
+)
+async def test_a_malformed_upload_is_refused_with_a_message(
+    client: TestClient, body: bytes
+) -> None:
+    await _form(client)
+
+    response = await client.post(
+        "/verify", data=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+
+    assert response.status == 400
+    assert "could not be read" in await response.text()
