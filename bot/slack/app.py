@@ -26,6 +26,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
@@ -71,10 +72,17 @@ class SlackConfig:
         return self.app_token is not None
 
 
-def web_client(config: SlackConfig) -> AsyncWebClient:
+def web_client(config: SlackConfig, *, wait_when_limited: bool = False) -> AsyncWebClient:
+    """The Web API client; with ``wait_when_limited``, a 429 waits its Retry-After and is
+    tried again (twice at most) — for answering people, not for the outbox's workers,
+    which settle a 429 themselves."""
     if config.api_url is None:
-        return AsyncWebClient(token=config.bot_token)
-    return AsyncWebClient(token=config.bot_token, base_url=config.api_url.rstrip("/") + "/")
+        client = AsyncWebClient(token=config.bot_token)
+    else:
+        client = AsyncWebClient(token=config.bot_token, base_url=config.api_url.rstrip("/") + "/")
+    if wait_when_limited:
+        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return client
 
 
 def features(config: SlackConfig, env: Env) -> list[Feature]:
@@ -92,7 +100,7 @@ def features(config: SlackConfig, env: Env) -> list[Feature]:
 def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = None) -> AsyncApp:
     """The bolt app with the `/inkpost` command, its buttons and the events it hears."""
     app = AsyncApp(
-        client=client or web_client(config),
+        client=client or web_client(config, wait_when_limited=True),
         signing_secret=config.signing_secret or _unguessable_secret(),
         process_before_response=False,
     )

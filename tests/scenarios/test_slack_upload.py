@@ -388,3 +388,12 @@ async def test_a_dm_without_files_gets_no_offer(stage: Stage) -> None:
 
     assert response.status == 200
     assert stage.fake.messages_in(event["channel"]) == []
+
+
+async def test_a_rate_limited_modal_waits_its_retry_after_and_opens(stage: Stage) -> None:
+    stage.fake.throttle(1, methods=["views.open"], retry_after=1)
+
+    view = await open_upload(stage)
+
+    assert view["blocks"]
+    assert [r.status for r in stage.fake.requests_for("views.open")] == [429, 200]
