@@ -99,6 +99,7 @@ def add_routes(
     app.router.add_get(doc, document_page, name="sign_document")
     app.router.add_get(doc + r"/page/{number:\d{1,6}}.png", page_image, name="sign_page_image")
     app.router.add_get(doc + "/file", document_file, name="sign_file")
+    app.router.add_get(doc + "/signed", signed_file, name="sign_signed_file")
 
 
 def form_token(secret: bytes, token: str) -> str:
@@ -232,6 +233,20 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def signed_file(request: web.Request) -> web.StreamResponse:
+    """The sealed PDF of a document, once the request is complete."""
+    env = request.app[ENV]
+    _, page, document = await _document(request)
+    sealed = page.state.sealed.get(_id(document))
+    if sealed is None:
+        raise NotFound("this document is not signed and sealed yet")
+    local = env.blobs.local_path(sealed.blob_key)
+    if local is not None:
+        return web.FileResponse(local, headers=downloads.document_headers(sealed))
+    transfer = downloads.plan_transfer(request, downloads.document_validators(sealed))
+    return await downloads.stream_blob(request, blobs=env.blobs, document=sealed, transfer=transfer)
+
+
 async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
     token = request.match_info["token"]
     page = await deciding.open_page(request.app[ENV], token)
@@ -359,6 +374,7 @@ def _page(
                 opened=d.id in opened,
                 url=f"{base}/doc/{d.id}",
                 thumbnail=f"{base}/doc/{d.id}/page/1.png" if preview_pages(d) else None,
+                signed_url=f"{base}/doc/{d.id}/signed" if d.id in page.state.sealed else None,
             )
             for d in page.state.documents
         ],
@@ -387,6 +403,8 @@ class DocumentItem:
     opened: bool
     url: str
     thumbnail: str | None
+    signed_url: str | None = None
+    """The sealed PDF, once the request is complete."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -217,6 +218,7 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
                 select(Document)
                 .join(RequestDocument, col(RequestDocument.sealed_document_id) == Document.id)
                 .where(RequestDocument.request_id == request_id)
+                .order_by(col(RequestDocument.position))
             )
         ).all()
         parties = (await session.exec(select(Party).where(Party.request_id == request_id))).all()
@@ -224,7 +226,8 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
             signing.party_notice(request, party, kind=COMPLETED_NOTICE, key="completed")
             for party in parties
         ]
-        notes.append(signing.staff_notice(request, status=signing.COMPLETED))
+        told = signing.staff_notice(request, status=signing.COMPLETED)
+        notes.append(replace(told, payload={**told.payload, "sealed": [d.ref for d in sealed]}))
         await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
         await signing.record_all(
             session,

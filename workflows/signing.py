@@ -101,6 +101,8 @@ class RequestState:
     documents: list[Document]
     parties: list[Party]
     decisions: dict[int, PartyDecision] = field(default_factory=dict)
+    sealed: dict[int, Document] = field(default_factory=dict)
+    """The sealed version of each document, by the original's id, once sealed."""
 
     def decision_of(self, party: Party) -> PartyDecision | None:
         assert party.id is not None
@@ -581,11 +583,17 @@ async def load_state(session: AsyncSession, request: SignatureRequest) -> Reques
     decisions = await session.exec(
         select(PartyDecision).where(PartyDecision.request_id == request.id)
     )
+    sealed = await session.exec(
+        select(RequestDocument.document_id, Document)
+        .join(Document, col(Document.id) == RequestDocument.sealed_document_id)
+        .where(RequestDocument.request_id == request.id)
+    )
     return RequestState(
         request=request,
         documents=list(documents.all()),
         parties=await _parties(session, request.id),
         decisions={d.party_id: d for d in decisions.all()},
+        sealed={original: version for original, version in sealed.all()},
     )
 
 

@@ -159,10 +159,13 @@ def _request_message(notice: StaffNotice) -> Message:
     party = notice.party or "a party"
     text = pattern.format(party=party, request=plain).split(" ", 1)[1]
     line = pattern.format(party=escape(party), request=shown)
-    return {
-        "text": escape(text),
-        "blocks": [section(line), context_block(when(notice.row.created_at))],
-    }
+    blocks = [section(line)]
+    sealed = [str(ref) for ref in notice.row.payload.get("sealed") or []]
+    if sealed:
+        refs = ", ".join(sealed)
+        blocks.append(context_block(f"Signed PDFs: {escape(refs)} (`/inkpost link` shares one)"))
+    blocks.append(context_block(when(notice.row.created_at)))
+    return {"text": escape(text), "blocks": blocks}
 
 
 def _unique_names(notices: Sequence[StaffNotice]) -> list[str]:

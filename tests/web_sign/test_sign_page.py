@@ -34,8 +34,9 @@ from web_sign import create_app
 from web_sign.logs import redact
 from web_sign.previews import encode_png
 from web_sign.signing import SIGN_CSP, form_token
-from workflows import deciding, organizations, recipients, signing
+from workflows import completion, deciding, organizations, recipients, signing
 from workflows.context import Env, FixedClock
+from workflows.seal_keys import create_self_signed_seal, load_seal_key
 from workflows.signing import NewParty
 
 RITA_TELEGRAM = 5550001
@@ -806,3 +807,30 @@ def test_the_mini_app_address_keeps_its_token_out_of_logs() -> None:
 
     assert redact(line) == 'GET /tg/app?s=…&tgWebAppStartParam=x HTTP/1.1" 200'
     assert redact("posts=abcDEF123_-abcDEF123xyz") == "posts=abcDEF123_-abcDEF123xyz"
+
+
+async def test_once_sealed_the_page_offers_each_signed_pdf(
+    client: TestClient, env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
+    made = await envelope(env, tenant, [link_only("Sam Signer")])
+    token = made.tokens["Sam Signer"]
+    [document_id] = made.document_ids
+    await _open_all(client, token, made)
+    signed = await _post(
+        client, token, "decide", action="sign", consent="yes", typed_name="Sam Signer"
+    )
+    assert signed.status == 303
+    before = await client.get(f"/s/{token}/doc/{document_id}/signed")
+    seal = load_seal_key(*create_self_signed_seal(tmp_path / "seal", common_name="Acme seal"))
+
+    await completion.complete_request(env, made.request_id, key=seal)
+
+    page = await _page(client, token)
+    assert "Download the signed PDF" in page
+    response = await client.get(f"/s/{token}/doc/{document_id}/signed")
+    assert before.status == 404 and response.status == 200
+    [sealed] = await completion.sealed_documents(
+        env, org_id=tenant.org_id, request_id=made.request_id
+    )
+    body = await response.read()
+    assert body.startswith(b"%PDF") and len(body) == sealed.size

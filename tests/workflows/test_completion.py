@@ -104,7 +104,12 @@ async def test_completion_seals_every_pdf_and_tells_everyone(
     async with env.reads() as session:
         notes = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
     assert [n.kind for n in notes if n.kind == completion.COMPLETED_NOTICE] == []  # link-only
-    assert any(n.kind == signing.STAFF_NOTICE and n.payload["status"] == "completed" for n in notes)
+    [told] = [
+        n for n in notes if n.kind == signing.STAFF_NOTICE and n.payload["status"] == "completed"
+    ]
+    assert told.payload["sealed"] == [d.ref for d in sealed]
+    state = await signing.request_state(env, org_id=tenant.org_id, ref=request.ref)
+    assert {o: d.id for o, d in state.sealed.items()} == {d.version_of: d.id for d in sealed}
     again = await completion.complete_request(env, request_id, key=seal)
     assert again.status == signing.COMPLETED
     assert (
