@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2
+import pypdfium2.raw
 
 from workflows.errors import InvalidInput
 
@@ -128,6 +129,17 @@ def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
         return PdfFacts(pages=pages, text=text[:max_text_chars])
     finally:
         pdf.close()
+
+
+def pdf_is_encrypted(path: Path) -> bool:
+    """Whether a PDF carries encryption, even one that opens without a password (an
+    owner password restricting changes): such a file cannot be signed incrementally."""
+    with PDFIUM_LOCK:
+        pdf = pypdfium2.PdfDocument(path)
+        try:
+            return bool(pypdfium2.raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1)
+        finally:
+            pdf.close()
 
 
 def _has_end_marker(path: Path) -> bool:

@@ -10,6 +10,7 @@ a cancellation or the expiry ends the request for everyone.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.blobs import stage
 from storage.models import (
     Document,
     Organization,
@@ -27,7 +29,7 @@ from storage.models import (
     RequestDocument,
     SignatureRequest,
 )
-from workflows import audit, outbox
+from workflows import audit, media, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.media import PDF
@@ -125,6 +127,7 @@ async def create_request(
     now = env.clock.now()
     _check_shape(new, now)
     message = clean_text(new.message, what="message", max_len=2000, required=False)
+    await _refuse_encrypted(env, org_id, new.document_ids)
     async with env.sessions() as session, session.begin():
         organization = await session.get(Organization, org_id, with_for_update=True)
         if organization is None:
@@ -222,6 +225,41 @@ def _check_shape(new: NewRequest, now: datetime) -> None:
         raise InvalidInput("reminders come every 1 to 30 days")
     if not 0 <= new.reminders_max <= 10:
         raise InvalidInput("send at most 10 reminders")
+
+
+async def _refuse_encrypted(env: Env, org_id: int, document_ids: Sequence[int]) -> None:
+    """Refuse PDFs that carry encryption, before anything is written: the seal could
+    never be added to them, and the request would be stuck once everyone had signed."""
+    async with env.reads() as session:
+        rows = await session.exec(
+            select(Document).where(
+                Document.org_id == org_id,
+                col(Document.id).in_(list(document_ids)),
+                Document.media_type == PDF,
+            )
+        )
+        found = list(rows.all())
+    for document in found:
+        if await _encrypted(env, document):
+            raise InvalidInput(
+                f"{document.ref} is an encrypted PDF; send it again without protection to "
+                "have it signed"
+            )
+
+
+async def _encrypted(env: Env, document: Document) -> bool:
+    local = env.blobs.local_path(document.blob_key)
+    if local is not None:
+        return await asyncio.to_thread(media.pdf_is_encrypted, local)
+    staged = await stage(
+        env.blobs.read(document.blob_key),
+        staging_dir=env.blobs.staging_dir,
+        max_bytes=max(document.size, 1),
+    )
+    try:
+        return await asyncio.to_thread(media.pdf_is_encrypted, staged.path)
+    finally:
+        staged.discard()
 
 
 async def _signable(session: AsyncSession, org_id: int, document_id: int) -> Document:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import copy_into_new_writer
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from inkpost.sample_pdf import make_pdf
 from storage.models import (
     AuditEvent,
     Notification,
@@ -529,3 +533,31 @@ async def test_a_refused_decision_keeps_no_drawing_on_the_medium(
         )
 
     assert blob_files(tmp_path / "blobs") == before
+
+
+async def test_an_encrypted_pdf_cannot_be_sent_for_signature(env: Env, tenant: Tenant) -> None:
+    # It opens without a password, but carries an owner's encryption.
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(make_pdf("Locked", pages=1))))
+    writer.encrypt("owner-secret", "")
+    out = io.BytesIO()
+    writer.write(out)
+    locked = await upload(
+        env,
+        org_id=tenant.org_id,
+        client_id=tenant.client_id,
+        title="Locked",
+        filename="locked.pdf",
+        data=out.getvalue(),
+    )
+    assert locked.id is not None
+
+    with pytest.raises(InvalidInput, match=f"{locked.ref} is an encrypted PDF"):
+        await signing.create_request(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            staff_id=None,
+            new=NewRequest(document_ids=[locked.id], parties=[_link_only("Sam")]),
+        )
+
+    assert await _count(env, SignatureRequest) == 0
