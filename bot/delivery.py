@@ -22,10 +22,10 @@ from typing import Any, Protocol
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
 from storage.models import Notification
-from workflows import delivery, inbox, linking, notices, sign_notices
+from workflows import delivery, inbox, linking, notices, reminders, sign_notices
 from workflows.context import Env
 from workflows.errors import WorkflowError
-from workflows.notices import ShareNotice
+from workflows.notices import AccessNotice, ShareNotice
 from workflows.sign_notices import SignNotice
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,11 @@ class SignNoticeSender(Protocol):
     ) -> dict[str, str]: ...
 
 
-class NoticeSender(ShareNoticeSender, SignNoticeSender, Protocol):
+class AccessNoticeSender(Protocol):
+    async def send_access_notice(self, notice: AccessNotice) -> dict[str, str]: ...
+
+
+class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, Protocol):
     """A channel of the worker: Telegram or mail."""
 
 
@@ -164,8 +168,10 @@ class RecipientDelivery:
         """Route the row and make its message ready; a row that is not to be sent now is
         settled here and None returned."""
         assert row.id is not None
-        if row.kind == SHARE_KIND:
+        if row.kind in notices.KINDS:
             return await self._prepare_share(row)
+        if row.kind == reminders.ACCESS_ENDING:
+            return await self._prepare_access(row)
         if row.kind in sign_notices.KINDS:
             return await self._prepare_sign(row)
         await delivery.mark_failed(
@@ -196,6 +202,31 @@ class RecipientDelivery:
             )
             return None
         return way, _ShareLetter(route.notice, await self._link(route.notice))
+
+    async def _prepare_access(self, row: Notification) -> tuple[str, _Letter] | None:
+        """'Your access ends soon': routed like a share notice, with no link to mint."""
+        assert row.id is not None
+        route = await notices.route_access_notice(self.env, row)
+        if route.way == "cancel":
+            await delivery.mark_cancelled(
+                self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
+            )
+            return None
+        if route.way == "wait" or route.notice is None:
+            await delivery.mark_waiting(
+                self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
+            )
+            return None
+        way = self._channel(route.way, email=route.notice.recipient.email)
+        if way is None:
+            await delivery.mark_waiting(
+                self.env,
+                row.id,
+                worker=self.worker_id,
+                reason=f"no {route.way} channel is configured",
+            )
+            return None
+        return way, _AccessLetter(route.notice)
 
     async def _prepare_sign(self, row: Notification) -> tuple[str, _Letter] | None:
         assert row.id is not None
@@ -351,6 +382,26 @@ class _ShareLetter:
 
     async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
         return await sender.send_share_notice(self.notice, link=self.link)
+
+
+@dataclass(frozen=True)
+class _AccessLetter:
+    notice: AccessNotice
+
+    @property
+    def chat_id(self) -> int | None:
+        return self.notice.recipient.telegram_chat_id
+
+    @property
+    def email(self) -> str | None:
+        return self.notice.recipient.email
+
+    @property
+    def kept_payload(self) -> dict[str, Any] | None:
+        return None
+
+    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+        return await sender.send_access_notice(self.notice)
 
 
 class _SignLetter:

@@ -13,7 +13,8 @@ from bot import sign_texts
 from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
 from bot.i18n import text
 from bot.sign_texts import SignLinks
-from workflows.notices import ShareNotice
+from workflows import reminders
+from workflows.notices import AccessNotice, ShareNotice
 from workflows.sign_notices import SignNotice
 
 
@@ -54,6 +55,8 @@ class MailSender:
         self.tls_context = tls_context
 
     def compose(self, notice: ShareNotice, *, link: str) -> EmailMessage:
+        if notice.kind == reminders.AVAILABILITY and notice.available_until is not None:
+            return self.compose_reminder(notice, link=link)
         recipient = notice.recipient
         lang = recipient.language
         until = notice.available_until
@@ -90,6 +93,44 @@ class MailSender:
         )
         return message
 
+    def compose_reminder(self, notice: ShareNotice, *, link: str) -> EmailMessage:
+        """'You have not opened this yet, and it ends soon', with the personal link."""
+        assert notice.available_until is not None
+        lang = notice.recipient.language
+        values = {
+            "org": notice.organization.name,
+            "title": notice.document.title,
+            "name": notice.recipient.name,
+            "until": f"{notice.available_until:%Y-%m-%d %H:%M} UTC",
+        }
+        return self._message(
+            to=notice.recipient.email,
+            subject=text(lang, "email.remind.subject", escape=False, **values),
+            body=text(lang, "email.remind.body", escape=False, link=link, **values),
+        )
+
+    def compose_access(self, notice: AccessNotice) -> EmailMessage:
+        """'Your access ends soon'."""
+        lang = notice.recipient.language
+        values = {
+            "org": notice.organization.name,
+            "name": notice.recipient.name,
+            "until": f"{notice.expires_at:%Y-%m-%d %H:%M} UTC",
+        }
+        return self._message(
+            to=notice.recipient.email,
+            subject=text(lang, "email.access.subject", escape=False, **values),
+            body=text(lang, "email.access.body", escape=False, **values),
+        )
+
+    def _message(self, *, to: str | None, subject: str, body: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.config.sender
+        message["To"] = to or ""
+        message["Subject"] = " ".join(subject.split())
+        message.set_content(body)
+        return message
+
     def compose_sign(self, notice: SignNotice, *, links: SignLinks | None) -> EmailMessage:
         """A signing notice as plain text: greeting, heading, lines, and the personal link."""
         lang = notice.language
@@ -115,6 +156,11 @@ class MailSender:
         if not notice.recipient.email:
             raise Unreachable("the recipient has no email address")
         return await self.send(self.compose(notice, link=link), to=notice.recipient.email)
+
+    async def send_access_notice(self, notice: AccessNotice) -> dict[str, str]:
+        if not notice.recipient.email:
+            raise Unreachable("the recipient has no email address")
+        return await self.send(self.compose_access(notice), to=notice.recipient.email)
 
     async def send_sign_notice(
         self, notice: SignNotice, *, links: SignLinks | None

@@ -11,6 +11,7 @@ from datetime import datetime
 from bot.i18n import text
 from workflows import deciding, signing
 from workflows.sign_notices import COMPLETED_NOTICE, SignNotice
+from workflows.sign_reminders import REMIND
 
 CODE_MINUTES = int(deciding.CODE_TTL.total_seconds() // 60)
 
@@ -35,6 +36,8 @@ def heading(notice: SignNotice, *, escape: bool) -> str:
 def _heading_key(notice: SignNotice) -> str:
     if notice.kind == signing.INVITE:
         return f"sign.heading.invite.{notice.party.role}"
+    if notice.kind == REMIND:
+        return f"sign.heading.remind.{notice.party.role}"
     if notice.kind == deciding.CODE_NOTICE:
         return "sign.heading.code"
     if notice.kind == COMPLETED_NOTICE:
@@ -63,7 +66,7 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
             *out,
             say("sign.line.code_expires", minutes=CODE_MINUTES),
         ]
-    if notice.kind == signing.INVITE:
+    if notice.kind in (signing.INVITE, REMIND):
         out.append(say("sign.line.documents", titles=", ".join(d.title for d in notice.documents)))
         if notice.sent_by:
             out.append(say("sign.line.from", staff=notice.sent_by))

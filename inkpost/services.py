@@ -24,6 +24,7 @@ from bot.slack import notify as slack_notify
 from bot.slack.socket_mode import AppTokenRefused, socket_mode
 from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
 from bot.telegram.sender import TelegramSender
+from inkpost import scheduler
 from inkpost.cli_context import UserError
 from inkpost.runtime import Runtime
 from inkpost.seal import ensure_seal
@@ -168,6 +169,9 @@ def attach(app: web.Application, runtime: Runtime) -> None:
     mail = mail_sender(settings)
     application: Application | None = None
     app.cleanup_ctx.append(sealing(runtime))
+    app.cleanup_ctx.append(
+        scheduler.lifetime(runtime.env, interval_seconds=settings.scan_interval_seconds)
+    )
     if config is not None:
         application, _ = build_application(config, runtime.env)
         if config.webhook_secret:

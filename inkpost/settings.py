@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     outbox_unsettled: int = Field(default=1, ge=1, le=30)
     """Sends per channel whose outcome a worker may not yet have recorded: a crash repeats
     at most this many, and a channel delivers at most this many per round trip."""
+    scan_interval_seconds: int = Field(default=60, ge=0)
+    """How often `inkpost serve` runs the reminder and expiry scans; 0 turns them off (for
+    running `inkpost reminders run` from cron instead)."""
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"

@@ -176,9 +176,7 @@ class Share(SQLModel, table=True):
     open_count: int = 0
     first_opened_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
-    notify_unused_expiry: bool = Field(
-        default=False, sa_column_kwargs={"server_default": false()}
-    )
+    notify_unused_expiry: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     """Tell the staff who created it if it expires never opened nor downloaded."""
 
 

@@ -418,6 +418,43 @@ async def revoke_share(env: Env, *, org_id: int, actor: Actor, share_id: int) ->
     return share
 
 
+async def watch_unused(
+    env: Env, *, org_id: int, actor: Actor, share_id: int, staff_id: int | None
+) -> Share:
+    """Ask to be told if a link expires never opened nor downloaded; the one asking
+    becomes whom the notice is for when the link has no creator on record."""
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        share = await get_scoped(
+            session, Share, org_id=org_id, id=share_id, what="share", lock=True
+        )
+        if share.kind != "link":
+            raise InvalidInput(f"share {share_id} is not a link")
+        if share.revoked_at is not None:
+            raise Conflict(f"link {share_id} was revoked")
+        if share.expires_at is None:
+            raise InvalidInput("a link that never expires cannot expire unused")
+        if share.expires_at <= now:
+            raise Conflict(f"link {share_id} has expired already")
+        if share.notify_unused_expiry:
+            return share
+        share.notify_unused_expiry = True
+        if share.created_by_staff_id is None:
+            share.created_by_staff_id = staff_id
+        session.add(share)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="link.watched",
+            at=now,
+            document_id=share.document_id,
+            share_id=share.id,
+            details={"notify_unused_expiry": True},
+        )
+    return share
+
+
 async def list_shares(
     env: Env, *, org_id: int, document_id: int | None = None, active_only: bool = False
 ) -> Sequence[Share]:

@@ -3,9 +3,10 @@ asking.
 
 A party invited to decide gets ``next_reminder_at`` (their invitation plus the request's
 ``remind_every_days``). The scan takes the parties whose moment has come, through that
-column's index, and for each moves the party's reminder state on with a compare-and-set
-update in the same transaction as the outbox row (dedupe key ``remind:{party}:{n}``): two
-scans at once, on one store, queue each reminder once, and a crash keeps both or neither.
+column's index, and moves each party's reminder state on in the same transaction as the
+outbox row (dedupe key ``remind:{party}:{n}``, ``n`` counted from that state): two scans
+at once, on one store, queue each reminder once, and a crash keeps both or neither. On
+PostgreSQL a scan skips the parties another scan has locked.
 After a stop longer than the cadence the party gets the one reminder that is due, not a
 burst of the ones missed. Reminders wait for the end of quiet hours; delivery checks
 again, and drops a reminder to a party who decided meanwhile.
@@ -16,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_
-from sqlmodel import col, select, update
+from sqlalchemy import and_, bindparam, or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Organization, Party, PartyDecision, SignatureRequest
@@ -76,78 +77,80 @@ async def _due_batch(
                 and_(col(Party.next_reminder_at) == last_at, col(Party.id) > last_id),
             )
         )
+    if session.get_bind().dialect.name == "postgresql":
+        # Another scheduler's scan holding these parties queues their reminders itself.
+        query = query.with_for_update(of=Party, skip_locked=True)
     rows = (await session.exec(query)).all()
     decided = await _decided(session, [p.id for p, _, _ in rows if p.id is not None])
+    moves: list[dict[str, object]] = []
     notes: list[outbox.NewNotification] = []
     for party, request, organization in rows:
-        note = await _advance(session, party, request, organization, at, decided)
+        move, note = _advance(party, request, organization, at, decided)
+        if move is not None:
+            moves.append(move)
         if note is not None:
             notes.append(note)
-    await outbox.enqueue_many(session, notes, at=at)
+    await _move_on(session, moves)
+    queued = await outbox.enqueue_many(session, notes, at=at)
     if len(rows) < BATCH:
-        return len(notes), None
+        return queued, None
     last = rows[-1][0]
     assert last.next_reminder_at is not None and last.id is not None
-    return len(notes), (last.next_reminder_at, last.id)
+    return queued, (last.next_reminder_at, last.id)
 
 
-async def _advance(
-    session: AsyncSession,
+def _advance(
     party: Party,
     request: SignatureRequest,
     organization: Organization,
     at: datetime,
     decided: set[int],
-) -> outbox.NewNotification | None:
-    """Move one due party's reminder state on; the reminder to queue, if one is."""
-    assert party.id is not None and party.next_reminder_at is not None
-    was = party.next_reminder_at
+) -> tuple[dict[str, object] | None, outbox.NewNotification | None]:
+    """A due party's new reminder state (None: unchanged for now) and the reminder to
+    queue, if one is. The reminder's number comes from the state read, so two scans that
+    read the same state queue the same dedupe key, which the outbox takes once."""
+    assert party.id is not None
+    state: dict[str, object] = {
+        "party": party.id,
+        "sent": party.reminders_sent,
+        "reminded": party.reminded_at,
+        "next": None,
+    }
     number = party.reminders_sent + 1
     ended = request.status != signing.PENDING or (
         request.expires_at is not None and request.expires_at <= at
     )
     note = None if ended else signing.party_notice(request, party, kind=REMIND, key="remind")
     if party.id in decided or note is None or number > request.reminders_max:
-        await _set_state(session, party, was, next_at=None)
-        return None
+        return state, None
     if party.reminded_at is not None and at - party.reminded_at < MIN_GAP:
-        return None  # staff reminded them a moment ago; this one waits for the gap
+        return None, None  # staff reminded them a moment ago; this one waits for the gap
     send_at = quiet_hours.send_from(organization, at)
     following = (
         send_at + timedelta(days=request.remind_every_days)
         if number < request.reminders_max
         else None
     )
-    if not await _set_state(
-        session, party, was, next_at=following, sent=number, reminded_at=send_at
-    ):
-        return None  # another scan took this one
-    return replace(note, dedupe_key=reminder_key(party.id, number), due=send_at)
+    state.update(sent=number, reminded=send_at, next=following)
+    return state, replace(note, dedupe_key=reminder_key(party.id, number), due=send_at)
 
 
-async def _set_state(
-    session: AsyncSession,
-    party: Party,
-    was: datetime,
-    *,
-    next_at: datetime | None,
-    sent: int | None = None,
-    reminded_at: datetime | None = None,
-) -> bool:
-    """Compare and set: only the scan that still sees the state it read moves it on."""
-    values: dict[str, object] = {"next_reminder_at": next_at}
-    if sent is not None:
-        values.update(reminders_sent=sent, reminded_at=reminded_at)
-    result = await session.exec(
-        update(Party)
-        .where(
-            col(Party.id) == party.id,
-            col(Party.next_reminder_at) == was,
-            col(Party.reminders_sent) == party.reminders_sent,
+async def _move_on(session: AsyncSession, moves: list[dict[str, object]]) -> None:
+    """Write every party's new reminder state with one statement, run for each."""
+    if not moves:
+        return
+    table = Party.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("party"))
+        .values(
+            reminders_sent=bindparam("sent"),
+            reminded_at=bindparam("reminded"),
+            next_reminder_at=bindparam("next"),
         )
-        .values(**values)
     )
-    return bool(result.rowcount == 1)
+    connection = await session.connection()
+    await connection.execute(statement, moves)
 
 
 async def _decided(session: AsyncSession, party_ids: list[int]) -> set[int]:
@@ -275,10 +278,8 @@ def _refusal(
         if party.reminded_at > now:
             return f"{party.name} will be reminded at {party.reminded_at:%Y-%m-%d %H:%M} UTC"
         if now - party.reminded_at < MIN_GAP:
-            minutes = max(1, int((now - party.reminded_at).total_seconds() // 60))
+            minutes = int((now - party.reminded_at).total_seconds() // 60)
+            ago = f"{minutes} min ago" if minutes else "less than a minute ago"
             again = party.reminded_at + MIN_GAP
-            return (
-                f"{party.name} was reminded {minutes} min ago; "
-                f"remind them again from {again:%H:%M} UTC"
-            )
+            return f"{party.name} was reminded {ago}; remind them again from {again:%H:%M} UTC"
     return None

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack.views import actions, button, context_block, section, sentence
-from storage.models import AuditEvent, Document
+from storage.models import AuditEvent, Document, Share
 
 Message = dict[str, Any]
 REVOKE_LINK = "revoke_link"
+WATCH_LINK = "watch_link"
 FOUND_SHARE = "found_share"
 FOUND_LINK = "found_link"
 FOUND_HISTORY = "found_history"
@@ -54,9 +55,23 @@ def link_message(
         "blocks": [
             section(f"{title}\n<{url}>"),
             context_block(f"Anyone with the link can view and download; it {expiry}."),
-            actions([button(REVOKE_LINK, "Revoke", str(share_id), style="danger")]),
+            actions(
+                [
+                    button(WATCH_LINK, "Tell me if unused", str(share_id)),
+                    button(REVOKE_LINK, "Revoke", str(share_id), style="danger"),
+                ]
+            ),
         ],
     }
+
+
+def watched_message(share: Share) -> Message:
+    assert share.expires_at is not None
+    text = (
+        f"You will hear if link {share.id} expires on {when(share.expires_at)} "
+        "without being opened or downloaded."
+    )
+    return {"text": text, "blocks": [section(f":bell: {escape(text)}")]}
 
 
 def revoked_message(share_id: int, *, by: str) -> Message:

@@ -62,6 +62,13 @@ class Lookup:
             message = await answer(self.revoke(who_of(context, body), action_value(body)))
             await respond(replace_original=True, **message)
 
+        @app.action(blocks.WATCH_LINK)
+        async def watch(
+            ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+        ) -> None:
+            await ack()
+            await tell(respond, await answer(self.watch(who_of(context, body), action_value(body))))
+
         @app.action(blocks.FOUND_LINK)
         async def link_found(
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
@@ -111,6 +118,19 @@ class Lookup:
         )
         assert share.id is not None
         return blocks.revoked_message(share.id, by=context.staff.name)
+
+    async def watch(self, who: Who, value: str) -> Message:
+        context = await staff_of(self.env, who)
+        if not value.isdigit():
+            raise InvalidInput("this button does not name a link")
+        share = await sharing.watch_unused(
+            self.env,
+            org_id=context.org_id,
+            actor=context.actor,
+            share_id=int(value),
+            staff_id=context.staff.id,
+        )
+        return blocks.watched_message(share)
 
     async def history(self, who: Who, args: str) -> Message:
         context = await staff_of(self.env, who)

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -83,14 +83,22 @@ def group_notices(notices: Sequence[StaffNotice]) -> list[Group]:
         if notice.destination is None:
             continue
         document_id = notice.document.id if notice.document else None
-        # A request's notices never fold together: each says something different.
-        alone = notice.row.id if notice.kind == staff_notices.SIGN_STATUS else None
+        # These never fold together: each says something of its own (a request's news,
+        # a reminder that already lists its people, a link, a day's summary).
+        alone = notice.row.id if notice.kind in SINGLE else None
         key = (notice.destination.slack_id, notice.kind, document_id, alone)
         if key not in groups:
             groups[key] = Group(notice.destination, notice.kind, [])
         groups[key].notices.append(notice)
     return list(groups.values())
 
+
+SINGLE = (
+    staff_notices.SIGN_STATUS,
+    staff_notices.UNOPENED,
+    staff_notices.LINK_UNUSED,
+    staff_notices.DEAD_SUMMARY,
+)
 
 VERBS = {
     staff_notices.OPENED: "opened",
@@ -104,6 +112,10 @@ def notice_message(group: Group, *, max_names: int = MAX_NAMES) -> Message:
     notices = group.notices
     if group.kind == staff_notices.SIGN_STATUS:
         return _request_message(notices[0])
+    if group.kind in REMINDERS:
+        text, blocks = REMINDERS[group.kind](notices, max_names)
+        blocks.append(context_block(when(min(n.row.created_at for n in notices))))
+        return {"text": text, "blocks": blocks}
     document = notices[0].document
     plain_doc = f"{document.ref} {document.title}" if document else "a document"
     shown_doc = f"*{document.ref}* {escape(document.title)}" if document else "a document"
@@ -166,6 +178,76 @@ def _request_message(notice: StaffNotice) -> Message:
         blocks.append(context_block(f"Signed PDFs: {escape(refs)} (`/inkpost link` shares one)"))
     blocks.append(context_block(when(notice.row.created_at)))
     return {"text": escape(text), "blocks": blocks}
+
+
+def _document_of(notice: StaffNotice) -> tuple[str, str]:
+    """The notice's document as plain text and as mrkdwn."""
+    document = notice.document
+    if document is None:
+        return "a document", "a document"
+    return f"{document.ref} {document.title}", f"*{document.ref}* {escape(document.title)}"
+
+
+def _moment(value: object) -> str:
+    """An ISO time from a payload, as staff read times everywhere else."""
+    try:
+        return when(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _unopened(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
+    notice = notices[0]
+    plain, shown = _document_of(notice)
+    until = _moment(notice.row.payload.get("available_until"))
+    names = _listed(list(notice.people), max_names) or "some recipients"
+    line = f"stops being available on {until}; not opened yet by {names}"
+    return escape(f"{plain} {line}"), [section(f":hourglass_flowing_sand: {shown} {escape(line)}")]
+
+
+def _link_unused(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
+    notice = notices[0]
+    plain, shown = _document_of(notice)
+    share = notice.row.payload.get("share_id")
+    ended = _moment(notice.row.payload.get("expires_at"))
+    line = f"(share {share}) expired on {ended} without being opened or downloaded"
+    text = escape(f"Your link to {plain} {line}")
+    return text, [section(f":link: Your link to {shown} {escape(line)}")]
+
+
+def _access_ending(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
+    names = [n.person or "a recipient" for n in notices]
+    if len(notices) == 1:
+        ends = _moment(notices[0].row.payload.get("access_expires_at"))
+        line = f"{names[0]}'s access to your documents ends on {ends}"
+        return escape(line), [section(f":key: {escape(line)}")]
+    line = f"{len(names)} recipients' access to your documents ends soon"
+    return escape(line), [
+        section(f":key: {escape(line)}"),
+        context_block(escape(_listed(names, max_names))),
+    ]
+
+
+def _dead_summary(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
+    payload = notices[0].row.payload
+    count = int(payload.get("count") or 0)
+    by_kind = payload.get("by_kind") or {}
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items()))
+    noun = "notification" if count == 1 else "notifications"
+    line = f"{count} {noun} could not be delivered" + (f" ({kinds})" if kinds else "")
+    return escape(line), [
+        section(f":rotating_light: {escape(line)}. `/inkpost status` retries them."),
+        context_block(escape(f"Summary for {payload.get('date', '')}")),
+    ]
+
+
+Render = Callable[[list[StaffNotice], int], tuple[str, list[Message]]]
+REMINDERS: dict[str, Render] = {
+    staff_notices.UNOPENED: _unopened,
+    staff_notices.LINK_UNUSED: _link_unused,
+    staff_notices.ACCESS_ENDING: _access_ending,
+    staff_notices.DEAD_SUMMARY: _dead_summary,
+}
 
 
 def _unique_names(notices: Sequence[StaffNotice]) -> list[str]:

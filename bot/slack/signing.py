@@ -43,16 +43,18 @@ from bot.slack.signing_views import (
     MESSAGE,
     ORDER,
     PEOPLE,
+    REMIND,
     ROLE_FIELDS,
     SIGNERS,
     cancelled_message,
     created_message,
+    reminded_message,
     request_message,
     requests_message,
     sign_modal,
 )
 from bot.slack.views import MAX_OPTIONS, Errors, joined, sentence
-from workflows import recipients, request_forms, search, signing
+from workflows import recipients, request_forms, search, sign_reminders, signing
 from workflows.context import Env
 from workflows.errors import Conflict, InvalidInput, WorkflowError
 from workflows.media import PDF
@@ -116,6 +118,15 @@ class Signing:
                 return
             await ack()
             await client.chat_postMessage(channel=who.user_id, **await self.create(plan))
+
+        @app.action(REMIND)
+        async def remind(
+            ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+        ) -> None:
+            await ack()
+            await tell(
+                respond, await answer(self.remind(who_of(context, body), action_value(body)))
+            )
 
         @app.action(CANCEL)
         async def cancel(
@@ -273,6 +284,14 @@ class Signing:
         except WorkflowError as error:
             return blocks.refusal(str(error)), False
         return cancelled_message(request, by=context.staff.name), True
+
+    async def remind(self, who: Who, ref: str) -> Message:
+        """Remind now every party still to decide whose turn it is (at most once an hour)."""
+        context = await staff_of(self.env, who)
+        reminded = await sign_reminders.remind_now(
+            self.env, org_id=context.org_id, actor=context.actor, ref=ref
+        )
+        return reminded_message(reminded, now=self.env.clock.now())
 
     async def requests(self, who: Who, args: str) -> Message:
         """Pending requests; one request (``S-4``) with its parties; or those of a status."""

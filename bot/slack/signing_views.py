@@ -4,6 +4,7 @@ and a Cancel button, and the overview of requests and their parties."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.slack.blocks import Message, escape, when
@@ -14,6 +15,7 @@ from bot.slack.views import (
     button,
     context_block,
     input_block,
+    joined,
     modal_view,
     option,
     placeholder,
@@ -22,6 +24,7 @@ from bot.slack.views import (
 )
 from storage.models import Document, Party, PartyDecision, SignatureRequest
 from workflows.recipients import LANGUAGES
+from workflows.sign_reminders import Reminded
 from workflows.signing import MAX_PARTIES, PENDING, CreatedRequest, RequestState
 
 CALLBACK = "sign_request"
@@ -35,6 +38,7 @@ EXPIRES = "sign_expires"
 MESSAGE = "sign_message"
 LANGUAGE = "sign_language"
 CANCEL = "sign_cancel"
+REMIND = "sign_remind"
 BLOCK_OF = {
     DOCUMENTS: "documents",
     SIGNERS: "signers",
@@ -185,7 +189,22 @@ def _cancel_button(request: SignatureRequest) -> Message:
         "confirm": plain("Cancel it"),
         "deny": plain("Keep it"),
     }
-    return actions([button(CANCEL, "Cancel request", request.ref, style="danger", confirm=confirm)])
+    return actions(
+        [
+            button(REMIND, "Remind", request.ref),
+            button(CANCEL, "Cancel request", request.ref, style="danger", confirm=confirm),
+        ]
+    )
+
+
+def reminded_message(reminded: Sequence[Reminded], *, now: datetime) -> Message:
+    """Who was reminded, and when the reminder goes out if quiet hours hold it back."""
+    names = joined([r.party.name for r in reminded])
+    later = [r for r in reminded if r.send_at > now]
+    text = f"Reminded {names}"
+    if later:
+        text += f"; it goes out at {when(min(r.send_at for r in later))} (quiet hours)"
+    return {"text": text, "blocks": [section(f":bell: {escape(text)}")]}
 
 
 def _terms(request: SignatureRequest) -> str:

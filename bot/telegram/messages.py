@@ -10,10 +10,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from bot import sign_texts
 from bot.i18n import LANGUAGES, catalogue, text
 from bot.sign_texts import SignLinks
-from workflows import signing
+from workflows import reminders, signing
 from workflows.inbox import NOTIFICATION_KINDS, InboxPage
-from workflows.notices import ShareNotice
+from workflows.notices import AccessNotice, ShareNotice
 from workflows.sign_notices import SignNotice
+from workflows.sign_reminders import REMIND
 
 # Callback data prefixes.
 DOWNLOAD = "dl"
@@ -31,7 +32,18 @@ def when(value: datetime) -> str:
 
 
 def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboardMarkup]:
+    """A document shared with the recipient or, closer to its end, the reminder to open it,
+    with the buttons to open and download it."""
     lang = notice.recipient.language
+    if notice.kind == reminders.AVAILABILITY and notice.available_until is not None:
+        reminder = text(
+            lang,
+            "remind.availability",
+            org=notice.organization.name,
+            title=notice.document.title,
+            until=when(notice.available_until),
+        )
+        return reminder, _share_buttons(notice, link)
     lines = [
         text(
             lang,
@@ -47,7 +59,12 @@ def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboard
         lines.append(text(lang, "notice.from", staff=notice.shared_by))
     if notice.share.message:
         lines.append(text(lang, "notice.message", message=notice.share.message))
-    keyboard = InlineKeyboardMarkup(
+    return "\n".join(lines), _share_buttons(notice, link)
+
+
+def _share_buttons(notice: ShareNotice, link: str) -> InlineKeyboardMarkup:
+    lang = notice.recipient.language
+    return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(text(lang, "button.open"), url=link),
@@ -57,7 +74,16 @@ def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboard
             ]
         ]
     )
-    return "\n".join(lines), keyboard
+
+
+def access_notice(notice: AccessNotice) -> str:
+    """'Your access ends soon': words only, there is nothing to press."""
+    return text(
+        notice.recipient.language,
+        "remind.access_ending",
+        org=notice.organization.name,
+        until=when(notice.expires_at),
+    )
 
 
 def inbox_page(
@@ -179,7 +205,7 @@ def sign_notice(
     if links is None:
         return body, None
     lang = notice.language
-    if notice.kind != signing.INVITE:
+    if notice.kind not in (signing.INVITE, REMIND):
         return body, InlineKeyboardMarkup(
             [[_page_button(text(lang, "button.open", escape=False), links)]]
         )

@@ -24,7 +24,7 @@ from storage.blobs import BlobStore, stage
 from storage.models import Document
 from workflows import platform
 from workflows.context import Env
-from workflows.notices import ShareNotice
+from workflows.notices import AccessNotice, ShareNotice
 from workflows.sign_notices import SignNotice
 
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -73,6 +73,16 @@ class TelegramSender:
             lambda: self.bot.send_message(
                 chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, reply_markup=keyboard
             )
+        )
+        return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
+
+    async def send_access_notice(self, notice: AccessNotice) -> dict[str, str]:
+        chat_id = notice.recipient.telegram_chat_id
+        if chat_id is None:
+            raise Unreachable("the recipient has no linked chat")
+        body = messages.access_notice(notice)
+        sent = await call(
+            lambda: self.bot.send_message(chat_id=chat_id, text=body, parse_mode=ParseMode.HTML)
         )
         return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
 

@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
-from bot.slack.blocks import REVOKE_LINK
+from bot.slack.blocks import REVOKE_LINK, WATCH_LINK
 from tests.conftest import STAFF
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, GENERAL_CHANNEL
 from tests.fakes.slack_client import VERIFICATION_TOKEN
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows import access, audit, documents, organizations
+from workflows import access, audit, documents, organizations, sharing
 from workflows.errors import Gone
 
 
@@ -57,6 +57,29 @@ async def test_link_opens_until_revoked_from_its_button(stage: Stage) -> None:
     assert "revoked" in (revoked.text or "")
     with pytest.raises(Gone):
         await access.resolve(stage.env, match.group(1))
+
+
+async def test_a_link_can_ask_to_be_told_if_it_expires_unused(stage: Stage) -> None:
+    ref = await stage.document()
+    answer = await stage.command(STELLA, f"link {ref} 3")
+    message = {**answer.body, "ts": "1700000000.000200"}
+    channel = stage.fake.dm_channel(STELLA)
+
+    async def press() -> str | None:
+        before = len(stage.fake.responses)
+        await stage.slack.block_action(STELLA, WATCH_LINK, message=message, channel_id=channel)
+        await stage.fake.wait_for(lambda: len(stage.fake.responses) > before)
+        return stage.fake.responses[-1].text
+
+    first = await press()
+    again = await press()
+
+    assert first is not None and "expires on 2026-11-26 12:00 UTC without being opened" in first
+    assert again == first
+    [share] = await sharing.list_shares(stage.env, org_id=stage.org_id)
+    assert share.notify_unused_expiry
+    await sharing.revoke_share(stage.env, org_id=stage.org_id, actor=STAFF, share_id=share.id or 0)
+    assert "was revoked" in (await press() or "")
 
 
 async def test_history_shows_who_did_what(stage: Stage) -> None:

@@ -19,6 +19,7 @@ from bot.slack.signing_views import (
     MESSAGE,
     ORDER,
     PEOPLE,
+    REMIND,
     SIGNERS,
     VIEWERS,
 )
@@ -27,7 +28,7 @@ from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, PostedMessage, find_element
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows import deciding, organizations, recipients, signing
+from workflows import deciding, organizations, recipients, sign_reminders, signing
 
 LINK = re.compile(re.escape(PUBLIC) + r"/s/([A-Za-z0-9_-]+)")
 
@@ -355,3 +356,30 @@ async def test_requests_lists_pending_ones_and_shows_one_with_its_parties(stage:
     assert CANCEL in blocks
     assert none.text == "No completed signature requests."
     assert unknown.text == "Request S-9 not found"
+
+
+async def test_remind_reminds_the_waiting_parties_at_most_once_an_hour(stage: Stage) -> None:
+    ref = await stage.document()
+    anna = await recipient(stage, "Anna Berg", "anna@nordic.test")
+    view = await open_sign(stage)
+    await submit(stage, view, {DOCUMENTS: [ref], SIGNERS: [str(anna)]})
+    message = await sent(stage)
+
+    async def press() -> str | None:
+        before = len(stage.fake.responses)
+        await stage.slack.block_action(STELLA, REMIND, message=message)
+        await stage.fake.wait_for(lambda: len(stage.fake.responses) > before)
+        return stage.fake.responses[-1].text
+
+    first = await press()
+    second = await press()
+
+    assert first == "Reminded Anna Berg"
+    assert second is not None and "remind them again from 13:00 UTC" in second
+    async with stage.env.reads() as session:
+        reminders = (
+            await session.exec(
+                select(Notification).where(Notification.kind == sign_reminders.REMIND)
+            )
+        ).all()
+    assert [n.target for n in reminders] == [str(anna)]

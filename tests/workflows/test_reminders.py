@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from storage.models import Notification, Organization, Party, SignatureRequest
-from tests.conftest import START, STAFF, Tenant
+from tests.conftest import STAFF, START, Tenant
 from tests.helpers import upload
 from workflows import (
     access,
@@ -35,7 +35,7 @@ from workflows import (
 )
 from workflows.context import Actor, Env, FixedClock
 from workflows.deciding import Decision
-from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, NotAvailableNow
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
 from workflows.signing import NewParty, NewRequest
 
 SECOND = timedelta(seconds=1)
@@ -687,10 +687,12 @@ async def test_a_scan_across_the_autumn_change_holds_reminders_until_nine_local(
     report = await reminders.run_all(env, at=at)
     assert (report.availability, report.access_ending, report.access_ending_staff) == (1, 1, 1)
     morning = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # 09:00 CET
-    for row in await _rows(env):
+    queued = [r for r in await _rows(env) if r.created_at == at]
+    assert len(queued) == 4
+    for row in queued:
         held = row.kind in (reminders.AVAILABILITY, reminders.ACCESS_ENDING)
         assert row.next_attempt_at == (morning if held else at), row.kind
-    assert person
+    assert {r.target for r in queued if r.kind == reminders.ACCESS_ENDING} == {str(person)}
 
 
 async def test_reminder_settings_refuse_bad_values(env: Env, tenant: Tenant) -> None:

@@ -27,6 +27,7 @@ from workflows import (
     deciding,
     delivery,
     organizations,
+    outbox,
     recipients,
     sharing,
     signing,
@@ -447,5 +448,70 @@ async def test_a_signature_request_moving_on_is_told_to_who_sent_it(
     assert texts == [
         "Ada &lt;b&gt; approved S-1 Fee table sign-off",
         "S-1 Fee table sign-off was declined; it has ended for everyone",
+    ]
+    assert all(row.status == "sent" for row in await _rows(env))
+
+
+async def test_reminders_to_staff_each_say_what_is_due(
+    env: Env, tenant: Tenant, slack_api: FakeSlackApi, client: AsyncWebClient, manual: ManualClock
+) -> None:
+    await _on_slack(env, slack_api, tenant.staff_id, STELLA)
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    olaf = await recipients.add_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name="Olaf <O>"
+    )
+    until = "2026-11-26T12:00:00+00:00"
+    rows = [
+        (
+            staff_notices.UNOPENED,
+            f"staff:{tenant.staff_id}",
+            {
+                "document_id": document.id,
+                "recipient_ids": [tenant.recipient_id, olaf.id],
+                "available_until": until,
+            },
+        ),
+        (
+            staff_notices.LINK_UNUSED,
+            f"staff:{tenant.staff_id}",
+            {"document_id": document.id, "share_id": 7, "expires_at": until},
+        ),
+        (
+            staff_notices.ACCESS_ENDING,
+            f"staff:{tenant.staff_id}",
+            {"recipient_id": tenant.recipient_id, "access_expires_at": until},
+        ),
+        (
+            staff_notices.DEAD_SUMMARY,
+            f"staff:{tenant.staff_id}",
+            {"count": 3, "by_kind": {"document.shared": 2, "sign.invite": 1}, "date": "2026-11-23"},
+        ),
+    ]
+    async with env.sessions() as session, session.begin():
+        for number, (kind, target, payload) in enumerate(rows):
+            await outbox.enqueue(
+                session,
+                org_id=tenant.org_id,
+                channel="slack",
+                target=target,
+                kind=kind,
+                payload=payload,
+                dedupe_key=f"test:{number}",
+                at=env.clock.now(),
+            )
+    notifier = _notifier(env, client, manual)
+
+    while await notifier.run_once():
+        pass
+
+    texts = [m.text for m in slack_api.messages_to(STELLA)]
+    assert texts == [
+        "D-1 Fee table 2027 stops being available on 2026-11-26 12:00 UTC; "
+        "not opened yet by Rita Recipient, Olaf &lt;O&gt;",
+        "Your link to D-1 Fee table 2027 (share 7) expired on 2026-11-26 12:00 UTC "
+        "without being opened or downloaded",
+        "Rita Recipient's access to your documents ends on 2026-11-26 12:00 UTC",
+        "3 notifications could not be delivered (document.shared 2, sign.invite 1)",
     ]
     assert all(row.status == "sent" for row in await _rows(env))
