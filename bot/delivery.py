@@ -180,33 +180,26 @@ class RecipientDelivery:
         return None
 
     async def _prepare_share(self, row: Notification) -> tuple[str, _Letter] | None:
-        assert row.id is not None
         route = await notices.route_share_notice(self.env, row)
-        if route.way == "cancel":
-            await delivery.mark_cancelled(
-                self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
-            )
-            return None
-        if route.way == "wait" or route.notice is None:
-            await delivery.mark_waiting(
-                self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
-            )
-            return None
-        way = self._channel(route.way, email=route.notice.recipient.email)
-        if way is None:
-            await delivery.mark_waiting(
-                self.env,
-                row.id,
-                worker=self.worker_id,
-                reason=f"no {route.way} channel is configured",
-            )
+        way = await self._way(row, route)
+        if way is None or route.notice is None:
             return None
         return way, _ShareLetter(route.notice, await self._link(route.notice))
 
     async def _prepare_access(self, row: Notification) -> tuple[str, _Letter] | None:
         """'Your access ends soon': routed like a share notice, with no link to mint."""
-        assert row.id is not None
         route = await notices.route_access_notice(self.env, row)
+        way = await self._way(row, route)
+        if way is None or route.notice is None:
+            return None
+        return way, _AccessLetter(route.notice)
+
+    async def _way(
+        self, row: Notification, route: notices.Route | notices.AccessRoute
+    ) -> str | None:
+        """The channel a routed recipient's notice goes through; None once the row is
+        settled instead (cancelled, or waiting for a channel)."""
+        assert row.id is not None
         if route.way == "cancel":
             await delivery.mark_cancelled(
                 self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
@@ -225,8 +218,7 @@ class RecipientDelivery:
                 worker=self.worker_id,
                 reason=f"no {route.way} channel is configured",
             )
-            return None
-        return way, _AccessLetter(route.notice)
+        return way
 
     async def _prepare_sign(self, row: Notification) -> tuple[str, _Letter] | None:
         assert row.id is not None
