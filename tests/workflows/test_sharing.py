@@ -400,3 +400,48 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
     assert len(notifications) == 1200
     assert len({n.target for n in notifications}) == 1200
     assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+
+
+async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    forever = await sharing.create_link(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
+    )
+    direct = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+    ends = clock.now() + timedelta(days=2)
+    expiring = await sharing.create_link(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        terms=ShareTerms(expires_at=ends),
+    )
+    other = await make_tenant(env, "globex")
+
+    async def watch(share: Share, org_id: int = tenant.org_id) -> Share:
+        assert share.id is not None
+        return await sharing.watch_unused(
+            env, org_id=org_id, actor=STAFF, share_id=share.id, staff_id=tenant.staff_id
+        )
+
+    with pytest.raises(InvalidInput, match="never expires"):
+        await watch(forever.share)
+    with pytest.raises(InvalidInput, match="is not a link"):
+        await watch(direct.share)
+    with pytest.raises(NotFound):
+        await watch(expiring.share, other.org_id)
+    watched = await watch(expiring.share)
+    assert watched.notify_unused_expiry
+    assert watched.created_by_staff_id == tenant.staff_id
+    clock.at = ends
+    with pytest.raises(Conflict, match="has expired already"):
+        await watch(expiring.share)
