@@ -15,7 +15,7 @@ from bot.i18n import text
 from bot.sign_texts import SignLinks
 from workflows import reminders
 from workflows.notices import AccessNotice, ShareNotice
-from workflows.sign_notices import SignNotice
+from workflows.sign_notices import SIGNED_FILE, SignNotice
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ class MailSender:
     async def send_sign_notice(
         self, notice: SignNotice, *, links: SignLinks | None
     ) -> dict[str, str]:
+        if notice.kind == SIGNED_FILE:
+            raise PermanentFailure("signed PDFs are not mailed: the completion mail links to them")
         if not notice.email:
             raise Unreachable(f"{notice.name} has no email address")
         return await self.send(self.compose_sign(notice, links=links), to=notice.email)

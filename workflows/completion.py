@@ -34,6 +34,7 @@ from workflows.context import Actor, Env
 from workflows.errors import Conflict, NotFound
 from workflows.seal_keys import SealKey
 from workflows.sealing import seal_pdf
+from workflows.sign_notices import SIGNED_FILE
 
 COMPLETED_NOTICE = "sign.completed"
 SEALER = Actor.system("sealing")
@@ -226,6 +227,9 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
             signing.party_notice(request, party, kind=COMPLETED_NOTICE, key="completed")
             for party in parties
         ]
+        notes += [
+            _signed_file(request, party, document) for party in parties for document in sealed
+        ]
         told = signing.staff_notice(request, status=signing.COMPLETED)
         notes.append(replace(told, payload={**told.payload, "sealed": [d.ref for d in sealed]}))
         await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
@@ -238,6 +242,23 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
             details={"sealed": {d.ref: d.sha256 for d in sealed}},
         )
     return request
+
+
+def _signed_file(
+    request: SignatureRequest, party: Party, document: Document
+) -> outbox.NewNotification | None:
+    """One sealed PDF for a recipient party's chat; the routing decides if it can go."""
+    if party.recipient_id is None:
+        return None
+    assert party.id is not None and request.id is not None
+    return outbox.NewNotification(
+        org_id=request.org_id,
+        channel="recipient",
+        target=str(party.recipient_id),
+        kind=SIGNED_FILE,
+        payload={"request_id": request.id, "party_id": party.id, "document_id": document.id},
+        dedupe_key=f"sign:{party.id}:file:{document.id}",
+    )
 
 
 async def _note_failure(env: Env, request_id: int, error: Exception) -> None:

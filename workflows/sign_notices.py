@@ -1,12 +1,13 @@
 """What a signing notice to a party says, whether it still matters, and which way it goes.
 
-The outbox holds four kinds for parties: the invitation (when it is their turn), the
-one-time code they asked for, the end of the request (declined, cancelled, expired) and
-its completion. They travel on channel ``recipient`` (a recipient: Telegram, else mail)
-or ``party`` (a person outside the system: mail only). Each is checked again when it is
-sent: an invitation for a request that ended meanwhile, or a code that was replaced or
-has expired, is cancelled rather than sent. A one-time code never outlives its sending:
-the worker keeps the row's payload without it (``scrubbed``).
+The outbox holds these kinds for parties: the invitation (when it is their turn), the
+one-time code they asked for, a reminder, the end of the request (declined, cancelled,
+expired), its completion, and each signed PDF for a party's Telegram chat. They travel
+on channel ``recipient`` (a recipient: Telegram, else mail) or ``party`` (a person
+outside the system: mail only). Each is checked again when it is sent: an invitation for
+a request that ended meanwhile, or a code that was replaced or has expired, is cancelled
+rather than sent. A one-time code never outlives its sending: the worker keeps the row's
+payload without it (``scrubbed``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,19 @@ from workflows.recipients import can_receive
 from workflows.sign_reminders import REMIND
 
 COMPLETED_NOTICE = "sign.completed"
-KINDS = (signing.INVITE, deciding.CODE_NOTICE, signing.ENDED_NOTICE, COMPLETED_NOTICE, REMIND)
+SIGNED_FILE = "sign.file"
+"""One signed and sealed PDF, sent as a file into a party's Telegram chat (by mail, the
+completion notice links to the party's page, where the signed PDFs are)."""
+KINDS = (
+    signing.INVITE,
+    deciding.CODE_NOTICE,
+    signing.ENDED_NOTICE,
+    COMPLETED_NOTICE,
+    REMIND,
+    SIGNED_FILE,
+)
+TELEGRAM_FILE_LIMIT = 50 * 1024 * 1024
+"""The largest file a bot may send."""
 CHANNELS = ("recipient", "party")
 PREFERENCE = "signature"
 """The notification setting (per channel) that turns signing news off in a chat."""
@@ -128,7 +141,21 @@ async def route_sign_notice(env: Env, notification: Notification) -> SignRoute:
     refusal = can_receive(notice.recipient, now)
     if refusal:
         return SignRoute("cancel", notice, reason=refusal)
+    if notice.kind == SIGNED_FILE:
+        return _file_way(notice)
     return _recipient_way(notice, notification)
+
+
+def _file_way(notice: SignNotice) -> SignRoute:
+    """A signed PDF goes only into a Telegram chat that wants signing news; anywhere else
+    the completion notice's link to the party's page serves."""
+    assert notice.recipient is not None
+    [document] = notice.documents
+    if notice.chat_id is None or not wants(notice.recipient, PREFERENCE):
+        return SignRoute("cancel", notice, reason="no Telegram chat: the page offers the PDF")
+    if document.size > TELEGRAM_FILE_LIMIT:
+        return SignRoute("cancel", notice, reason="too large for Telegram: the page offers it")
+    return SignRoute("telegram", notice)
 
 
 def _recipient_way(notice: SignNotice, notification: Notification) -> SignRoute:
@@ -177,12 +204,18 @@ async def _load(session: AsyncSession, notification: Notification) -> SignNotice
     )
     declined_by, reason = await _why_ended(session, request)
     code = payload.get("code")
+    documents = await _documents(session, request)
+    if notification.kind == SIGNED_FILE:
+        sealed = await session.get(Document, int(payload.get("document_id", 0)))
+        if sealed is None or sealed.org_id != notification.org_id:
+            return "the signed document no longer exists"
+        documents = [sealed]
     return SignNotice(
         kind=notification.kind,
         organization=organization,
         request=request,
         party=party,
-        documents=await _documents(session, request),
+        documents=documents,
         recipient=recipient,
         sent_by=staff.name if staff else None,
         code=str(code) if code is not None else None,
@@ -205,7 +238,7 @@ def _stale(notice: SignNotice, notification: Notification, now: datetime) -> str
         return _stale_code(notice, notification, now)
     if notice.kind == REMIND:
         return _stale_reminder(notice, now)
-    if notice.kind == COMPLETED_NOTICE and request.status != signing.COMPLETED:
+    if notice.kind in (COMPLETED_NOTICE, SIGNED_FILE) and request.status != signing.COMPLETED:
         return f"the request is {request.status}, not completed"
     if notice.kind == signing.ENDED_NOTICE and request.status not in signing.ENDED:
         return f"the request is {request.status}; it has not ended"

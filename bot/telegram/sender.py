@@ -25,7 +25,7 @@ from storage.models import Document
 from workflows import platform
 from workflows.context import Env
 from workflows.notices import AccessNotice, ShareNotice
-from workflows.sign_notices import SignNotice
+from workflows.sign_notices import SIGNED_FILE, SignNotice
 
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
 CHANNEL = "telegram"
@@ -92,6 +92,10 @@ class TelegramSender:
         chat_id = notice.chat_id
         if chat_id is None:
             raise Unreachable("the recipient has no linked chat")
+        if notice.kind == SIGNED_FILE:
+            [document] = notice.documents
+            sent = await self.send_file(chat_id=chat_id, document=document)
+            return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
         body, keyboard = messages.sign_notice(notice, links=links)
         sent = await call(
             lambda: self.bot.send_message(

@@ -8,8 +8,10 @@ page; a stranger's press, an old button and a colleague of a shared cabinet are 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -21,8 +23,10 @@ from storage.models import Notification, PartyDecision, SignatureRequest
 from tests.conftest import STAFF, Tenant
 from tests.fakes.telegram_api import CallbackAnswer, FakeTelegramApi, SentMessage, TgUser
 from tests.helpers import upload
-from workflows import deciding, linking, organizations, recipients, signing
+from workflows import completion, deciding, linking, organizations, recipients, signing
 from workflows.context import Env
+from workflows.seal_keys import create_self_signed_seal, load_seal_key
+from workflows.sign_notices import SIGNED_FILE
 from workflows.signing import NewParty, NewRequest
 
 PUBLIC = "https://docs.example.test"
@@ -341,3 +345,32 @@ async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningSt
     assert row.status == "sent" and "code" not in row.payload
     await deciding.confirm_code(tg.env, token, code)
     assert (await deciding.open_page(tg.env, token)).party.verified_via == "telegram"
+
+
+async def test_once_sealed_the_signed_pdf_arrives_in_the_partys_chat(
+    tg: SigningStage, tmp_path: Path
+) -> None:
+    rita = tg.tenant.recipient_id
+    await tg.link(rita, RITA)
+    created = await tg.request(NewParty(role="approver", recipient_id=rita))
+    assert created.request.id is not None
+    assert await tg.worker.run_once() == 1
+    invitation = _invitation(tg, RITA)
+    await tg.press(RITA, invitation.message_id, invitation.buttons[0]["callback_data"])
+    seal = load_seal_key(*create_self_signed_seal(tmp_path / "seal", common_name="Acme seal"))
+    await completion.complete_request(tg.env, created.request.id, key=seal)
+    before = len(tg.fake.messages_to(RITA))
+
+    while await tg.worker.run_once():
+        pass
+
+    sent = tg.fake.messages_to(RITA)[before:]
+    files = [m for m in sent if m.method == "sendDocument"]
+    assert len(files) == 1 and files[0].document is not None
+    [sealed] = await completion.sealed_documents(
+        tg.env, org_id=tg.tenant.org_id, request_id=created.request.id
+    )
+    assert files[0].document.file_name == sealed.filename
+    assert hashlib.sha256(files[0].document.data).hexdigest() == sealed.sha256
+    assert any("S-1" in (m.text or "") for m in sent if m.method == "sendMessage")
+    assert {r.status for r in await _rows(tg.env, SIGNED_FILE)} == {"sent"}

@@ -21,6 +21,7 @@ from workflows.deciding import Decision
 from workflows.errors import Conflict
 from workflows.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 from workflows.sealing import SealingFailed, verify_pdf
+from workflows.sign_notices import SIGNED_FILE, route_sign_notice
 from workflows.signing import NewParty, NewRequest
 
 WEB = Actor(type="party", label="page", ip="198.51.100.7", user_agent="Safari")
@@ -191,3 +192,38 @@ async def test_the_sealing_worker_completes_due_requests_and_retries_failures(
         settled = await session.get(Notification, row.id)
     assert request is not None and request.status == signing.COMPLETED
     assert settled is not None and settled.status == "sent"
+
+
+async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
+    env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    created = await signing.create_request(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        staff_id=None,
+        new=NewRequest(
+            document_ids=[document.id],
+            parties=[NewParty(role="approver", recipient_id=tenant.recipient_id)],
+        ),
+    )
+    [party] = created.parties
+    assert created.request.id is not None
+    await deciding.send_code(env, party.token)  # Rita has only an email: she confirms a code
+    async with env.reads() as session:
+        [code] = (
+            await session.exec(select(Notification).where(Notification.kind == "sign.code"))
+        ).all()
+    await deciding.confirm_code(env, party.token, code.payload["code"])
+    await deciding.decide(env, party.token, Decision(kind="approve", needs_review=False), actor=WEB)
+    await completion.complete_request(env, created.request.id, key=seal)
+
+    async with env.reads() as session:
+        [row] = (
+            await session.exec(select(Notification).where(Notification.kind == SIGNED_FILE))
+        ).all()
+    route = await route_sign_notice(env, row)
+
+    assert route.way == "cancel" and "no Telegram chat" in (route.reason or "")
