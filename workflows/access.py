@@ -76,6 +76,7 @@ async def open_shared(
     async with env.sessions() as session, session.begin():
         found = await _resolve(session, token, now)
         share = found.share
+        notices = _staff_notices("open", found, share)  # judged before the counts change
         await session.exec(
             update(Share).where(col(Share.id) == share.id).values(open_count=Share.open_count + 1)
         )
@@ -95,7 +96,7 @@ async def open_shared(
             share_id=share.id,
             details={"first": first},
         )
-        await outbox.enqueue_many(session, [_staff_notice("open", found)], at=now)
+        await outbox.enqueue_many(session, notices, at=now)
     return found
 
 
@@ -112,6 +113,7 @@ async def start_download(
     async with env.sessions() as session, session.begin():
         found = await _resolve(session, token, now)
         share = found.share
+        notices = _staff_notices("download", found, share)  # judged before the count changes
         counted = await session.exec(
             update(Share)
             .where(
@@ -133,7 +135,7 @@ async def start_download(
             share_id=share.id,
             details={"download": share.download_count + 1},
         )
-        await outbox.enqueue_many(session, [_staff_notice("download", found)], at=now)
+        await outbox.enqueue_many(session, notices, at=now)
     return found
 
 
@@ -266,9 +268,9 @@ class AccessRecorder:
                     refusals[pending] = refusal
                     continue
                 assert share is not None
+                for notice in _staff_notices(pending.kind, pending.found, share):
+                    notices.setdefault(notice.dedupe_key, notice)
                 events.append(_count(share, pending))
-                notice = _staff_notice(pending.kind, pending.found)
-                notices.setdefault(notice.dedupe_key, notice)
             # Each share changed is written once (flushed before the next statement).
             await audit.append_events(session, events)
             await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
@@ -298,13 +300,22 @@ def _count(share: Share, pending: _Pending) -> audit.NewEvent:
     )
 
 
-def _staff_notice(kind: VisitKind, found: SharedDocument) -> outbox.NewNotification:
-    """The staff notice of a visit; its dedupe key lets only the first of its kind through."""
-    return staff_notices.visit_notice(
+def _staff_notices(
+    kind: VisitKind, found: SharedDocument, counted: Share
+) -> list[outbox.NewNotification]:
+    """The staff notice of a first visit of its kind, judged by ``counted``'s counters
+    before this visit. A space's share counts every member's visits, so there each visit
+    offers one and the dedupe key lets only a member's first through; elsewhere a visit
+    after the first writes nothing, keeping the outbox off the path of every page view."""
+    seen = counted.open_count if kind == "open" else counted.download_count
+    if counted.kind != "space" and seen:
+        return []
+    notice = staff_notices.visit_notice(
         found.share,
         kind=staff_notices.OPENED if kind == "open" else staff_notices.DOWNLOADED,
         recipient_id=found.recipient.id if found.recipient is not None else None,
     )
+    return [notice]
 
 
 def _share_id(pending: _Pending) -> int:

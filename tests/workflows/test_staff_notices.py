@@ -17,6 +17,7 @@ from workflows import (
     delivery,
     inbox,
     linking,
+    outbox,
     overview,
     recipients,
     sharing,
@@ -93,6 +94,32 @@ async def test_opens_recorded_in_one_batch_tell_once_per_recipient(
         await recorder.stop()
 
     assert [n.kind for n in await _notices(env)] == ["document.opened", "document.downloaded"]
+
+
+async def test_visits_after_the_first_write_nothing_to_the_outbox(
+    env: Env, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = await _shared(env, tenant)
+    await access.open_shared(env, token, VISITOR)
+    await access.start_download(env, token, VISITOR)
+    written: list[int] = []
+    enqueue = outbox.enqueue_many
+
+    async def counting(session: object, notifications: list[object], **kw: object) -> int:
+        written.append(len(notifications))
+        return await enqueue(session, notifications, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "enqueue_many", counting)
+    recorder = AccessRecorder(env)
+    await recorder.start()
+    try:
+        await access.open_shared(env, token, VISITOR)
+        await access.open_shared(env, token, VISITOR, recorder=recorder)
+        await access.start_download(env, token, VISITOR, recorder=recorder)
+    finally:
+        await recorder.stop()
+
+    assert sum(written) == 0
 
 
 async def test_a_first_download_tells_the_sharer_once(env: Env, tenant: Tenant) -> None:
