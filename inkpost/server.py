@@ -13,15 +13,15 @@ import signal
 from collections.abc import Callable
 
 from aiohttp import web
-from asn1crypto import x509 as asn1_x509
 
 from inkpost import services
+from inkpost.cli_context import UserError
 from inkpost.runtime import Runtime
 from inkpost.seal import ensure_seal
 from inkpost.settings import Settings
 from web_sign.app import create_app
 from web_sign.logs import RedactingAccessLogger, install_redaction
-from workflows.seal_keys import BadSealKey
+from workflows.seal_keys import BadSealKey, SealKey
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -43,8 +43,10 @@ def configure_logging() -> None:
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    """The web pages plus whatever chat and mail services are configured."""
+    """The web pages plus whatever chat and mail services are configured, and the
+    sealing worker with the organisation's seal, loaded (or created) once here."""
     settings = runtime.settings
+    seal = load_seal(settings)
     app = create_app(
         env=runtime.env,
         cache_dir=settings.data_dir / "cache",
@@ -53,22 +55,20 @@ def build_app(runtime: Runtime) -> web.Application:
         telegram_bot_token=(
             settings.telegram_token.get_secret_value() if settings.telegram_token else None
         ),
-        seal_trust=seal_trust(settings),
+        seal_trust=seal.trust_anchors,
     )
-    services.attach(app, runtime)
+    services.attach(app, runtime, seal=seal)
     return app
 
 
-def seal_trust(settings: Settings) -> tuple[asn1_x509.Certificate, ...] | None:
-    """The certificates ``/verify`` checks seals against: those of the seal the sealing
-    worker uses, created now when the data directory has none yet (as that worker would
-    on start). None, with a warning, when the seal cannot be loaded: the page then says
-    verification is unavailable."""
+def load_seal(settings: Settings) -> SealKey:
+    """The seal that signs completed requests and that ``/verify`` trusts: the configured
+    one, or the self-signed one under the data directory, created on first start. One
+    line, and no server, when it cannot be loaded."""
     try:
-        return ensure_seal(settings).key.trust_anchors
+        return ensure_seal(settings).key
     except (BadSealKey, OSError) as e:
-        LOG.warning("verifying sealed PDFs is unavailable: %s", e)
-        return None
+        raise UserError(str(e)) from e
 
 
 async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None = None) -> None:

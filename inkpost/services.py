@@ -27,12 +27,11 @@ from bot.telegram.sender import TelegramSender
 from inkpost import scheduler
 from inkpost.cli_context import UserError
 from inkpost.runtime import Runtime
-from inkpost.seal import ensure_seal
 from inkpost.sealer import SealWorker
 from inkpost.settings import Settings
 from workflows.context import Env
 from workflows.errors import Unavailable
-from workflows.seal_keys import BadSealKey
+from workflows.seal_keys import SealKey
 
 TELEGRAM_API = "https://api.telegram.org"
 
@@ -141,16 +140,11 @@ def slack_socket(
     return lifetime
 
 
-def sealing(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The worker that seals completed signature requests, with the configured seal (or
-    the self-signed one under the data directory, created on first start)."""
+def sealing(runtime: Runtime, seal: SealKey) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The worker that seals completed signature requests with ``seal``."""
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        try:
-            setup = await asyncio.to_thread(ensure_seal, runtime.settings)
-        except BadSealKey as e:
-            raise UserError(str(e)) from e
-        worker = SealWorker(runtime.env, key=setup.key, timestamper_url=runtime.settings.tsa_url)
+        worker = SealWorker(runtime.env, key=seal, timestamper_url=runtime.settings.tsa_url)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="sealing")
         try:
@@ -162,13 +156,15 @@ def sealing(runtime: Runtime) -> Callable[[web.Application], AsyncIterator[None]
     return lifetime
 
 
-def attach(app: web.Application, runtime: Runtime) -> None:
-    """Add the configured services to ``app``: routes now, start and stop with the app."""
+def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = None) -> None:
+    """Add the configured services to ``app``: routes now, start and stop with the app;
+    with ``seal``, the worker that seals completed signature requests."""
     settings = runtime.settings
     config = telegram_config(settings)
     mail = mail_sender(settings)
     application: Application | None = None
-    app.cleanup_ctx.append(sealing(runtime))
+    if seal is not None:
+        app.cleanup_ctx.append(sealing(runtime, seal))
     app.cleanup_ctx.append(
         scheduler.lifetime(runtime.env, interval_seconds=settings.scan_interval_seconds)
     )

@@ -15,8 +15,9 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 
+from inkpost.cli_context import UserError
 from inkpost.sample_pdf import make_pdf
-from inkpost.server import seal_trust
+from inkpost.server import load_seal
 from inkpost.settings import Settings
 from tests.conftest import Tenant
 from tests.web_sign.conftest import PUBLIC_URL, assert_security_headers
@@ -291,15 +292,12 @@ async def test_a_form_without_a_file_asks_for_one(client: TestClient, upload: st
 async def test_without_a_seal_verification_is_unavailable(
     aiohttp_client: Any, env: Env, cache_dir: Path, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", seal_cert=tmp_path / "missing.pem")
-    trust = seal_trust(settings)
-    app = create_app(env=env, cache_dir=cache_dir, public_url=PUBLIC_URL, seal_trust=trust)
+    app = create_app(env=env, cache_dir=cache_dir, public_url=PUBLIC_URL, seal_trust=None)
     client = await aiohttp_client(app)
 
     page = await client.get("/verify")
     posted = await client.post("/verify", data={"csrf": "x"})
 
-    assert trust is None
     for response in (page, posted):
         assert response.status == 503
         text = await response.text()
@@ -309,12 +307,19 @@ async def test_without_a_seal_verification_is_unavailable(
 def test_the_server_trusts_the_seal_it_creates_on_first_start(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
 
-    trust = seal_trust(settings)
+    trust = load_seal(settings).trust_anchors
 
-    assert trust is not None and len(trust) == 1
+    assert len(trust) == 1
     assert (tmp_path / "data" / "seal" / "seal.pem").exists()
-    again = seal_trust(settings)
-    assert again is not None and [c.dump() for c in again] == [c.dump() for c in trust]
+    again = load_seal(settings).trust_anchors
+    assert [c.dump() for c in again] == [c.dump() for c in trust]
+
+
+def test_a_seal_that_cannot_be_loaded_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", seal_cert=tmp_path / "missing.pem")
+
+    with pytest.raises(UserError, match="INKPOST_SEAL_CERT is set but INKPOST_SEAL_KEY is not"):
+        load_seal(settings)
 
 
 @pytest.mark.browser
