@@ -156,6 +156,18 @@ def document_headers(document: Document) -> dict[str, str]:
     }
 
 
+async def send_document(
+    request: web.Request, *, blobs: BlobStore, document: Document
+) -> web.StreamResponse:
+    """A stored document as the answer: sendfile for a local file, else streamed from the
+    store; both honour Range and the validators."""
+    local = blobs.local_path(document.blob_key)
+    if local is not None:
+        return web.FileResponse(local, headers=document_headers(document))
+    transfer = plan_transfer(request, document_validators(document))
+    return await stream_blob(request, blobs=blobs, document=document, transfer=transfer)
+
+
 async def stream_blob(
     request: web.Request, *, blobs: BlobStore, document: Document, transfer: Transfer
 ) -> web.StreamResponse:

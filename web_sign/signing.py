@@ -224,13 +224,7 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     token, page, document = await _document(request)
     if downloads.counted_before_lookup(request):
         await deciding.record_opened(env, token, _id(document), actor=_actor(request, page))
-    local = env.blobs.local_path(document.blob_key)
-    if local is not None:
-        return web.FileResponse(local, headers=downloads.document_headers(document))
-    transfer = downloads.plan_transfer(request, downloads.document_validators(document))
-    return await downloads.stream_blob(
-        request, blobs=env.blobs, document=document, transfer=transfer
-    )
+    return await downloads.send_document(request, blobs=env.blobs, document=document)
 
 
 async def signed_file(request: web.Request) -> web.StreamResponse:
@@ -240,11 +234,7 @@ async def signed_file(request: web.Request) -> web.StreamResponse:
     sealed = page.state.sealed.get(_id(document))
     if sealed is None:
         raise NotFound("this document is not signed and sealed yet")
-    local = env.blobs.local_path(sealed.blob_key)
-    if local is not None:
-        return web.FileResponse(local, headers=downloads.document_headers(sealed))
-    transfer = downloads.plan_transfer(request, downloads.document_validators(sealed))
-    return await downloads.stream_blob(request, blobs=env.blobs, document=sealed, transfer=transfer)
+    return await downloads.send_document(request, blobs=env.blobs, document=sealed)
 
 
 async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
