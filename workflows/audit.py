@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import bulk
 from storage.models import AuditEvent, AuditHead, Document
 from workflows.context import Actor, Env
 from workflows.errors import NotFound
@@ -122,8 +123,8 @@ class NewEvent:
 
 async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> int:
     """Append ``events`` to their organisations' chains, in the given order, in the caller's
-    transaction: one statement locks the chain heads concerned, one statement (per thousand
-    events) inserts the events. Each is hashed exactly as ``record`` would have hashed it.
+    transaction: one statement locks the chain heads concerned, one bulk insert writes the
+    events. Each is hashed exactly as ``record`` would have hashed it.
 
     The events are built as plain rows, not model objects: a share with a group of ten
     thousand appends ten thousand events, and model construction would cost most of it.
@@ -168,10 +169,7 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     for org_id, (seq, end_hash) in ends.items():
         heads[org_id].seq = seq
         heads[org_id].hash = end_hash
-    # One Core statement for all rows, compiled once and cached whatever the batch size;
-    # the ORM's bulk path would cost as much again in bookkeeping.
-    connection = await session.connection()
-    await connection.execute(AuditEvent.__table__.insert(), rows)  # type: ignore[attr-defined]
+    await bulk.insert(session, AuditEvent.__table__, rows)  # type: ignore[attr-defined]
     return len(rows)
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import bulk
 from storage.models import Notification
 from workflows.context import Env
+
+NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
 
 async def enqueue(
@@ -32,28 +33,8 @@ async def enqueue(
     at: datetime,
 ) -> bool:
     """Insert a notification unless one with ``dedupe_key`` exists; True when inserted."""
-    values = {
-        "org_id": org_id,
-        "channel": channel,
-        "target": target,
-        "kind": kind,
-        "payload": payload,
-        "dedupe_key": dedupe_key,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": at,
-        "created_at": at,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(col(Notification.id))
-    )
-    result = await session.exec(statement)
-    return result.first() is not None
+    notice = NewNotification(org_id, channel, target, kind, payload, dedupe_key)
+    return await enqueue_many(session, [notice], at=at) == 1
 
 
 @dataclass(frozen=True)
@@ -75,8 +56,6 @@ async def enqueue_many(
     were new."""
     if not notifications:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     rows = [
         {
             "org_id": n.org_id,
@@ -92,15 +71,7 @@ async def enqueue_many(
         }
         for n in notifications
     ]
-    table = Notification.__table__  # type: ignore[attr-defined]
-    statement = (
-        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
-    )
-    # One cached Core statement for every row, batched into multi-row inserts; the ORM's
-    # bulk path would add its bookkeeping per row.
-    connection = await session.connection()
-    result = await connection.execute(statement, rows)
-    return len(result.all())
+    return await bulk.insert(session, NOTIFICATIONS, rows, skip_conflicts_on="dedupe_key")
 
 
 async def list_notifications(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import bulk
 from storage.models import Document, Group, GroupMember, Recipient, Share, Space, SpaceMember
 from workflows import audit, outbox
 from workflows.context import Actor, Env
@@ -19,6 +20,7 @@ from workflows.recipients import MemberRow, can_receive, group_member_rows
 from workflows.scope import clean_text, get_scoped
 from workflows.tokens import new_token
 
+SHARES = Share.__table__  # type: ignore[attr-defined]
 IN_LIST = 500
 """Ids sent in one IN list; past this, a query reads the document's rows whole."""
 
@@ -193,17 +195,10 @@ async def share_with_group(
 
 
 async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert many shares with one cached statement and put each new id into its row."""
-    if not rows:
-        return
-    by_hash = {row["token_hash"]: row for row in rows}
-    connection = await session.connection()
-    table = Share.__table__  # type: ignore[attr-defined]
-    inserted = await connection.execute(
-        table.insert().returning(table.c.id, table.c.token_hash), rows
-    )
-    for share_id, token_hash in inserted.all():
-        by_hash[token_hash]["id"] = share_id
+    """Insert many shares at once, each with a fresh id put into its row."""
+    for row, share_id in zip(rows, await bulk.reserve_ids(session, SHARES, len(rows)), strict=True):
+        row["id"] = share_id
+    await bulk.insert(session, SHARES, rows)
 
 
 async def _active_direct_shares(

@@ -1,0 +1,165 @@
+"""Inserting many rows of one table at once.
+
+A share with a group of ten thousand writes ten thousand shares, history events and
+notices in one transaction. Core's executemany spends more on each of those rows than the
+database spends storing it: it builds every row's parameters and runs every value through
+its column type, and on PostgreSQL it sends multi-row VALUES statements of thousands of
+parameters, which the server parses and plans one after another.
+
+Here each column's own bind processor (the conversion Core would apply) runs once per
+distinct value of the batch, as most columns of a bulk insert hold one value throughout,
+and the rows reach the driver as they are: on PostgreSQL as one array per column, unnested
+by a single prepared statement; on SQLite through the driver's ``executemany``. Both go
+through SQLAlchemy's connection, so they belong to the session's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Column, Integer, Table, func, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import JSON
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How rows with the given columns become one statement for one dialect."""
+
+    sql: str
+    names: tuple[str, ...]
+    """The columns the rows give, then those filled with their column's scalar default."""
+    processors: tuple[Convert | None, ...]
+    memoize: tuple[bool, ...]
+    defaults: tuple[Any, ...]
+    """The value of each column the rows do not give, in order after theirs."""
+
+
+async def reserve_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary key values for ``table``, for rows inserted with their ids.
+
+    PostgreSQL draws them from the column's sequence. SQLite counts on from the largest id:
+    its write transactions begin IMMEDIATE (``storage.db``), so no other writer can take
+    them before this transaction ends. Call it only in a session that writes."""
+    if count <= 0:
+        return []
+    key = _integer_key(table)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, key.name)
+        drawn = await connection.execute(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        )
+        return sorted(drawn.scalars())
+    top = (await connection.execute(select(func.coalesce(func.max(key), 0)))).scalar_one()
+    return list(range(top + 1, top + 1 + count))
+
+
+async def insert(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_conflicts_on: str | None = None,
+) -> int:
+    """Insert ``rows`` (every one with the same columns) into ``table`` in the session's
+    transaction; returns how many were inserted.
+
+    Columns the rows leave out take their scalar Python default, else the server's
+    default. With ``skip_conflicts_on`` (a uniquely indexed column), a row whose value
+    there is taken is skipped, not an error, and is not counted."""
+    if not rows:
+        return 0
+    connection = await session.connection()
+    dialect = connection.dialect
+    plan = _plan(table, tuple(rows[0]), dialect, skip_conflicts_on)
+    given = len(plan.names) - len(plan.defaults)
+    columns: list[list[Any]] = []
+    for index, name in enumerate(plan.names):
+        if index < given:
+            values = [row[name] for row in rows]
+        else:
+            values = [plan.defaults[index - given]] * len(rows)
+        columns.append(_converted(values, plan.processors[index], plan.memoize[index]))
+    if dialect.name == "postgresql":
+        result = await connection.exec_driver_sql(plan.sql, tuple(columns))
+    else:
+        result = await connection.exec_driver_sql(plan.sql, list(zip(*columns, strict=True)))
+    return max(result.rowcount, 0)
+
+
+def _converted(values: list[Any], process: Convert | None, memoize: bool) -> list[Any]:
+    if process is None:
+        return values
+    if not memoize:
+        return [None if value is None else process(value) for value in values]
+    seen: dict[Any, Any] = {}
+    converted = []
+    for value in values:
+        try:
+            converted.append(seen[value])
+        except KeyError:
+            seen[value] = done = None if value is None else process(value)
+            converted.append(done)
+    return converted
+
+
+@lru_cache(maxsize=64)
+def _plan(
+    table: Table, given: tuple[str, ...], dialect: Dialect, skip_conflicts_on: str | None
+) -> _Plan:
+    unknown = [name for name in given if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in given or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(
+                f"{table.name}.{column.name} has a computed default: give it in every row"
+            )
+        defaults[column.name] = column.default.arg  # type: ignore[attr-defined]
+    names = (*given, *defaults)
+    columns = [table.c[name] for name in names]
+    return _Plan(
+        sql=_statement(table, columns, dialect, skip_conflicts_on),
+        names=names,
+        processors=tuple(
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
+        ),
+        memoize=tuple(not isinstance(column.type, JSON) for column in columns),
+        defaults=tuple(defaults.values()),
+    )
+
+
+def _statement(
+    table: Table, columns: list[Column[Any]], dialect: Dialect, skip_conflicts_on: str | None
+) -> str:
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in columns)
+    if dialect.name == "postgresql":
+        arrays = ", ".join(
+            f"${n}::{column.type.compile(dialect=dialect)}[]"
+            for n, column in enumerate(columns, start=1)
+        )
+        sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
+    else:
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+    if skip_conflicts_on is not None:
+        sql += f" ON CONFLICT ({quote(table.c[skip_conflicts_on].name)}) DO NOTHING"
+    return sql
+
+
+def _integer_key(table: Table) -> Column[Any]:
+    keys = list(table.primary_key.columns)
+    if len(keys) != 1 or not isinstance(keys[0].type, Integer):
+        raise ValueError(f"{table.name} has no single integer primary key")
+    return keys[0]
