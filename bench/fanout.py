@@ -1,6 +1,6 @@
 """How fast one document reaches a group of Telegram recipients through the outbox.
 
-    python bench/fanout.py [--n 2000] [--crash] [--postgres URL]
+    python bench/fanout.py [--n 2000] [--crash] [--enqueue-only [--repeat 3]] [--postgres URL]
 
 Sets up a temporary SQLite store (or, with ``--postgres``, a temporary database on that
 PostgreSQL server, dropped afterwards) with one organisation, N recipients linked to
@@ -15,6 +15,12 @@ the document with the group and reports:
   (goal >= 0.93),
 - 429s the fake answered (goal 0), chats that got no notice (lost, goal 0) and chats
   that got more than one (duplicated, goal 0).
+
+``--enqueue-only`` times only the enqueue, ``--repeat`` times over (a new document each
+time), with no serving process and no delivery. Beside it, as the baseline, it prints what
+the database alone takes to store the same rows: they are copied inside the database by
+one ``INSERT ... SELECT`` per table and committed (then removed), so nothing of Python,
+the driver or the network is in that figure.
 
 ``--crash`` kills the serving process with SIGKILL halfway, at the worst moment: as the
 fake accepts notice N/2 and before its answer leaves, so the worker never learns that it
@@ -33,6 +39,7 @@ import logging
 import os
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -47,16 +54,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import func  # noqa: E402
+from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
 from bench.links import database  # noqa: E402
 from inkpost.sample_pdf import make_pdf  # noqa: E402
+from inkpost.server import start_up_heap_frozen  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.models import GroupMember, Notification, Recipient  # noqa: E402
+from storage.models import Document, GroupMember, Notification, Recipient  # noqa: E402
 from tests.fakes.telegram_api import (  # noqa: E402
     DEFAULT_TOKEN,
     JSON,
@@ -326,15 +334,7 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
                 if process is not None and process.returncode is not None:
                     raise RuntimeError(f"inkpost serve exited ({process.returncode}); see {log}")
 
-            started = time.perf_counter()
-            result = await sharing.share_with_group(
-                env,
-                org_id=population.org_id,
-                actor=BENCH,
-                document_id=population.document_id,
-                group_id=population.group_id,
-            )
-            enqueue_seconds = time.perf_counter() - started
+            enqueue_seconds, result = await timed_share(env, population, population.document_id)
             assert len(result.shares) == args.n, result.skipped[:3]
 
             budget = args.n / (0.5 * TELEGRAM_LIMIT) + 60
@@ -401,6 +401,143 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
         )
 
 
+async def timed_share(
+    env: Env, population: Population, document_id: int
+) -> tuple[float, sharing.GroupShareResult]:
+    """Share ``document_id`` with the group; the seconds it took, and the result."""
+    # Staff share from a serving process, which keeps its start-up heap out of the
+    # collector's sight (inkpost.server); this process does the same.
+    with start_up_heap_frozen():
+        started = time.perf_counter()
+        result = await sharing.share_with_group(
+            env,
+            org_id=population.org_id,
+            actor=BENCH,
+            document_id=document_id,
+            group_id=population.group_id,
+        )
+        return time.perf_counter() - started, result
+
+
+async def enqueue_only(url: str, workdir: Path, args: argparse.Namespace) -> None:
+    """Share ``--repeat`` documents with the group in turn; print each enqueue beside the
+    time the database alone takes to store the same rows."""
+    engine: AsyncEngine = make_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        env = Env(
+            sessions=make_session_factory(engine),
+            blobs=FileBlobStore(workdir / "blobs"),
+            limits=Limits(max_upload_bytes=50 * 1024 * 1024),
+        )
+        population = await populate(env, args.n)
+        documents_ids = [population.document_id]
+        for number in range(1, args.repeat):
+            documents_ids.append(await another_document(env, population, number))
+        shares, alone = [], []
+        for document_id in documents_ids:
+            seconds, result = await timed_share(env, population, document_id)
+            shares.append(seconds)
+            assert len(result.shares) == args.n, result.skipped[:3]
+            alone.append(await store_alone(engine, population.org_id, document_id))
+        pending = (await outbox_statuses(env)).get("pending", 0)
+    finally:
+        await engine.dispose()
+    share, floor = statistics.median(shares), statistics.median(alone)
+    per_10k = share * 10_000 / args.n
+    print(
+        f"\nenqueue of one document to {args.n:,} linked recipients, {engine.dialect.name}, "
+        f"{os.cpu_count()} CPUs, {args.repeat} runs"
+    )
+    print(f"share_with_group: {', '.join(f'{t:.2f}' for t in shares)} s")
+    print(f"the database alone storing the same rows: {', '.join(f'{t:.2f}' for t in alone)} s")
+    print(
+        f"median {share:.2f} s = {per_10k:.2f} s per 10,000 (goal < 1 s) {verdict(per_10k < 1)}; "
+        f"{share / floor:.1f}x the database alone ({floor:.2f} s)"
+    )
+    expected = args.n * args.repeat
+    print(f"outbox: {pending:,} pending of {expected:,} {verdict(pending == expected)}")
+
+
+async def another_document(env: Env, population: Population, number: int) -> int:
+    async with env.sessions() as session:
+        first = await session.get(Document, population.document_id)
+        assert first is not None
+    title = f"Annual statement 2027, part {number + 1}"
+    document = await documents.upload_document(
+        env,
+        org_id=population.org_id,
+        actor=BENCH,
+        meta=documents.NewDocument(
+            title=title, category="statement", client_id=first.client_id, filename="part.pdf"
+        ),
+        content=_once(make_pdf(title, pages=2)),
+    )
+    assert document.id is not None
+    return document.id
+
+
+STORE_ALONE = (
+    # (table, columns copied as they are, columns given another value)
+    (
+        "share",
+        "org_id, document_id, kind, recipient_id, group_id, message, created_by_staff_id, "
+        "created_at, expires_at, max_downloads, download_count, open_count, "
+        "notify_unused_expiry",
+        {"token_hash": "'~' || substr(token_hash, 2)"},
+        "document_id = :document",
+    ),
+    (
+        "auditevent",
+        "org_id, at, actor_type, actor_id, actor_label, action, document_id, share_id, "
+        "details, ip, user_agent, prev_hash, hash",
+        {"seq": "seq + :shift"},
+        "org_id = :org AND document_id = :document AND action = 'document.shared'",
+    ),
+    (
+        "notification",
+        "org_id, channel, target, kind, payload, status, attempts, next_attempt_at, created_at",
+        {"dedupe_key": "'~' || dedupe_key"},
+        "kind = 'document.shared' AND payload_document = :document",
+    ),
+)
+
+
+async def store_alone(engine: AsyncEngine, org_id: int, document_id: int) -> float:
+    """Seconds the database takes to store again, by itself, the rows one group share
+    wrote: copied inside it and committed. The copies are removed afterwards."""
+    json_field = (
+        "CAST(payload ->> 'document_id' AS INTEGER)"
+        if engine.dialect.name == "postgresql"
+        else "json_extract(payload, '$.document_id')"
+    )
+    async with engine.connect() as conn:
+        shift = (
+            await conn.execute(
+                text("SELECT max(seq) FROM auditevent WHERE org_id = :org"), {"org": org_id}
+            )
+        ).scalar_one()
+    params = {"org": org_id, "document": document_id, "shift": shift}
+    started = time.perf_counter()
+    async with engine.begin() as conn:
+        for table, same, changed, condition in STORE_ALONE:
+            columns = f"{same}, {', '.join(changed)}"
+            values = f"{same}, {', '.join(changed.values())}"
+            where = condition.replace("payload_document", json_field)
+            await conn.execute(
+                text(f"INSERT INTO {table} ({columns}) SELECT {values} FROM {table} WHERE {where}"),
+                params,
+            )
+    seconds = time.perf_counter() - started
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM notification WHERE dedupe_key LIKE '~%'"))
+        await conn.execute(
+            text("DELETE FROM auditevent WHERE org_id = :org AND seq > :shift"), params
+        )
+        await conn.execute(text("DELETE FROM share WHERE token_hash LIKE '~%'"))
+    return seconds
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "BELOW GOAL"
 
@@ -453,6 +590,9 @@ async def main(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         try:
             async with database(workdir, args.postgres) as url:
+                if args.enqueue_only:
+                    await enqueue_only(url, workdir, args)
+                    return
                 figures = await run(url, workdir, args)
         except BaseException:
             log = workdir / "serve.log"
@@ -471,6 +611,12 @@ if __name__ == "__main__":
         action="store_true",
         help="SIGKILL the serving process halfway and start another",
     )
+    parser.add_argument(
+        "--enqueue-only",
+        action="store_true",
+        help="time only the enqueue, beside the database alone storing the same rows",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="enqueues timed with --enqueue-only")
     parser.add_argument(
         "--postgres",
         metavar="URL",

@@ -3,6 +3,7 @@ panels whose members all see what is shared to the space)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -128,46 +129,45 @@ def space_create(
     show_record(space_row(space, 0), title=f"Created space {space.id}", as_json=as_json)
 
 
-@space_app.command("add-member")
-def space_add_member(
-    ctx: typer.Context,
-    space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
-    recipient_id: Annotated[int, typer.Argument(help="The recipient's id.", show_default=False)],
-) -> None:
-    """Make a recipient a member of a space."""
+def _membership_command(
+    change: Callable[..., Awaitable[Any]], done: str, help_text: str
+) -> Callable[..., None]:
+    """A command that adds a recipient to a space or removes them: ``change`` is the
+    workflow, ``done`` how the result reads ("is now a member of")."""
 
-    async def work(scope: OrgScope) -> None:
-        await spaces.add_space_member(
-            scope.env,
-            org_id=scope.org_id,
-            actor=scope.actor,
-            space_id=space_id,
-            recipient_id=recipient_id,
-        )
+    def command(
+        ctx: typer.Context,
+        space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
+        recipient_id: Annotated[
+            int, typer.Argument(help="The recipient's id.", show_default=False)
+        ],
+    ) -> None:
+        async def work(scope: OrgScope) -> None:
+            await change(
+                scope.env,
+                org_id=scope.org_id,
+                actor=scope.actor,
+                space_id=space_id,
+                recipient_id=recipient_id,
+            )
 
-    in_org(ctx, work)
-    say(f"Recipient {recipient_id} is now a member of space {space_id}.")
+        in_org(ctx, work)
+        say(f"Recipient {recipient_id} {done} space {space_id}.")
+
+    command.__doc__ = help_text
+    return command
 
 
-@space_app.command("remove-member")
-def space_remove_member(
-    ctx: typer.Context,
-    space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
-    recipient_id: Annotated[int, typer.Argument(help="The recipient's id.", show_default=False)],
-) -> None:
-    """Remove a recipient from a space."""
-
-    async def work(scope: OrgScope) -> None:
-        await spaces.remove_space_member(
-            scope.env,
-            org_id=scope.org_id,
-            actor=scope.actor,
-            space_id=space_id,
-            recipient_id=recipient_id,
-        )
-
-    in_org(ctx, work)
-    say(f"Recipient {recipient_id} is no longer a member of space {space_id}.")
+space_app.command("add-member")(
+    _membership_command(
+        spaces.add_space_member, "is now a member of", "Make a recipient a member of a space."
+    )
+)
+space_app.command("remove-member")(
+    _membership_command(
+        spaces.remove_space_member, "is no longer a member of", "Remove a recipient from a space."
+    )
+)
 
 
 @space_app.command("delete")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
@@ -95,15 +96,33 @@ async def serve(runtime: Runtime, *, ready: Callable[[list[str]], None] | None =
         await site.start()
         addresses = [_url(address) for address in runner.addresses]
         LOG.info("listening on %s", ", ".join(addresses))
-        if ready is not None:
-            ready(addresses)
-        await stop.wait()
+        with start_up_heap_frozen():
+            if ready is not None:
+                ready(addresses)
+            await stop.wait()
         LOG.info("stopping: finishing requests in flight")
     finally:
         await runner.cleanup()
         for signum in installed:
             loop.remove_signal_handler(signum)
     LOG.info("stopped")
+
+
+@contextlib.contextmanager
+def start_up_heap_frozen() -> Iterator[None]:
+    """Keep what start-up loaded out of the cyclic collector's sight while serving.
+
+    Modules, settings and the app live as long as the process. Left in the collector's
+    oldest generation, every full collection walks them again: a share with ten thousand
+    recipients allocates enough to trigger several, about a fifth of its time. Frozen
+    after a collection (so no garbage is kept), later collections walk only what requests
+    create."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _stop_on(stop: asyncio.Event, signum: signal.Signals) -> None:

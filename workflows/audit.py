@@ -25,8 +25,12 @@ from workflows.errors import NotFound
 GENESIS = "0" * 64
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every event: ``json.dumps`` with these options builds a new one per call."""
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 HASHED = (
@@ -53,8 +57,12 @@ def event_body(event: AuditEvent) -> dict[str, Any]:
 def row_body(row: dict[str, Any]) -> dict[str, Any]:
     """The hashed fields of an event given as a row of column values."""
     body = {name: row[name] for name in HASHED}
-    body["at"] = row["at"].isoformat(timespec="microseconds")
+    body["at"] = _at_text(row["at"])
     return body
+
+
+def _at_text(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -108,7 +116,7 @@ async def record(
     return event
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event for ``append_events``: what ``record`` is given, as data."""
 
@@ -144,14 +152,20 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     # setting a model's attributes ten thousand times costs more than hashing the events.
     ends = {org_id: (head.seq, head.hash) for org_id, head in heads.items()}
     rows: list[dict[str, Any]] = []
+    at_texts: dict[datetime, tuple[datetime, str]] = {}
     for new in events:
         if new.org_id not in ends:
             raise NotFound(f"organisation {new.org_id} has no history")
         seq, prev_hash = ends[new.org_id]
+        # The events of one change share their time: it is converted and spelled once.
+        if new.at not in at_texts:
+            at = new.at.astimezone(UTC)
+            at_texts[new.at] = (at, _at_text(at))
+        at, at_text = at_texts[new.at]
         row: dict[str, Any] = {
             "org_id": new.org_id,
             "seq": seq + 1,
-            "at": new.at.astimezone(UTC),
+            "at": at_text,
             "actor_type": new.actor.type,
             "actor_id": new.actor.id,
             "actor_label": new.actor.label,
@@ -161,9 +175,11 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
             "details": new.details,
             "ip": new.actor.ip,
             "user_agent": new.actor.user_agent,
-            "prev_hash": prev_hash,
         }
-        row["hash"] = _hash(prev_hash, row_body(row))
+        # The row is hashed while "at" holds its text, then becomes the row to insert.
+        row["hash"] = _hash(prev_hash, row)
+        row["at"] = at
+        row["prev_hash"] = prev_hash
         ends[new.org_id] = (row["seq"], row["hash"])
         rows.append(row)
     for org_id, (seq, end_hash) in ends.items():

@@ -37,7 +37,7 @@ async def enqueue(
     return await enqueue_many(session, [notice], at=at) == 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewNotification:
     org_id: int
     channel: str

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,15 +99,20 @@ async def share_with_recipient(
         refusal = can_receive(recipient, now)
         if refusal:
             raise NotAllowed(f"cannot share: {refusal}")
-        return await _share_one(
+        person = MemberRow(
+            _id(recipient.id), recipient.name, recipient.status, recipient.access_expires_at
+        )
+        shared = await _share_with_each(
             session,
             actor=actor,
             document=document,
-            recipient=recipient,
+            recipients=[person],
+            group_id=None,
             terms=terms,
             message=message,
             now=now,
         )
+        return shared[0]
 
 
 async def share_with_group(
@@ -138,60 +144,93 @@ async def share_with_group(
                 result.skipped.append(refusal)
             else:
                 eligible.append(recipient)
-        held = await _active_direct_shares(session, document, [_id(r.id) for r in eligible], now)
-        fresh: list[tuple[MemberRow, dict[str, Any], str]] = []
-        for recipient in eligible:
-            existing = held.get(_id(recipient.id))
-            if existing is not None:
-                result.shares.append(ShareResult(existing, None, created=False))
-                continue
-            token, token_hash = new_token()
-            row = {
-                "org_id": org_id,
-                "document_id": document_id,
-                "kind": "recipient",
-                "recipient_id": recipient.id,
-                "group_id": group_id,
-                "token_hash": token_hash,
-                "message": message,
-                "created_by_staff_id": terms.staff_id,
-                "created_at": now,
-                "expires_at": terms.expires_at,
-            }
-            fresh.append((recipient, row, token))
-        await _insert_share_rows(session, [row for _, row, _ in fresh])
-        await audit.append_events(
+        shared = await _share_with_each(
             session,
-            [
-                audit.NewEvent(
-                    org_id=org_id,
-                    actor=actor,
-                    action="document.shared",
-                    at=now,
-                    document_id=document_id,
-                    share_id=row["id"],
-                    details={
-                        "recipient_id": recipient.id,
-                        "recipient": recipient.name,
-                        "group_id": group_id,
-                        "expires_at": _iso(terms.expires_at),
-                    },
-                )
-                for recipient, row, _ in fresh
-            ],
+            actor=actor,
+            document=document,
+            recipients=eligible,
+            group_id=group_id,
+            terms=terms,
+            message=message,
+            now=now,
         )
-        holders = await _holders_elsewhere(session, document, [_id(r.id) for r, _, _ in fresh])
-        await outbox.enqueue_many(
-            session,
-            [
-                _shared_notice(org_id, row["id"], document_id, _id(recipient.id))
-                for recipient, row, _ in fresh
-                if recipient.id not in holders
-            ],
-            at=now,
-        )
-        result.shares.extend(ShareResult(row, token) for _, row, token in fresh)
+        result.shares.extend(shared)
     return result
+
+
+async def _share_with_each(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    document: Document,
+    recipients: Sequence[MemberRow],
+    group_id: int | None,
+    terms: ShareTerms,
+    message: str | None,
+    now: datetime,
+) -> list[ShareResult]:
+    """A direct share of ``document`` for each of ``recipients`` (who may all receive it),
+    in the caller's transaction: the live share someone already has, or a new one with its
+    history event and, unless they hold the document through a space, a notice.
+
+    Shares, events and notices are written as plain rows in one bulk insert each: a group
+    may hold ten thousand people, and model objects would cost most of the time."""
+    org_id, document_id = document.org_id, _id(document.id)
+    held = await _active_direct_shares(session, document, [r.id for r in recipients], now)
+    results: list[ShareResult] = []
+    fresh: list[tuple[MemberRow, dict[str, Any], str]] = []
+    for recipient in recipients:
+        existing = held.get(recipient.id)
+        if existing is not None:
+            results.append(ShareResult(existing, None, created=False))
+            continue
+        token, token_hash = new_token()
+        row = {
+            "org_id": org_id,
+            "document_id": document_id,
+            "kind": "recipient",
+            "recipient_id": recipient.id,
+            "group_id": group_id,
+            "token_hash": token_hash,
+            "message": message,
+            "created_by_staff_id": terms.staff_id,
+            "created_at": now,
+            "expires_at": terms.expires_at,
+        }
+        fresh.append((recipient, row, token))
+    await _insert_share_rows(session, [row for _, row, _ in fresh])
+    await audit.append_events(
+        session,
+        [
+            audit.NewEvent(
+                org_id=org_id,
+                actor=actor,
+                action="document.shared",
+                at=now,
+                document_id=document_id,
+                share_id=row["id"],
+                details={
+                    "recipient_id": recipient.id,
+                    "recipient": recipient.name,
+                    "group_id": group_id,
+                    "expires_at": _iso(terms.expires_at),
+                },
+            )
+            for recipient, row, _ in fresh
+        ],
+    )
+    holders = await _holders_elsewhere(session, document, [r.id for r, _, _ in fresh])
+    await outbox.enqueue_many(
+        session,
+        [
+            _shared_notice(org_id, row["id"], document_id, recipient.id)
+            for recipient, row, _ in fresh
+            if recipient.id not in holders
+        ],
+        at=now,
+    )
+    results.extend(ShareResult(row, token) for _, row, token in fresh)
+    return results
 
 
 async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -203,25 +242,28 @@ async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) 
 
 async def _active_direct_shares(
     session: AsyncSession, document: Document, recipient_ids: list[int], now: datetime
-) -> dict[int, Share]:
-    """The live direct share of ``document`` each of these recipients already has.
+) -> dict[int, dict[str, Any]]:
+    """The live direct share of ``document`` each of these recipients already has, as a
+    plain row: sharing again with a group of ten thousand reads them all, and models would
+    cost most of that.
 
     For many recipients the document's shares are read whole and filtered here: one
     plain query instead of a long IN list compiled and sent chunk by chunk."""
     wanted = set(recipient_ids)
-    query = select(Share).where(
-        Share.org_id == document.org_id,
-        Share.document_id == document.id,
-        Share.kind == "recipient",
-        col(Share.revoked_at).is_(None),
+    query = select(SHARES).where(
+        SHARES.c.org_id == document.org_id,
+        SHARES.c.document_id == document.id,
+        SHARES.c.kind == "recipient",
+        SHARES.c.revoked_at.is_(None),
     )
     if len(recipient_ids) <= IN_LIST:
-        query = query.where(col(Share.recipient_id).in_(recipient_ids))
-    held: dict[int, Share] = {}
-    for share in (await session.exec(query)).all():
+        query = query.where(SHARES.c.recipient_id.in_(recipient_ids))
+    held: dict[int, dict[str, Any]] = {}
+    connection = await session.connection()
+    for share in (await connection.execute(query)).all():
         rid = share.recipient_id
         if rid is not None and rid in wanted and _active(share, now):
-            held[rid] = share
+            held[rid] = share._asdict()
     return held
 
 
@@ -466,70 +508,12 @@ async def list_shares(
     return rows
 
 
-def _active(share: Share, now: datetime) -> bool:
+def _active(share: Share | Row[Any], now: datetime) -> bool:
     if share.revoked_at is not None:
         return False
     if share.expires_at is not None and share.expires_at <= now:
         return False
     return share.max_downloads is None or share.download_count < share.max_downloads
-
-
-async def _share_one(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    document: Document,
-    recipient: Recipient,
-    terms: ShareTerms,
-    message: str | None,
-    now: datetime,
-    group_id: int | None = None,
-) -> ShareResult:
-    existing = (
-        await session.exec(
-            select(Share).where(
-                Share.org_id == document.org_id,
-                Share.document_id == document.id,
-                Share.recipient_id == recipient.id,
-                col(Share.revoked_at).is_(None),
-            )
-        )
-    ).all()
-    for share in existing:
-        if _active(share, now):
-            return ShareResult(share, None, created=False)
-    token, token_hash = new_token()
-    share = Share(
-        org_id=document.org_id,
-        document_id=_id(document.id),
-        kind="recipient",
-        recipient_id=recipient.id,
-        group_id=group_id,
-        token_hash=token_hash,
-        message=message,
-        created_by_staff_id=terms.staff_id,
-        created_at=now,
-        expires_at=terms.expires_at,
-    )
-    session.add(share)
-    await session.flush()
-    await audit.record(
-        session,
-        org_id=document.org_id,
-        actor=actor,
-        action="document.shared",
-        at=now,
-        document_id=document.id,
-        share_id=share.id,
-        details={
-            "recipient_id": recipient.id,
-            "recipient": recipient.name,
-            "group_id": group_id,
-            "expires_at": _iso(terms.expires_at),
-        },
-    )
-    await _notify(session, share=share, recipient=recipient, now=now)
-    return ShareResult(share, token)
 
 
 async def _notify(

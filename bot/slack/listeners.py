@@ -8,8 +8,8 @@ in a modal they become field errors instead (`bot.slack.views.sentence`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Who
-from bot.slack.views import MAX_OPTIONS, Block, View
+from bot.slack.views import MAX_OPTIONS, Block, Errors, View
 from workflows import staff
 from workflows.context import Env
 from workflows.errors import Unavailable, WorkflowError
@@ -30,6 +30,30 @@ Options = list[Block]
 Finder = Callable[[StaffContext, str], Awaitable[Options]]
 """The options of a searched select for what was typed, in the person's organisation."""
 Listener = Callable[..., Awaitable[None]]
+Plan = TypeVar("Plan")
+
+
+def form_submission(
+    check: Callable[[Who, Mapping[str, Any]], Awaitable[Plan | Errors]],
+    carry_out: Callable[[Plan], Awaitable[Message]],
+) -> Listener:
+    """The listener of a modal whose submission is checked whole first: any problem is
+    shown on its field and the modal stays open; otherwise it closes and the result of
+    carrying out the plan arrives as a direct message. ``check`` gives a plan, or the
+    errors (a dict by field)."""
+
+    async def submitted(
+        ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
+    ) -> None:
+        who = who_of(context, body)
+        plan = await check(who, body["view"]["state"]["values"])
+        if isinstance(plan, dict):
+            await ack(response_action="errors", errors=plan)
+            return
+        await ack()
+        await client.chat_postMessage(channel=who.user_id, **await carry_out(plan))
+
+    return submitted
 
 
 def team_of(context: Any, body: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from bot.slack.blocks import Message
 from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.listeners import (
     action_value,
+    form_submission,
     open_form,
     staff_of,
     suggestions,
@@ -118,18 +119,7 @@ class Sharing:
         ):
             app.options(action_id)(suggestions(self.env, find))
 
-        @app.view(CALLBACK)
-        async def submitted(
-            ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
-        ) -> None:
-            who = who_of(context, body)
-            plan = await self.check(who, body["view"]["state"]["values"])
-            if not isinstance(plan, Plan):
-                await ack(response_action="errors", errors=plan)
-                return
-            await ack()
-            message = shared_message(await self.carry_out(plan))
-            await client.chat_postMessage(channel=who.user_id, **message)
+        app.view(CALLBACK)(form_submission(self.check, self._share_told))
 
     async def share(self, call: Call) -> Message | None:
         return await self.open(call.who, call.args, trigger_id=call.trigger_id, client=call.client)
@@ -224,6 +214,9 @@ class Sharing:
             expires_at=expires_at, message=message, staff_id=context.staff.id
         )
         return Plan(context, document, recipient_ids, group_ids, space_ids, terms)
+
+    async def _share_told(self, plan: Plan) -> Message:
+        return shared_message(await self.carry_out(plan))
 
     async def carry_out(self, plan: Plan) -> Outcome:
         """Share as planned, recipients first, then groups, then spaces. Should something

@@ -17,7 +17,6 @@ from typing import Any
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
@@ -25,6 +24,7 @@ from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.listeners import (
     action_value,
     answer,
+    form_submission,
     open_form,
     staff_of,
     suggestions,
@@ -107,17 +107,7 @@ class Signing:
         for action_id in ROLE_FIELDS.values():
             app.options(action_id)(suggestions(self.env, self.recipient_options))
 
-        @app.view(CALLBACK)
-        async def submitted(
-            ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
-        ) -> None:
-            who = who_of(context, body)
-            plan = await self.check(who, body["view"]["state"]["values"])
-            if not isinstance(plan, Plan):
-                await ack(response_action="errors", errors=plan)
-                return
-            await ack()
-            await client.chat_postMessage(channel=who.user_id, **await self.create(plan))
+        app.view(CALLBACK)(form_submission(self.check, self.create))
 
         @app.action(REMIND)
         async def remind(

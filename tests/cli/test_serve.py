@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -11,9 +12,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 
 import pytest
+
+from inkpost.server import start_up_heap_frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +73,18 @@ def test_serve_answers_and_stops_gracefully(tmp_path: Path, signum: signal.Signa
     assert f"Inkpost is serving on http://127.0.0.1:{port}" in stdout
     assert "stopped" in stderr and "Traceback" not in stderr
     assert (tmp_path / "data" / "inkpost.db").is_file()
+
+
+def test_serving_keeps_the_start_up_heap_from_the_collector_and_no_garbage() -> None:
+    class Node:
+        other: object = None
+
+    cycle = Node()
+    cycle.other = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    assert gc.get_freeze_count() == 0
+    with start_up_heap_frozen():
+        assert gone() is None  # collected first, not kept for the life of the process
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

@@ -64,19 +64,7 @@ async def test_scalar_defaults_fill_the_columns_left_out(env: Env, tenant: Tenan
     document_id = await _document(env, tenant)
     async with env.sessions() as session, session.begin():
         ids = await bulk.reserve_ids(session, SHARE, 2)
-        rows = [
-            {
-                "id": share_id,
-                "org_id": tenant.org_id,
-                "document_id": document_id,
-                "kind": "recipient",
-                "recipient_id": tenant.recipient_id,
-                "token_hash": f"{share_id:064d}",
-                "created_at": START,
-                "expires_at": None,
-            }
-            for share_id in ids
-        ]
+        rows = [_share(tenant, document_id, share_id) | {"expires_at": None} for share_id in ids]
         assert await bulk.insert(session, SHARE, rows) == 2
     async with env.sessions() as session:
         shares = (await session.exec(select(Share).where(col(Share.id).in_(ids)))).all()

@@ -445,3 +445,46 @@ async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(
     clock.at = ends
     with pytest.raises(Conflict, match="has expired already"):
         await watch(expiring.share)
+
+
+async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    first = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+        terms=ShareTerms(expires_at=START + timedelta(days=1)),
+    )
+    clock.at = START + timedelta(days=2)
+    second = await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+    )
+    assert second.created and second.share.id != first.share.id
+    notices = await _notifications(env)
+    assert [n.payload["share_id"] for n in notices] == [first.share.id, second.share.id]
+    # A group share then finds the live one and changes nothing.
+    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert group.id is not None
+    await recipients.add_to_group(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        group_id=group.id,
+        recipient_ids=[tenant.recipient_id],
+    )
+    grouped = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+    )
+    assert [(r.created, r.share.id, r.token) for r in grouped.shares] == [
+        (False, second.share.id, None)
+    ]
+    assert len(await _notifications(env)) == 2
