@@ -76,16 +76,20 @@ async def insert(
     there is taken is skipped, not an error, and is not counted."""
     if not rows:
         return 0
+    given = tuple(rows[0])
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows):
+        raise ValueError(f"rows for {table.name} give different columns: give the same in each")
     connection = await session.connection()
     dialect = connection.dialect
-    plan = _plan(table, tuple(rows[0]), dialect, skip_conflicts_on)
-    given = len(plan.names) - len(plan.defaults)
+    plan = _plan(table, given, dialect, skip_conflicts_on)
+    from_rows = len(given)
     columns: list[list[Any]] = []
     for index, name in enumerate(plan.names):
-        if index < given:
+        if index < from_rows:
             values = [row[name] for row in rows]
         else:
-            values = [plan.defaults[index - given]] * len(rows)
+            values = [plan.defaults[index - from_rows]] * len(rows)
         columns.append(_converted(values, plan.processors[index], plan.memoize[index]))
     if dialect.name == "postgresql":
         result = await connection.exec_driver_sql(plan.sql, tuple(columns))

@@ -132,6 +132,10 @@ async def test_rows_the_table_cannot_take_are_refused_before_anything_is_sent(
             await bulk.insert(
                 session, NOTIFICATION, [notice("k0", org_id=tenant.org_id, colour="red")]
             )
+        uneven = [notice("k1", org_id=tenant.org_id), notice("k2", org_id=tenant.org_id)]
+        uneven[1]["sent_at"] = uneven[1].pop("created_at")
+        with pytest.raises(ValueError, match="rows for notification give different columns"):
+            await bulk.insert(session, NOTIFICATION, uneven)
         no_created_at = notice("k1", org_id=tenant.org_id)
         del no_created_at["created_at"]
         with pytest.raises(ValueError, match="notification.created_at has a computed default"):
