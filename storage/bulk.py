@@ -102,14 +102,14 @@ def _converted(values: list[Any], process: Convert | None, memoize: bool) -> lis
     if process is None:
         return values
     if not memoize:
-        return [None if value is None else process(value) for value in values]
+        return [process(value) for value in values]
     seen: dict[Any, Any] = {}
     converted = []
     for value in values:
         try:
             converted.append(seen[value])
         except KeyError:
-            seen[value] = done = None if value is None else process(value)
+            seen[value] = done = process(value)
             converted.append(done)
     return converted
 
