@@ -603,9 +603,20 @@ async def main(args: argparse.Namespace) -> None:
     report(figures)
 
 
+def at_least_one(text: str) -> int:
+    """A count given on the command line: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too few: give 1 or more")
+    return value
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000, help="recipients in the group")
+    parser.add_argument("--n", type=at_least_one, default=2000, help="recipients in the group")
     parser.add_argument(
         "--crash",
         action="store_true",
@@ -616,7 +627,9 @@ if __name__ == "__main__":
         action="store_true",
         help="time only the enqueue, beside the database alone storing the same rows",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="enqueues timed with --enqueue-only")
+    parser.add_argument(
+        "--repeat", type=at_least_one, default=3, help="enqueues timed with --enqueue-only"
+    )
     parser.add_argument(
         "--postgres",
         metavar="URL",

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -219,7 +219,7 @@ async def _share_with_each(
             for recipient, row, _ in fresh
         ],
     )
-    holders = await _holders_elsewhere(session, document, [r.id for r, _, _ in fresh])
+    holders = await _holders_elsewhere(session, document, [r.id for r, _, _ in fresh], now)
     await outbox.enqueue_many(
         session,
         [
@@ -268,9 +268,15 @@ async def _active_direct_shares(
 
 
 async def _holders_elsewhere(
-    session: AsyncSession, document: Document, recipient_ids: list[int]
+    session: AsyncSession,
+    document: Document,
+    recipient_ids: list[int],
+    now: datetime,
+    *,
+    besides: int | None = None,
 ) -> set[int]:
-    """Which of these recipients already hold ``document`` through one of its spaces."""
+    """Which of these recipients hold ``document`` through one of its spaces, by a share
+    still in force other than ``besides``."""
     if not recipient_ids:
         return set()
     query = (
@@ -280,8 +286,11 @@ async def _holders_elsewhere(
             Share.org_id == document.org_id,
             Share.document_id == document.id,
             col(Share.revoked_at).is_(None),
+            or_(col(Share.expires_at).is_(None), col(Share.expires_at) > now),
         )
     )
+    if besides is not None:
+        query = query.where(Share.id != besides)
     if len(recipient_ids) <= IN_LIST:
         query = query.where(col(SpaceMember.recipient_id).in_(recipient_ids))
     return set((await session.exec(query)).all()) & set(recipient_ids)
@@ -366,14 +375,27 @@ async def share_with_space(
                 .order_by(col(Recipient.id))
             )
         ).all()
-        notified = 0
         skipped: list[str] = []
+        told: list[int] = []
         for recipient in members:
             refusal = can_receive(recipient, now)
             if refusal:
                 skipped.append(refusal)
-                continue
-            notified += await _notify(session, share=share, recipient=recipient, now=now)
+            else:
+                told.append(_id(recipient.id))
+        # Those who hold the document already, directly or through another space, are
+        # not told again.
+        holders = set(await _active_direct_shares(session, document, told, now))
+        holders |= await _holders_elsewhere(session, document, told, now, besides=share.id)
+        notified = await outbox.enqueue_many(
+            session,
+            [
+                _shared_notice(org_id, _id(share.id), document_id, person)
+                for person in told
+                if person not in holders
+            ],
+            at=now,
+        )
     return SpaceShareResult(ShareResult(share, token), notified=notified, skipped=skipped)
 
 
@@ -514,30 +536,6 @@ def _active(share: Share | Row[Any], now: datetime) -> bool:
     if share.expires_at is not None and share.expires_at <= now:
         return False
     return share.max_downloads is None or share.download_count < share.max_downloads
-
-
-async def _notify(
-    session: AsyncSession, *, share: Share, recipient: Recipient, now: datetime
-) -> int:
-    """Queue 'a document was shared with you' unless they already hold it another way."""
-    other = (
-        await session.exec(
-            select(Share.id)
-            .outerjoin(SpaceMember, col(SpaceMember.space_id) == Share.space_id)
-            .where(
-                Share.org_id == share.org_id,
-                Share.document_id == share.document_id,
-                Share.id != share.id,
-                col(Share.revoked_at).is_(None),
-                (Share.recipient_id == recipient.id) | (SpaceMember.recipient_id == recipient.id),
-            )
-            .limit(1)
-        )
-    ).first()
-    if other is not None:
-        return 0
-    notice = _shared_notice(share.org_id, _id(share.id), share.document_id, _id(recipient.id))
-    return await outbox.enqueue_many(session, [notice], at=now)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -231,16 +231,7 @@ async def remind_now(
 async def _pending_request(
     session: AsyncSession, org_id: int, ref: str, now: datetime
 ) -> SignatureRequest:
-    number = signing.parse_request_ref(ref)
-    request = (
-        await session.exec(
-            select(SignatureRequest)
-            .where(SignatureRequest.org_id == org_id, SignatureRequest.number == number)
-            .with_for_update()
-        )
-    ).first()
-    if request is None:
-        raise NotFound(f"request {signing.REF_PREFIX}{number} not found")
+    request = await signing.locked_by_ref(session, org_id, ref)
     if request.status != signing.PENDING:
         raise Conflict(
             f"{request.ref} is {request.status}; only a pending request's parties can be reminded"

@@ -519,7 +519,7 @@ async def cancel_request(
     why = clean_text(reason, what="reason", max_len=2000, required=False)
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
-        request = await _locked_by_ref(session, org_id, ref)
+        request = await locked_by_ref(session, org_id, ref)
         if request.status != PENDING:
             raise Conflict(
                 f"{request.ref} is {request.status}; only a pending request can be cancelled"
@@ -535,7 +535,7 @@ async def staff_link(
     pass on by any medium (the first one was shown only once); noted in the history."""
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
-        request = await _locked_by_ref(session, org_id, ref)
+        request = await locked_by_ref(session, org_id, ref)
         if request.status in (DECLINED, EXPIRED, CANCELLED):
             raise Conflict(f"{request.ref} is {request.status}; its links open nothing to decide")
         party = (
@@ -580,7 +580,8 @@ async def expire_due(env: Env, *, now: datetime | None = None, limit: int = 500)
     return expired
 
 
-async def _locked_by_ref(session: AsyncSession, org_id: int, ref: str) -> SignatureRequest:
+async def locked_by_ref(session: AsyncSession, org_id: int, ref: str) -> SignatureRequest:
+    """The organisation's request ``ref`` (``S-12``), locked for this transaction."""
     number = parse_request_ref(ref)
     request = (
         await session.exec(

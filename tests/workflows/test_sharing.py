@@ -488,3 +488,50 @@ async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
         (False, second.share.id, None)
     ]
     assert len(await _notifications(env)) == 2
+
+
+async def test_a_space_share_tells_members_whose_other_shares_ran_out(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    colleague = await _person(env, tenant, "Carl Colleague")
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    old_room = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Old room")
+    board = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert old_room.id is not None and board.id is not None
+    for space_id, member in (
+        (old_room.id, colleague),
+        (board.id, colleague),
+        (board.id, tenant.recipient_id),
+    ):
+        await spaces.add_space_member(
+            env, org_id=tenant.org_id, actor=STAFF, space_id=space_id, recipient_id=member
+        )
+    # Rita's own share and the old room's share both end tomorrow.
+    ends = ShareTerms(expires_at=START + timedelta(days=1))
+    await sharing.share_with_recipient(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        recipient_id=tenant.recipient_id,
+        terms=ends,
+    )
+    await sharing.share_with_space(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        document_id=document.id,
+        space_id=old_room.id,
+        terms=ends,
+    )
+    before = len(await _notifications(env))
+    clock.at = START + timedelta(days=2)
+
+    result = await sharing.share_with_space(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=board.id
+    )
+
+    assert result.notified == 2
+    told = [n.target for n in await _notifications(env)][before:]
+    assert sorted(told) == sorted([str(tenant.recipient_id), str(colleague)])
