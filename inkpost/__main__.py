@@ -1,5 +1,5 @@
 """`python -m inkpost`: the same as the `inkpost` console script."""
 
-from inkpost.cli import main
+from inkpost.console import main
 
 main()
