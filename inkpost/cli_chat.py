@@ -8,7 +8,15 @@ import typer
 from telegram import Bot
 from telegram.error import TelegramError
 
-from inkpost.cli_context import CLI_ACTOR, JsonOption, OrgScope, UserError, in_org, settings_of
+from inkpost.cli_context import (
+    JsonOption,
+    OrgScope,
+    UserError,
+    in_org,
+    named,
+    named_argument,
+    settings_of,
+)
 from inkpost.output import Column, say, show_record, show_rows
 from inkpost.settings import Settings
 from storage.models import Notification
@@ -18,7 +26,7 @@ outbox_app = typer.Typer(
     help="The outbox: notifications waiting, sent or given up.", no_args_is_help=True
 )
 
-Id = Annotated[int, typer.Argument(help="The id shown by the list command.", show_default=False)]
+RecipientArg = Annotated[str, named_argument("recipient", "RECIPIENT")]
 
 
 async def bot_username(settings: Settings) -> str:
@@ -38,14 +46,15 @@ async def bot_username(settings: Settings) -> str:
         raise UserError(f"the Telegram Bot API did not answer getMe: {e.message}") from e
 
 
-def invite(ctx: typer.Context, recipient_id: Id, as_json: JsonOption = False) -> None:
+def invite(ctx: typer.Context, recipient: RecipientArg, as_json: JsonOption = False) -> None:
     """Make a single-use Telegram invitation (valid 7 days) and print its link."""
     settings = settings_of(ctx)
 
     async def work(scope: OrgScope) -> dict[str, Any]:
         username = await bot_username(settings)
+        recipient_id = await named(scope, "recipient", recipient)
         made = await linking.create_invite(
-            scope.env, org_id=scope.org_id, actor=CLI_ACTOR, recipient_id=recipient_id
+            scope.env, org_id=scope.org_id, actor=scope.actor, recipient_id=recipient_id
         )
         return {
             "recipient_id": recipient_id,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,19 +21,22 @@ from rich.progress import (
 )
 
 from inkpost.cli_context import (
+    DATE_HELP,
     DocRef,
     JsonOption,
     OrgScope,
     UserError,
+    When,
     client_id,
     in_org,
     settings_of,
     when_option,
 )
+from inkpost.cli_people import client_names
 from inkpost.cli_sharing import SHARE_COLUMNS, share_row
 from inkpost.output import Column, emit_json, err, say, show_record, show_rows
 from storage.models import Document
-from workflows import documents, organizations, sharing
+from workflows import documents, sharing
 from workflows.errors import WorkflowError
 
 CHUNK = 1024 * 1024
@@ -164,33 +166,60 @@ def upload(
         list[Path], typer.Argument(metavar="FILE", help="Files to upload.", show_default=False)
     ],
     title: Annotated[
-        str | None, typer.Option(help="Title (default: the file name without extension).")
+        str | None,
+        typer.Option(
+            help="Title (default: the file name without its extension; for a new version, "
+            "the document's title).",
+            show_default=False,
+        ),
     ] = None,
     category: Annotated[
-        str | None, typer.Option(help="Category, e.g. contract or 'fee table'.")
+        str | None,
+        typer.Option(
+            help="Category, e.g. contract or 'fee table' (default: the earlier version's, "
+            "else 'other').",
+            show_default=False,
+        ),
     ] = None,
-    client: Annotated[str | None, typer.Option(help="Client id or exact name.")] = None,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            help="Client id or name (default: the earlier version's).", show_default=False
+        ),
+    ] = None,
     available_from: Annotated[
-        datetime | None, when_option("--from", "Available from (ISO 8601; no zone means UTC).")
+        When | None,
+        when_option(
+            "--from",
+            "Available from: a date (from the start of that day) or a "
+            "date-time, in the organisation's time zone unless it names one.",
+        ),
     ] = None,
     available_until: Annotated[
-        datetime | None, when_option("--until", "Available until (ISO 8601; no zone means UTC).")
+        When | None, when_option("--until", f"Available until: {DATE_HELP}.")
     ] = None,
     version_of: Annotated[
         str | None,
         typer.Option(
-            "--version-of", metavar="DOC", help="Upload as a new version of this document."
+            "--version-of",
+            metavar="DOC",
+            help="Upload as a new version of this document.",
+            show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload files onto the durable medium, each as a document."""
+    """Upload files onto the durable medium, each as a document.
+
+    A file whose name promises another type than its content is refused, and so is a new
+    version identical to the one before; a file already stored as another document is
+    stored again, with a note naming that document."""
     if title is not None and len(files) > 1:
         raise UserError("--title names a single document: give it only with one file")
     settings = settings_of(ctx)
     checked = check_files(files, max_bytes=settings.max_upload_bytes)
 
-    async def work(scope: OrgScope) -> list[Document]:
+    async def work(scope: OrgScope) -> list[Uploaded]:
         previous = None
         if version_of is not None:
             previous = await documents.find_document(scope.env, org_id=scope.org_id, ref=version_of)
@@ -200,19 +229,23 @@ def upload(
             owner = previous.client_id
         else:
             raise UserError("name the client the documents belong to with --client")
-        kind = category or (previous.category if previous is not None else None)
-        if kind is None:
-            raise UserError("name the category with --category")
-        uploaded: list[Document] = []
+        if category is not None:
+            kind = category
+        elif previous is not None:
+            kind = previous.category
+        else:
+            kind = documents.default_category(scope.org.categories)
+        zone = scope.org.timezone
+        uploaded: list[Uploaded] = []
         with upload_progress(checked) as start:
             for file in checked:
                 meta = documents.NewDocument(
-                    title=title or file.path.stem,
+                    title=title or (previous.title if previous is not None else file.path.stem),
                     category=kind,
                     client_id=owner,
                     filename=file.path.name,
-                    available_from=available_from,
-                    available_until=available_until,
+                    available_from=available_from.starting(zone) if available_from else None,
+                    available_until=available_until.ending(zone) if available_until else None,
                     version_of=previous.id if previous is not None else None,
                 )
                 try:
@@ -226,21 +259,38 @@ def upload(
                 except WorkflowError as e:
                     e.add_note(f"file {file.path}")
                     if uploaded:
-                        e.add_note("already uploaded: " + ", ".join(d.ref for d in uploaded))
+                        e.add_note(
+                            "already uploaded: " + ", ".join(u.document.ref for u in uploaded)
+                        )
                     raise
-                uploaded.append(document)
-        return uploaded
+                twins = await documents.same_content(
+                    scope.env, org_id=scope.org_id, document=document
+                )
+                uploaded.append(Uploaded(document, [t.ref for t in twins]))
+        names = await client_names(scope)
+        return [replace(u, row=document_row(u.document, names)) for u in uploaded]
 
     uploaded = in_org(ctx, work)
-    rows = [document_row(d) for d in uploaded]
     if as_json:
-        emit_json(rows)
+        emit_json([{**u.row, "same_content_as": u.same_content_as} for u in uploaded])
         return
-    for document in uploaded:
+    for item in uploaded:
+        document = item.document
         say(
             f"Uploaded {document.ref} “{document.title}” ({document.category}, "
             f"{_pages(document)}{document.size:,} bytes, sha256 {document.sha256[:12]}…)"
         )
+        if item.same_content_as:
+            say(f"  Note: the same bytes are already stored as {', '.join(item.same_content_as)}.")
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """A stored document, its row, and the other documents holding the same bytes."""
+
+    document: Document
+    same_content_as: list[str]
+    row: dict[str, Any] = field(default_factory=dict)
 
 
 def _pages(document: Document) -> str:
@@ -263,7 +313,7 @@ def documents_list(
     """List documents, newest first."""
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
-        names = await _client_names(scope)
+        names = await client_names(scope)
         found = await documents.list_documents(
             scope.env,
             org_id=scope.org_id,
@@ -275,11 +325,6 @@ def documents_list(
     show_rows(in_org(ctx, work), columns=DOCUMENT_COLUMNS, title="Documents", as_json=as_json)
 
 
-async def _client_names(scope: OrgScope) -> dict[int, str]:
-    clients = await organizations.list_clients(scope.env, org_id=scope.org_id)
-    return {c.id: c.name for c in clients if c.id is not None}
-
-
 @documents_app.command("show")
 def documents_show(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> None:
     """Show a document, its versions and its shares."""
@@ -287,7 +332,7 @@ def documents_show(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False)
     async def work(scope: OrgScope) -> dict[str, Any]:
         document = await documents.find_document(scope.env, org_id=scope.org_id, ref=ref)
         assert document.id is not None
-        names = await _client_names(scope)
+        names = await client_names(scope)
         chain = await documents.versions(scope.env, org_id=scope.org_id, document_id=document.id)
         shares = await sharing.list_shares(scope.env, org_id=scope.org_id, document_id=document.id)
         now = scope.env.clock.now()
@@ -298,8 +343,11 @@ def documents_show(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False)
         }
 
     record = in_org(ctx, work)
-    show_record(record, title=f"{record['ref']} {record['title']}", as_json=as_json)
-    if not as_json:
-        if len(record["versions"]) > 1:
-            show_rows(record["versions"], columns=DOCUMENT_COLUMNS, title="Versions", as_json=False)
-        show_rows(record["shares"], columns=SHARE_COLUMNS, title="Shares", as_json=False)
+    if as_json:
+        emit_json(record)
+        return
+    fields = {k: v for k, v in record.items() if k not in ("versions", "shares")}
+    show_record(fields, title=f"{record['ref']} {record['title']}", as_json=False)
+    if len(record["versions"]) > 1:
+        show_rows(record["versions"], columns=DOCUMENT_COLUMNS, title="Versions", as_json=False)
+    show_rows(record["shares"], columns=SHARE_COLUMNS, title="Shares", as_json=False)

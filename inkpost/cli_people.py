@@ -3,19 +3,23 @@ groups and spaces. Each command is one workflow call and one rendering of its re
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from inkpost.cli_context import (
-    CLI_ACTOR,
+    DATE_HELP,
     NEVER,
     JsonOption,
     OrgScope,
     UserError,
+    When,
     client_id,
+    ending,
     in_org,
+    named,
+    named_argument,
+    operator,
     parse_when,
     parse_when_or_never,
     with_runtime,
@@ -33,7 +37,8 @@ client_app = typer.Typer(
 )
 recipient_app = typer.Typer(help="Recipients: people at a client.", no_args_is_help=True)
 
-Id = Annotated[int, typer.Argument(help="The id shown by the list command.", show_default=False)]
+StaffArg = Annotated[str, named_argument("staff member", "STAFF")]
+RecipientArg = Annotated[str, named_argument("recipient", "RECIPIENT")]
 SlackChannelOption = Annotated[
     str | None,
     typer.Option(
@@ -44,7 +49,7 @@ SlackChannelOption = Annotated[
     ),
 ]
 ClientOption = Annotated[
-    str | None, typer.Option("--client", help="Client id or exact name.", show_default=False)
+    str | None, typer.Option("--client", help="Client id or name.", show_default=False)
 ]
 
 
@@ -91,13 +96,15 @@ def org_create(
 ) -> None:
     """Create an organisation."""
 
+    actor = operator()
+
     async def work(runtime: Runtime) -> Organization:
         channel = staff_notices.check_slack_channel(slack_channel)
         org = await organizations.create_organization(
             runtime.env,
             slug=slug,
             name=name,
-            actor=CLI_ACTOR,
+            actor=actor,
             slack_team_id=slack_team,
             default_language=language,
             timezone=timezone,
@@ -106,7 +113,7 @@ def org_create(
             return org
         assert org.id is not None
         return await staff_notices.set_notice_channel(
-            runtime.env, org_id=org.id, actor=CLI_ACTOR, channel=channel
+            runtime.env, org_id=org.id, actor=actor, channel=channel
         )
 
     org = with_runtime(ctx, work)
@@ -207,26 +214,30 @@ def staff_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     show_rows(in_org(ctx, work), columns=STAFF_COLUMNS, title="Staff", as_json=as_json)
 
 
-def _set_staff_blocked(ctx: typer.Context, *, staff_id: int, blocked: bool) -> None:
+def _set_staff_blocked(ctx: typer.Context, *, staff: str, blocked: bool) -> None:
     async def work(scope: OrgScope) -> StaffUser:
         return await organizations.set_staff_status(
-            scope.env, org_id=scope.org_id, actor=scope.actor, staff_id=staff_id, blocked=blocked
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            staff_id=await named(scope, "staff member", staff),
+            blocked=blocked,
         )
 
-    staff = in_org(ctx, work)
-    say(f"Staff member {staff.id} {staff.name} is now {staff.status}.")
+    changed = in_org(ctx, work)
+    say(f"Staff member {changed.id} {changed.name} is now {changed.status}.")
 
 
 @staff_app.command("block")
-def staff_block(ctx: typer.Context, staff_id: Id) -> None:
+def staff_block(ctx: typer.Context, staff: StaffArg) -> None:
     """Block a staff member."""
-    _set_staff_blocked(ctx, staff_id=staff_id, blocked=True)
+    _set_staff_blocked(ctx, staff=staff, blocked=True)
 
 
 @staff_app.command("unblock")
-def staff_unblock(ctx: typer.Context, staff_id: Id) -> None:
+def staff_unblock(ctx: typer.Context, staff: StaffArg) -> None:
     """Unblock a staff member."""
-    _set_staff_blocked(ctx, staff_id=staff_id, blocked=False)
+    _set_staff_blocked(ctx, staff=staff, blocked=False)
 
 
 # Clients ------------------------------------------------------------------------------
@@ -293,7 +304,7 @@ def client_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
 RECIPIENT_COLUMNS = (
     Column("id", "Id", "right"),
     Column("name", "Name"),
-    Column("client_id", "Client", "right"),
+    Column("client", "Client"),
     Column("email", "Email"),
     Column("phone", "Phone"),
     Column("language", "Lang"),
@@ -302,11 +313,12 @@ RECIPIENT_COLUMNS = (
 )
 
 
-def recipient_row(recipient: Recipient) -> dict[str, Any]:
+def recipient_row(recipient: Recipient, client_names: dict[int, str]) -> dict[str, Any]:
     return {
         "id": recipient.id,
         "name": recipient.name,
         "client_id": recipient.client_id,
+        "client": client_names.get(recipient.client_id),
         "email": recipient.email,
         "phone": recipient.phone,
         "language": recipient.language,
@@ -318,15 +330,21 @@ def recipient_row(recipient: Recipient) -> dict[str, Any]:
 
 
 WhenOption = Annotated[
-    datetime | None,
+    When | None,
     typer.Option(
         "--access-expires",
         parser=parse_when,
-        metavar="ISO",
-        help="When access ends (ISO 8601; no zone means UTC).",
+        metavar="DATE",
+        help=f"When access ends: {DATE_HELP}.",
         show_default=False,
     ),
 ]
+
+
+async def client_names(scope: OrgScope) -> dict[int, str]:
+    """Every client's name by id, for rows that name a client."""
+    clients = await organizations.list_clients(scope.env, org_id=scope.org_id)
+    return {c.id: c.name for c in clients if c.id is not None}
 
 
 @recipient_app.command("add")
@@ -334,7 +352,7 @@ def recipient_add(
     ctx: typer.Context,
     *,
     name: Annotated[str, typer.Argument(help="Full name.")],
-    client: Annotated[str, typer.Option("--client", help="Client id or exact name.")],
+    client: Annotated[str, typer.Option("--client", help="Client id or name.")],
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
     language: Annotated[str, typer.Option(help="en, pl, ru or sv.")] = "en",
@@ -343,8 +361,8 @@ def recipient_add(
 ) -> None:
     """Add a recipient at a client."""
 
-    async def work(scope: OrgScope) -> Recipient:
-        return await recipients.add_recipient(
+    async def work(scope: OrgScope) -> dict[str, Any]:
+        added = await recipients.add_recipient(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
@@ -353,11 +371,12 @@ def recipient_add(
             email=email,
             phone=phone,
             language=language,
-            access_expires_at=access_expires,
+            access_expires_at=ending(access_expires, scope),
         )
+        return recipient_row(added, await client_names(scope))
 
-    recipient = in_org(ctx, work)
-    show_record(recipient_row(recipient), title=f"Added recipient {recipient.id}", as_json=as_json)
+    row = in_org(ctx, work)
+    show_record(row, title=f"Added recipient {row['id']}", as_json=as_json)
 
 
 @recipient_app.command("list")
@@ -379,7 +398,8 @@ def recipient_list(
             client_id=await client_id(scope, client) if client else None,
             include_removed=include_removed,
         )
-        return [recipient_row(r) for r in found]
+        names = await client_names(scope)
+        return [recipient_row(r, names) for r in found]
 
     show_rows(in_org(ctx, work), columns=RECIPIENT_COLUMNS, title="Recipients", as_json=as_json)
 
@@ -388,7 +408,7 @@ def recipient_list(
 def recipient_edit(
     ctx: typer.Context,
     *,
-    recipient_id: Id,
+    recipient: RecipientArg,
     name: Annotated[str | None, typer.Option(help="New name.", show_default=False)] = None,
     email: Annotated[
         str | None, typer.Option(help="New email; '' clears it.", show_default=False)
@@ -403,8 +423,8 @@ def recipient_edit(
         str | None,
         typer.Option(
             "--access-expires",
-            metavar="ISO|never",
-            help="When access ends (ISO 8601, no zone means UTC), or 'never'.",
+            metavar="DATE|never",
+            help=f"When access ends: {DATE_HELP}; or 'never'.",
             show_default=False,
         ),
     ] = None,
@@ -419,46 +439,47 @@ def recipient_edit(
             raise typer.BadParameter(e.message, param_hint="'--access-expires'") from None
         expires = None if parsed == NEVER else parsed
 
-    async def work(scope: OrgScope) -> Recipient:
-        return await recipients.edit_recipient(
+    async def work(scope: OrgScope) -> dict[str, Any]:
+        changed = await recipients.edit_recipient(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
-            recipient_id=recipient_id,
+            recipient_id=await named(scope, "recipient", recipient),
             name=name,
             email=UNSET if email is None else email,
             phone=UNSET if phone is None else phone,
             language=language,
-            access_expires_at=expires,
+            access_expires_at=expires.ending(scope.org.timezone)
+            if isinstance(expires, When)
+            else expires,
         )
+        return recipient_row(changed, await client_names(scope))
 
-    recipient = in_org(ctx, work)
-    show_record(
-        recipient_row(recipient), title=f"Updated recipient {recipient.id}", as_json=as_json
-    )
+    row = in_org(ctx, work)
+    show_record(row, title=f"Updated recipient {row['id']}", as_json=as_json)
 
 
-def _set_recipient_blocked(ctx: typer.Context, *, recipient_id: int, blocked: bool) -> None:
+def _set_recipient_blocked(ctx: typer.Context, *, recipient: str, blocked: bool) -> None:
     async def work(scope: OrgScope) -> Recipient:
         return await recipients.set_recipient_blocked(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
-            recipient_id=recipient_id,
+            recipient_id=await named(scope, "recipient", recipient),
             blocked=blocked,
         )
 
-    recipient = in_org(ctx, work)
-    say(f"Recipient {recipient.id} {recipient.name} is now {recipient.status}.")
+    changed = in_org(ctx, work)
+    say(f"Recipient {changed.id} {changed.name} is now {changed.status}.")
 
 
 @recipient_app.command("block")
-def recipient_block(ctx: typer.Context, recipient_id: Id) -> None:
+def recipient_block(ctx: typer.Context, recipient: RecipientArg) -> None:
     """Block a recipient: they get and open nothing until unblocked."""
-    _set_recipient_blocked(ctx, recipient_id=recipient_id, blocked=True)
+    _set_recipient_blocked(ctx, recipient=recipient, blocked=True)
 
 
 @recipient_app.command("unblock")
-def recipient_unblock(ctx: typer.Context, recipient_id: Id) -> None:
+def recipient_unblock(ctx: typer.Context, recipient: RecipientArg) -> None:
     """Unblock a recipient."""
-    _set_recipient_blocked(ctx, recipient_id=recipient_id, blocked=False)
+    _set_recipient_blocked(ctx, recipient=recipient, blocked=False)

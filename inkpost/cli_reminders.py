@@ -3,12 +3,19 @@ would queue at a given moment), and set when an organisation's reminders go out.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from inkpost.cli_context import JsonOption, OrgScope, UserError, in_org, when_option, with_runtime
+from inkpost.cli_context import (
+    JsonOption,
+    OrgScope,
+    UserError,
+    When,
+    in_org,
+    when_option,
+    with_runtime,
+)
 from inkpost.output import emit_json, say, show_record
 from inkpost.runtime import Runtime
 from storage.models import Organization
@@ -36,8 +43,12 @@ def run(
     ctx: typer.Context,
     *,
     at: Annotated[
-        datetime | None,
-        when_option("--at", "Scan as of this moment (ISO 8601; no zone means UTC; default: now)."),
+        When | None,
+        when_option(
+            "--at",
+            "Scan as of this moment (default: now): a date-time, in UTC unless it names a "
+            "zone, or a date (its start, UTC); every organisation is scanned.",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -48,7 +59,7 @@ def run(
     """
 
     async def work(runtime: Runtime) -> reminders.ScanReport:
-        moment = at or runtime.env.clock.now()
+        moment = at.starting("UTC") if at is not None else runtime.env.clock.now()
         return await reminders.run_all(runtime.env, at=moment)
 
     report = with_runtime(ctx, work)

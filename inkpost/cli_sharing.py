@@ -8,11 +8,16 @@ from typing import Annotated, Any
 import typer
 
 from inkpost.cli_context import (
+    DATE_HELP,
     DocRef,
     JsonOption,
     OrgScope,
     UserError,
+    When,
+    ending,
     in_org,
+    named,
+    named_option,
     settings_of,
     when_option,
 )
@@ -75,15 +80,14 @@ def share(
     *,
     ref: DocRef,
     recipient: Annotated[
-        int | None, typer.Option(metavar="ID", help="Share with this recipient.")
+        str | None, named_option("--recipient", "recipient", "Share with this recipient")
     ] = None,
     group: Annotated[
-        int | None, typer.Option(metavar="ID", help="Share with every member of this group.")
+        str | None, named_option("--group", "group", "Share with every member of this group")
     ] = None,
-    space: Annotated[int | None, typer.Option(metavar="ID", help="Share with this space.")] = None,
+    space: Annotated[str | None, named_option("--space", "space", "Share with this space")] = None,
     expires: Annotated[
-        datetime | None,
-        when_option("--expires", "When the share ends (ISO 8601; no zone means UTC)."),
+        When | None, when_option("--expires", f"When the share ends: {DATE_HELP}.")
     ] = None,
     message: Annotated[str | None, typer.Option(help="A note for the recipients.")] = None,
     as_json: JsonOption = False,
@@ -92,10 +96,10 @@ def share(
     targets = [t for t in (recipient, group, space) if t is not None]
     if len(targets) != 1:
         raise UserError("name exactly one of --recipient, --group or --space")
-    terms = sharing.ShareTerms(expires_at=expires, message=message)
 
     async def work(scope: OrgScope) -> tuple[str, list[sharing.ShareResult], list[str]]:
         env, org_id, actor = scope.env, scope.org_id, scope.actor
+        terms = sharing.ShareTerms(expires_at=ending(expires, scope), message=message)
         document = await documents.find_document(env, org_id=org_id, ref=ref)
         doc_id, shared = _id(document.id), document.ref
         if recipient is not None:
@@ -104,18 +108,28 @@ def share(
                 org_id=org_id,
                 actor=actor,
                 document_id=doc_id,
-                recipient_id=recipient,
+                recipient_id=await named(scope, "recipient", recipient),
                 terms=terms,
             )
             return shared, [one], []
         if group is not None:
             many = await sharing.share_with_group(
-                env, org_id=org_id, actor=actor, document_id=doc_id, group_id=group, terms=terms
+                env,
+                org_id=org_id,
+                actor=actor,
+                document_id=doc_id,
+                group_id=await named(scope, "group", group),
+                terms=terms,
             )
             return shared, many.shares, many.skipped
         assert space is not None
         spaced = await sharing.share_with_space(
-            env, org_id=org_id, actor=actor, document_id=doc_id, space_id=space, terms=terms
+            env,
+            org_id=org_id,
+            actor=actor,
+            document_id=doc_id,
+            space_id=await named(scope, "space", space),
+            terms=terms,
         )
         return shared, [spaced.share], spaced.skipped
 
@@ -157,8 +171,7 @@ def link(
     *,
     ref: DocRef,
     expires: Annotated[
-        datetime | None,
-        when_option("--expires", "When the link ends (ISO 8601; no zone means UTC)."),
+        When | None, when_option("--expires", f"When the link ends: {DATE_HELP}.")
     ] = None,
     max_downloads: Annotated[
         int | None,
@@ -188,7 +201,7 @@ def link(
             org_id=scope.org_id,
             actor=scope.actor,
             document_id=document.id,
-            terms=sharing.ShareTerms(expires_at=expires, message=message),
+            terms=sharing.ShareTerms(expires_at=ending(expires, scope), message=message),
             max_downloads=max_downloads,
             notify_unused=tell_me_if_unused,
         )
@@ -208,7 +221,8 @@ def link(
             }
         )
         return
-    ends = f"{expires:%Y-%m-%d %H:%M} UTC" if expires else "never"
+    until = result.share.expires_at
+    ends = f"{until:%Y-%m-%d %H:%M} UTC" if until else "never"
     downloads = "unlimited" if max_downloads is None else str(max_downloads)
     say(
         f"Link to {document.ref} “{document.title}” (share {result.share.id}; expires {ends}; "

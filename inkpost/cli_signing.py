@@ -10,11 +10,21 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from inkpost.cli_context import JsonOption, OrgScope, UserError, in_org, settings_of, when_option
+from inkpost.cli_context import (
+    DATE_HELP,
+    JsonOption,
+    OrgScope,
+    UserError,
+    When,
+    in_org,
+    named,
+    settings_of,
+    when_option,
+)
 from inkpost.output import Column, emit_json, say, show_record, show_rows
 from storage.models import Document, Party, PartyDecision, SignatureRequest
 from workflows import documents, request_forms, sign_reminders, signing
-from workflows.errors import InvalidInput
+from workflows.errors import InvalidInput, NotFound, WorkflowError
 from workflows.signing import NewParty, NewRequest, RequestState
 
 sign_request_app = typer.Typer(
@@ -26,7 +36,7 @@ PARTY_ORDER = "inkpost.party_order"
 ROLE_OPTIONS = {"signer": "--signer", "approver": "--approver", "viewer": "--viewer"}
 MAX_DAYS = 3650
 PARTY_HELP = (
-    "a recipient id (12) or a person outside the system: 'Name <email>', "
+    "a recipient (id, name or email) or a person outside the system: 'Name <email>', "
     "'Name, +46701234567' or 'Name, @telegram' (repeatable)"
 )
 
@@ -61,30 +71,43 @@ def _party_option(role: str) -> Any:
     )
 
 
-def party_of(role: str, text: str) -> NewParty:
-    """A recipient by id, or a person outside the system by name and contact."""
+async def party_of(scope: OrgScope, role: str, text: str, language: str | None) -> NewParty:
+    """A recipient by id, name or email, or a person outside the system by name and contact
+    (written in ``language``)."""
     value = text.strip()
-    if value.isdigit():
-        return NewParty(role=role, recipient_id=int(value))
+    if "," not in value and "<" not in value:
+        try:
+            recipient_id = await named(scope, "recipient", value)
+        except NotFound as error:
+            if value.isdigit():
+                raise UserError(f"{ROLE_OPTIONS[role]} '{value}': {error}") from error
+            raise UserError(
+                f"{ROLE_OPTIONS[role]} '{value}': {error}; for someone outside the system "
+                f"give a contact: {request_forms.FORMATS}"
+            ) from error
+        except WorkflowError as error:
+            raise UserError(f"{ROLE_OPTIONS[role]} '{value}': {error}") from error
+        return NewParty(role=role, recipient_id=recipient_id)
     try:
-        return request_forms.parse_contact(value, role=role)
+        party = request_forms.parse_contact(value, role=role)
     except InvalidInput as error:
         raise UserError(f"{ROLE_OPTIONS[role]} '{value}': {error}") from error
+    return replace(party, language=language)
 
 
-def parties_in_order(ctx: typer.Context, given: dict[str, list[str]]) -> list[NewParty]:
-    """The parties as they were typed, whatever their roles."""
+def parties_in_order(ctx: typer.Context, given: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """The parties (role, text) as they were typed, whatever their roles."""
     remaining = {role: list(values) for role, values in given.items()}
     order = ctx.meta.get(PARTY_ORDER) or [r for r, vs in given.items() for _ in vs]
-    return [party_of(role, remaining[role].pop(0)) for role in order]
+    return [(role, remaining[role].pop(0)) for role in order]
 
 
-def expiry(expires: datetime | None, days: int | None, now: datetime) -> datetime | None:
+def expiry(expires: When | None, days: int | None, scope: OrgScope) -> datetime | None:
     if expires is not None and days is not None:
         raise UserError("give --expires or --days, not both")
     if days is not None:
-        return now + timedelta(days=days)
-    return expires
+        return scope.env.clock.now() + timedelta(days=days)
+    return expires.ending(scope.org.timezone) if expires is not None else None
 
 
 def party_url(ctx: typer.Context, token: str) -> str:
@@ -124,8 +147,7 @@ def create(
         ),
     ] = "parallel",
     expires: Annotated[
-        datetime | None,
-        when_option("--expires", "When the request expires (ISO 8601; no zone means UTC)."),
+        When | None, when_option("--expires", f"When the request expires: {DATE_HELP}.")
     ] = None,
     days: Annotated[
         int | None,
@@ -156,25 +178,24 @@ def create(
 ) -> None:
     """Send documents for signature and print each party's link to pass on.
 
-    Parties are a recipient id or a person outside the system, written 'Name <email>',
-    'Name, +46701234567' or 'Name, @telegram' (several contacts may follow the name,
-    separated by commas). In a sequential request they decide in the order given, e.g.
-    --approver 4 --signer 'Anna Berg <anna@firm.test>' asks recipient 4 first.
+    Parties are a recipient (id, name or email) or a person outside the system, written
+    'Name <email>', 'Name, +46701234567' or 'Name, @telegram' (several contacts may follow
+    the name, separated by commas). In a sequential request they decide in the order
+    given, e.g. --approver 'Jane Client' --signer 'Anna Berg <anna@firm.test>' asks Jane
+    first.
     """
-    parties = [
-        party if party.recipient_id is not None else replace(party, language=language)
-        for party in parties_in_order(
-            ctx, {"signer": signer or [], "approver": approver or [], "viewer": viewer or []}
-        )
-    ]
+    typed = parties_in_order(
+        ctx, {"signer": signer or [], "approver": approver or [], "viewer": viewer or []}
+    )
 
     async def work(scope: OrgScope) -> signing.CreatedRequest:
         found = [await documents.find_document(scope.env, org_id=scope.org_id, ref=r) for r in doc]
+        parties = [await party_of(scope, role, text, language) for role, text in typed]
         new = NewRequest(
             document_ids=[_id(d.id) for d in found],
             parties=parties,
             order=order.strip().lower(),
-            expires_at=expiry(expires, days, scope.env.clock.now()),
+            expires_at=expiry(expires, days, scope),
             message=message,
             language=language,
             title=title,

@@ -8,11 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from inkpost.cli_context import JsonOption, OrgScope, client_id, in_org
-from inkpost.cli_people import RECIPIENT_COLUMNS, ClientOption, recipient_row
+from inkpost.cli_context import JsonOption, OrgScope, client_id, in_org, named, named_argument
+from inkpost.cli_people import RECIPIENT_COLUMNS, ClientOption, client_names, recipient_row
 from inkpost.output import Column, say, show_record, show_rows
 from storage.models import Group, Space
 from workflows import recipients, spaces
+
+GroupArg = Annotated[str, named_argument("group", "GROUP")]
+SpaceArg = Annotated[str, named_argument("space", "SPACE")]
+RecipientArg = Annotated[str, named_argument("recipient", "RECIPIENT")]
 
 group_app = typer.Typer(help="Groups of recipients for bulk sharing.", no_args_is_help=True)
 space_app = typer.Typer(
@@ -53,26 +57,25 @@ def group_create(
 def group_add(
     ctx: typer.Context,
     *,
-    group_id: Annotated[int, typer.Argument(help="The group's id.", show_default=False)],
-    recipient_ids: Annotated[
-        list[int], typer.Argument(help="Recipient ids to add.", show_default=False)
-    ],
+    group: GroupArg,
+    people: Annotated[list[str], named_argument("recipient", "RECIPIENT…", many=True)],
 ) -> None:
     """Add recipients to a group."""
 
-    async def work(scope: OrgScope) -> int:
-        return await recipients.add_to_group(
+    async def work(scope: OrgScope) -> tuple[int, int]:
+        ids = {await named(scope, "recipient", person) for person in people}
+        added = await recipients.add_to_group(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
-            group_id=group_id,
-            recipient_ids=recipient_ids,
+            group_id=await named(scope, "group", group),
+            recipient_ids=sorted(ids),
         )
+        return added, len(ids) - added
 
-    added = in_org(ctx, work)
-    already = len(set(recipient_ids)) - added
+    added, already = in_org(ctx, work)
     note = f" ({already} already in it)" if already else ""
-    say(f"Added {added} recipient(s) to group {group_id}{note}.")
+    say(f"Added {added} recipient(s) to group {group}{note}.")
 
 
 @group_app.command("list")
@@ -91,16 +94,17 @@ def group_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
 SPACE_COLUMNS = (
     Column("id", "Id", "right"),
     Column("name", "Name"),
-    Column("client_id", "Client", "right"),
+    Column("client", "Client"),
     Column("members", "Members", "right"),
 )
 
 
-def space_row(space: Space, members: int) -> dict[str, Any]:
+def space_row(space: Space, members: int, names: dict[int, str]) -> dict[str, Any]:
     return {
         "id": space.id,
         "name": space.name,
         "client_id": space.client_id,
+        "client": names.get(space.client_id) if space.client_id is not None else None,
         "members": members,
         "created_at": space.created_at,
     }
@@ -116,17 +120,18 @@ def space_create(
 ) -> None:
     """Create a space (a client panel)."""
 
-    async def work(scope: OrgScope) -> Space:
-        return await spaces.create_space(
+    async def work(scope: OrgScope) -> dict[str, Any]:
+        space = await spaces.create_space(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
             name=name,
             client_id=await client_id(scope, client) if client else None,
         )
+        return space_row(space, 0, await client_names(scope))
 
-    space = in_org(ctx, work)
-    show_record(space_row(space, 0), title=f"Created space {space.id}", as_json=as_json)
+    row = in_org(ctx, work)
+    show_record(row, title=f"Created space {row['id']}", as_json=as_json)
 
 
 def _membership_command(
@@ -135,24 +140,18 @@ def _membership_command(
     """A command that adds a recipient to a space or removes them: ``change`` is the
     workflow, ``done`` how the result reads ("is now a member of")."""
 
-    def command(
-        ctx: typer.Context,
-        space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
-        recipient_id: Annotated[
-            int, typer.Argument(help="The recipient's id.", show_default=False)
-        ],
-    ) -> None:
+    def command(ctx: typer.Context, space: SpaceArg, recipient: RecipientArg) -> None:
         async def work(scope: OrgScope) -> None:
             await change(
                 scope.env,
                 org_id=scope.org_id,
                 actor=scope.actor,
-                space_id=space_id,
-                recipient_id=recipient_id,
+                space_id=await named(scope, "space", space),
+                recipient_id=await named(scope, "recipient", recipient),
             )
 
         in_org(ctx, work)
-        say(f"Recipient {recipient_id} {done} space {space_id}.")
+        say(f"Recipient {recipient} {done} space {space}.")
 
     command.__doc__ = help_text
     return command
@@ -173,7 +172,7 @@ space_app.command("remove-member")(
 @space_app.command("delete")
 def space_delete(
     ctx: typer.Context,
-    space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
+    space: SpaceArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -183,18 +182,20 @@ def space_delete(
     """
     if not yes:
         typer.confirm(
-            f"Delete space {space_id}, revoke its shares and remove members who belong to no "
+            f"Delete space {space}, revoke its shares and remove members who belong to no "
             "other space?",
             abort=True,
             err=True,
         )
 
-    async def work(scope: OrgScope) -> spaces.SpaceDeletion:
-        return await spaces.delete_space(
+    async def work(scope: OrgScope) -> tuple[int, spaces.SpaceDeletion]:
+        space_id = await named(scope, "space", space)
+        deletion = await spaces.delete_space(
             scope.env, org_id=scope.org_id, actor=scope.actor, space_id=space_id
         )
+        return space_id, deletion
 
-    deletion = in_org(ctx, work)
+    space_id, deletion = in_org(ctx, work)
     record = {
         "space_id": space_id,
         "revoked_shares": deletion.revoked_shares,
@@ -216,7 +217,8 @@ def space_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
         found = await spaces.list_spaces(scope.env, org_id=scope.org_id)
-        return [space_row(s.space, s.members) for s in found]
+        names = await client_names(scope)
+        return [space_row(s.space, s.members, names) for s in found]
 
     show_rows(in_org(ctx, work), columns=SPACE_COLUMNS, title="Spaces", as_json=as_json)
 
@@ -224,13 +226,15 @@ def space_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
 @space_app.command("members")
 def space_members(
     ctx: typer.Context,
-    space_id: Annotated[int, typer.Argument(help="The space's id.", show_default=False)],
+    space: SpaceArg,
     as_json: JsonOption = False,
 ) -> None:
     """List the members of a space."""
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
+        space_id = await named(scope, "space", space)
         found = await spaces.space_members(scope.env, org_id=scope.org_id, space_id=space_id)
-        return [recipient_row(r) for r in found]
+        names = await client_names(scope)
+        return [recipient_row(r, names) for r in found]
 
     show_rows(in_org(ctx, work), columns=RECIPIENT_COLUMNS, title="Space members", as_json=as_json)

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
 
     org: str | None = None
     """The organisation CLI commands act on when there are several (slug)."""
+    staff: str | None = None
+    """The staff member CLI commands act as and the history names (id, name or email)."""
 
     @field_validator("slack_app_token", mode="before")
     @classmethod

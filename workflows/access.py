@@ -114,6 +114,7 @@ async def start_download(
         found = await _resolve(session, token, now)
         share = found.share
         notices = _staff_notices("download", found, share)  # judged before the count changes
+        number = share.download_count + 1  # the update below refreshes the loaded share
         counted = await session.exec(
             update(Share)
             .where(
@@ -133,7 +134,7 @@ async def start_download(
             at=now,
             document_id=share.document_id,
             share_id=share.id,
-            details={"download": share.download_count + 1},
+            details={"download": number},
         )
         await outbox.enqueue_many(session, notices, at=now)
     return found

@@ -18,7 +18,7 @@ from storage.models import Client, Document, Organization
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound, Unavailable
-from workflows.media import EXTENSIONS, PDF, inspect_pdf, sniff
+from workflows.media import EXTENSIONS, PDF, check_name, inspect_pdf, sniff
 from workflows.scope import clean_text, get_scoped
 
 REF = re.compile(r"^\s*(?:d-?)?(\d{1,12})\s*$", re.IGNORECASE)
@@ -64,6 +64,11 @@ def check_window(available_from: datetime | None, available_until: datetime | No
         )
 
 
+def default_category(categories: Sequence[str]) -> str:
+    """Where a document goes when nobody names a category: "other", else the last one."""
+    return "other" if "other" in categories else categories[-1]
+
+
 def match_category(categories: Sequence[str], category: str) -> str:
     wanted = category.strip().lower()
     for known in categories:
@@ -103,7 +108,9 @@ async def upload_document(
 
     staged = await _stage(env, content)
     try:
-        media_type, pages, text = await _inspect(env, staged)
+        if meta.version_of is not None:
+            await _refuse_unchanged(env, org_id, meta.version_of, staged.sha256)
+        media_type, pages, text = await _inspect(env, staged, filename=meta.filename)
         filename = safe_filename(meta.filename)
         if "." not in filename:
             filename += EXTENSIONS[media_type]
@@ -181,8 +188,51 @@ async def _stage(env: Env, content: AsyncIterable[bytes]) -> StagedBlob:
         raise InvalidInput(str(e)) from e
 
 
-async def _inspect(env: Env, staged: StagedBlob) -> tuple[str, int | None, str | None]:
+async def _refuse_unchanged(env: Env, org_id: int, version_of: int, sha256: str) -> None:
+    """A new version must differ from the newest one it follows."""
+    async with env.sessions() as session:
+        previous = await get_scoped(
+            session, Document, org_id=org_id, id=version_of, what="document"
+        )
+        root = previous.version_of or previous.id
+        newest = (
+            await session.exec(
+                select(Document)
+                .where(Document.org_id == org_id)
+                .where((Document.id == root) | (Document.version_of == root))
+                .order_by(col(Document.version_no).desc())
+                .limit(1)
+            )
+        ).one()
+    if newest.sha256 == sha256:
+        raise InvalidInput(
+            f"the file is identical to {newest.ref} (version {newest.version_no}): "
+            "a new version must change something"
+        )
+
+
+async def same_content(env: Env, *, org_id: int, document: Document) -> Sequence[Document]:
+    """Other documents of the organisation whose bytes are exactly ``document``'s."""
+    async with env.sessions() as session:
+        return (
+            await session.exec(
+                select(Document)
+                .where(
+                    Document.org_id == org_id,
+                    Document.sha256 == document.sha256,
+                    Document.id != document.id,
+                )
+                .order_by(col(Document.id))
+                .limit(10)
+            )
+        ).all()
+
+
+async def _inspect(
+    env: Env, staged: StagedBlob, *, filename: str
+) -> tuple[str, int | None, str | None]:
     media_type = await asyncio.to_thread(sniff, staged.path)
+    check_name(filename, media_type)
     if media_type != PDF:
         return media_type, None, None
     facts = await asyncio.to_thread(

@@ -23,7 +23,7 @@ from storage.models import (
 )
 from workflows import audit, outbox, staff_notices
 from workflows.context import Actor, Env
-from workflows.documents import NewDocument, upload_document
+from workflows.documents import NewDocument, default_category, upload_document
 from workflows.errors import Gone, InvalidInput, NotFound
 from workflows.recipients import can_receive, check_language
 from workflows.tokens import new_token
@@ -284,7 +284,7 @@ async def return_document(
             raise NotFound("this chat is not linked to anyone")
         org = await session.get(Organization, person.org_id)
         assert org is not None
-        category = "other" if "other" in org.categories else org.categories[-1]
+        category = default_category(org.categories)
         sharer = (
             await session.exec(
                 select(Share.created_by_staff_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pypdfium2
 import pypdfium2.raw
@@ -30,6 +30,18 @@ EXTENSIONS = {
     TXT: ".txt",
 }
 ACCEPTED = "PDF, PNG, JPEG, DOCX, XLSX, ODT or plain text"
+KINDS = {
+    PDF: "a PDF",
+    PNG: "a PNG image",
+    JPEG: "a JPEG image",
+    DOCX: "a Word document (DOCX)",
+    XLSX: "an Excel workbook (XLSX)",
+    ODT: "an OpenDocument text (ODT)",
+    TXT: "plain text",
+}
+"""Each accepted type as a person names it."""
+NAMED_AS = {**{ext: kind for kind, ext in EXTENSIONS.items()}, ".jpeg": JPEG}
+"""The type a file name's extension promises."""
 TEXT_SAMPLE = 1024 * 1024
 
 # PDFium is not thread-safe: every use from worker threads goes through this lock.
@@ -59,6 +71,18 @@ def sniff(path: Path) -> str:
     if _looks_like_text(path):
         return TXT
     raise InvalidInput(f"this kind of file is not accepted; send {ACCEPTED}")
+
+
+def check_name(filename: str, media_type: str) -> None:
+    """Refuse a file whose name promises another type than its content has (a text file
+    called ``.pdf``): stored, it would reach clients as something it is not."""
+    extension = PurePath(filename).suffix.lower()
+    promised = NAMED_AS.get(extension)
+    if promised is not None and promised != media_type:
+        raise InvalidInput(
+            f"'{filename}' is named as {KINDS[promised]} but its content is "
+            f"{KINDS[media_type]}: rename it or send the right file"
+        )
 
 
 def _sniff_zip(path: Path) -> str:

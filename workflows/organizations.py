@@ -161,6 +161,11 @@ async def list_staff(env: Env, *, org_id: int) -> Sequence[StaffUser]:
         ).all()
 
 
+async def get_staff(env: Env, *, org_id: int, staff_id: int) -> StaffUser:
+    async with env.sessions() as session:
+        return await get_scoped(session, StaffUser, org_id=org_id, id=staff_id, what="staff member")
+
+
 async def set_staff_status(
     env: Env, *, org_id: int, actor: Actor, staff_id: int, blocked: bool
 ) -> StaffUser:

@@ -76,7 +76,7 @@ def test_clients_and_recipients(cli: Cli) -> None:
         "2099-01-31",
     )
     assert rita["client_id"] == cabinet["id"] and rita["language"] == "sv"
-    assert rita["access_expires_at"] == "2099-01-31T00:00:00+00:00"
+    assert rita["access_expires_at"] == "2099-01-31T23:59:59+00:00"
     cli.ok("recipient", "add", "Bo Bricks", "--client", str(plain["id"]))
     by_client = cli.json("recipient", "list", "--client", str(plain["id"]))
     assert [r["name"] for r in by_client] == ["Bo Bricks"]

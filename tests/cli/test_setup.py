@@ -51,14 +51,26 @@ def test_db_upgrade_says_whether_anything_was_applied(fresh: Path) -> None:
     assert second.exit_code == 0 and "nothing applied" in second.stdout
 
 
-def test_commands_refuse_a_database_that_was_never_initialised(fresh: Path) -> None:
+def test_commands_before_init_say_what_to_run_and_create_nothing(fresh: Path) -> None:
+    for command in (["org", "list"], ["documents", "list"], ["staff", "add", "Stella"]):
+        result = CliRunner().invoke(app, command)
+
+        assert result.exit_code == 2
+        assert result.stderr.startswith("error: there is no Inkpost database at ")
+        assert "run `inkpost init` first" in result.stderr
+        assert result.stdout == ""
+    assert not fresh.exists()
+
+
+def test_commands_refuse_a_database_that_was_never_migrated(fresh: Path) -> None:
+    fresh.mkdir()
+    (fresh / "inkpost.db").touch()
     result = CliRunner().invoke(app, ["org", "list"])
 
     assert result.exit_code == 2
     assert result.stderr.strip().endswith(
         "is not up to date: run `inkpost init` (or `inkpost db upgrade`)"
     )
-    assert result.stdout == ""
 
 
 def test_an_invalid_setting_is_one_line(cli: Cli) -> None:
@@ -75,7 +87,10 @@ def test_org_is_implicit_with_one_and_must_be_named_with_several(cli: Cli) -> No
 
     cli.ok("org", "create", "beta", "Beta Bank")
     line = cli.fails("staff", "list")
-    assert line == "error: there are several organisations: name one with --org"
+    assert line == (
+        "error: there are several organisations: name one with --org or INKPOST_ORG: "
+        "acme (Acme Law), beta (Beta Bank)"
+    )
     assert cli.json("--org", "beta", "staff", "list") == []
     result = cli.ok("staff", "list", "--json", env={"INKPOST_ORG": "acme"})
     assert [s["name"] for s in json.loads(result.stdout)] == ["Stella Staff"]
@@ -83,7 +98,10 @@ def test_org_is_implicit_with_one_and_must_be_named_with_several(cli: Cli) -> No
 
 
 def test_usage_errors_are_one_line_and_exit_2(cli: Cli) -> None:
-    assert cli.fails("staff", "block", "seven").startswith("error: Invalid value for 'staff_id'")
+    cli.ok("org", "create", "acme", "Acme Law")
+    assert cli.fails("staff", "block", "seven") == (
+        "error: no staff member is called 'seven' (staff members: none yet)"
+    )
     assert cli.fails("org", "frobnicate").startswith("error: No such command 'frobnicate'")
     assert cli.fails("org", "create", "acme") == "error: Missing argument 'name'."
 

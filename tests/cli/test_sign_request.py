@@ -127,7 +127,7 @@ def test_create_as_json_and_a_request_listed_shown_and_cancelled(
         "pl",
     )
     assert (created["ref"], created["status"], created["order"]) == ("S-1", "pending", "parallel")
-    assert created["expires_at"] == "2099-12-31T00:00:00+00:00" and created["language"] == "pl"
+    assert created["expires_at"] == "2099-12-31T23:59:59+00:00" and created["language"] == "pl"
     [party] = created["parties"]
     assert (party["email"], party["phone"]) == ("anna@firm.test", "+46 70 123 45 67")
     assert party["language"] == "pl"
@@ -202,15 +202,16 @@ def test_a_fresh_link_opens_the_partys_page_and_is_in_the_history(
 
 
 BAD_PARTIES = [
-    (["--signer", "Anna Berg"], "error: --signer 'Anna Berg': give Anna Berg's email, phone"),
-    (["--signer", "anna@firm.test"], "error: --signer 'anna@firm.test': start with the"),
+    (["--signer", "Anna Berg"], "error: --signer 'Anna Berg': no recipient is called 'Anna Berg'"),
+    (["--signer", "anna@firm.test"], "error: --signer 'anna@firm.test': no recipient is called"),
+    (["--signer", "anna@firm.test, +4670"], "error: --signer 'anna@firm.test, +4670': start with"),
     (["--approver", "Bo, bo at firm"], "error: --approver 'Bo, bo at firm': 'bo at firm' is"),
     (["--signer", "Anna <anna@>"], "error: --signer 'Anna <anna@>': 'anna@' is not an email"),
     (["--signer", "Cy, @cy"], "error: --signer 'Cy, @cy': '@cy' is not a Telegram username"),
     (["--signer", "Di, +1, +2"], "error: --signer 'Di, +1, +2': give one phone number"),
     (["--viewer", "Vera <v@firm.test>"], "error: at least one party must sign or approve"),
     ([], "error: name at least one party"),
-    (["--signer", "99"], "error: recipient 99 not found"),
+    (["--signer", "99"], "error: --signer '99': recipient 99 not found"),
     (["--signer", "1", "--approver", "1"], "error: Rita Recipient is named twice"),
     (["--signer", "1", "--order", "random"], "error: order must be parallel or sequential"),
     (["--signer", "1", "--expires", "2001-01-01"], "error: the request must expire in the"),
@@ -257,5 +258,5 @@ def test_documents_must_be_known_pdfs(cli: Cli, office: Office, pdfs: list[str])
 def test_help_explains_how_parties_are_written(cli: Cli) -> None:
     text = cli.ok("sign-request", "create", "--help").stdout
 
-    for part in ("Name <email>", "@telegram", "recipient id", "sequential", "--approver"):
+    for part in ("Name <email>", "@telegram", "id, name or email", "sequential", "--approver"):
         assert part in text

@@ -98,6 +98,47 @@ def test_a_new_version_takes_client_and_category_from_the_previous_one(
     assert [d["ref"] for d in shown["versions"]] == ["D-1", "D-2"]
 
 
+def test_without_a_category_a_document_files_under_other(
+    cli: Cli, office: Office, pdf_file: Path
+) -> None:
+    [uploaded] = cli.json("upload", str(pdf_file), "--client", "Nordic Timber")
+
+    assert uploaded["category"] == "other"
+    assert uploaded["client"] == "Nordic Timber" and uploaded["client_id"] == office.client_id
+
+
+def test_a_new_version_keeps_the_title_and_must_change_something(
+    cli: Cli, office: Office, pdf_file: Path, tmp_path: Path
+) -> None:
+    cli.ok("upload", str(pdf_file), "--title", "Engagement letter", "--client", "1")
+    second = tmp_path / "engagement-v2-final.pdf"
+    second.write_bytes(make_pdf("Engagement v2", pages=2))
+
+    [v2] = cli.json("upload", str(second), "--version-of", "D-1")
+
+    assert (v2["title"], v2["version_no"]) == ("Engagement letter", 2)
+    same = tmp_path / "copy-of-v2.pdf"
+    same.write_bytes(second.read_bytes())
+    assert cli.fails("upload", str(same), "--version-of", "D-1") == (
+        "error: the file is identical to D-2 (version 2): a new version must change something "
+        f"(file {same})"
+    )
+    assert cli.count("document") == 2
+    assert len(blob_files(cli.blobs_root)) == 2
+
+
+def test_the_same_bytes_twice_are_stored_with_a_note_naming_the_first(
+    cli: Cli, office: Office, pdf_file: Path
+) -> None:
+    cli.ok("upload", str(pdf_file), "--client", "1")
+
+    again = cli.ok("upload", str(pdf_file), "--client", "1").stdout
+    [as_json] = cli.json("upload", str(pdf_file), "--client", "1")
+
+    assert "Note: the same bytes are already stored as D-1." in again
+    assert as_json["same_content_as"] == ["D-1", "D-2"]
+
+
 def _random_binary() -> bytes:
     return b"\x00\x01" + random.Random(7).randbytes(4096)
 
@@ -122,7 +163,7 @@ BAD_UPLOADS = {
     "window ends before it starts": (
         ["--from", "2027-02-01", "--until", "2027-01-01"],
         None,
-        "error: the availability window ends (2027-01-01 00:00) before it starts "
+        "error: the availability window ends (2027-01-01 23:59) before it starts "
         "(2027-02-01 00:00)",
     ),
     "bad ISO date": (
@@ -132,6 +173,11 @@ BAD_UPLOADS = {
     ),
     "empty file": ([], b"", "file is empty"),
     "random binary": ([], _random_binary(), "error: this kind of file is not accepted"),
+    "text named as a PDF": (
+        [],
+        b"Dear client,\nplease find the invoice attached.\n",
+        "error: 'upload.pdf' is named as a PDF but its content is plain text",
+    ),
     "corrupt PDF": ([], _corrupt_pdf(), "error: the PDF cannot be opened: it is damaged"),
     "truncated PDF": ([], _truncated_pdf(), "error: the PDF is truncated"),
     "unknown version": (["--version-of", "D-7"], None, "error: document D-7 not found"),
@@ -178,9 +224,6 @@ def test_missing_unreadable_and_oversize_files_are_refused_before_anything_is_st
     assert line == f"error: {big}: file is larger than the limit of 1 MB"
     assert cli.fails("upload", str(pdf_file), str(big), "--title", "One", *common) == (
         "error: --title names a single document: give it only with one file"
-    )
-    assert cli.fails("upload", str(pdf_file), "--client", "1") == (
-        "error: name the category with --category"
     )
     assert cli.count("document") == 0
     assert blob_files(cli.blobs_root) == []

@@ -55,6 +55,7 @@ async def test_every_action_is_an_event_in_one_unbroken_chain(env: Env, tenant: 
     ]
     opened = history[2]
     assert (opened.actor_type, opened.ip, opened.user_agent) == ("link", "203.0.113.9", "Phone/1.0")
+    assert history[3].details == {"download": 1}
     report = await audit.verify_chain(env, org_id=tenant.org_id)
     assert report.ok and report.events == len(events)
 
