@@ -20,6 +20,7 @@ Ctrl-C during a command                     130
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import traceback
@@ -31,16 +32,18 @@ import pydantic
 import typer
 from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import NoArgsIsHelpError
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from inkpost import (
     cli_audit,
     cli_chat,
+    cli_doctor,
     cli_documents,
     cli_people,
     cli_reminders,
     cli_sharing,
     cli_signing,
+    cli_slack,
     cli_spaces,
     seal,
 )
@@ -76,6 +79,7 @@ class InkpostGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        tidy_help(self)
         try:
             result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
@@ -84,6 +88,67 @@ class InkpostGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def tidy_help(command: Any) -> None:
+    """Help that reads as prose: a docstring's line breaks inside a paragraph become spaces
+    (rich help keeps them, breaking sentences mid-way); a flag or a named argument shows no
+    type placeholder such as ``<bool>`` beside it, and a value's type reads as a word."""
+    command.help = reflow(command.help)
+    for param in command.params:
+        if isinstance(param, TyperOption):
+            param.help = reflow(param.help)
+        shown = getattr(param, "display_type_rich", None)
+        if shown is None:
+            continue
+        if getattr(param, "is_flag", False) or isinstance(param, TyperArgument):
+            param.display_type_rich = _no_type
+        else:
+            param.display_type_rich = _worded(shown)
+    command.get_help_option = _untyped(command.get_help_option)
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+
+
+PLACEHOLDERS = {
+    "<str>": "TEXT",
+    "<int>": "N",
+    "<int range>": "N",
+    "<path>": "PATH",
+    "<float>": "NUMBER",
+}
+
+
+def _untyped(make_option: Any) -> Any:
+    """``--help`` is made anew for each context; it gets no placeholder either."""
+
+    def help_option(ctx: Any) -> Any:
+        option = make_option(ctx)
+        if option is not None:
+            option.display_type_rich = _no_type
+        return option
+
+    return help_option
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _worded(shown: Any) -> Any:
+    def display(ctx: Any) -> str | None:
+        text = shown(ctx)
+        return PLACEHOLDERS.get(text, text) if text is not None else None
+
+    return display
+
+
+def reflow(text: str | None) -> str | None:
+    """``text`` with each paragraph on one line (paragraphs stay apart)."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def debug_requested(argv: Sequence[str]) -> bool:
@@ -164,6 +229,16 @@ def root(
             show_default=False,
         ),
     ] = None,
+    staff: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="STAFF",
+            help="The staff member you act as (id, name or email; default: INKPOST_STAFF). "
+            "The history names them; without one it names your login on this machine.",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of unexpected failures.")
     ] = False,
@@ -174,6 +249,8 @@ def root(
     overrides: dict[str, Any] = {}
     if org:
         overrides["org"] = org
+    if staff:
+        overrides["staff"] = staff
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     settings = listening_on(
@@ -354,6 +431,8 @@ app.add_typer(cli_signing.sign_request_app, name="sign-request")
 app.add_typer(cli_reminders.reminders_app, name="reminders")
 app.command()(cli_audit.history)
 app.add_typer(cli_audit.audit_app, name="audit")
+app.add_typer(cli_slack.slack_app, name="slack")
+app.command()(cli_doctor.doctor)
 
 
 def main() -> None:

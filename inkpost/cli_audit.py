@@ -20,6 +20,7 @@ from inkpost.runtime import Runtime
 from storage.models import AuditEvent, Document
 from workflows import audit, documents, organizations
 from workflows.errors import NotFound
+from workflows.history import NOBODY, Directory, describe, directory_for
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
@@ -31,7 +32,9 @@ HISTORY_COLUMNS = (
 )
 
 
-def event_row(event: AuditEvent) -> dict[str, Any]:
+def event_row(event: AuditEvent, directory: Directory = NOBODY) -> dict[str, Any]:
+    """One event as a row: its fields as stored, plus ``summary``, the event in a sentence
+    (``directory`` says who the ids in its details are)."""
     who = event.actor_label or event.actor_type
     if event.actor_id and event.actor_type != "system":
         who = f"{who} ({event.actor_type} {event.actor_id})"
@@ -46,26 +49,9 @@ def event_row(event: AuditEvent) -> dict[str, Any]:
         "document_id": event.document_id,
         "share_id": event.share_id,
         "details": event.details,
-        "summary": _summary(event),
+        "summary": describe(event, directory),
         "ip": event.ip,
     }
-
-
-def _summary(event: AuditEvent) -> str:
-    parts = [f"share {event.share_id}"] if event.share_id else []
-    for key, value in event.details.items():
-        if value in (None, "", [], {}):
-            continue
-        if (
-            isinstance(value, str)
-            and len(value) == 64
-            and all(c in "0123456789abcdef" for c in value)
-        ):
-            value = value[:12] + "…"
-        parts.append(f"{key.replace('_', ' ')}: {value}")
-    if event.ip:
-        parts.append(f"from {event.ip}")
-    return "; ".join(parts)
 
 
 def history(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> None:
@@ -77,7 +63,8 @@ def history(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> Non
         events = await audit.document_history(
             scope.env, org_id=scope.org_id, document_id=document.id
         )
-        return document, [event_row(e) for e in events]
+        directory = await directory_for(scope.env, org_id=scope.org_id, events=events)
+        return document, [event_row(e, directory) for e in events]
 
     document, rows = in_org(ctx, work)
     if as_json:

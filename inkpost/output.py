@@ -3,6 +3,9 @@
 Every list-like command builds plain rows (dicts of JSON-friendly values) once and hands
 them here; ``--json`` prints the rows as they are, otherwise they become a table. With
 ``--json`` stdout holds the JSON and nothing else; progress and errors go to stderr.
+
+On a terminal a table fits the window. Piped to a file or a pager there is no window to fit,
+so a table is as wide as its longest cells: each row stays on one line and no word is split.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +29,8 @@ Row = Mapping[str, Any]
 # sys.stderr captures these consoles too.
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+UNBOUNDED = 1_000_000
+"""The width a table is measured in when nothing limits it."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ def show_rows(rows: Sequence[Row], *, columns: Sequence[Column], title: str, as_
         table.add_column(column.heading, justify=column.justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(Text(cell(row.get(column.key))) for column in columns))
-    out.print(table)
+    print_table(table)
 
 
 def show_record(record: Row, *, title: str, as_json: bool) -> None:
@@ -95,7 +102,20 @@ def show_record(record: Row, *, title: str, as_json: bool) -> None:
     for key, value in record.items():
         if not (isinstance(value, list) and value and isinstance(value[0], Mapping)):
             table.add_row(key.replace("_", " "), Text(cell(value)))
-    out.print(table)
+    print_table(table)
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout: fitted to the window on a terminal; elsewhere (a file, a pipe, a
+    pager) as wide as its cells and its title need, so that nothing wraps."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    if isinstance(table.title, str):
+        table.min_width = cell_len(table.title)
+    width = Measurement.get(out, out.options.update_width(UNBOUNDED), table).maximum
+    wide = Console(file=out.file, width=max(width, 1), highlight=False, soft_wrap=True)
+    wide.print(table)
 
 
 def say(message: str) -> None:

@@ -45,7 +45,8 @@ PART_SIZE = MIN_PART_SIZE
 """Multipart part size: the most the client holds in memory for one upload (5 MiB)."""
 
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion"})
-_NO_LOCK = frozenset({"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"})
+NO_LOCK = frozenset({"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"})
+"""The error codes S3 servers answer for a bucket without Object Lock."""
 _HEX = frozenset("0123456789abcdef")
 VERSION_CACHE_SIZE = 10_000
 """How many key -> pinned version id pairs a store keeps in memory."""
@@ -113,7 +114,7 @@ class S3BlobStore:
             try:
                 self.client.get_object_lock_config(self.bucket)
             except S3Error as e:
-                if e.code in _NO_LOCK:
+                if e.code in NO_LOCK:
                     raise self._no_lock() from e
                 raise
             # minio's parser drops <ObjectLockEnabled>; a lock bucket is always versioned.

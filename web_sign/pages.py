@@ -11,6 +11,7 @@ import jinja2
 from aiohttp import web
 
 from web_sign.state import TEMPLATES
+from workflows.history import file_size as human_size
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"
@@ -53,19 +54,6 @@ def render(
     response = web.Response(text=html, status=status, content_type="text/html", headers=headers)
     response.charset = "utf-8"
     return response
-
-
-def human_size(size: int) -> str:
-    """1234567 → '1.2 MB' (binary multiples, as file managers show them)."""
-    if size < 1024:
-        return "1 byte" if size == 1 else f"{size} bytes"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1024
-        if value < 1024 or unit == "TB":
-            text = f"{value:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-    raise AssertionError("unreachable")
 
 
 def readable_time(value: datetime) -> str:

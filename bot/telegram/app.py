@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Bot, BotCommand, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.i18n import FALLBACK, LANGUAGES, text
 from bot.telegram.handlers import RecipientBot
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.sender import TelegramSender
@@ -24,6 +25,7 @@ from workflows.context import Env
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 COMMANDS = ("documents", "send", "language", "notifications", "help", "stop")
+"""The commands in the bot's menu, in menu order; each is described by ``command.<name>``."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,31 @@ def build_application(config: TelegramConfig, env: Env) -> tuple[Application, Re
     return application, recipient_bot
 
 
+def command_menu(language: str) -> list[BotCommand]:
+    """The command menu in ``language``, each command described from the catalogue."""
+    return [BotCommand(name, text(language, f"command.{name}", escape=False)) for name in COMMANDS]
+
+
+async def set_command_menus(bot: Bot) -> None:
+    """The menu in English for everyone, and in each catalogue's language for the users whose
+    Telegram is set to it.
+
+    The menu is a nicety, never a blocker: a language Telegram refuses is logged and skipped,
+    and when Telegram cannot be reached the remaining languages are not tried.
+    """
+    menus: list[tuple[str, str | None]] = [(FALLBACK, None)]
+    menus += [(language, language) for language in LANGUAGES]
+    for language, language_code in menus:
+        which = language_code or "default"
+        try:
+            await bot.set_my_commands(command_menu(language), language_code=language_code)
+        except BadRequest as e:
+            log.warning("Telegram refused the %s command menu: %s", which, e.message)
+        except TelegramError as e:
+            log.warning("could not set the %s command menu: %s", which, type(e).__name__)
+            return
+
+
 async def _log_error(update: object, context: object) -> None:
     error = getattr(context, "error", None)
     log.error("telegram update failed: %s", type(error).__name__, exc_info=error)
@@ -90,10 +117,7 @@ def webhook_handler(
 async def running(application: Application, config: TelegramConfig) -> AsyncIterator[Application]:
     """Start the bot: long polling, or tell Telegram where the webhook is; stop it after."""
     await application.initialize()
-    try:
-        await application.bot.set_my_commands([BotCommand(c, c) for c in COMMANDS])
-    except TelegramError:  # the command menu is a nicety, never a blocker
-        log.warning("could not set the bot's command menu")
+    await set_command_menus(application.bot)
     await application.start()
     try:
         if config.webhook_secret:

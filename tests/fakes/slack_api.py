@@ -62,6 +62,20 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level token (``xapp-…``) and refuse a bot token."""
+DEFAULT_BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+)
+"""The scopes the fake's bot token was granted (a generous installation)."""
+APP_TOKEN_SCOPES = ("connections:write",)
 
 
 class ManualClock:
@@ -478,6 +492,8 @@ class FakeSlackApi(Watched):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
+        self.scopes: tuple[str, ...] = DEFAULT_BOT_SCOPES
+        """Granted to the bot token; Slack names them in every answer's ``x-oauth-scopes``."""
         self.socket = SocketMode(self)
         """Socket Mode: ``apps.connections.open``, the WebSocket, envelopes and acks."""
         self._clock = clock
@@ -936,7 +952,9 @@ class FakeSlackApi(Watched):
         headers: dict[str, str] = {}
         try:
             params = await self._read_params(request)
-            self._authenticate(request, params, app_level=method in APP_LEVEL_METHODS)
+            app_level = method in APP_LEVEL_METHODS
+            self._authenticate(request, params, app_level=app_level)
+            headers["x-oauth-scopes"] = ",".join(APP_TOKEN_SCOPES if app_level else self.scopes)
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method", status=404)

@@ -8,6 +8,7 @@ kernel chose; aiosmtpd's Controller would otherwise need a fixed port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 LOOPBACK = "127.0.0.1"
 
@@ -64,11 +65,32 @@ class _LoopbackController(Controller):
         super()._trigger_server()
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1 (no TLS, no AUTH), stopped after the test."""
+@dataclass(frozen=True)
+class Credentials:
+    """The one user name and password an SMTP server with AUTH accepts."""
+
+    username: str
+    password: str
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """aiosmtpd's authenticator hook (PLAIN and LOGIN)."""
+        accepted = isinstance(data, LoginPassword) and (
+            data.login.decode(),
+            data.password.decode(),
+        ) == (self.username, self.password)
+        return AuthResult(success=accepted, handled=False)
+
+
+@contextlib.contextmanager
+def running_smtp(credentials: Credentials | None = None) -> Iterator[SmtpServer]:
+    """An SMTP server on 127.0.0.1 without TLS; with ``credentials`` it offers AUTH (over
+    plain text, as aiosmtpd allows when told) and accepts only those."""
     state = SmtpServer(host=LOOPBACK, port=0)
     options: dict[str, Any] = {"server_hostname": "smtp.inkpost.test", "ready_timeout": 5.0}
+    if credentials is not None:
+        options.update(authenticator=credentials, auth_require_tls=False)
     controller = _LoopbackController(state, hostname=LOOPBACK, port=0, **options)
     controller.start()
     state.port = controller.port
@@ -76,3 +98,20 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield state
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server on 127.0.0.1 (no TLS, no AUTH), stopped after the test."""
+    with running_smtp() as state:
+        yield state
+
+
+SMTP_CREDENTIALS = Credentials("inkpost", "s3cret-mail-pass")
+
+
+@pytest.fixture
+def smtp_auth_server() -> Iterator[SmtpServer]:
+    """Like ``smtp_server``, but offering AUTH, which succeeds only for ``SMTP_CREDENTIALS``."""
+    with running_smtp(SMTP_CREDENTIALS) as state:
+        yield state

@@ -58,6 +58,7 @@ METHODS = (
     "deleteMessage",
     "sendChatAction",
     "setChatMenuButton",
+    "getChatMenuButton",
     "getChat",
 )
 
@@ -397,6 +398,13 @@ class BotMethods:
         chat_id = self._target_chat(params) if params.has("chat_id") else None
         self.state.menu_buttons[chat_id] = params.decoded("menu_button") or {"type": "default"}
         return True
+
+    async def _m_getChatMenuButton(self, params: Params) -> JSON:
+        """The chat's menu button (the bot's default one unless set for the chat), or
+        without ``chat_id`` the default one; never set, it is ``{"type": "default"}``."""
+        chat_id = self._target_chat(params) if params.has("chat_id") else None
+        buttons = self.state.menu_buttons
+        return buttons.get(chat_id) or buttons.get(None) or {"type": "default"}
 
     async def _m_getChat(self, params: Params) -> JSON:
         try:
