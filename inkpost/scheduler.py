@@ -101,11 +101,11 @@ def lifetime(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The scans as an aiohttp ``cleanup_ctx``: running as long as the app (off at 0)."""
 
-    async def scans(_: web.Application) -> AsyncIterator[None]:
+    async def run_scans(_: web.Application) -> AsyncIterator[None]:
         if interval_seconds <= 0:
             yield
             return
         async with ReminderScheduler(env, interval_seconds=interval_seconds).running():
             yield
 
-    return scans
+    return run_scans

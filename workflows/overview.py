@@ -106,7 +106,7 @@ async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[lis
     total = (
         await session.exec(select(func.count()).select_from(SignatureRequest).where(*where))
     ).one()
-    requests = (
+    open_requests = (
         await session.exec(
             select(SignatureRequest)
             .where(*where)
@@ -114,7 +114,7 @@ async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[lis
             .limit(limit)
         )
     ).all()
-    ids = [r.id for r in requests]
+    ids = [r.id for r in open_requests]
     parties = (
         await session.exec(
             select(Party)
@@ -130,7 +130,7 @@ async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[lis
         ).all()
     )
     found = []
-    for request in requests:
+    for request in open_requests:
         mine = [p for p in parties if p.request_id == request.id]
         waiting = [p.name for p in mine if p.id not in decided]
         found.append(Awaiting(request, len(mine) - len(waiting), len(mine), waiting))

@@ -232,14 +232,14 @@ async def prepare(env: Env, rows: Sequence[Notification]) -> list[StaffNotice]:
         staff = await _by_id(session, StaffUser, staff_ids)
         docs = await _by_id(session, Document, document_ids)
         people = await _by_id(session, Recipient, recipient_ids)
-        requests = await _by_id(session, SignatureRequest, request_ids)
+        signature_requests = await _by_id(session, SignatureRequest, request_ids)
         parties = await _by_id(session, Party, party_ids)
     notices = []
     for row in rows:
         document = docs.get(_int(row.payload.get("document_id")) or 0)
         person = people.get(_int(row.payload.get("recipient_id")) or 0)
         destination, reason = _destination(row, orgs.get(row.org_id), staff)
-        request = requests.get(_int(row.payload.get("request_id")) or 0)
+        request = signature_requests.get(_int(row.payload.get("request_id")) or 0)
         party = parties.get(_int(row.payload.get("party_id")) or 0)
         notices.append(
             StaffNotice(
