@@ -26,7 +26,7 @@ the driver or the network is in that figure.
 fake accepts notice N/2 and before its answer leaves, so the worker never learns that it
 was sent. Then it starts another: still nothing lost, at most one duplicate per killed
 worker (that notice). Rows the dead worker had claimed wait for their lease
-(``workflows.delivery.LEASE``) to end before the new process takes them.
+(``workflows.outbox.claims.LEASE``) to end before the new process takes them.
 """
 
 from __future__ import annotations
@@ -71,8 +71,11 @@ from tests.fakes.telegram_api import (  # noqa: E402
     FakeTelegramApi,
     FloodLimits,
 )
-from workflows import delivery, documents, organizations, recipients, sharing  # noqa: E402
 from workflows.context import Actor, Env, Limits  # noqa: E402
+from workflows.documents import filing  # noqa: E402
+from workflows.outbox import claims  # noqa: E402
+from workflows.people import organizations, recipients  # noqa: E402
+from workflows.sharing import sharing  # noqa: E402
 
 BENCH = Actor.system("bench")
 FIRST_CHAT = 7_000_000_000
@@ -153,11 +156,11 @@ async def populate(env: Env, n: int) -> Population:
             for rid in ids
             if rid is not None
         )
-    document = await documents.upload_document(
+    document = await filing.upload_document(
         env,
         org_id=org.id,
         actor=BENCH,
-        meta=documents.NewDocument(
+        meta=filing.NewDocument(
             title="Annual statement 2027",
             category="statement",
             client_id=client.id,
@@ -366,7 +369,7 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
                     check=alive,
                 )
                 resumed_after = time.monotonic() - restarted
-                budget += delivery.LEASE.total_seconds()
+                budget += claims.LEASE.total_seconds()
             await wait_until(
                 lambda: len(notices_per_chat(fake)) >= args.n,
                 seconds=budget,
@@ -464,11 +467,11 @@ async def another_document(env: Env, population: Population, number: int) -> int
         first = await session.get(Document, population.document_id)
         assert first is not None
     title = f"Annual statement 2027, part {number + 1}"
-    document = await documents.upload_document(
+    document = await filing.upload_document(
         env,
         org_id=population.org_id,
         actor=BENCH,
-        meta=documents.NewDocument(
+        meta=filing.NewDocument(
             title=title, category="statement", client_id=first.client_id, filename="part.pdf"
         ),
         content=_once(make_pdf(title, pages=2)),

@@ -59,8 +59,11 @@ from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import make_engine, make_session_factory, sqlite_url  # noqa: E402
 from storage.models import AuditEvent  # noqa: E402
 from web_sign import create_app  # noqa: E402
-from workflows import audit, documents, organizations, sharing  # noqa: E402
+from workflows import audit  # noqa: E402
 from workflows.context import Actor, Env, Limits  # noqa: E402
+from workflows.documents import filing  # noqa: E402
+from workflows.people import organizations  # noqa: E402
+from workflows.sharing import sharing  # noqa: E402
 
 BENCH = Actor.system("bench")
 NOISE_SIDE = 1300  # 1300 x 1300 RGB of noise: ~5 MB that does not compress
@@ -138,11 +141,11 @@ async def prepare(url: str, workdir: Path) -> tuple[Env, AsyncEngine, str, Path]
     assert org.id is not None
     client = await organizations.add_client(env, org_id=org.id, actor=BENCH, name="Bench Client")
     assert client.id is not None
-    document = await documents.upload_document(
+    document = await filing.upload_document(
         env,
         org_id=org.id,
         actor=BENCH,
-        meta=documents.NewDocument(
+        meta=filing.NewDocument(
             title="Benchmark document",
             category="contract",
             client_id=client.id,

@@ -41,7 +41,7 @@ from bench.links import database  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from workflows import reminders  # noqa: E402
+from workflows import scans  # noqa: E402
 from workflows.context import Env, FixedClock  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -250,12 +250,12 @@ async def run(postgres: str, *, shares: int, parties: int) -> int:
                     blobs=FileBlobStore(Path(workdir) / "blobs"),
                     clock=FixedClock(NOW),
                 )
-                await reminders.run_all(env, at=NOW.replace(year=2020))  # warm the pool
+                await scans.run_all(env, at=NOW.replace(year=2020))  # warm the pool
                 queries = Queries(engine)
                 timings = []
                 for label in ("first run", "second run (nothing new)"):
                     started = time.perf_counter()
-                    report = await reminders.run_all(env, at=NOW)
+                    report = await scans.run_all(env, at=NOW)
                     elapsed = time.perf_counter() - started
                     timings.append(elapsed)
                     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())

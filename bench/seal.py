@@ -5,7 +5,7 @@
 A 20-page PDF (``inkpost.sample_pdf.make_pdf``) and a fresh self-signed ECDSA P-256 seal;
 three parties (two signers with drawn signatures, one approver), no TSA. Reported:
 
-- seals/s of Inkpost's whole sealing step, ``workflows.sealing.seal_pdf``: checks the
+- seals/s of Inkpost's whole sealing step, ``workflows.signing.seal.seal_pdf``: checks the
   inputs, appends the completion certificate page, adds three incremental PAdES
   signatures (two with visible stamps);
 - seals/s of the like-for-like baseline, in the same run with the same key: bare pyHanko
@@ -47,7 +47,7 @@ from pyhanko.sign import fields, signers  # noqa: E402
 
 from inkpost.sample_pdf import make_pdf  # noqa: E402
 from storage.blobs import FileBlobStore, stage  # noqa: E402
-from workflows.sealing import (  # noqa: E402
+from workflows.signing.seal import (  # noqa: E402
     AuditHead,
     CertificateInfo,
     DocumentEntry,

@@ -51,8 +51,8 @@ from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.models import Document, Organization  # noqa: E402
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, FakeSlackApi  # noqa: E402
 from tests.fakes.slack_client import DEFAULT_SIGNING_SECRET, SlackSender  # noqa: E402
-from workflows import organizations  # noqa: E402
 from workflows.context import Env, Limits  # noqa: E402
+from workflows.people import organizations  # noqa: E402
 
 ACK_GOAL = 0.150  # seconds, p99
 ANSWER_GOAL = 1.0  # seconds, p99

@@ -22,15 +22,19 @@ from typing import Any, Protocol
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
 from storage.models import Notification
-from workflows import delivery, inbox, linking, notices, reminders, sign_notices
+from workflows import scans
 from workflows.context import Env
 from workflows.errors import WorkflowError
-from workflows.notices import AccessNotice, ShareNotice
-from workflows.sign_notices import SignNotice
+from workflows.outbox import claims
+from workflows.people import linking
+from workflows.sharing import inbox, notices
+from workflows.sharing.notices import AccessNotice, ShareNotice
+from workflows.signing import party_notices
+from workflows.signing.party_notices import SignNotice
 
 log = logging.getLogger(__name__)
 
-RECIPIENT_CHANNELS = sign_notices.CHANNELS
+RECIPIENT_CHANNELS = party_notices.CHANNELS
 """``recipient`` (people in the system) and ``party`` (signing parties outside it, by mail)."""
 SHARE_KIND = "document.shared"
 
@@ -77,7 +81,7 @@ class RecipientDelivery:
         unsettled: int = 1,
         idle_seconds: float = 1.0,
         drain_seconds: float = 15.0,
-        lease: timedelta = delivery.LEASE,
+        lease: timedelta = claims.LEASE,
         worker_id: str | None = None,
     ) -> None:
         self.env = env
@@ -137,12 +141,12 @@ class RecipientDelivery:
             await asyncio.gather(*working, return_exceptions=True)
         if graceful:
             try:
-                await delivery.release_claims(self.env, worker=self.worker_id)
+                await claims.release_claims(self.env, worker=self.worker_id)
             except Exception:  # their leases will end by themselves
                 log.exception("could not hand back claimed notifications")
 
     async def _claim(self, limit: int) -> list[Notification]:
-        return await delivery.claim_due(
+        return await claims.claim_due(
             self.env,
             worker=self.worker_id,
             channels=RECIPIENT_CHANNELS,
@@ -170,11 +174,11 @@ class RecipientDelivery:
         assert row.id is not None
         if row.kind in notices.KINDS:
             return await self._prepare_share(row)
-        if row.kind == reminders.ACCESS_ENDING:
+        if row.kind == scans.ACCESS_ENDING:
             return await self._prepare_access(row)
-        if row.kind in sign_notices.KINDS:
+        if row.kind in party_notices.KINDS:
             return await self._prepare_sign(row)
-        await delivery.mark_failed(
+        await claims.mark_failed(
             self.env, row, worker=self.worker_id, error=f"unknown kind {row.kind}", permanent=True
         )
         return None
@@ -201,18 +205,18 @@ class RecipientDelivery:
         settled instead (cancelled, or waiting for a channel)."""
         assert row.id is not None
         if route.way == "cancel":
-            await delivery.mark_cancelled(
+            await claims.mark_cancelled(
                 self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
             )
             return None
         if route.way == "wait" or route.notice is None:
-            await delivery.mark_waiting(
+            await claims.mark_waiting(
                 self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
             )
             return None
         way = self._channel(route.way, email=route.notice.recipient.email)
         if way is None:
-            await delivery.mark_waiting(
+            await claims.mark_waiting(
                 self.env,
                 row.id,
                 worker=self.worker_id,
@@ -222,10 +226,10 @@ class RecipientDelivery:
 
     async def _prepare_sign(self, row: Notification) -> tuple[str, _Letter] | None:
         assert row.id is not None
-        kept = sign_notices.scrubbed(row.payload) if sign_notices.has_secret(row) else None
-        route = await sign_notices.route_sign_notice(self.env, row)
+        kept = party_notices.scrubbed(row.payload) if party_notices.has_secret(row) else None
+        route = await party_notices.route_sign_notice(self.env, row)
         if route.way == "cancel" or route.notice is None:
-            await delivery.mark_cancelled(
+            await claims.mark_cancelled(
                 self.env,
                 row.id,
                 worker=self.worker_id,
@@ -244,7 +248,7 @@ class RecipientDelivery:
         try:
             await letter.prepare(way)
         except WorkflowError as e:
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env, row, worker=self.worker_id, error=str(e), permanent=True, payload=kept
             )
             return None
@@ -253,7 +257,7 @@ class RecipientDelivery:
     async def _sign_links(self, notice: SignNotice, way: str) -> SignLinks:
         """A fresh link to the party's page for this channel; in Telegram, the Mini App's
         address too when the installation is served over HTTPS (Telegram's requirement)."""
-        token = await sign_notices.notice_link(self.env, notice, via=way)
+        token = await party_notices.notice_link(self.env, notice, via=way)
         app = None
         if way == "telegram" and self.public_url.startswith("https://"):
             app = f"{self.public_url}/tg/app?s={token}"
@@ -264,11 +268,11 @@ class RecipientDelivery:
         code: that one is of no use later and must not linger, so it is cancelled."""
         assert row.id is not None
         if letter.kept_payload is not None:
-            await delivery.mark_cancelled(
+            await claims.mark_cancelled(
                 self.env, row.id, worker=self.worker_id, reason=reason, payload=letter.kept_payload
             )
         else:
-            await delivery.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+            await claims.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
 
     def _channel(self, way: str, *, email: str | None) -> str | None:
         """The configured channel for ``way``: Telegram falls back to mail when it can."""
@@ -286,7 +290,7 @@ class RecipientDelivery:
             except DeliveryError as e:
                 failure = e
             else:
-                await delivery.mark_sent(
+                await claims.mark_sent(
                     self.env,
                     row.id,
                     worker=self.worker_id,
@@ -302,7 +306,7 @@ class RecipientDelivery:
     ) -> None:
         assert row.id is not None
         if isinstance(failure, Throttled):
-            await delivery.mark_throttled(
+            await claims.mark_throttled(
                 self.env, row.id, worker=self.worker_id, retry_after=failure.retry_after
             )
         elif isinstance(failure, Unreachable):
@@ -314,7 +318,7 @@ class RecipientDelivery:
                     return
             await self._wait(row, letter, str(failure))
         elif isinstance(failure, PermanentFailure):
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env,
                 row,
                 worker=self.worker_id,
@@ -323,7 +327,7 @@ class RecipientDelivery:
                 payload=letter.kept_payload,
             )
         else:
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env,
                 row,
                 worker=self.worker_id,

@@ -13,9 +13,9 @@ from bot import sign_texts
 from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
 from bot.i18n import text
 from bot.sign_texts import SignLinks
-from workflows import reminders
-from workflows.notices import AccessNotice, ShareNotice
-from workflows.sign_notices import SIGNED_FILE, SignNotice
+from workflows import scans
+from workflows.sharing.notices import AccessNotice, ShareNotice
+from workflows.signing.party_notices import SIGNED_FILE, SignNotice
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class MailSender:
         self.tls_context = tls_context
 
     def compose(self, notice: ShareNotice, *, link: str) -> EmailMessage:
-        if notice.kind == reminders.AVAILABILITY and notice.available_until is not None:
+        if notice.kind == scans.AVAILABILITY and notice.available_until is not None:
             return self.compose_reminder(notice, link=link)
         recipient = notice.recipient
         lang = recipient.language

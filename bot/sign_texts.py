@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import text
-from workflows import deciding, signing
-from workflows.sign_notices import COMPLETED_NOTICE, SignNotice
-from workflows.sign_reminders import REMIND
+from workflows.signing import deciding, requests
+from workflows.signing.party_notices import COMPLETED_NOTICE, SignNotice
+from workflows.signing.party_reminders import REMIND
 
 CODE_MINUTES = int(deciding.CODE_TTL.total_seconds() // 60)
 
@@ -34,7 +34,7 @@ def heading(notice: SignNotice, *, escape: bool) -> str:
 
 
 def _heading_key(notice: SignNotice) -> str:
-    if notice.kind == signing.INVITE:
+    if notice.kind == requests.INVITE:
         return f"sign.heading.invite.{notice.party.role}"
     if notice.kind == REMIND:
         return f"sign.heading.remind.{notice.party.role}"
@@ -66,7 +66,7 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
             *out,
             say("sign.line.code_expires", minutes=CODE_MINUTES),
         ]
-    if notice.kind in (signing.INVITE, REMIND):
+    if notice.kind in (requests.INVITE, REMIND):
         out.append(say("sign.line.documents", titles=", ".join(d.title for d in notice.documents)))
         if notice.sent_by:
             out.append(say("sign.line.from", staff=notice.sent_by))

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from inkpost.runtime import Runtime
 from inkpost.sample_pdf import make_pdf
 from storage.models import Client, Document, Organization, Recipient
-from workflows import documents, organizations, recipients, sharing
 from workflows.context import Actor, Env
+from workflows.documents import filing
+from workflows.people import organizations, recipients
+from workflows.sharing import sharing
 
 DEMO_SLUG = "demo"
 DEMO_ORG = "Demo Law Office"
@@ -102,7 +104,7 @@ async def _recipient(env: Env, *, org_id: int, client_id: int) -> Recipient:
 
 
 async def _document(env: Env, *, org_id: int, client_id: int) -> Document:
-    for document in await documents.list_documents(env, org_id=org_id, client_id=client_id):
+    for document in await filing.list_documents(env, org_id=org_id, client_id=client_id):
         if document.title == DEMO_TITLE:
             return document
     pdf = make_pdf(DEMO_TITLE, pages=4, lines=FEE_LINES)
@@ -110,11 +112,11 @@ async def _document(env: Env, *, org_id: int, client_id: int) -> Document:
     async def content() -> AsyncIterator[bytes]:
         yield pdf
 
-    return await documents.upload_document(
+    return await filing.upload_document(
         env,
         org_id=org_id,
         actor=DEMO_ACTOR,
-        meta=documents.NewDocument(
+        meta=filing.NewDocument(
             title=DEMO_TITLE,
             category="fee table",
             client_id=client_id,

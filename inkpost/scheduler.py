@@ -20,7 +20,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from workflows import reminders
+from workflows import scans
 from workflows.context import Clock, Env, SystemClock
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ class ReminderScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[object] | None = None
 
-    async def tick(self) -> reminders.ScanReport | None:
+    async def tick(self) -> scans.ScanReport | None:
         """One run of every scan; a failure is logged and the next run tries again."""
         self._running = asyncio.current_task()
         try:
-            report = await reminders.run_all(self.env, at=self.clock.now())
+            report = await scans.run_all(self.env, at=self.clock.now())
         except Exception:
             log.exception("the reminder scans failed; they run again in a minute")
             return None

@@ -9,7 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from inkpost.settings import Settings
-from workflows.seal_keys import (
+from workflows.signing.seal_keys import (
     BadSealKey,
     SealKey,
     create_self_signed_seal,

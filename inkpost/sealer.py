@@ -14,9 +14,10 @@ import logging
 import uuid
 
 from storage.models import Notification
-from workflows import completion, delivery, signing
 from workflows.context import Env
-from workflows.seal_keys import SealKey
+from workflows.outbox import claims
+from workflows.signing import completion, requests
+from workflows.signing.seal_keys import SealKey
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class SealWorker:
 
     async def run_once(self) -> int:
         """Seal the requests of the rows due now; returns how many rows were handled."""
-        rows = await delivery.claim_due(
-            self.env, worker=self.worker_id, channels=(signing.SEAL_CHANNEL,), limit=self.batch
+        rows = await claims.claim_due(
+            self.env, worker=self.worker_id, channels=(requests.SEAL_CHANNEL,), limit=self.batch
         )
         for row in rows:
             await self._handle(row)
@@ -61,7 +62,7 @@ class SealWorker:
             if not handled:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.idle_seconds)
-        await delivery.release_claims(self.env, worker=self.worker_id)
+        await claims.release_claims(self.env, worker=self.worker_id)
 
     async def _handle(self, row: Notification) -> None:
         assert row.id is not None
@@ -72,10 +73,10 @@ class SealWorker:
             )
         except Exception as error:
             log.warning("sealing request %s failed: %s", request_id, error)
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env, row, worker=self.worker_id, error=f"{type(error).__name__}: {error}"
             )
             return
-        await delivery.mark_sent(
+        await claims.mark_sent(
             self.env, row.id, worker=self.worker_id, via="seal", result={"status": request.status}
         )

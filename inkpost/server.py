@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from aiohttp import web
 
 from inkpost import services
-from inkpost.cli_context import UserError
+from inkpost.errors import UserError
 from inkpost.runtime import Runtime
 from inkpost.seal import ensure_seal
 from inkpost.settings import Settings
 from web_sign.app import create_app
 from web_sign.logs import RedactingAccessLogger, install_redaction
-from workflows.seal_keys import BadSealKey, SealKey
+from workflows.signing.seal_keys import BadSealKey, SealKey
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -25,13 +25,13 @@ from bot.slack.socket_mode import AppTokenRefused, socket_mode
 from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
 from bot.telegram.sender import TelegramSender
 from inkpost import scheduler
-from inkpost.cli_context import UserError
+from inkpost.errors import UserError
 from inkpost.runtime import Runtime
 from inkpost.sealer import SealWorker
 from inkpost.settings import Settings
 from workflows.context import Env
 from workflows.errors import Unavailable
-from workflows.seal_keys import SealKey
+from workflows.signing.seal_keys import SealKey
 
 TELEGRAM_API = "https://api.telegram.org"
 

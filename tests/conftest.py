@@ -21,8 +21,8 @@ from storage import migrate
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory, sqlite_url
 from tests.fakes.seaweed import S3Server, run_seaweed
-from workflows import organizations, recipients
 from workflows.context import Actor, Env, FixedClock, Limits
+from workflows.people import organizations, recipients
 
 pytest_plugins = ["tests.fakes.telegram_api", "tests.fakes.smtp", "tests.fakes.slack_api"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from inkpost.sample_pdf import make_pdf
 from storage.models import Document
-from workflows import documents
 from workflows.context import Actor, Env
+from workflows.documents import filing
 
 STAFF = Actor.system("tests")
 
@@ -28,11 +28,11 @@ async def upload(
         "filename": "fee-table-2027.pdf",
     }
     fields.update(meta)
-    return await documents.upload_document(
+    return await filing.upload_document(
         env,
         org_id=org_id,
         actor=STAFF,
-        meta=documents.NewDocument(**fields),  # type: ignore[arg-type]
+        meta=filing.NewDocument(**fields),  # type: ignore[arg-type]
         content=chunks(data if data is not None else make_pdf("Fee table 2027", pages=3)),
     )
 

@@ -17,8 +17,8 @@ from web_sign.pages import STATIC_DIR, make_templates
 from web_sign.previews import Previews
 from web_sign.security import add_security_headers
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, TEMPLATES, WebSettings
-from workflows.access import AccessRecorder
 from workflows.context import Env
+from workflows.sharing.access import AccessRecorder
 
 
 def create_app(

@@ -17,7 +17,7 @@ from web_sign.pages import render
 from web_sign.signing import SIGN_HEADERS, SIGNING
 from web_sign.state import ENV, SETTINGS
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
-from workflows import deciding
+from workflows.signing import deciding
 from workflows.tokens import well_formed
 
 

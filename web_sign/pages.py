@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from web_sign.state import TEMPLATES
-from workflows.history import file_size as human_size
+from workflows.documents.history import file_size as human_size
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"

@@ -29,11 +29,11 @@ from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.state import ENV, PREVIEWS, SETTINGS
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
 from web_sign.views import PREVIEW_CACHE, visitor_of
-from workflows import deciding
 from workflows.context import Actor
-from workflows.deciding import Decision, PartyPage
 from workflows.errors import InvalidInput, NotAllowed, NotFound, WorkflowError
-from workflows.signing import COMPLETED, PENDING, SEALING
+from workflows.signing import deciding
+from workflows.signing.deciding import Decision, PartyPage
+from workflows.signing.requests import COMPLETED, PENDING, SEALING
 
 # Inside Telegram Web the Mini App is a frame of web.telegram.org; everywhere else the
 # page may not be framed. Scripts only from our own static files.

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from web_sign.metrics import Metrics
 from web_sign.previews import Previews
-from workflows.access import AccessRecorder
 from workflows.context import Env
+from workflows.sharing.access import AccessRecorder
 
 
 @dataclass(frozen=True)

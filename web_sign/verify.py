@@ -23,7 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from web_sign.pages import human_size, render
 from web_sign.signing import SIGNING, form_token
 from web_sign.state import ENV, SETTINGS
-from workflows.verification import check_sealed
+from workflows.signing.verification import check_sealed
 
 COOKIE = "inkpost_verify"
 FIELD_LIMIT = 1024

@@ -12,8 +12,8 @@ from web_sign import downloads
 from web_sign.pages import render
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS
-from workflows import access
-from workflows.access import Visitor
+from workflows.sharing import access
+from workflows.sharing.access import Visitor
 
 PREVIEW_MAX_AGE = 7 * 24 * 3600
 PREVIEW_CACHE = f"private, max-age={PREVIEW_MAX_AGE}"

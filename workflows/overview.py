@@ -28,9 +28,11 @@ from storage.models import (
     SpaceMember,
     StaffUser,
 )
-from workflows import delivery, signing, staff_notices
 from workflows.context import Env
 from workflows.errors import NotFound
+from workflows.outbox import claims
+from workflows.sharing import staff_notices
+from workflows.signing import requests
 
 VISITS = (staff_notices.OPENED, staff_notices.DOWNLOADED)
 
@@ -98,7 +100,7 @@ async def overview(env: Env, *, org_id: int, limit: int = 10) -> Overview:
 
 
 async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[list[Awaiting], int]:
-    open_statuses = (signing.PENDING, signing.SEALING)
+    open_statuses = (requests.PENDING, requests.SEALING)
     where = (
         col(SignatureRequest.org_id) == org_id,
         col(SignatureRequest.status).in_(open_statuses),
@@ -118,7 +120,7 @@ async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[lis
     parties = (
         await session.exec(
             select(Party)
-            .where(col(Party.request_id).in_(ids), col(Party.role).in_(signing.DECIDING))
+            .where(col(Party.request_id).in_(ids), col(Party.role).in_(requests.DECIDING))
             .order_by(col(Party.position))
         )
     ).all()
@@ -153,7 +155,7 @@ async def retry_failed(env: Env, *, org_id: int, ids: Sequence[int]) -> int:
     if not dead:
         which = "that delivery" if len(ids) == 1 else "those deliveries"
         raise NotFound(f"{which} no longer failed: it was retried already")
-    return await delivery.retry_dead(env, org_id=org_id, ids=[i for i in dead if i is not None])
+    return await claims.retry_dead(env, org_id=org_id, ids=[i for i in dead if i is not None])
 
 
 # -- documents not yet opened -------------------------------------------------------------

@@ -31,14 +31,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
-from bot.slack.commands import Lookup
-from bot.slack.directory import BotUsername, Directory
 from bot.slack.feature import Call, Feature, Subcommand, Usage, Who
+from bot.slack.features.directory.directory import BotUsername, Directory
+from bot.slack.features.lookup import Lookup
+from bot.slack.features.sharing.sharing import Sharing
+from bot.slack.features.signing.signing import Signing
+from bot.slack.features.status import Status
+from bot.slack.features.upload.upload import Uploads
 from bot.slack.listeners import team_of
-from bot.slack.share import Sharing
-from bot.slack.signing import Signing
-from bot.slack.status import Status
-from bot.slack.upload import Uploads
 from workflows.context import Env
 from workflows.platform import first_delivery
 

@@ -20,10 +20,10 @@ from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Who
 from bot.slack.views import MAX_OPTIONS, Block, Errors, View
-from workflows import staff
 from workflows.context import Env
 from workflows.errors import Unavailable, WorkflowError
-from workflows.staff import StaffContext
+from workflows.people import staff
+from workflows.people.staff import StaffContext
 
 log = logging.getLogger(__name__)
 Options = list[Block]

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.slack.app import COMMAND, EVENTS_PATH, HELP
-from bot.slack.commands import Lookup
-from bot.slack.directory import Directory
 from bot.slack.feature import Usage
-from bot.slack.share import Sharing
-from bot.slack.signing import Signing
-from bot.slack.status import Status
-from bot.slack.upload import Uploads
-from bot.slack.upload_views import SHORTCUT
+from bot.slack.features.directory.directory import Directory
+from bot.slack.features.lookup import Lookup
+from bot.slack.features.sharing.sharing import Sharing
+from bot.slack.features.signing.signing import Signing
+from bot.slack.features.status import Status
+from bot.slack.features.upload.upload import Uploads
+from bot.slack.features.upload.views import SHORTCUT
 
 APP_NAME = "Inkpost"
 DESCRIPTION = "Share client documents, collect signatures and follow who opened what."

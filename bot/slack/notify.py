@@ -1,6 +1,6 @@
 """The delivery worker for staff notices: ``slack`` outbox rows out as Slack messages.
 
-Each round claims the due rows, learns where each goes (`workflows.staff_notices.prepare`),
+Each round claims the due rows, learns where each goes (`workflows.sharing.staff_notices.prepare`),
 and folds those for the same conversation, kind and document into one message ("12
 recipients opened D-3 Fee table 2027"). Conversations are served side by side, each at
 most one message per ``interval`` (Slack allows about one a second per channel). A 429
@@ -29,16 +29,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Throttled
 from bot.slack.blocks import Message, escape, when
 from bot.slack.views import actions, button, context_block, section, sentence
-from workflows import delivery, staff_notices
 from workflows.context import Env
-from workflows.staff_notices import Destination, StaffNotice
+from workflows.outbox import claims
+from workflows.sharing import staff_notices
+from workflows.sharing.staff_notices import Destination, StaffNotice
 
 log = logging.getLogger(__name__)
 
 RETRY_FROM_NOTICE = "notice_retry"
 MAX_NAMES = 10
 """Names listed under a grouped notice; the rest are counted."""
-NOTICE_BACKOFF = delivery.Backoff(base=timedelta(seconds=30), cap=timedelta(hours=1))
+NOTICE_BACKOFF = claims.Backoff(base=timedelta(seconds=30), cap=timedelta(hours=1))
 """Slower than a recipient's: a Slack outage of an hour still ends in delivery."""
 PERMANENT_ERRORS = frozenset(
     {
@@ -336,8 +337,8 @@ class StaffNotifier:
         batch: int = 50,
         interval: float = 1.0,
         idle_seconds: float = 1.0,
-        lease: timedelta = delivery.LEASE,
-        backoff: delivery.Backoff = NOTICE_BACKOFF,
+        lease: timedelta = claims.LEASE,
+        backoff: claims.Backoff = NOTICE_BACKOFF,
         max_names: int = MAX_NAMES,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -370,13 +371,13 @@ class StaffNotifier:
                         await asyncio.wait_for(stop.wait(), self.idle_seconds)
         finally:
             try:
-                await delivery.release_claims(self.env, worker=self.worker_id)
+                await claims.release_claims(self.env, worker=self.worker_id)
             except Exception:  # their leases will end by themselves
                 log.exception("could not hand back claimed staff notices")
 
     async def run_once(self) -> int:
         """Claim one batch and settle every row of it; returns how many rows."""
-        rows = await delivery.claim_due(
+        rows = await claims.claim_due(
             self.env,
             worker=self.worker_id,
             channels=(staff_notices.CHANNEL,),
@@ -402,7 +403,7 @@ class StaffNotifier:
         row = notice.row
         assert row.id is not None
         if notice.kind not in staff_notices.KINDS:
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env,
                 row,
                 worker=self.worker_id,
@@ -411,7 +412,7 @@ class StaffNotifier:
             )
         elif notice.destination is None:
             reason = notice.reason or "nowhere to send it"
-            await delivery.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+            await claims.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
 
     async def _send_in_turn(self, groups: list[Group], deadline: float) -> None:
         """The groups of one conversation, one after another at the pacer's speed."""
@@ -429,7 +430,7 @@ class StaffNotifier:
             else:
                 for notice in group.notices:
                     assert notice.row.id is not None
-                    await delivery.mark_sent(
+                    await claims.mark_sent(
                         self.env, notice.row.id, worker=self.worker_id, via="slack", result=result
                     )
 
@@ -463,7 +464,7 @@ class StaffNotifier:
         for group in groups:
             for notice in group.notices:
                 assert notice.row.id is not None
-                await delivery.mark_throttled(
+                await claims.mark_throttled(
                     self.env, notice.row.id, worker=self.worker_id, retry_after=retry_after
                 )
 
@@ -472,7 +473,7 @@ class StaffNotifier:
         if not permanent:
             log.warning("staff notice to %s failed: %s", group.destination.slack_id, failure)
         for notice in group.notices:
-            await delivery.mark_failed(
+            await claims.mark_failed(
                 self.env,
                 notice.row,
                 worker=self.worker_id,

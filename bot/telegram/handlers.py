@@ -29,11 +29,13 @@ from bot.telegram.sender import BOT_UPLOAD_LIMIT, TelegramSender
 from bot.telegram.signing import SigningButtons
 from storage.blobs import iter_file
 from storage.models import Recipient
-from workflows import inbox, linking, platform
+from workflows import platform
 from workflows.context import Env
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, WorkflowError
-from workflows.inbox import NOTIFICATION_KINDS
-from workflows.linking import ChatIdentity
+from workflows.people import linking
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import inbox
+from workflows.sharing.inbox import NOTIFICATION_KINDS
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE

@@ -24,8 +24,8 @@ from storage.blobs import BlobStore, stage
 from storage.models import Document
 from workflows import platform
 from workflows.context import Env
-from workflows.notices import AccessNotice, ShareNotice
-from workflows.sign_notices import SIGNED_FILE, SignNotice
+from workflows.sharing.notices import AccessNotice, ShareNotice
+from workflows.signing.party_notices import SIGNED_FILE, SignNotice
 
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
 CHANNEL = "telegram"

@@ -31,10 +31,10 @@ from telegram.ext import (
 
 from bot.i18n import text
 from bot.telegram import messages
-from workflows import deciding, sign_notices
 from workflows.context import Env
-from workflows.deciding import Decision, PartyPage
 from workflows.errors import Gone, NotAllowed, NotFound, WorkflowError
+from workflows.signing import deciding, party_notices
+from workflows.signing.deciding import Decision, PartyPage
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -185,7 +185,7 @@ class SigningButtons:
         query, chat, user = update.callback_query, update.effective_chat, update.effective_user
         assert query is not None and chat is not None and user is not None
         try:
-            token = await sign_notices.chat_link(
+            token = await party_notices.chat_link(
                 self.env, party_id=party_id, chat_id=chat.id, telegram_user_id=user.id
             )
             return token, await deciding.open_page(self.env, token)

@@ -25,7 +25,7 @@ from inkpost.doctor.verdicts import (
 )
 from inkpost.seal import default_seal_paths, seal_key_from_settings
 from inkpost.settings import Settings
-from workflows.seal_keys import BadSealKey
+from workflows.signing.seal_keys import BadSealKey
 
 SEAL_WARNING = dt.timedelta(days=30)
 """A seal expiring sooner than this is a warning."""

@@ -12,10 +12,11 @@ from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Thrott
 from storage.models import Notification, Recipient
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
-from workflows import access, linking, recipients, sharing
 from workflows.context import Env
-from workflows.linking import ChatIdentity
-from workflows.notices import ShareNotice
+from workflows.people import linking, recipients
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import access, sharing
+from workflows.sharing.notices import ShareNotice
 
 PUBLIC = "https://docs.example.test"
 

@@ -14,9 +14,9 @@ from bot.delivery import RecipientDelivery
 from storage.models import Notification
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
-from workflows import sharing
 from workflows.context import Env
-from workflows.notices import ShareNotice
+from workflows.sharing import sharing
+from workflows.sharing.notices import ShareNotice
 
 PUBLIC = "https://docs.example.test"
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.mail import MailSender, SmtpConfig
 from storage.models import Document, Organization, Recipient, Share
-from workflows.notices import ShareNotice
+from workflows.sharing.notices import ShareNotice
 
 LINK = "https://docs.example.test/d/personal-token"
 

@@ -16,14 +16,17 @@ from storage.models import Notification
 from tests.conftest import STAFF, START, Tenant
 from tests.fakes.smtp import SmtpServer
 from tests.helpers import upload
-from workflows import deciding, linking, reminders, sharing, sign_reminders, signing
+from workflows import scans
 from workflows.context import Actor, Env, FixedClock
-from workflows.deciding import Decision
-from workflows.linking import ChatIdentity
-from workflows.notices import AccessNotice, ShareNotice
-from workflows.recipients import edit_recipient
-from workflows.sign_notices import SignNotice
-from workflows.signing import NewParty, NewRequest
+from workflows.people import linking
+from workflows.people.linking import ChatIdentity
+from workflows.people.recipients import edit_recipient
+from workflows.sharing import sharing
+from workflows.sharing.notices import AccessNotice, ShareNotice
+from workflows.signing import deciding, party_reminders, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.party_notices import SignNotice
+from workflows.signing.requests import NewParty, NewRequest
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001
@@ -106,17 +109,17 @@ async def test_an_availability_reminder_in_telegram_has_the_open_and_download_bu
     await _shared_doc_ending(env, tenant)
     telegram = Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram))  # the share notice itself
-    assert await reminders.scan_availability(env, at=START) == (1, 1)
+    assert await scans.scan_availability(env, at=START) == (1, 1)
 
     await _settle_queue(env, _worker(env, telegram=telegram))
 
     notice, link = telegram.shares[-1]
-    assert notice.kind == reminders.AVAILABILITY and link.startswith(f"{PUBLIC}/d/")
+    assert notice.kind == scans.AVAILABILITY and link.startswith(f"{PUBLIC}/d/")
     body, keyboard = messages.share_notice(notice, link=link)
     assert body.startswith("<b>Reminder from Acme Law</b>")
     assert "Fee table &lt;2027&gt;" in body and "2026-11-25 12:00 UTC" in body
     assert [b.text for b in keyboard.inline_keyboard[0]] == ["Open", "Download"]
-    row = await _row(env, reminders.AVAILABILITY)
+    row = await _row(env, scans.AVAILABILITY)
     assert (row.status, row.delivered_via) == ("sent", "telegram")
 
 
@@ -125,7 +128,7 @@ async def test_an_availability_reminder_by_mail(
 ) -> None:
     await _shared_doc_ending(env, tenant)
     mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
-    await reminders.scan_availability(env, at=START)
+    await scans.scan_availability(env, at=START)
 
     await _settle_queue(env, _worker(env, mail=mail))
 
@@ -146,7 +149,7 @@ async def _access_ending(env: Env, tenant: Tenant) -> None:
         recipient_id=tenant.recipient_id,
         access_expires_at=START + 2 * DAY,
     )
-    assert await reminders.scan_access_ending(env, at=START) == (1, 1)
+    assert await scans.scan_access_ending(env, at=START) == (1, 1)
 
 
 async def test_an_access_ending_notice_by_mail(
@@ -170,7 +173,7 @@ async def test_an_access_ending_notice_in_telegram(env: Env, tenant: Tenant) -> 
         "<b>Acme Law</b>: your access to the documents shared with you ends on "
         "2026-11-25 12:00 UTC. Download what you want to keep before then."
     )
-    row = await _row(env, reminders.ACCESS_ENDING)
+    row = await _row(env, scans.ACCESS_ENDING)
     assert (row.status, row.delivered_via) == ("sent", "telegram")
 
 
@@ -180,7 +183,7 @@ async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
     await _link_chat(env, tenant)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    await signing.create_request(
+    await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -193,12 +196,12 @@ async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
     telegram = Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram))  # the invitation
     clock.at = START + 2 * DAY
-    assert await sign_reminders.scan(env, at=clock.at) == 1
+    assert await party_reminders.scan(env, at=clock.at) == 1
 
     await _settle_queue(env, _worker(env, telegram=telegram))
 
     notice, links = telegram.signs[-1]
-    assert notice.kind == sign_reminders.REMIND and links is not None
+    assert notice.kind == party_reminders.REMIND and links is not None
     body, keyboard = messages.sign_notice(notice, links=links)
     assert body.startswith("<b>Reminder: Acme Law asks you to approve S-1</b>")
     assert keyboard is not None
@@ -211,7 +214,7 @@ async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     await _link_chat(env, tenant)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -227,7 +230,7 @@ async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     telegram, mail = Recorder(), Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram, mail=mail))
     clock.at = START + 2 * DAY
-    assert await sign_reminders.scan(env, at=clock.at) == 2
+    assert await party_reminders.scan(env, at=clock.at) == 2
     await deciding.decide(
         env,
         created.parties[0].token,
@@ -238,12 +241,12 @@ async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     await _settle_queue(env, _worker(env, telegram=telegram, mail=mail))
 
     sent = [*telegram.signs, *mail.signs]
-    reminded = [n.party.name for n, _ in sent if n.kind == sign_reminders.REMIND]
+    reminded = [n.party.name for n, _ in sent if n.kind == party_reminders.REMIND]
     assert reminded == ["Sam"]
     async with env.reads() as session:
         rows = (
             await session.exec(
-                select(Notification).where(Notification.kind == sign_reminders.REMIND)
+                select(Notification).where(Notification.kind == party_reminders.REMIND)
             )
         ).all()
     statuses = sorted((r.target, r.status, r.last_error or "") for r in rows)

@@ -17,13 +17,14 @@ from storage.models import Document, Notification, Organization, Party, Signatur
 from tests.conftest import STAFF, Tenant
 from tests.fakes.smtp import SmtpServer
 from tests.helpers import upload
-from workflows import deciding, linking, signing
 from workflows.context import Actor, Env, FixedClock
-from workflows.deciding import Decision
-from workflows.linking import ChatIdentity
-from workflows.notices import ShareNotice
-from workflows.sign_notices import COMPLETED_NOTICE, SignNotice
-from workflows.signing import NewParty, NewRequest
+from workflows.people import linking
+from workflows.people.linking import ChatIdentity
+from workflows.sharing.notices import ShareNotice
+from workflows.signing import deciding, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.party_notices import COMPLETED_NOTICE, SignNotice
+from workflows.signing.requests import NewParty, NewRequest
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001
@@ -60,10 +61,10 @@ async def _link_chat(env: Env, tenant: Tenant) -> None:
 
 async def _request(
     env: Env, tenant: Tenant, *parties: NewParty, message: str | None = None
-) -> signing.CreatedRequest:
+) -> requests.CreatedRequest:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    return await signing.create_request(
+    return await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -103,7 +104,7 @@ async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_
     assert await _worker(env, telegram=telegram, mail=mail).run_once() == 1
 
     [(notice, links)] = telegram.sent
-    assert mail.sent == [] and notice.kind == signing.INVITE
+    assert mail.sent == [] and notice.kind == requests.INVITE
     token = _token(links)
     assert links is not None and links.app == f"{PUBLIC}/tg/app?s={token}"
     page = await deciding.open_page(env, token)
@@ -147,7 +148,7 @@ async def test_a_blocked_bot_sends_the_invitation_by_mail_with_a_link_minted_for
     await _worker(env, telegram=telegram, mail=mail).run_once()
 
     [(notice, links)] = mail.sent
-    assert telegram.sent == [] and notice.kind == signing.INVITE
+    assert telegram.sent == [] and notice.kind == requests.INVITE
     assert links is not None and links.app is None
     assert (await deciding.open_page(env, _token(links))).link.issued_for == "email"
     [row] = await _rows(env)
@@ -255,7 +256,7 @@ async def test_a_replaced_or_undeliverable_code_is_dropped_without_a_trace(
     assert (first.status, first.last_error) == ("cancelled", "a newer code was sent")
     assert second.status == "dead"
     assert "code" not in first.payload and "code" not in second.payload
-    assert [n.kind for n, _ in telegram.sent] == [signing.INVITE]
+    assert [n.kind for n, _ in telegram.sent] == [requests.INVITE]
 
 
 async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
@@ -263,7 +264,7 @@ async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
 ) -> None:
     await _link_chat(env, tenant)
     created = await _request(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
-    await signing.cancel_request(
+    await requests.cancel_request(
         env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Wrong fee table"
     )
     telegram = Recorder()
@@ -271,8 +272,8 @@ async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
     await _worker(env, telegram=telegram).run_once()
 
     invite, ended = await _rows(env)
-    assert (invite.kind, invite.status) == (signing.INVITE, "cancelled")
-    assert (ended.kind, ended.status) == (signing.ENDED_NOTICE, "sent")
+    assert (invite.kind, invite.status) == (requests.INVITE, "cancelled")
+    assert (ended.kind, ended.status) == (requests.ENDED_NOTICE, "sent")
     [(notice, links)] = telegram.sent
     body, keyboard = messages.sign_notice(notice, links=links)
     assert links is None and keyboard is None
@@ -300,13 +301,13 @@ async def test_a_decline_tells_the_other_parties_who_declined_and_why(
     await worker.run_once()
 
     notice, links = telegram.sent[-1]
-    assert notice.kind == signing.ENDED_NOTICE and links is None
+    assert notice.kind == requests.ENDED_NOTICE and links is None
     body, _ = messages.sign_notice(notice, links=links)
     assert "S-1 from Acme Law was declined" in body
     assert "Declined by Vera Vetter: The price is wrong" in body
 
 
-def _notice(role: str, *, kind: str = signing.INVITE, party_id: int = 7) -> SignNotice:
+def _notice(role: str, *, kind: str = requests.INVITE, party_id: int = 7) -> SignNotice:
     return SignNotice(
         kind=kind,
         organization=Organization(slug="acme", name="Acme <Law>"),

@@ -19,8 +19,8 @@ from inkpost.cli import app
 from inkpost.sample_pdf import make_pdf
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
-from workflows import access
 from workflows.context import Env
+from workflows.sharing import access
 
 PUBLIC_URL = "http://docs.example.test"
 

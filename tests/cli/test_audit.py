@@ -15,8 +15,9 @@ import pytest
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from tests.cli.conftest import PUBLIC_URL, Cli, Office
-from workflows import access, deciding
 from workflows.context import Actor, Env
+from workflows.sharing import access
+from workflows.signing import deciding
 
 
 def _some_history(cli: Cli, office: Office, pdf_file: Path) -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from inkpost.cli import app
 from tests.cli.conftest import _resolve
-from workflows import access
+from workflows.sharing import access
 
 URL = re.compile(r"^(http://127\.0\.0\.1:(\d+))/d/([A-Za-z0-9_-]+)$", re.MULTILINE)
 

@@ -42,7 +42,7 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_socket import DEFAULT_APP_TOKEN
 from tests.fakes.smtp import SMTP_CREDENTIALS, SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi
-from workflows.seal_keys import SEAL_VALIDITY, create_self_signed_seal
+from workflows.signing.seal_keys import SEAL_VALIDITY, create_self_signed_seal
 
 PUBLIC_URL = "https://docs.example.test"
 HEAD = migrate.head_revision()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 from inkpost.cli import app
 from inkpost.seal import seal_key_from_settings
 from inkpost.settings import Settings
-from workflows.seal_keys import BadSealKey, create_self_signed_seal
+from workflows.signing.seal_keys import BadSealKey, create_self_signed_seal
 
 
 @pytest.fixture

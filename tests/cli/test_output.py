@@ -12,8 +12,8 @@ import io
 import pytest
 from rich.console import Console
 
-from inkpost import output
-from inkpost.output import Column
+from inkpost.cli import output
+from inkpost.cli.output import Column
 from tests.cli.conftest import Cli, Office
 
 LONG_NAMES = (

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from inkpost.cli import app
 from storage import migrate
 from tests.cli.conftest import Cli
-from workflows import organizations
+from workflows.people import organizations
 
 
 @pytest.fixture

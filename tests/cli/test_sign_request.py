@@ -12,9 +12,9 @@ from inkpost.sample_pdf import make_pdf
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from tests.cli.conftest import PUBLIC_URL, Cli, Office
-from workflows import deciding
 from workflows.context import Actor, Env
-from workflows.deciding import Decision, PartyPage
+from workflows.signing import deciding
+from workflows.signing.deciding import Decision, PartyPage
 
 URL = re.compile(re.escape(PUBLIC_URL) + r"/s/([A-Za-z0-9_-]+)")
 TABLES = ("signature_request", "party", "party_link", "signature_request_document")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inkpost import cli_documents
+from inkpost.cli import documents as cli_documents
 from inkpost.sample_pdf import make_pdf
 from tests.cli.conftest import Cli, Office
 from tests.helpers import blob_files

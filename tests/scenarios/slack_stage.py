@@ -14,8 +14,8 @@ from tests.conftest import STAFF
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, FakeSlackApi, ResponseMessage
 from tests.fakes.slack_client import DEFAULT_SIGNING_SECRET, SlackSender
 from tests.helpers import upload
-from workflows import organizations
 from workflows.context import Env
+from workflows.people import organizations
 
 PUBLIC = "https://docs.example.test"
 STELLA = "U0STELLA"

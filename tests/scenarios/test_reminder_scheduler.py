@@ -18,8 +18,9 @@ from storage.db import make_engine, make_session_factory
 from storage.models import Notification, Organization
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
-from workflows import reminders, sharing, staff_notices
+from workflows import scans
 from workflows.context import Env, FixedClock
+from workflows.sharing import sharing, staff_notices
 
 
 async def _ending_share(env: Env, tenant: Tenant, clock: FixedClock) -> None:
@@ -72,14 +73,14 @@ async def test_the_app_runs_the_scans_every_interval_and_stops_with_it(
     try:
 
         async def reminded() -> bool:
-            return reminders.AVAILABILITY in await _kinds(env)
+            return scans.AVAILABILITY in await _kinds(env)
 
         await _until(reminded)
         await asyncio.sleep(1.5)  # more runs: nothing is queued twice
     finally:
         await runner.cleanup()
     kinds = await _kinds(env)
-    assert kinds.count(reminders.AVAILABILITY) == 1
+    assert kinds.count(scans.AVAILABILITY) == 1
     assert kinds.count(staff_notices.UNOPENED) == 1
 
 
@@ -101,7 +102,7 @@ async def test_two_schedulers_on_one_store_queue_each_reminder_once(
     finally:
         await other_engine.dispose()
     kinds = await _kinds(env)
-    assert kinds.count(reminders.AVAILABILITY) == 1
+    assert kinds.count(scans.AVAILABILITY) == 1
     assert kinds.count(staff_notices.UNOPENED) == 1
 
 
@@ -110,11 +111,11 @@ async def test_a_failing_scan_is_logged_and_the_next_one_runs(
 ) -> None:
     calls: list[datetime] = []
 
-    async def broken(_: Env, *, at: datetime) -> reminders.ScanReport:
+    async def broken(_: Env, *, at: datetime) -> scans.ScanReport:
         calls.append(at)
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(reminders, "run_all", broken)
+    monkeypatch.setattr(scans, "run_all", broken)
     runs = scheduler.ReminderScheduler(env, interval_seconds=0.1)
     with caplog.at_level(logging.ERROR, logger="inkpost.scheduler"):
         async with runs.running():
@@ -137,4 +138,4 @@ async def test_a_zero_interval_turns_the_scans_off(
     await runner.setup()
     await asyncio.sleep(0.3)
     await runner.cleanup()
-    assert reminders.AVAILABILITY not in await _kinds(env)
+    assert scans.AVAILABILITY not in await _kinds(env)

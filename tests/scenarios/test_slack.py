@@ -15,8 +15,11 @@ from tests.fakes.slack_api import DEFAULT_TEAM_ID, GENERAL_CHANNEL
 from tests.fakes.slack_client import VERIFICATION_TOKEN
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows import access, audit, documents, organizations, sharing
+from workflows import audit
+from workflows.documents import filing
 from workflows.errors import Gone
+from workflows.people import organizations
+from workflows.sharing import access, sharing
 
 
 async def test_help_lists_every_subcommand(stage: Stage) -> None:
@@ -230,7 +233,7 @@ async def test_retried_command_is_acknowledged_without_doing_it_again(stage: Sta
         assert response.status == 200
     await stage.command(STELLA, "help")
 
-    document = await documents.find_document(stage.env, org_id=stage.org_id, ref=ref)
+    document = await filing.find_document(stage.env, org_id=stage.org_id, ref=ref)
     assert document.id is not None
     events = await audit.document_history(stage.env, org_id=stage.org_id, document_id=document.id)
     assert [e.action for e in events] == ["document.added"]

@@ -11,17 +11,19 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.slack import directory_views as views
-from bot.slack.directory_recipients import RecipientForms
+from bot.slack.features.directory import views
+from bot.slack.features.directory.recipients import RecipientForms
 from inkpost import services
 from storage.models import AuditEvent, Recipient, Share
 from tests.conftest import STAFF, START
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, ResponseMessage
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, TELEGRAM_BOT, Stage
-from workflows import documents, linking, organizations, recipients, sharing, spaces, staff
+from workflows.documents import filing
 from workflows.errors import Unavailable
-from workflows.linking import ChatIdentity
+from workflows.people import linking, organizations, recipients, spaces, staff
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import sharing
 
 JSON = dict[str, Any]
 
@@ -618,7 +620,7 @@ async def test_only_admins_delete_groups(stage: Stage) -> None:
 
 
 async def _document_id(stage: Stage, ref: str) -> int:
-    document = await documents.find_document(stage.env, org_id=stage.org_id, ref=ref)
+    document = await filing.find_document(stage.env, org_id=stage.org_id, ref=ref)
     assert document.id is not None
     return document.id
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.slack.blocks import FOUND_HISTORY, FOUND_LINK, FOUND_SHARE
-from bot.slack.share_views import (
+from bot.slack.features.sharing.views import (
     DATE,
     DAYS,
     DOCUMENT,
@@ -23,7 +23,8 @@ from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, ResponseMessage, find_element
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows import organizations, recipients, sharing, spaces
+from workflows.people import organizations, recipients, spaces
+from workflows.sharing import sharing
 
 
 async def open_share(stage: Stage, user_id: str, text: str = "share") -> JSON:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.slack.signing_views import (
+from bot.slack.features.signing.views import (
     APPROVERS,
     CANCEL,
     DOCUMENTS,
@@ -28,7 +28,8 @@ from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, PostedMessage, find_element
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows import deciding, organizations, recipients, sign_reminders, signing
+from workflows.people import organizations, recipients
+from workflows.signing import deciding, party_reminders, requests
 
 LINK = re.compile(re.escape(PUBLIC) + r"/s/([A-Za-z0-9_-]+)")
 
@@ -313,10 +314,10 @@ async def test_cancel_ends_the_request_and_a_second_press_says_so(stage: Stage) 
     async with stage.env.reads() as session:
         kinds = (
             await session.exec(
-                select(Notification.kind).where(Notification.kind == signing.ENDED_NOTICE)
+                select(Notification.kind).where(Notification.kind == requests.ENDED_NOTICE)
             )
         ).all()
-    assert kinds == [signing.ENDED_NOTICE]
+    assert kinds == [requests.ENDED_NOTICE]
 
 
 async def test_requests_lists_pending_ones_and_shows_one_with_its_parties(stage: Stage) -> None:
@@ -379,7 +380,7 @@ async def test_remind_reminds_the_waiting_parties_at_most_once_an_hour(stage: St
     async with stage.env.reads() as session:
         reminders = (
             await session.exec(
-                select(Notification).where(Notification.kind == sign_reminders.REMIND)
+                select(Notification).where(Notification.kind == party_reminders.REMIND)
             )
         ).all()
     assert [n.target for n in reminders] == [str(anna)]

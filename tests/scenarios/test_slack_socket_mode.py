@@ -20,8 +20,10 @@ from bot.slack.socket_mode import AppTokenRefused, socket_mode
 from tests.fakes.slack_api import GENERAL_CHANNEL, find_element
 from tests.fakes.slack_socket import ACK_DEADLINE, SocketMode
 from tests.scenarios.slack_stage import PUBLIC, STELLA, Stage
-from workflows import access, audit, documents
+from workflows import audit
+from workflows.documents import filing
 from workflows.errors import Gone
+from workflows.sharing import access
 
 
 def _config(stage: Stage, app_token: str) -> SlackConfig:
@@ -182,7 +184,7 @@ async def test_redelivered_command_is_acknowledged_without_doing_it_again(
     await asyncio.sleep(0.3)
 
     assert again.payload is None
-    document = await documents.find_document(stage.env, org_id=stage.org_id, ref=ref)
+    document = await filing.find_document(stage.env, org_id=stage.org_id, ref=ref)
     assert document.id is not None
     events = await audit.document_history(stage.env, org_id=stage.org_id, document_id=document.id)
     assert [e.action for e in events].count("link.created") == 1

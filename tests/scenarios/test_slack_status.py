@@ -8,26 +8,20 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
+from bot.slack.features.status import RETRY_FROM_STATUS
 from bot.slack.notify import RETRY_FROM_NOTICE, StaffNotifier
-from bot.slack.status import RETRY_FROM_STATUS
 from storage.models import Notification
 from tests.conftest import STAFF
 from tests.fakes.slack_api import ResponseMessage
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, Stage
-from workflows import (
-    access,
-    deciding,
-    delivery,
-    organizations,
-    recipients,
-    sharing,
-    signing,
-    staff,
-)
-from workflows.access import Visitor
 from workflows.context import Actor, Env
-from workflows.sharing import ShareTerms
+from workflows.outbox import claims
+from workflows.people import organizations, recipients, staff
+from workflows.sharing import access, sharing
+from workflows.sharing.access import Visitor
+from workflows.sharing.sharing import ShareTerms
+from workflows.signing import deciding, requests
 
 VISITOR = Visitor(ip="198.51.100.7")
 
@@ -78,10 +72,10 @@ async def _office(stage: Stage) -> Office:
     assert fee.id is not None and annex.id is not None
     await access.open_shared(env, await _share(env, org_id, fee.id, rita, stella), VISITOR)
     await _share(env, org_id, fee.id, carl, stella)
-    await delivery.claim_due(env, worker="w", channels=["recipient"])  # Rita's and Carl's
+    await claims.claim_due(env, worker="w", channels=["recipient"])  # Rita's and Carl's
     await _share(env, org_id, annex.id, rita, stella)
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
-    await delivery.mark_failed(env, row, worker="w", error="Forbidden: bot blocked", permanent=True)
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
+    await claims.mark_failed(env, row, worker="w", error="Forbidden: bot blocked", permanent=True)
     await _other_office(env)
     assert row.id is not None
     return Office(failed_id=row.id)
@@ -98,10 +92,10 @@ async def _other_office(env: Env) -> None:
     assert secret.id is not None
     await access.open_shared(env, await _share(env, org.id, secret.id, olga, sam.id), VISITOR)
     await _share(env, org.id, secret.id, await _recipient(env, org.id, client.id, "Oz"), sam.id)
-    rows = await delivery.claim_due(env, worker="o", channels=["recipient"])
+    rows = await claims.claim_due(env, worker="o", channels=["recipient"])
     for row in rows:
         if row.org_id == org.id:
-            await delivery.mark_failed(env, row, worker="o", error="their failure", permanent=True)
+            await claims.mark_failed(env, row, worker="o", error="their failure", permanent=True)
 
 
 async def _status(stage: Stage, user: str = STELLA) -> ResponseMessage:
@@ -139,16 +133,16 @@ async def test_status_shows_what_waits_what_was_opened_and_what_failed(stage: St
 async def test_status_lists_requests_waiting_for_decisions(stage: Stage) -> None:
     document = await upload(stage.env, org_id=stage.org_id, client_id=stage.client_id)
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         stage.env,
         org_id=stage.org_id,
         actor=STAFF,
         staff_id=None,
-        new=signing.NewRequest(
+        new=requests.NewRequest(
             document_ids=[document.id],
             parties=[
-                signing.NewParty(role="approver", name="Ada", phone="+46 70 111 22 33"),
-                signing.NewParty(role="signer", name="Bo <i>", phone="+46 70 444 55 66"),
+                requests.NewParty(role="approver", name="Ada", phone="+46 70 111 22 33"),
+                requests.NewParty(role="signer", name="Bo <i>", phone="+46 70 444 55 66"),
             ],
             title="Lease 2027",
         ),

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from bot.slack import upload_views as views
+from bot.slack.features.upload import views
 from inkpost.sample_pdf import make_pdf
 from storage.models import Document
 from tests.conftest import STAFF
 from tests.fakes.slack_api import GENERAL_CHANNEL, PostedMessage
 from tests.helpers import blob_files
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, Stage
-from workflows import documents, organizations
+from workflows.documents import filing
+from workflows.people import organizations
 
 PDF = make_pdf("Engagement letter", pages=2)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -26,7 +27,7 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(512)
 
 
 async def stored(stage: Stage) -> Sequence[Document]:
-    return await documents.list_documents(stage.env, org_id=stage.org_id)
+    return await filing.list_documents(stage.env, org_id=stage.org_id)
 
 
 async def open_upload(stage: Stage, user_id: str = STELLA) -> dict[str, Any]:

@@ -33,9 +33,12 @@ from tests.conftest import STAFF, Tenant
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi, FloodLimits, TgUser
 from tests.helpers import upload
-from workflows import access, delivery, linking, platform, recipients, sharing
+from workflows import platform
 from workflows.context import Env
-from workflows.sharing import ShareTerms
+from workflows.outbox import claims
+from workflows.people import linking, recipients
+from workflows.sharing import access, sharing
+from workflows.sharing.sharing import ShareTerms
 
 PUBLIC = "https://docs.example.test"
 RITA = 5_000_000_101
@@ -346,9 +349,9 @@ async def test_a_blocked_bot_falls_back_to_email(
 async def test_dead_rows_can_be_retried(stage: Stage) -> None:
     await stage.link(stage.tenant.recipient_id, RITA)
     await stage.share(stage.tenant.recipient_id)
-    [row] = await delivery.claim_due(stage.env, worker="w", channels=["recipient"])
-    await delivery.mark_failed(stage.env, row, worker="w", error="boom", permanent=True)
-    assert await delivery.retry_dead(stage.env, org_id=stage.tenant.org_id) == 1
+    [row] = await claims.claim_due(stage.env, worker="w", channels=["recipient"])
+    await claims.mark_failed(stage.env, row, worker="w", error="boom", permanent=True)
+    assert await claims.retry_dead(stage.env, org_id=stage.tenant.org_id) == 1
     await stage.worker.run_once()
     notifications = await _notifications(stage.env)
     assert [n.status for n in notifications if n.channel == "recipient"] == ["sent"]

@@ -23,11 +23,12 @@ from storage.models import Notification, PartyDecision, SignatureRequest
 from tests.conftest import STAFF, Tenant
 from tests.fakes.telegram_api import CallbackAnswer, FakeTelegramApi, SentMessage, TgUser
 from tests.helpers import upload
-from workflows import completion, deciding, linking, organizations, recipients, signing
 from workflows.context import Env
-from workflows.seal_keys import create_self_signed_seal, load_seal_key
-from workflows.sign_notices import SIGNED_FILE
-from workflows.signing import NewParty, NewRequest
+from workflows.people import linking, organizations, recipients
+from workflows.signing import completion, deciding, requests
+from workflows.signing.party_notices import SIGNED_FILE
+from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
 PUBLIC = "https://docs.example.test"
 RITA = 5_000_000_201
@@ -66,12 +67,12 @@ class SigningStage:
         assert person.id is not None
         return person.id
 
-    async def request(self, *parties: NewParty) -> signing.CreatedRequest:
+    async def request(self, *parties: NewParty) -> requests.CreatedRequest:
         document = await upload(
             self.env, org_id=self.tenant.org_id, client_id=self.tenant.client_id
         )
         assert document.id is not None
-        return await signing.create_request(
+        return await requests.create_request(
             self.env,
             org_id=self.tenant.org_id,
             actor=STAFF,
@@ -176,8 +177,8 @@ async def test_an_approver_approves_with_the_button_and_the_request_moves_to_sea
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.auth_level) == ("approved", "telegram")
     assert decision.decided_by_recipient_id == rita and decision.user_agent == "Telegram"
-    assert await _status(tg.env, created.request.id) == signing.SEALING
-    assert len(await _rows(tg.env, signing.SEAL)) == 1
+    assert await _status(tg.env, created.request.id) == requests.SEALING
+    assert len(await _rows(tg.env, requests.SEAL)) == 1
     current = tg.fake.current_message(RITA, invitation.message_id) or {}
     [[only]] = current["reply_markup"]["inline_keyboard"]
     assert "web_app" in only
@@ -238,7 +239,7 @@ async def test_reject_asks_for_a_reason_and_the_reply_declines_for_everyone(
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.reason) == ("declined", "The fee is too high")
     assert decision.auth_level == "telegram"
-    assert await _status(tg.env, created.request.id) == signing.DECLINED
+    assert await _status(tg.env, created.request.id) == requests.DECLINED
     carl_before = len(tg.fake.messages_to(CARL))
     await tg.worker.run_once()
     told = await tg.next_message(CARL, carl_before)
@@ -273,7 +274,7 @@ async def test_a_press_from_another_telegram_account_is_refused(tg: SigningStage
         assert answer.show_alert
 
     assert await _decisions(tg.env) == []
-    assert await _status(tg.env, created.request.id) == signing.PENDING
+    assert await _status(tg.env, created.request.id) == requests.PENDING
 
 
 async def test_an_old_button_after_a_cancel_answers_no_longer_available(tg: SigningStage) -> None:
@@ -282,7 +283,7 @@ async def test_an_old_button_after_a_cancel_answers_no_longer_available(tg: Sign
     created = await tg.request(NewParty(role="approver", recipient_id=rita))
     await tg.worker.run_once()
     invitation = _invitation(tg, RITA)
-    await signing.cancel_request(
+    await requests.cancel_request(
         tg.env, org_id=tg.tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Outdated"
     )
 
@@ -321,7 +322,7 @@ async def test_a_colleague_in_a_shared_cabinet_decides_from_their_own_chat(
     [decision] = await _decisions(tg.env)
     assert decision.decided_by_recipient_id == carl and decision.decided_by_name == "Carl Colleague"
     assert decision.auth_level == "telegram"
-    assert await _status(tg.env, created.request.id) == signing.SEALING
+    assert await _status(tg.env, created.request.id) == requests.SEALING
 
 
 async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningStage) -> None:

@@ -17,8 +17,8 @@ from storage.models import AuditEvent, Document, Share
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from web_sign import create_app
-from workflows import sharing
 from workflows.context import Env
+from workflows.sharing import sharing
 
 PUBLIC_URL = "http://127.0.0.1:8080"
 

@@ -13,9 +13,9 @@ from storage.models import Notification, Party, PartyDecision, SignatureRequest
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from web_sign.telegram_auth import signature
-from workflows import signing
 from workflows.context import Env
-from workflows.signing import NewParty, NewRequest
+from workflows.signing import requests
+from workflows.signing.requests import NewParty, NewRequest
 
 BOT_TOKEN = "123456:test-bot-token-for-mini-app"
 
@@ -73,7 +73,7 @@ async def envelope(
         document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=name)
         assert document.id is not None
         document_ids.append(document.id)
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

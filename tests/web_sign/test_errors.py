@@ -10,9 +10,10 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import STAFF, START, Tenant
 from tests.helpers import upload
 from tests.web_sign.conftest import Link, assert_security_headers, make_link
-from workflows import access, recipients, sharing
 from workflows.context import Env, FixedClock
 from workflows.errors import Unavailable
+from workflows.people import recipients
+from workflows.sharing import access, sharing
 
 
 async def test_an_unknown_token_answers_404(client: TestClient) -> None:

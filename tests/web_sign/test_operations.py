@@ -19,8 +19,8 @@ from storage.errors import BlobStoreUnavailable
 from tests.web_sign.conftest import PUBLIC_URL, Link
 from web_sign import RedactingAccessLogger, create_app
 from web_sign.logs import redact
-from workflows import access
 from workflows.context import Env
+from workflows.sharing import access
 
 
 class BrokenMedium(FileBlobStore):

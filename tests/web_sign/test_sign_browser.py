@@ -26,7 +26,7 @@ from tests.web_sign.signing_helpers import (
 from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from web_sign import RedactingAccessLogger, create_app
 from workflows.context import Env, FixedClock
-from workflows.signing import NewParty
+from workflows.signing.requests import NewParty
 
 if TYPE_CHECKING:
     from playwright.async_api import Page

@@ -34,10 +34,11 @@ from web_sign import create_app
 from web_sign.logs import redact
 from web_sign.previews import encode_png
 from web_sign.signing import SIGN_CSP, form_token
-from workflows import completion, deciding, organizations, recipients, signing
 from workflows.context import Env, FixedClock
-from workflows.seal_keys import create_self_signed_seal, load_seal_key
-from workflows.signing import NewParty
+from workflows.people import organizations, recipients
+from workflows.signing import completion, deciding, requests
+from workflows.signing.requests import NewParty
+from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
 RITA_TELEGRAM = 5550001
 UA = "PhoneBrowser/2.0"
@@ -315,7 +316,7 @@ async def test_a_signer_signs_with_a_typed_name_and_a_drawn_signature(
     assert decision.signature_blob_key is not None
     stored = env.blobs.local_path(decision.signature_blob_key)
     assert stored is not None and stored.read_bytes() == png
-    assert await request_status(env, request.request_id) == signing.SEALING
+    assert await request_status(env, request.request_id) == requests.SEALING
     text = await _page(client, token)
     assert '<h2 id="outcome-heading">Signed</h2>' in text
     assert "Samuel Signer signed this request on 23 November 2026, 12:00 UTC." in text
@@ -350,7 +351,7 @@ async def test_a_decline_with_a_reason_ends_the_request(
     assert response.status == 303
     [decision] = await decisions(env)
     assert (decision.decision, decision.reason) == ("declined", "The fee is wrong")
-    assert await request_status(env, request.request_id) == signing.DECLINED
+    assert await request_status(env, request.request_id) == requests.DECLINED
     text = await _page(client, token)
     assert "Declined</h2>" in text and "Reason: The fee is wrong" in text
     tom = await _page(client, request.tokens["Tom"])
@@ -417,7 +418,7 @@ async def test_an_incomplete_decision_is_refused_on_the_page_and_changes_nothing
     text = await response.text()
     assert _alert(text).startswith(problem)
     assert await decisions(env) == []
-    assert await request_status(env, request.request_id) == signing.PENDING
+    assert await request_status(env, request.request_id) == requests.PENDING
     if fields.get("typed_name", "").strip():
         assert f'value="{fields["typed_name"]}"' in text  # what was typed is kept
 
@@ -566,7 +567,7 @@ async def test_an_ended_request_shows_its_status_and_no_form(
     token = request.tokens["Sam"]
     await _open_all(client, token, request)
     csrf = _csrf(await _page(client, token))
-    await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=request.ref)
+    await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=request.ref)
 
     text = await _page(client, token)
     assert '<dd class="status status-cancelled">Cancelled</dd>' in text

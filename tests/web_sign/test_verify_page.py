@@ -15,7 +15,7 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 
-from inkpost.cli_context import UserError
+from inkpost.errors import UserError
 from inkpost.sample_pdf import make_pdf
 from inkpost.server import load_seal
 from inkpost.settings import Settings
@@ -31,7 +31,7 @@ from tests.workflows.test_verification import (
 from web_sign import create_app
 from web_sign.verify import COOKIE
 from workflows.context import Env
-from workflows.seal_keys import SealKey, create_self_signed_seal, load_seal_key
+from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 
 HEADLINES = {
     "sealed_and_matching": "The seal is intact and matches a completed request",

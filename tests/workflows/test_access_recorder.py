@@ -12,10 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import AuditEvent, Share
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import access, audit, sharing
-from workflows.access import AccessRecorder, SharedDocument, Visitor
+from workflows import audit
 from workflows.context import Env
 from workflows.errors import Gone, Unavailable
+from workflows.sharing import access, sharing
+from workflows.sharing.access import AccessRecorder, SharedDocument, Visitor
 
 VISITOR = Visitor(ip="203.0.113.9", user_agent="Phone/1.0")
 

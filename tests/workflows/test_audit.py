@@ -11,9 +11,10 @@ from sqlmodel import col, select
 from storage.models import AuditEvent
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import access, audit, sharing
-from workflows.access import Visitor
+from workflows import audit
 from workflows.context import Env
+from workflows.sharing import access, sharing
+from workflows.sharing.access import Visitor
 
 
 async def _events(env: Env, org_id: int) -> list[AuditEvent]:

@@ -15,14 +15,14 @@ from storage.models import Document, Notification, SignatureRequest
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from tests.workflows.test_sealing import drawn_signature, pdfsig
-from workflows import completion, deciding, signing
 from workflows.context import Actor, Env
-from workflows.deciding import Decision
 from workflows.errors import Conflict
-from workflows.seal_keys import SealKey, create_self_signed_seal, load_seal_key
-from workflows.sealing import SealingFailed, verify_pdf
-from workflows.sign_notices import SIGNED_FILE, route_sign_notice
-from workflows.signing import NewParty, NewRequest
+from workflows.signing import completion, deciding, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.party_notices import SIGNED_FILE, route_sign_notice
+from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing.seal import SealingFailed, verify_pdf
+from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 
 WEB = Actor(type="party", label="page", ip="198.51.100.7", user_agent="Safari")
 
@@ -40,7 +40,7 @@ async def _decided_request(env: Env, tenant: Tenant) -> tuple[int, list[int]]:
         document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=title)
         assert document.id is not None
         ids.append(document.id)
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -81,7 +81,7 @@ async def test_completion_seals_every_pdf_and_tells_everyone(
 
     request = await completion.complete_request(env, request_id, key=seal)
 
-    assert request.status == signing.COMPLETED
+    assert request.status == requests.COMPLETED
     sealed = await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id)
     assert [d.version_of for d in sealed] == originals
     assert all(d.filename.endswith("-signed.pdf") for d in sealed)
@@ -106,13 +106,13 @@ async def test_completion_seals_every_pdf_and_tells_everyone(
         notes = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
     assert [n.kind for n in notes if n.kind == completion.COMPLETED_NOTICE] == []  # link-only
     [told] = [
-        n for n in notes if n.kind == signing.STAFF_NOTICE and n.payload["status"] == "completed"
+        n for n in notes if n.kind == requests.STAFF_NOTICE and n.payload["status"] == "completed"
     ]
     assert told.payload["sealed"] == [d.ref for d in sealed]
-    state = await signing.request_state(env, org_id=tenant.org_id, ref=request.ref)
+    state = await requests.request_state(env, org_id=tenant.org_id, ref=request.ref)
     assert {o: d.id for o, d in state.sealed.items()} == {d.version_of: d.id for d in sealed}
     again = await completion.complete_request(env, request_id, key=seal)
-    assert again.status == signing.COMPLETED
+    assert again.status == requests.COMPLETED
     assert (
         len(await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id))
         == 2
@@ -134,12 +134,12 @@ async def test_a_failing_timestamp_authority_leaves_the_request_sealing(
 
     async with env.reads() as session:
         request = await session.get(SignatureRequest, request_id)
-    assert request is not None and request.status == signing.SEALING
+    assert request is not None and request.status == requests.SEALING
     assert request.last_error and "SealingFailed" in request.last_error
     assert await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id) == []
 
     done = await completion.complete_request(env, request_id, key=seal)
-    assert done.status == signing.COMPLETED and done.last_error is None
+    assert done.status == requests.COMPLETED and done.last_error is None
 
 
 async def test_a_request_not_waiting_for_its_seal_is_left_alone(
@@ -147,7 +147,7 @@ async def test_a_request_not_waiting_for_its_seal_is_left_alone(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -190,7 +190,7 @@ async def test_the_sealing_worker_completes_due_requests_and_retries_failures(
     async with env.reads() as session:
         request = await session.get(SignatureRequest, request_id)
         settled = await session.get(Notification, row.id)
-    assert request is not None and request.status == signing.COMPLETED
+    assert request is not None and request.status == requests.COMPLETED
     assert settled is not None and settled.status == "sent"
 
 
@@ -199,7 +199,7 @@ async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

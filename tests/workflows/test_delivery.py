@@ -11,10 +11,11 @@ from sqlmodel import select
 
 from storage.models import Notification
 from tests.conftest import START, Tenant
-from workflows import delivery, outbox
+from workflows import outbox
 from workflows.context import Env, FixedClock
-from workflows.delivery import MAX_ATTEMPTS, Backoff
 from workflows.errors import NotFound
+from workflows.outbox import claims
+from workflows.outbox.claims import MAX_ATTEMPTS, Backoff
 
 
 async def _queue(env: Env, tenant: Tenant, count: int = 1, channel: str = "recipient") -> None:
@@ -50,32 +51,29 @@ async def test_a_claimed_row_is_not_claimed_again_until_its_lease_ends(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
     await _queue(env, tenant)
-    [claimed] = await delivery.claim_due(env, worker="a", channels=["recipient"])
+    [claimed] = await claims.claim_due(env, worker="a", channels=["recipient"])
     assert claimed.attempts == 1 and claimed.status == "sending"
-    assert await delivery.claim_due(env, worker="b", channels=["recipient"]) == []
+    assert await claims.claim_due(env, worker="b", channels=["recipient"]) == []
     # Worker a dies before marking: after the lease, b sends it again (at most once more).
-    clock.at = START + delivery.LEASE
-    [again] = await delivery.claim_due(env, worker="b", channels=["recipient"])
+    clock.at = START + claims.LEASE
+    [again] = await claims.claim_due(env, worker="b", channels=["recipient"])
     assert again.id == claimed.id and again.attempts == 2
     assert claimed.id is not None
-    assert not await delivery.mark_sent(env, claimed.id, worker="a", via="telegram")
-    assert await delivery.mark_sent(env, claimed.id, worker="b", via="telegram")
+    assert not await claims.mark_sent(env, claimed.id, worker="a", via="telegram")
+    assert await claims.mark_sent(env, claimed.id, worker="b", via="telegram")
     assert (await _row(env, claimed.id)).status == "sent"
 
 
 async def test_only_the_asked_channels_are_claimed(env: Env, tenant: Tenant) -> None:
     await _queue(env, tenant, channel="slack")
-    assert await delivery.claim_due(env, worker="a", channels=["recipient"]) == []
-    assert len(await delivery.claim_due(env, worker="a", channels=["slack"])) == 1
+    assert await claims.claim_due(env, worker="a", channels=["recipient"]) == []
+    assert len(await claims.claim_due(env, worker="a", channels=["slack"])) == 1
 
 
 async def test_concurrent_workers_never_claim_the_same_row(env: Env, tenant: Tenant) -> None:
     await _queue(env, tenant, count=30)
     batches = await asyncio.gather(
-        *(
-            delivery.claim_due(env, worker=f"w{i}", channels=["recipient"], limit=7)
-            for i in range(6)
-        )
+        *(claims.claim_due(env, worker=f"w{i}", channels=["recipient"], limit=7) for i in range(6))
     )
     ids = [row.id for batch in batches for row in batch]
     assert len(ids) == len(set(ids)) == 30
@@ -85,16 +83,16 @@ async def test_throttling_waits_without_counting_an_attempt(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
     await _queue(env, tenant)
-    [row] = await delivery.claim_due(env, worker="a", channels=["recipient"])
+    [row] = await claims.claim_due(env, worker="a", channels=["recipient"])
     assert row.id is not None
-    await delivery.mark_throttled(env, row.id, worker="a", retry_after=7)
+    await claims.mark_throttled(env, row.id, worker="a", retry_after=7)
     stored = await _row(env, row.id)
     assert (stored.status, stored.attempts) == ("pending", 0)
     assert stored.next_attempt_at == START + timedelta(seconds=7)
     clock.at = START + timedelta(seconds=6)
-    assert await delivery.claim_due(env, worker="a", channels=["recipient"]) == []
+    assert await claims.claim_due(env, worker="a", channels=["recipient"]) == []
     clock.at = START + timedelta(seconds=7)
-    assert len(await delivery.claim_due(env, worker="a", channels=["recipient"])) == 1
+    assert len(await claims.claim_due(env, worker="a", channels=["recipient"])) == 1
 
 
 async def test_failures_back_off_and_end_dead_after_the_last_attempt(
@@ -104,12 +102,12 @@ async def test_failures_back_off_and_end_dead_after_the_last_attempt(
     statuses = []
     for _ in range(MAX_ATTEMPTS):
         clock.at = clock.at + timedelta(days=1)
-        [row] = await delivery.claim_due(env, worker="a", channels=["recipient"])
-        statuses.append(await delivery.mark_failed(env, row, worker="a", error="Bad Gateway"))
+        [row] = await claims.claim_due(env, worker="a", channels=["recipient"])
+        statuses.append(await claims.mark_failed(env, row, worker="a", error="Bad Gateway"))
     assert statuses == ["pending"] * (MAX_ATTEMPTS - 1) + ["dead"]
-    [dead] = await delivery.list_dead(env, org_id=tenant.org_id)
+    [dead] = await claims.list_dead(env, org_id=tenant.org_id)
     assert dead.last_error == "Bad Gateway" and dead.attempts == MAX_ATTEMPTS
-    assert await delivery.retry_dead(env, org_id=tenant.org_id) == 1
+    assert await claims.retry_dead(env, org_id=tenant.org_id) == 1
     revived = await _row(env, dead.id or 0)
     assert (revived.status, revived.attempts) == ("pending", 0)
 
@@ -126,18 +124,18 @@ def test_back_off_grows_exponentially_with_jitter_and_a_cap() -> None:
 
 async def test_retrying_unknown_dead_rows_is_refused(env: Env, tenant: Tenant) -> None:
     with pytest.raises(NotFound, match="no dead notification with id 99"):
-        await delivery.retry_dead(env, org_id=tenant.org_id, ids=[99])
+        await claims.retry_dead(env, org_id=tenant.org_id, ids=[99])
 
 
 async def test_a_worker_that_stops_cleanly_hands_back_what_it_holds(
     env: Env, tenant: Tenant
 ) -> None:
     await _queue(env, tenant, count=3)
-    held = await delivery.claim_due(env, worker="a", channels=["recipient"], limit=2)
+    held = await claims.claim_due(env, worker="a", channels=["recipient"], limit=2)
     assert len(held) == 2
-    assert await delivery.release_claims(env, worker="b") == 0
-    assert await delivery.release_claims(env, worker="a") == 2
-    again = await delivery.claim_due(env, worker="b", channels=["recipient"])
+    assert await claims.release_claims(env, worker="b") == 0
+    assert await claims.release_claims(env, worker="a") == 2
+    again = await claims.claim_due(env, worker="b", channels=["recipient"])
     assert len(again) == 3 and all(row.attempts == 1 for row in again)
 
 
@@ -145,8 +143,8 @@ async def test_the_lease_is_the_callers_to_choose(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
     await _queue(env, tenant)
-    await delivery.claim_due(env, worker="a", channels=["recipient"], lease=timedelta(seconds=5))
+    await claims.claim_due(env, worker="a", channels=["recipient"], lease=timedelta(seconds=5))
     clock.at = START + timedelta(seconds=4)
-    assert await delivery.claim_due(env, worker="b", channels=["recipient"]) == []
+    assert await claims.claim_due(env, worker="b", channels=["recipient"]) == []
     clock.at = START + timedelta(seconds=5)
-    assert len(await delivery.claim_due(env, worker="b", channels=["recipient"])) == 1
+    assert len(await claims.claim_due(env, worker="b", channels=["recipient"])) == 1

@@ -14,8 +14,8 @@ from inkpost.sample_pdf import make_pdf
 from storage.models import AuditEvent, Document
 from tests.conftest import START, Tenant, make_tenant
 from tests.helpers import blob_files, upload
-from workflows import documents
 from workflows.context import Env
+from workflows.documents import filing
 from workflows.errors import InvalidInput, NotFound
 from workflows.media import DOCX, JPEG, ODT, PDF, PNG, TXT, XLSX
 
@@ -103,7 +103,7 @@ async def test_new_versions_form_a_chain_and_old_ones_stay_readable(
     )
     assert (v2.version_of, v2.version_no) == (v1.id, 2)
     assert (v3.version_of, v3.version_no) == (v1.id, 3)
-    chain = await documents.versions(env, org_id=tenant.org_id, document_id=v3.id)
+    chain = await filing.versions(env, org_id=tenant.org_id, document_id=v3.id)
     assert [d.version_no for d in chain] == [1, 2, 3]
     assert b"".join([c async for c in env.blobs.read(v1.blob_key)])[:5] == b"%PDF-"
 
@@ -173,10 +173,10 @@ async def test_documents_of_another_tenant_are_not_found(env: Env, tenant: Tenan
     other = await make_tenant(env, "globex")
     theirs = await upload(env, org_id=other.org_id, client_id=other.client_id)
     with pytest.raises(NotFound):
-        await documents.get_document(env, org_id=tenant.org_id, document_id=theirs.id)
+        await filing.get_document(env, org_id=tenant.org_id, document_id=theirs.id)
     with pytest.raises(NotFound):
-        await documents.find_document(env, org_id=tenant.org_id, ref=theirs.ref)
-    assert await documents.list_documents(env, org_id=tenant.org_id) == []
+        await filing.find_document(env, org_id=tenant.org_id, ref=theirs.ref)
+    assert await filing.list_documents(env, org_id=tenant.org_id) == []
     # Numbers are per organisation.
     mine = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert mine.ref == theirs.ref == "D-1"
@@ -199,13 +199,13 @@ async def test_quota_refuses_a_file_that_does_not_fit(
 
 @pytest.mark.parametrize(("ref", "number"), [("D-12", 12), ("d12", 12), (" 7 ", 7), ("D-0001", 1)])
 def test_document_references_are_forgiving(ref: str, number: int) -> None:
-    assert documents.parse_ref(ref) == number
+    assert filing.parse_ref(ref) == number
 
 
 @pytest.mark.parametrize("ref", ["", "D-", "X-12", "12a", "D--3"])
 def test_bad_document_references_are_refused(ref: str) -> None:
     with pytest.raises(InvalidInput, match="not a document reference"):
-        documents.parse_ref(ref)
+        filing.parse_ref(ref)
 
 
 @pytest.mark.parametrize(
@@ -218,4 +218,4 @@ def test_bad_document_references_are_refused(ref: str) -> None:
     ],
 )
 def test_filenames_are_made_safe(name: str, safe: str) -> None:
-    assert documents.safe_filename(name) == safe
+    assert filing.safe_filename(name) == safe

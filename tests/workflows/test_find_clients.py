@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import STAFF, Tenant, make_tenant
-from workflows import organizations
 from workflows.context import Env
+from workflows.people import organizations
 
 
 async def _add(env: Env, org_id: int, *names: str) -> None:

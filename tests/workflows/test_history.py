@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from storage.models import AuditEvent
-from workflows.history import DESCRIBERS, Directory, Person, describe
+from workflows.documents.history import DESCRIBERS, Directory, Person, describe
 
 REPR = re.compile(r"[{}\[\]']|\bTrue\b|\bFalse\b|\bNone\b")
 

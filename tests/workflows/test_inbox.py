@@ -9,12 +9,13 @@ from inkpost.sample_pdf import make_pdf
 from storage.models import AuditEvent, Client, Document, Notification
 from tests.conftest import STAFF, Tenant
 from tests.helpers import blob_files, chunks, upload
-from workflows import access, inbox, linking, recipients, sharing
-from workflows.access import Visitor
 from workflows.context import Env
 from workflows.errors import Gone, InvalidInput, NotFound
-from workflows.linking import ChatIdentity
-from workflows.sharing import ShareTerms
+from workflows.people import linking, recipients
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import access, inbox, sharing
+from workflows.sharing.access import Visitor
+from workflows.sharing.sharing import ShareTerms
 
 RITA = ChatIdentity(chat_id=1001, user_id=1001)
 CARL = ChatIdentity(chat_id=1002, user_id=1002)

@@ -11,10 +11,11 @@ from sqlmodel import select
 from storage.models import Notification
 from tests.conftest import STAFF, START, Tenant
 from tests.helpers import upload
-from workflows import linking, recipients, sharing
 from workflows.context import Env, FixedClock
 from workflows.errors import Conflict, Gone, NotAllowed, NotFound
-from workflows.linking import ChatIdentity
+from workflows.people import linking, recipients
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import sharing
 
 CHAT = ChatIdentity(chat_id=5_000_000_001, user_id=5_000_000_001, username="rita")
 

@@ -7,9 +7,11 @@ from sqlmodel import select
 from storage.models import Notification
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
-from workflows import inbox, linking, notices, platform, recipients, sharing
+from workflows import platform
 from workflows.context import Env
-from workflows.linking import ChatIdentity
+from workflows.people import linking, recipients
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import inbox, notices, sharing
 
 CHAT = ChatIdentity(chat_id=777, user_id=777, username="rita")
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import STAFF, START, Tenant, make_tenant
-from workflows import organizations, recipients, spaces
 from workflows.context import Env
 from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.people import organizations, recipients, spaces
 
 
 async def test_an_organisation_starts_with_the_default_categories(env: Env) -> None:

@@ -17,26 +17,14 @@ from storage.db import make_engine, make_session_factory
 from storage.models import Notification, Organization, Party, SignatureRequest
 from tests.conftest import STAFF, START, Tenant
 from tests.helpers import upload
-from workflows import (
-    access,
-    deciding,
-    inbox,
-    notices,
-    organizations,
-    quiet_hours,
-    recipients,
-    reminders,
-    sharing,
-    sign_notices,
-    sign_reminders,
-    signing,
-    spaces,
-    staff_notices,
-)
+from workflows import quiet_hours, scans
 from workflows.context import Actor, Env, FixedClock
-from workflows.deciding import Decision
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
-from workflows.signing import NewParty, NewRequest
+from workflows.people import organizations, recipients, spaces
+from workflows.sharing import access, inbox, notices, sharing, staff_notices
+from workflows.signing import deciding, party_notices, party_reminders, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.requests import NewParty, NewRequest
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -106,12 +94,12 @@ async def test_an_unopened_document_is_reminded_exactly_three_days_before_it_end
     shared = await _share(env, tenant, doc, tenant.recipient_id)
     boundary = until - 3 * DAY
 
-    assert await reminders.scan_availability(env, at=boundary - SECOND) == (0, 0)
-    assert await reminders.scan_availability(env, at=boundary) == (1, 1)
-    assert await reminders.scan_availability(env, at=boundary + SECOND) == (0, 0)
-    assert await reminders.scan_availability(env, at=until - SECOND) == (0, 0)
+    assert await scans.scan_availability(env, at=boundary - SECOND) == (0, 0)
+    assert await scans.scan_availability(env, at=boundary) == (1, 1)
+    assert await scans.scan_availability(env, at=boundary + SECOND) == (0, 0)
+    assert await scans.scan_availability(env, at=until - SECOND) == (0, 0)
 
-    [reminder] = await _rows(env, reminders.AVAILABILITY)
+    [reminder] = await _rows(env, scans.AVAILABILITY)
     assert (reminder.channel, reminder.target) == ("recipient", str(tenant.recipient_id))
     assert reminder.payload == {
         "share_id": shared.share.id,
@@ -128,8 +116,8 @@ async def test_nothing_is_reminded_once_the_document_has_ended(env: Env, tenant:
     until = START + 2 * DAY
     doc = await _document(env, tenant, until=until)
     await _share(env, tenant, doc, tenant.recipient_id)
-    assert await reminders.scan_availability(env, at=until) == (0, 0)
-    assert await reminders.scan_availability(env, at=until + SECOND) == (0, 0)
+    assert await scans.scan_availability(env, at=until) == (0, 0)
+    assert await scans.scan_availability(env, at=until + SECOND) == (0, 0)
 
 
 async def test_a_recipient_who_opened_or_downloaded_is_not_reminded(
@@ -143,8 +131,8 @@ async def test_a_recipient_who_opened_or_downloaded_is_not_reminded(
     assert opened.token is not None
     await access.open_shared(env, opened.token, access.Visitor())
 
-    assert await reminders.scan_availability(env, at=START) == (1, 1)
-    [reminder] = await _rows(env, reminders.AVAILABILITY)
+    assert await scans.scan_availability(env, at=START) == (1, 1)
+    [reminder] = await _rows(env, scans.AVAILABILITY)
     assert reminder.target == str(other)
     [told] = await _rows(env, staff_notices.UNOPENED)
     assert told.payload["recipient_ids"] == [other]
@@ -171,8 +159,8 @@ async def test_space_members_are_reminded_one_by_one(env: Env, tenant: Tenant) -
     token = await inbox.personal_link(env, share_id=share_id, recipient_id=other)
     await access.start_download(env, token, access.Visitor())
 
-    assert await reminders.scan_availability(env, at=START) == (1, 1)
-    [reminder] = await _rows(env, reminders.AVAILABILITY)
+    assert await scans.scan_availability(env, at=START) == (1, 1)
+    [reminder] = await _rows(env, scans.AVAILABILITY)
     assert reminder.target == str(tenant.recipient_id)
     [told] = await _rows(env, staff_notices.UNOPENED)
     assert told.target == "org"  # nobody in particular shared it
@@ -183,12 +171,10 @@ async def test_the_reminder_period_is_the_organisations(env: Env, tenant: Tenant
     doc = await _document(env, tenant, until=until)
     await _share(env, tenant, doc, tenant.recipient_id)
     await _set_org(env, tenant.org_id, remind_days_before=0)
-    assert await reminders.scan_availability(env, at=until - SECOND) == (0, 0)
-    await reminders.set_reminder_settings(
-        env, org_id=tenant.org_id, actor=STAFF, remind_days_before=5
-    )
-    assert await reminders.scan_availability(env, at=until - 5 * DAY - SECOND) == (0, 0)
-    assert await reminders.scan_availability(env, at=until - 5 * DAY) == (1, 1)
+    assert await scans.scan_availability(env, at=until - SECOND) == (0, 0)
+    await scans.set_reminder_settings(env, org_id=tenant.org_id, actor=STAFF, remind_days_before=5)
+    assert await scans.scan_availability(env, at=until - 5 * DAY - SECOND) == (0, 0)
+    assert await scans.scan_availability(env, at=until - 5 * DAY) == (1, 1)
 
 
 async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
@@ -196,11 +182,11 @@ async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
 ) -> None:
     doc = await _document(env, tenant, until=START + DAY)
     shared = await _share(env, tenant, doc, tenant.recipient_id)
-    await reminders.scan_availability(env, at=START)
-    [reminder] = await _rows(env, reminders.AVAILABILITY)
+    await scans.scan_availability(env, at=START)
+    [reminder] = await _rows(env, scans.AVAILABILITY)
     route = await notices.route_share_notice(env, reminder)
     assert route.way == "email" and route.notice is not None
-    assert route.notice.kind == reminders.AVAILABILITY
+    assert route.notice.kind == scans.AVAILABILITY
 
     assert shared.token is not None
     await access.open_shared(env, shared.token, access.Visitor())
@@ -214,9 +200,9 @@ async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
 
 async def _request(
     env: Env, tenant: Tenant, parties: list[NewParty], *, order: str = "parallel", **extra: object
-) -> signing.CreatedRequest:
+) -> requests.CreatedRequest:
     doc = await _document(env, tenant, until=None, title="Contract")
-    return await signing.create_request(
+    return await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -252,11 +238,11 @@ async def test_parties_are_reminded_every_two_days_at_most_three_times(
     party = created.parties[0].party
     for n in (1, 2, 3):
         due = START + 2 * n * DAY
-        assert await sign_reminders.scan(env, at=due - SECOND) == 0
-        assert await sign_reminders.scan(env, at=due) == 1
-        assert await sign_reminders.scan(env, at=due + SECOND) == 0
-    assert await sign_reminders.scan(env, at=START + 30 * DAY) == 0
-    rows = await _rows(env, sign_reminders.REMIND)
+        assert await party_reminders.scan(env, at=due - SECOND) == 0
+        assert await party_reminders.scan(env, at=due) == 1
+        assert await party_reminders.scan(env, at=due + SECOND) == 0
+    assert await party_reminders.scan(env, at=START + 30 * DAY) == 0
+    rows = await _rows(env, party_reminders.REMIND)
     assert [r.dedupe_key for r in rows] == [f"remind:{party.id}:{n}" for n in (1, 2, 3)]
     assert all(r.channel == "recipient" and r.target == str(tenant.recipient_id) for r in rows)
     assert (await _party(env, party.id)).next_reminder_at is None
@@ -266,8 +252,8 @@ async def test_after_a_long_stop_one_reminder_goes_not_a_burst(env: Env, tenant:
     created = await _request(env, tenant, [NewParty(role="approver", name="Ann", email="a@x.test")])
     party = created.parties[0].party
     late = START + 5 * DAY
-    assert await sign_reminders.scan(env, at=late) == 1
-    [row] = await _rows(env, sign_reminders.REMIND)
+    assert await party_reminders.scan(env, at=late) == 1
+    [row] = await _rows(env, party_reminders.REMIND)
     assert (row.channel, row.target, row.dedupe_key) == (
         "party",
         str(party.id),
@@ -290,8 +276,8 @@ async def test_decided_viewers_and_link_only_parties_get_no_reminder(
     )
     sam = created.parties[0]
     await _decide(env, sam.token, "sign")
-    assert await sign_reminders.scan(env, at=START + 2 * DAY) == 0
-    assert await _rows(env, sign_reminders.REMIND) == []
+    assert await party_reminders.scan(env, at=START + 2 * DAY) == 0
+    assert await _rows(env, party_reminders.REMIND) == []
     for link in created.parties:
         assert (await _party(env, link.party.id)).next_reminder_at is None
 
@@ -308,13 +294,13 @@ async def test_a_reminder_to_a_party_who_decided_meanwhile_is_not_sent(
         ],
     )
     clock.at = START + 2 * DAY
-    await sign_reminders.scan(env, at=clock.at)
-    row, _ = await _rows(env, sign_reminders.REMIND)
-    route = await sign_notices.route_sign_notice(env, row)
+    await party_reminders.scan(env, at=clock.at)
+    row, _ = await _rows(env, party_reminders.REMIND)
+    route = await party_notices.route_sign_notice(env, row)
     assert route.way == "email" and route.notice is not None and route.notice.needs_link
 
     await _decide(env, created.parties[0].token, "sign")
-    route = await sign_notices.route_sign_notice(env, row)
+    route = await party_notices.route_sign_notice(env, row)
     assert (route.way, route.reason) == ("cancel", "Sam has decided meanwhile")
 
 
@@ -322,10 +308,10 @@ async def test_a_reminder_for_a_cancelled_request_is_not_sent(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
     created = await _request(env, tenant, [NewParty(role="signer", name="Sam", email="sam@x.test")])
-    await sign_reminders.scan(env, at=START + 2 * DAY)
-    [row] = await _rows(env, sign_reminders.REMIND)
-    await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref)
-    route = await sign_notices.route_sign_notice(env, row)
+    await party_reminders.scan(env, at=START + 2 * DAY)
+    [row] = await _rows(env, party_reminders.REMIND)
+    await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref)
+    route = await party_notices.route_sign_notice(env, row)
     assert route.way == "cancel"
     assert route.reason == "the request is cancelled; the reminder is no longer needed"
 
@@ -344,9 +330,9 @@ async def test_sequential_parties_are_reminded_from_their_own_turn(
     )
     clock.at = START + DAY
     await _decide(env, created.parties[0].token, "approve")
-    assert await sign_reminders.scan(env, at=START + 2 * DAY) == 0
-    assert await sign_reminders.scan(env, at=START + 3 * DAY) == 1
-    [row] = await _rows(env, sign_reminders.REMIND)
+    assert await party_reminders.scan(env, at=START + 2 * DAY) == 0
+    assert await party_reminders.scan(env, at=START + 3 * DAY) == 1
+    [row] = await _rows(env, party_reminders.REMIND)
     assert row.target == str(created.parties[1].party.id)
 
 
@@ -354,8 +340,8 @@ async def test_reminders_in_quiet_hours_wait_for_nine_oclock(env: Env, tenant: T
     await _set_org(env, tenant.org_id, timezone="Europe/Warsaw")
     await _request(env, tenant, [NewParty(role="signer", name="Sam", email="sam@x.test")])
     evening = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)  # 20:00 in Warsaw
-    assert await sign_reminders.scan(env, at=evening) == 1
-    [row] = await _rows(env, sign_reminders.REMIND)
+    assert await party_reminders.scan(env, at=evening) == 1
+    [row] = await _rows(env, party_reminders.REMIND)
     assert row.created_at == evening
     assert row.next_attempt_at == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -369,16 +355,18 @@ async def test_staff_may_remind_a_party_once_an_hour(
     created = await _request(env, tenant, [NewParty(role="signer", name="Sam", email="sam@x.test")])
     ref = created.request.ref
     clock.at = START + 3 * 3600 * SECOND
-    [done] = await sign_reminders.remind_now(
+    [done] = await party_reminders.remind_now(
         env, org_id=tenant.org_id, actor=STAFF, ref=ref, position=1
     )
     assert done.send_at == clock.at and done.party.name == "Sam"
     clock.at += timedelta(minutes=59, seconds=59)
     with pytest.raises(Conflict, match="Sam was reminded 59 min ago; remind them again from 16:00"):
-        await sign_reminders.remind_now(env, org_id=tenant.org_id, actor=STAFF, ref=ref, position=1)
+        await party_reminders.remind_now(
+            env, org_id=tenant.org_id, actor=STAFF, ref=ref, position=1
+        )
     clock.at += SECOND
-    await sign_reminders.remind_now(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
-    assert len(await _rows(env, sign_reminders.REMIND)) == 2
+    await party_reminders.remind_now(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
+    assert len(await _rows(env, party_reminders.REMIND)) == 2
     # the scheduled cadence starts again from the last reminder
     party = await _party(env, created.parties[0].party.id)
     assert party.next_reminder_at == clock.at + 2 * DAY
@@ -401,7 +389,7 @@ async def test_remind_now_refuses_what_cannot_be_reminded(
     ref = created.request.ref
 
     async def remind(position: int | None, *, ref: str = ref) -> object:
-        return await sign_reminders.remind_now(
+        return await party_reminders.remind_now(
             env, org_id=tenant.org_id, actor=STAFF, ref=ref, position=position
         )
 
@@ -420,8 +408,8 @@ async def test_remind_now_refuses_what_cannot_be_reminded(
         await remind(1)
     with pytest.raises(Conflict, match="Phil can only be reached through their link"):
         await remind(None)
-    assert await _rows(env, sign_reminders.REMIND) == []
-    await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
+    assert await _rows(env, party_reminders.REMIND) == []
+    await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
     with pytest.raises(Conflict, match="is cancelled; only a pending request"):
         await remind(None)
 
@@ -431,7 +419,7 @@ async def test_remind_now_keeps_to_other_tenants(env: Env, tenant: Tenant) -> No
     other = await organizations.create_organization(env, slug="other", name="Other", actor=STAFF)
     assert other.id is not None
     with pytest.raises(NotFound):
-        await sign_reminders.remind_now(env, org_id=other.id, actor=STAFF, ref=created.request.ref)
+        await party_reminders.remind_now(env, org_id=other.id, actor=STAFF, ref=created.request.ref)
 
 
 async def test_remind_now_in_quiet_hours_is_queued_for_the_morning(
@@ -439,12 +427,12 @@ async def test_remind_now_in_quiet_hours_is_queued_for_the_morning(
 ) -> None:
     created = await _request(env, tenant, [NewParty(role="signer", name="Sam", email="s@x.test")])
     clock.at = datetime(2026, 11, 23, 22, 30, tzinfo=UTC)
-    [done] = await sign_reminders.remind_now(
+    [done] = await party_reminders.remind_now(
         env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref
     )
     assert done.send_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     with pytest.raises(Conflict, match="Sam will be reminded at 2026-11-24 09:00 UTC"):
-        await sign_reminders.remind_now(
+        await party_reminders.remind_now(
             env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref
         )
 
@@ -462,17 +450,17 @@ async def test_a_request_expires_at_its_moment_and_everyone_is_told(
         [NewParty(role="signer", recipient_id=tenant.recipient_id)],
         expires_at=ends,
     )
-    report = await reminders.run_all(env, at=ends - SECOND)
+    report = await scans.run_all(env, at=ends - SECOND)
     assert report.expired == []
-    report = await reminders.run_all(env, at=ends)
+    report = await scans.run_all(env, at=ends)
     assert report.expired == [created.request.ref]
-    assert (await reminders.run_all(env, at=ends + SECOND)).expired == []
+    assert (await scans.run_all(env, at=ends + SECOND)).expired == []
     async with env.reads() as session:
         request = await session.get(SignatureRequest, created.request.id)
-    assert request is not None and request.status == signing.EXPIRED
+    assert request is not None and request.status == requests.EXPIRED
     kinds = {(r.channel, r.kind) for r in await _rows(env)}
-    assert ("recipient", signing.ENDED_NOTICE) in kinds
-    assert ("slack", signing.STAFF_NOTICE) in kinds
+    assert ("recipient", requests.ENDED_NOTICE) in kinds
+    assert ("slack", requests.STAFF_NOTICE) in kinds
 
 
 async def test_no_reminder_is_queued_for_an_expired_request(env: Env, tenant: Tenant) -> None:
@@ -480,7 +468,7 @@ async def test_no_reminder_is_queued_for_an_expired_request(env: Env, tenant: Te
     created = await _request(
         env, tenant, [NewParty(role="signer", name="Sam", email="s@x.test")], expires_at=ends
     )
-    report = await reminders.run_all(env, at=ends)
+    report = await scans.run_all(env, at=ends)
     assert report.sign == 0 and report.expired == [created.request.ref]
     assert (await _party(env, created.parties[0].party.id)).next_reminder_at is None
 
@@ -506,9 +494,9 @@ async def test_staff_are_told_when_a_link_expires_unused(env: Env, tenant: Tenan
     ends = START + DAY
     link = await _link(env, tenant, ends)
     await _link(env, tenant, ends, notify=False)
-    assert await reminders.scan_unused_links(env, at=ends - SECOND) == 0
-    assert await reminders.scan_unused_links(env, at=ends) == 1
-    assert await reminders.scan_unused_links(env, at=ends + SECOND) == 0
+    assert await scans.scan_unused_links(env, at=ends - SECOND) == 0
+    assert await scans.scan_unused_links(env, at=ends) == 1
+    assert await scans.scan_unused_links(env, at=ends + SECOND) == 0
     [row] = await _rows(env, staff_notices.LINK_UNUSED)
     assert row.target == f"staff:{tenant.staff_id}"
     assert row.payload["share_id"] == link.share.id
@@ -519,7 +507,7 @@ async def test_a_used_link_expires_without_a_word(env: Env, tenant: Tenant) -> N
     link = await _link(env, tenant, ends)
     assert link.token is not None
     await access.open_shared(env, link.token, access.Visitor())
-    assert await reminders.scan_unused_links(env, at=ends) == 0
+    assert await scans.scan_unused_links(env, at=ends) == 0
 
 
 async def test_a_link_that_never_expires_cannot_ask_to_be_told(env: Env, tenant: Tenant) -> None:
@@ -539,11 +527,11 @@ async def test_recipients_and_staff_are_told_three_days_before_access_ends(
     ends = START + 5 * DAY
     person = await _recipient(env, tenant, "Olaf", access_expires_at=ends)
     boundary = ends - 3 * DAY
-    assert await reminders.scan_access_ending(env, at=boundary - SECOND) == (0, 0)
-    assert await reminders.scan_access_ending(env, at=boundary) == (1, 1)
-    assert await reminders.scan_access_ending(env, at=boundary + SECOND) == (0, 0)
-    assert await reminders.scan_access_ending(env, at=ends) == (0, 0)
-    [mine] = await _rows(env, reminders.ACCESS_ENDING)
+    assert await scans.scan_access_ending(env, at=boundary - SECOND) == (0, 0)
+    assert await scans.scan_access_ending(env, at=boundary) == (1, 1)
+    assert await scans.scan_access_ending(env, at=boundary + SECOND) == (0, 0)
+    assert await scans.scan_access_ending(env, at=ends) == (0, 0)
+    [mine] = await _rows(env, scans.ACCESS_ENDING)
     assert (mine.channel, mine.target) == ("recipient", str(person))
     [staff] = await _rows(env, staff_notices.ACCESS_ENDING)
     assert (staff.channel, staff.target) == ("slack", "org")
@@ -559,8 +547,8 @@ async def test_an_access_notice_is_dropped_when_the_access_was_extended(
 ) -> None:
     ends = START + 2 * DAY
     person = await _recipient(env, tenant, "Olaf", access_expires_at=ends)
-    await reminders.scan_access_ending(env, at=START)
-    [mine] = await _rows(env, reminders.ACCESS_ENDING)
+    await scans.scan_access_ending(env, at=START)
+    [mine] = await _rows(env, scans.ACCESS_ENDING)
     await recipients.edit_recipient(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=person, access_expires_at=None
     )
@@ -610,13 +598,13 @@ async def test_a_daily_summary_of_dead_deliveries_from_nine_oclock(
     env: Env, tenant: Tenant
 ) -> None:
     morning = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    assert await reminders.scan_dead(env, at=morning) == 0
+    assert await scans.scan_dead(env, at=morning) == 0
     await _dead(env, tenant.org_id, "dead-1")
     await _dead(env, tenant.org_id, "dead-2")
-    assert await reminders.scan_dead(env, at=morning - SECOND) == 0
-    assert await reminders.scan_dead(env, at=morning) == 1
-    assert await reminders.scan_dead(env, at=morning + 10 * 3600 * SECOND) == 0
-    assert await reminders.scan_dead(env, at=morning + DAY) == 1
+    assert await scans.scan_dead(env, at=morning - SECOND) == 0
+    assert await scans.scan_dead(env, at=morning) == 1
+    assert await scans.scan_dead(env, at=morning + 10 * 3600 * SECOND) == 0
+    assert await scans.scan_dead(env, at=morning + DAY) == 1
     rows = await _rows(env, staff_notices.DEAD_SUMMARY)
     assert [r.payload for r in rows] == [
         {"count": 2, "by_kind": {"document.shared": 2}, "date": "2026-11-24"},
@@ -684,20 +672,20 @@ async def test_a_scan_across_the_autumn_change_holds_reminders_until_nine_local(
     await _share(env, tenant, doc, tenant.recipient_id)
     person = await _recipient(env, tenant, "Olaf", access_expires_at=until)
     at = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00 CEST, the night of the change
-    report = await reminders.run_all(env, at=at)
+    report = await scans.run_all(env, at=at)
     assert (report.availability, report.access_ending, report.access_ending_staff) == (1, 1, 1)
     morning = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # 09:00 CET
     queued = [r for r in await _rows(env) if r.created_at == at]
     assert len(queued) == 4
     for row in queued:
-        held = row.kind in (reminders.AVAILABILITY, reminders.ACCESS_ENDING)
+        held = row.kind in (scans.AVAILABILITY, scans.ACCESS_ENDING)
         assert row.next_attempt_at == (morning if held else at), row.kind
-    assert {r.target for r in queued if r.kind == reminders.ACCESS_ENDING} == {str(person)}
+    assert {r.target for r in queued if r.kind == scans.ACCESS_ENDING} == {str(person)}
 
 
 async def test_reminder_settings_refuse_bad_values(env: Env, tenant: Tenant) -> None:
     async def change(**values: object) -> object:
-        return await reminders.set_reminder_settings(
+        return await scans.set_reminder_settings(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -731,7 +719,7 @@ async def _everything_due(env: Env, tenant: Tenant) -> datetime:
 
 async def test_a_second_scan_queues_nothing_more(env: Env, tenant: Tenant) -> None:
     at = await _everything_due(env, tenant)
-    first = await reminders.run_all(env, at=at)
+    first = await scans.run_all(env, at=at)
     assert first.counts() == {
         "availability": 1,
         "availability_staff": 1,
@@ -742,9 +730,9 @@ async def test_a_second_scan_queues_nothing_more(env: Env, tenant: Tenant) -> No
         "access_ending_staff": 1,
         "dead_summaries": 1,
     }
-    again = await reminders.run_all(env, at=at)
+    again = await scans.run_all(env, at=at)
     assert again.total == 0
-    later = await reminders.run_all(env, at=at + 60 * SECOND)
+    later = await scans.run_all(env, at=at + 60 * SECOND)
     assert later.total == 0
 
 
@@ -759,9 +747,7 @@ async def test_two_schedulers_on_one_store_queue_each_reminder_once(
             blobs=FileBlobStore(tmp_path / "blobs"),
             clock=FixedClock(at),
         )
-        one, two = await asyncio.gather(
-            reminders.run_all(env, at=at), reminders.run_all(other, at=at)
-        )
+        one, two = await asyncio.gather(scans.run_all(env, at=at), scans.run_all(other, at=at))
     finally:
         await second_engine.dispose()
     combined = {k: one.counts()[k] + two.counts()[k] for k in one.counts()}
@@ -769,8 +755,8 @@ async def test_two_schedulers_on_one_store_queue_each_reminder_once(
     rows = await _rows(env)
     keys = [r.dedupe_key for r in rows]
     assert len(keys) == len(set(keys))
-    assert len([r for r in rows if r.kind == sign_reminders.REMIND]) == 1
-    assert len([r for r in rows if r.kind == reminders.AVAILABILITY]) == 1
+    assert len([r for r in rows if r.kind == party_reminders.REMIND]) == 1
+    assert len([r for r in rows if r.kind == scans.AVAILABILITY]) == 1
     assert len([r for r in rows if r.kind == staff_notices.DEAD_SUMMARY]) == 1
 
 

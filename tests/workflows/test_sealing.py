@@ -35,7 +35,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from inkpost.sample_pdf import make_pdf
 from workflows.errors import InvalidInput
-from workflows.sealing import (
+from workflows.signing.seal import (
     AuditHead,
     BadSealKey,
     CertificateInfo,

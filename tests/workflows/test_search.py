@@ -9,10 +9,10 @@ import pytest
 from inkpost.sample_pdf import make_pdf
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import organizations
 from workflows.context import Env, FixedClock
+from workflows.documents.search import SearchQuery, find_documents
 from workflows.errors import InvalidInput
-from workflows.search import SearchQuery, find_documents
+from workflows.people import organizations
 
 
 async def _library(env: Env, tenant: Tenant, clock: FixedClock) -> dict[str, int]:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from workflows.documents.search import parse_typed
 from workflows.errors import InvalidInput
-from workflows.search import parse_typed
 
 
 def test_words_and_every_filter_are_taken_apart() -> None:

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import recipients, sharing, spaces
 from workflows.context import Env, FixedClock
+from workflows.people import recipients, spaces
+from workflows.sharing import sharing
 
 
 async def _person(env: Env, tenant: Tenant, name: str, **extra: object) -> int:

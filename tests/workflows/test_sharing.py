@@ -10,11 +10,12 @@ from sqlmodel import select
 from storage.models import Notification, Share
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import access, recipients, sharing, spaces
-from workflows.access import Visitor
 from workflows.context import Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotAvailableNow, NotFound
-from workflows.sharing import ShareTerms
+from workflows.people import recipients, spaces
+from workflows.sharing import access, sharing
+from workflows.sharing.access import Visitor
+from workflows.sharing.sharing import ShareTerms
 from workflows.tokens import hash_token
 
 VISITOR = Visitor(ip="127.0.0.1", user_agent="pytest")

@@ -8,19 +8,21 @@ from sqlmodel import col, select
 from storage.models import Notification
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import upload
-from workflows import deciding, inbox, linking, organizations, recipients, sign_notices, signing
 from workflows.context import Env, FixedClock
 from workflows.errors import Gone, NotAllowed, NotFound
-from workflows.linking import ChatIdentity
-from workflows.signing import NewParty, NewRequest
+from workflows.people import linking, organizations, recipients
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import inbox
+from workflows.signing import deciding, party_notices, requests
+from workflows.signing.requests import NewParty, NewRequest
 
 RITA_CHAT, RITA_USER = 4242, 9001
 
 
-async def _request(env: Env, tenant: Tenant, parties: list[NewParty]) -> signing.CreatedRequest:
+async def _request(env: Env, tenant: Tenant, parties: list[NewParty]) -> requests.CreatedRequest:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    return await signing.create_request(
+    return await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -44,7 +46,7 @@ async def _rows(env: Env, kind: str) -> list[Notification]:
         return list((await session.exec(query.order_by(col(Notification.id)))).all())
 
 
-def _party_id(created: signing.CreatedRequest, name: str) -> int:
+def _party_id(created: requests.CreatedRequest, name: str) -> int:
     [party] = [link.party for link in created.parties if link.party.name == name]
     assert party.id is not None
     return party.id
@@ -54,16 +56,16 @@ async def test_an_invitation_goes_by_telegram_when_linked_and_by_mail_otherwise(
     env: Env, tenant: Tenant
 ) -> None:
     await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, signing.INVITE)
-    assert (await sign_notices.route_sign_notice(env, row)).way == "email"
+    [row] = await _rows(env, requests.INVITE)
+    assert (await party_notices.route_sign_notice(env, row)).way == "email"
 
     await _link(env, tenant, tenant.recipient_id, RITA_CHAT, RITA_USER)
-    route = await sign_notices.route_sign_notice(env, row)
+    route = await party_notices.route_sign_notice(env, row)
     assert route.way == "telegram" and route.notice is not None
     assert route.notice.chat_id == RITA_CHAT and route.notice.needs_link
 
     await inbox.set_notification(env, chat_id=RITA_CHAT, kind="signature", enabled=False)
-    assert (await sign_notices.route_sign_notice(env, row)).way == "email"
+    assert (await party_notices.route_sign_notice(env, row)).way == "email"
 
 
 async def test_an_invitation_without_any_channel_waits_and_one_never_wanted_is_cancelled(
@@ -73,12 +75,12 @@ async def test_an_invitation_without_any_channel_waits_and_one_never_wanted_is_c
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id, email=None
     )
     await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, signing.INVITE)
-    assert (await sign_notices.route_sign_notice(env, row)).way == "wait"
+    [row] = await _rows(env, requests.INVITE)
+    assert (await party_notices.route_sign_notice(env, row)).way == "wait"
 
     await _link(env, tenant, tenant.recipient_id, RITA_CHAT, RITA_USER)
     await inbox.set_notification(env, chat_id=RITA_CHAT, kind="signature", enabled=False)
-    route = await sign_notices.route_sign_notice(env, row)
+    route = await party_notices.route_sign_notice(env, row)
     assert (route.way, route.reason) == ("cancel", "the recipient turned these notifications off")
 
 
@@ -88,16 +90,16 @@ async def test_an_invitation_for_an_ended_or_expired_request_is_cancelled(
     created = await _request(
         env, tenant, [NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")]
     )
-    [row] = await _rows(env, signing.INVITE)
+    [row] = await _rows(env, requests.INVITE)
     assert row.channel == "party"
-    await signing.cancel_request(
+    await requests.cancel_request(
         env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Wrong fees"
     )
 
-    route = await sign_notices.route_sign_notice(env, row)
+    route = await party_notices.route_sign_notice(env, row)
     assert route.way == "cancel" and "cancelled" in (route.reason or "")
-    [ended] = await _rows(env, signing.ENDED_NOTICE)
-    told = await sign_notices.route_sign_notice(env, ended)
+    [ended] = await _rows(env, requests.ENDED_NOTICE)
+    told = await party_notices.route_sign_notice(env, ended)
     assert told.way == "email" and told.notice is not None
     assert told.notice.reason == "Wrong fees" and not told.notice.needs_link
 
@@ -114,12 +116,12 @@ async def test_a_code_is_cancelled_once_replaced_expired_or_no_longer_needed(
     await deciding.send_code(env, token)
     first, second = await _rows(env, deciding.CODE_NOTICE)
 
-    assert (await sign_notices.route_sign_notice(env, first)).reason == "a newer code was sent"
-    assert (await sign_notices.route_sign_notice(env, second)).way == "email"
+    assert (await party_notices.route_sign_notice(env, first)).reason == "a newer code was sent"
+    assert (await party_notices.route_sign_notice(env, second)).way == "email"
     clock.at += deciding.CODE_TTL
-    expired = await sign_notices.route_sign_notice(env, second)
+    expired = await party_notices.route_sign_notice(env, second)
     assert expired.reason == "the code expired before it was delivered"
-    assert sign_notices.scrubbed(second.payload) == {
+    assert party_notices.scrubbed(second.payload) == {
         "request_id": created.request.id,
         "party_id": second.payload["party_id"],
         "via": "email",
@@ -131,11 +133,11 @@ async def test_a_row_of_another_organisation_or_party_is_cancelled(
 ) -> None:
     other = await make_tenant(env, "globex")
     await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, signing.INVITE)
+    [row] = await _rows(env, requests.INVITE)
     forged = Notification(**{**row.model_dump(), "org_id": other.org_id})
-    assert (await sign_notices.route_sign_notice(env, forged)).way == "cancel"
+    assert (await party_notices.route_sign_notice(env, forged)).way == "cancel"
     moved = Notification(**{**row.model_dump(), "target": str(other.recipient_id)})
-    assert (await sign_notices.route_sign_notice(env, moved)).reason == (
+    assert (await party_notices.route_sign_notice(env, moved)).reason == (
         "the recipient no longer exists"
     )
 
@@ -161,25 +163,25 @@ async def test_a_chat_gets_a_link_for_its_own_party_or_as_a_shared_cabinet_colle
     created = await _request(env, tenant, [NewParty(role="approver", recipient_id=olga)])
     party_id = _party_id(created, "Olga Owner")
 
-    own = await sign_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
+    own = await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
     assert not (await deciding.open_page(env, own)).on_behalf
-    theirs = await sign_notices.chat_link(
+    theirs = await party_notices.chat_link(
         env, party_id=party_id, chat_id=5002, telegram_user_id=5002
     )
     page = await deciding.open_page(env, theirs)
     assert page.on_behalf and page.decider is not None and page.decider.name == "Carl Colleague"
 
     with pytest.raises(NotAllowed, match="sent to someone else"):
-        await sign_notices.chat_link(
+        await party_notices.chat_link(
             env, party_id=party_id, chat_id=RITA_CHAT, telegram_user_id=RITA_USER
         )
     with pytest.raises(NotAllowed, match="not the one"):
-        await sign_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=666)
+        await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=666)
     with pytest.raises(NotFound):
-        await sign_notices.chat_link(env, party_id=999_999, chat_id=5001, telegram_user_id=5001)
-    await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref)
+        await party_notices.chat_link(env, party_id=999_999, chat_id=5001, telegram_user_id=5001)
+    await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref)
     with pytest.raises(Gone):
-        await sign_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
+        await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
 
 
 async def test_a_party_of_another_organisation_is_not_reachable_from_a_chat(
@@ -191,7 +193,7 @@ async def test_a_party_of_another_organisation_is_not_reachable_from_a_chat(
         env, tenant, [NewParty(role="approver", recipient_id=tenant.recipient_id)]
     )
     with pytest.raises(NotAllowed):
-        await sign_notices.chat_link(
+        await party_notices.chat_link(
             env,
             party_id=_party_id(created, "Rita Recipient"),
             chat_id=RITA_CHAT,

@@ -26,11 +26,12 @@ from storage.models import (
 )
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import blob_files, upload
-from workflows import deciding, organizations, recipients, signing
 from workflows.context import Actor, Env, FixedClock
-from workflows.deciding import Decision
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
-from workflows.signing import NewParty, NewRequest
+from workflows.people import organizations, recipients
+from workflows.signing import deciding, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.requests import NewParty, NewRequest
 
 WEB = Actor(type="party", label="page", ip="203.0.113.9", user_agent="Firefox")
 
@@ -54,7 +55,7 @@ async def _envelope(
     env: Env, tenant: Tenant, parties: list[NewParty], *, order: str = "parallel", docs: int = 1
 ) -> Envelope:
     document_ids = [await _pdf(env, tenant, f"Contract part {i}") for i in range(docs)]
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -117,7 +118,7 @@ async def test_a_request_gives_each_party_a_link_and_invites_them(env: Env, tena
 
     assert envelope.ref == "S-1"
     assert set(envelope.tokens) == {"Rita Recipient", "Adam Adhoc", "Vera Viewer"}
-    invites = await _notifications(env, signing.INVITE)
+    invites = await _notifications(env, requests.INVITE)
     assert [(n.channel, n.target) for n in invites] == [
         ("recipient", str(tenant.recipient_id)),
         ("party", str(invites[1].payload["party_id"])),
@@ -168,7 +169,7 @@ async def test_a_bad_request_is_refused_and_writes_nothing(
         values["expires_at"] = clock.now() - timedelta(seconds=1)
 
     with pytest.raises(InvalidInput, match=message):
-        await signing.create_request(
+        await requests.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -200,7 +201,7 @@ async def test_only_pdfs_of_this_organisation_and_live_recipients_can_be_used(
     ours = await _pdf(env, tenant)
 
     async def create(document_id: int, party: NewParty) -> None:
-        await signing.create_request(
+        await requests.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -242,8 +243,8 @@ async def test_sequential_parties_are_invited_one_after_another(env: Env, tenant
     await deciding.decide(
         env, envelope.tokens["Second"], Decision(kind="approve", consent=True), actor=WEB
     )
-    assert await _status(env, envelope.request_id) == signing.SEALING
-    [seal] = await _notifications(env, signing.SEAL)
+    assert await _status(env, envelope.request_id) == requests.SEALING
+    [seal] = await _notifications(env, requests.SEAL)
     assert (seal.channel, seal.target) == ("seal", str(envelope.request_id))
 
 
@@ -348,7 +349,7 @@ async def test_telegram_vouches_for_its_own_user_only(env: Env, tenant: Tenant) 
     )
 
     assert decision.auth_level == "telegram"
-    assert await _status(env, envelope.request_id) == signing.SEALING
+    assert await _status(env, envelope.request_id) == requests.SEALING
 
 
 async def test_a_decline_ends_the_request_for_everyone(env: Env, tenant: Tenant) -> None:
@@ -365,12 +366,12 @@ async def test_a_decline_ends_the_request_for_everyone(env: Env, tenant: Tenant)
         env, envelope.tokens["Sam"], Decision(kind="decline", reason="Wrong fee"), actor=WEB
     )
 
-    assert await _status(env, envelope.request_id) == signing.DECLINED
-    ended = await _notifications(env, signing.ENDED_NOTICE)
+    assert await _status(env, envelope.request_id) == requests.DECLINED
+    ended = await _notifications(env, requests.ENDED_NOTICE)
     assert sorted(n.channel for n in ended) == ["party", "recipient"]
     [staff] = [
         n
-        for n in await _notifications(env, signing.STAFF_NOTICE)
+        for n in await _notifications(env, requests.STAFF_NOTICE)
         if n.payload["status"] == "declined"
     ]
     assert staff.target == f"staff:{tenant.staff_id}"
@@ -403,20 +404,20 @@ async def test_a_decision_is_final_and_a_repeat_answers_with_the_first(
 async def test_staff_cancel_a_pending_request_once(env: Env, tenant: Tenant) -> None:
     envelope = await _envelope(env, tenant, [_link_only("Sam")])
 
-    cancelled = await signing.cancel_request(
+    cancelled = await requests.cancel_request(
         env, org_id=tenant.org_id, actor=STAFF, ref=envelope.ref, reason="Sent by mistake"
     )
 
-    assert cancelled.status == signing.CANCELLED
+    assert cancelled.status == requests.CANCELLED
     with pytest.raises(Conflict, match="S-1 is cancelled"):
-        await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="S-1")
+        await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="S-1")
     with pytest.raises(NotFound, match="request S-9 not found"):
-        await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="s-9")
+        await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="s-9")
     with pytest.raises(InvalidInput, match="not a request reference"):
-        await signing.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="D-1")
+        await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref="D-1")
     other = await make_tenant(env, "globex")
     with pytest.raises(NotFound):
-        await signing.request_state(env, org_id=other.org_id, ref=envelope.ref)
+        await requests.request_state(env, org_id=other.org_id, ref=envelope.ref)
 
 
 async def test_requests_expire_at_their_moment_and_not_before(
@@ -424,7 +425,7 @@ async def test_requests_expire_at_their_moment_and_not_before(
 ) -> None:
     document_id = await _pdf(env, tenant)
     ends = clock.now() + timedelta(days=3)
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -433,14 +434,14 @@ async def test_requests_expire_at_their_moment_and_not_before(
     )
     token = created.parties[0].token
 
-    assert await signing.expire_due(env, now=ends - timedelta(seconds=1)) == []
+    assert await requests.expire_due(env, now=ends - timedelta(seconds=1)) == []
     clock.at = ends
     with pytest.raises(Gone, match="this request has expired"):
         await deciding.decide(env, token, Decision(kind="decline", reason="late"), actor=WEB)
-    assert await signing.expire_due(env, now=ends) == ["S-1"]
-    assert await signing.expire_due(env, now=ends + timedelta(seconds=1)) == []
-    state = await signing.request_state(env, org_id=tenant.org_id, ref="S-1")
-    assert state.request.status == signing.EXPIRED
+    assert await requests.expire_due(env, now=ends) == ["S-1"]
+    assert await requests.expire_due(env, now=ends + timedelta(seconds=1)) == []
+    state = await requests.request_state(env, org_id=tenant.org_id, ref="S-1")
+    assert state.request.status == requests.EXPIRED
 
 
 async def test_a_colleague_in_a_shared_cabinet_decides_for_an_absent_party(
@@ -552,7 +553,7 @@ async def test_an_encrypted_pdf_cannot_be_sent_for_signature(env: Env, tenant: T
     assert locked.id is not None
 
     with pytest.raises(InvalidInput, match=f"{locked.ref} is an encrypted PDF"):
-        await signing.create_request(
+        await requests.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,

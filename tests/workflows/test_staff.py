@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import STAFF
-from workflows import organizations
 from workflows.context import Env
 from workflows.errors import NotAllowed, NotFound
-from workflows.staff import require_admin, staff_of_slack
+from workflows.people import organizations
+from workflows.people.staff import require_admin, staff_of_slack
 
 
 async def _org(env: Env) -> int:

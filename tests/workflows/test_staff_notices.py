@@ -12,23 +12,15 @@ from inkpost.sample_pdf import make_pdf
 from storage.models import Notification, Organization, StaffUser
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import chunks, upload
-from workflows import (
-    access,
-    delivery,
-    inbox,
-    linking,
-    outbox,
-    overview,
-    recipients,
-    sharing,
-    spaces,
-    staff_notices,
-)
-from workflows.access import AccessRecorder, Visitor
+from workflows import outbox, overview
 from workflows.context import Env, FixedClock
 from workflows.errors import InvalidInput, NotFound
-from workflows.linking import ChatIdentity
-from workflows.sharing import ShareTerms
+from workflows.outbox import claims
+from workflows.people import linking, recipients, spaces
+from workflows.people.linking import ChatIdentity
+from workflows.sharing import access, inbox, sharing, staff_notices
+from workflows.sharing.access import AccessRecorder, Visitor
+from workflows.sharing.sharing import ShareTerms
 
 VISITOR = Visitor(ip="198.51.100.7", user_agent="Phone/1.0")
 
@@ -230,13 +222,13 @@ async def test_a_delivery_given_up_tells_the_sharer_in_the_same_step(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
     document_id, _ = await _shared(env, tenant)
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
 
-    assert await delivery.mark_failed(env, row, worker="w", error="Bad Gateway") == "pending"
+    assert await claims.mark_failed(env, row, worker="w", error="Bad Gateway") == "pending"
     assert await _notices(env) == []
     clock.at += timedelta(hours=1)
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
-    status = await delivery.mark_failed(env, row, worker="w", error="Bad Gateway", permanent=True)
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
+    status = await claims.mark_failed(env, row, worker="w", error="Bad Gateway", permanent=True)
 
     assert status == "dead"
 
@@ -251,20 +243,20 @@ async def test_a_delivery_given_up_tells_the_sharer_in_the_same_step(
 async def test_a_staff_notice_given_up_is_not_told_of_again(env: Env, tenant: Tenant) -> None:
     _, token = await _shared(env, tenant)
     await access.open_shared(env, token, VISITOR)
-    [row] = await delivery.claim_due(env, worker="w", channels=["slack"])
+    [row] = await claims.claim_due(env, worker="w", channels=["slack"])
 
-    await delivery.mark_failed(env, row, worker="w", error="channel_not_found", permanent=True)
+    await claims.mark_failed(env, row, worker="w", error="channel_not_found", permanent=True)
 
     assert [(n.kind, n.status) for n in await _notices(env)] == [("document.opened", "dead")]
 
 
 async def test_a_lost_lease_tells_nobody(env: Env, tenant: Tenant, clock: FixedClock) -> None:
     await _shared(env, tenant)
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
     clock.at += timedelta(minutes=5)
-    await delivery.claim_due(env, worker="other", channels=["recipient"])
+    await claims.claim_due(env, worker="other", channels=["recipient"])
 
-    await delivery.mark_failed(env, row, worker="w", error="boom", permanent=True)
+    await claims.mark_failed(env, row, worker="w", error="boom", permanent=True)
 
     assert await _notices(env) == []
 
@@ -313,8 +305,8 @@ async def test_a_notice_with_nowhere_to_go_says_why(env: Env, tenant: Tenant) ->
 async def test_setting_a_channel_wakes_notices_that_were_waiting(env: Env, tenant: Tenant) -> None:
     _, token = await _shared(env, tenant)
     await access.open_shared(env, token, VISITOR)
-    [row] = await delivery.claim_due(env, worker="w", channels=["slack"])
-    await delivery.mark_waiting(env, row.id or 0, worker="w", reason="nowhere")
+    [row] = await claims.claim_due(env, worker="w", channels=["slack"])
+    await claims.mark_waiting(env, row.id or 0, worker="w", reason="nowhere")
 
     await staff_notices.set_notice_channel(
         env, org_id=tenant.org_id, actor=STAFF, channel="C0NOTICES"
@@ -406,8 +398,8 @@ async def test_the_overview_shows_one_organisation_only(env: Env, tenant: Tenant
     _, token = await _shared(env, other, title="Their secret")
     await access.open_shared(env, token, VISITOR)
     await _shared(env, other, title="Their unopened")
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"], limit=1)
-    await delivery.mark_failed(env, row, worker="w", error="boom", permanent=True)
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"], limit=1)
+    await claims.mark_failed(env, row, worker="w", error="boom", permanent=True)
 
     mine = await overview.overview(env, org_id=tenant.org_id)
     theirs = await overview.overview(env, org_id=other.org_id)
@@ -423,8 +415,8 @@ async def test_the_overview_shows_one_organisation_only(env: Env, tenant: Tenant
 
 async def test_a_failed_delivery_is_retried_once(env: Env, tenant: Tenant) -> None:
     document_id, _ = await _shared(env, tenant)
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
-    await delivery.mark_failed(
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
+    await claims.mark_failed(
         env, row, worker="w", error="Forbidden: bot was blocked", permanent=True
     )
     [failed] = (await overview.overview(env, org_id=tenant.org_id)).failed
@@ -446,8 +438,8 @@ async def test_staff_of_an_organisation_without_slack_are_named_in_failed_notice
 ) -> None:
     _, token = await _shared(env, tenant)
     await access.open_shared(env, token, VISITOR)
-    [row] = await delivery.claim_due(env, worker="w", channels=["slack"])
-    await delivery.mark_failed(env, row, worker="w", error="not_in_channel", permanent=True)
+    [row] = await claims.claim_due(env, worker="w", channels=["slack"])
+    await claims.mark_failed(env, row, worker="w", error="not_in_channel", permanent=True)
 
     [failed] = (await overview.overview(env, org_id=tenant.org_id)).failed
 

@@ -20,13 +20,13 @@ from storage.models import Document, SignatureRequest
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import upload
 from tests.workflows.test_sealing import certificate_for, party
-from workflows import completion, deciding, signing
 from workflows.context import Actor, Env, FixedClock
-from workflows.deciding import Decision
-from workflows.seal_keys import SealKey, create_self_signed_seal, load_seal_key
-from workflows.sealing import seal_pdf
-from workflows.signing import NewParty, NewRequest
-from workflows.verification import NOT_THE_ISSUED_COPY, check_sealed
+from workflows.signing import completion, deciding, requests
+from workflows.signing.deciding import Decision
+from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing.seal import seal_pdf
+from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
+from workflows.signing.verification import NOT_THE_ISSUED_COPY, check_sealed
 
 WEB = Actor(type="party", label="page", ip="198.51.100.7", user_agent="Safari")
 SIGNER_PHONE = "+46 70 111 22 33"
@@ -68,7 +68,7 @@ async def completed_request(
         env, org_id=tenant.org_id, client_id=tenant.client_id, data=data, title=title
     )
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -318,7 +318,7 @@ async def test_a_request_still_sealing_is_not_a_match(
     done = await completed_request(env, tenant, seal)
     async with env.sessions() as session, session.begin():
         request = (await session.exec(select(SignatureRequest))).one()
-        request.status = signing.SEALING
+        request.status = requests.SEALING
         session.add(request)
 
     verdict = await check_sealed(env, done.sealed, trusted=seal)

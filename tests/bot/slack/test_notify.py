@@ -22,20 +22,14 @@ from storage.models import Notification, StaffUser
 from tests.conftest import STAFF, START, Tenant
 from tests.fakes.slack_api import FakeSlackApi, ManualClock
 from tests.helpers import upload
-from workflows import (
-    access,
-    deciding,
-    delivery,
-    organizations,
-    outbox,
-    recipients,
-    sharing,
-    signing,
-    staff_notices,
-)
-from workflows.access import Visitor
+from workflows import outbox
 from workflows.context import Actor, Env, FixedClock
-from workflows.sharing import ShareTerms
+from workflows.outbox import claims
+from workflows.people import organizations, recipients
+from workflows.sharing import access, sharing, staff_notices
+from workflows.sharing.access import Visitor
+from workflows.sharing.sharing import ShareTerms
+from workflows.signing import deciding, requests
 
 STELLA = "U0STELLA"
 SAM = "U0SAM"
@@ -219,8 +213,8 @@ async def test_a_delivery_given_up_is_told_with_a_retry_button(
         document_id=document.id or 0,
         staff_id=tenant.staff_id,
     )
-    [row] = await delivery.claim_due(env, worker="w", channels=["recipient"])
-    await delivery.mark_failed(env, row, worker="w", error="Forbidden: blocked", permanent=True)
+    [row] = await claims.claim_due(env, worker="w", channels=["recipient"])
+    await claims.mark_failed(env, row, worker="w", error="Forbidden: blocked", permanent=True)
 
     await _notifier(env, client, manual).run_once()
 
@@ -418,16 +412,16 @@ async def test_a_signature_request_moving_on_is_told_to_who_sent_it(
     await _on_slack(env, slack_api, tenant.staff_id, STELLA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await signing.create_request(
+    created = await requests.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
         staff_id=tenant.staff_id,
-        new=signing.NewRequest(
+        new=requests.NewRequest(
             document_ids=[document.id],
             parties=[
-                signing.NewParty(role="approver", name="Ada <b>", phone="+46 70 111 22 33"),
-                signing.NewParty(role="approver", name="Bo", phone="+46 70 444 55 66"),
+                requests.NewParty(role="approver", name="Ada <b>", phone="+46 70 111 22 33"),
+                requests.NewParty(role="approver", name="Bo", phone="+46 70 444 55 66"),
             ],
             title="Fee table sign-off",
         ),

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.slack import blocks
-from bot.slack.share import _Form
-from bot.slack.share_views import (
+from bot.slack.features.sharing.sharing import _Form
+from bot.slack.features.sharing.views import (
     DOCUMENT,
     GROUPS,
     MESSAGE,
@@ -22,8 +22,8 @@ from bot.slack.share_views import (
 from storage.models import Document, Group, Space
 from tests.fakes.slack_api import find_element
 from tests.fakes.slack_blocks import check_message_blocks, check_view
-from workflows.recipients import GroupSummary
-from workflows.spaces import SpaceSummary
+from workflows.people.recipients import GroupSummary
+from workflows.people.spaces import SpaceSummary
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.slack import upload_views as views
-from bot.slack.upload import SlackFile, Uploads, download, read_form
+from bot.slack.features.upload import views
+from bot.slack.features.upload.upload import SlackFile, Uploads, download, read_form
 from storage.models import Organization
 from tests.fakes.slack_api import FakeSlackApi
 from workflows.context import Env

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.slack import upload_views as views
-from bot.slack.upload_views import Outcome, PickedFile
+from bot.slack.features.upload import views
+from bot.slack.features.upload.views import Outcome, PickedFile
 from storage.models import Client, Document
 from tests.fakes.slack_blocks import check_message_blocks, check_view
 from workflows.errors import InvalidInput

@@ -1,0 +1,1 @@
+"""Sharing from Slack: the share form, its pickers and the link buttons."""

@@ -1,0 +1,1 @@
+"""Signature requests from Slack: the request form, the list, remind and cancel."""

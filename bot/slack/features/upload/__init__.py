@@ -1,0 +1,1 @@
+"""Uploads from Slack: the upload form, the message shortcut and files sent in a DM."""

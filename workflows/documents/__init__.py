@@ -1,0 +1,1 @@
+"""Documents: filing onto the durable medium, versions, search, history in words."""

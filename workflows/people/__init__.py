@@ -1,0 +1,1 @@
+"""People and places: organisations, staff, recipients, groups, spaces, chat links."""

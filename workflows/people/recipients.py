@@ -1,0 +1,441 @@
+"""Recipients (people at a client) and groups of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+from sqlmodel import col, delete, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Client, Group, GroupMember, Recipient, Share
+from workflows import audit
+from workflows.context import Actor, Env
+from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.people.organizations import check_email
+from workflows.scope import clean_text, get_scoped
+
+LANGUAGES = ("en", "pl", "ru", "sv")
+PHONE = re.compile(r"^\+?[0-9 ()-]{5,31}$")
+UNSET: Any = object()
+
+
+def check_language(language: str) -> str:
+    language = language.strip().lower()
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}, not '{language}'")
+    return language
+
+
+def check_phone(phone: str | None) -> str | None:
+    if phone is None or not phone.strip():
+        return None
+    phone = phone.strip()
+    if not PHONE.match(phone):
+        raise InvalidInput(f"'{phone}' is not a phone number")
+    return phone
+
+
+class Receiver(Protocol):
+    """What `can_receive` looks at: a Recipient, or a row of just these columns."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def access_expires_at(self) -> datetime | None: ...
+
+
+def can_receive(recipient: Receiver, now: datetime) -> str | None:
+    """Why this recipient may get and open nothing now, or None when they may."""
+    if recipient.status == "blocked":
+        return f"recipient {recipient.name} is blocked"
+    if recipient.status == "deleted":
+        return f"recipient {recipient.name} was removed"
+    if recipient.access_expires_at is not None and recipient.access_expires_at <= now:
+        ended = f"{recipient.access_expires_at:%Y-%m-%d %H:%M}"
+        return f"recipient {recipient.name}'s access ended on {ended} UTC"
+    return None
+
+
+async def add_recipient(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    client_id: int,
+    name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str = "en",
+    access_expires_at: datetime | None = None,
+) -> Recipient:
+    title = clean_text(name, what="name", max_len=200)
+    assert title is not None
+    email = check_email(email)
+    phone = check_phone(phone)
+    language = check_language(language)
+    now = env.clock.now()
+    if access_expires_at is not None and access_expires_at <= now:
+        raise InvalidInput("access expiry must be in the future")
+    async with env.sessions() as session, session.begin():
+        await get_scoped(session, Client, org_id=org_id, id=client_id, what="client")
+        recipient = Recipient(
+            org_id=org_id,
+            client_id=client_id,
+            name=title,
+            email=email,
+            phone=phone,
+            language=language,
+            access_expires_at=access_expires_at,
+            created_at=now,
+        )
+        session.add(recipient)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="recipient.added",
+            at=now,
+            details={"recipient_id": recipient.id, "name": title, "client_id": client_id},
+        )
+    return recipient
+
+
+async def list_recipients(
+    env: Env, *, org_id: int, client_id: int | None = None, include_removed: bool = False
+) -> Sequence[Recipient]:
+    query = select(Recipient).where(Recipient.org_id == org_id)
+    if client_id is not None:
+        query = query.where(Recipient.client_id == client_id)
+    if not include_removed:
+        query = query.where(Recipient.status != "deleted")
+    async with env.sessions() as session:
+        return (await session.exec(query.order_by(col(Recipient.id)))).all()
+
+
+async def edit_recipient(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    recipient_id: int,
+    name: str | None = None,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    language: str | None = None,
+    access_expires_at: datetime | None = UNSET,
+) -> Recipient:
+    """Change the given fields; pass None to clear email, phone or the access expiry."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = clean_text(name, what="name", max_len=200)
+    if email is not UNSET:
+        changes["email"] = check_email(email)
+    if phone is not UNSET:
+        changes["phone"] = check_phone(phone)
+    if language is not None:
+        changes["language"] = check_language(language)
+    now = env.clock.now()
+    if access_expires_at is not UNSET:
+        if access_expires_at is not None and access_expires_at <= now:
+            raise InvalidInput("access expiry must be in the future")
+        changes["access_expires_at"] = access_expires_at
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    async with env.sessions() as session, session.begin():
+        recipient = await live_recipient(session, org_id, recipient_id)
+        for field, value in changes.items():
+            setattr(recipient, field, value)
+        session.add(recipient)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="recipient.edited",
+            at=now,
+            details={
+                "recipient_id": recipient_id,
+                "changed": {
+                    k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()
+                },
+            },
+        )
+    return recipient
+
+
+async def set_recipient_blocked(
+    env: Env, *, org_id: int, actor: Actor, recipient_id: int, blocked: bool
+) -> Recipient:
+    async with env.sessions() as session, session.begin():
+        recipient = await live_recipient(session, org_id, recipient_id)
+        if blocked == (recipient.status == "blocked"):
+            raise Conflict(
+                f"recipient {recipient.name} is {'already' if blocked else 'not'} blocked"
+            )
+        recipient.status = (
+            "blocked" if blocked else ("active" if recipient.telegram_chat_id else "invited")
+        )
+        session.add(recipient)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="recipient.blocked" if blocked else "recipient.unblocked",
+            at=env.clock.now(),
+            details={"recipient_id": recipient_id, "name": recipient.name},
+        )
+    return recipient
+
+
+async def live_recipient(session: AsyncSession, org_id: int, recipient_id: int) -> Recipient:
+    recipient = await get_scoped(
+        session, Recipient, org_id=org_id, id=recipient_id, what="recipient", lock=True
+    )
+    if recipient.status == "deleted":
+        raise Conflict(f"recipient {recipient.name} was removed")
+    return recipient
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group: Group
+    members: int
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """Who joined and who left (names), after setting the members of a space or group."""
+
+    added: list[str]
+    removed: list[str]
+
+
+async def create_group(
+    env: Env, *, org_id: int, actor: Actor, name: str, member_ids: Sequence[int] = ()
+) -> Group:
+    """A new group, with its first members in the same transaction."""
+    title = clean_text(name, what="group name", max_len=200)
+    assert title is not None
+    async with env.sessions() as session, session.begin():
+        exists = await session.exec(
+            select(Group).where(Group.org_id == org_id, func.lower(Group.name) == title.lower())
+        )
+        if exists.first():
+            raise Conflict(f"a group named '{title}' already exists")
+        group = Group(org_id=org_id, name=title, created_at=env.clock.now())
+        session.add(group)
+        await session.flush()
+        assert group.id is not None
+        members = [await live_recipient(session, org_id, r) for r in dict.fromkeys(member_ids)]
+        for recipient in members:
+            assert recipient.id is not None
+            session.add(GroupMember(group_id=group.id, recipient_id=recipient.id, org_id=org_id))
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="group.created",
+            at=env.clock.now(),
+            details={
+                "group_id": group.id,
+                "name": title,
+                "recipient_ids": [r.id for r in members],
+            },
+        )
+    return group
+
+
+async def add_to_group(
+    env: Env, *, org_id: int, actor: Actor, group_id: int, recipient_ids: Sequence[int]
+) -> int:
+    """Add recipients to a group; returns how many were new members."""
+    if not recipient_ids:
+        raise InvalidInput("name at least one recipient")
+    added = 0
+    async with env.sessions() as session, session.begin():
+        group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+        for recipient_id in dict.fromkeys(recipient_ids):
+            await live_recipient(session, org_id, recipient_id)
+            if await session.get(GroupMember, (group_id, recipient_id)) is None:
+                session.add(
+                    GroupMember(group_id=group_id, recipient_id=recipient_id, org_id=org_id)
+                )
+                added += 1
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="group.members_added",
+            at=env.clock.now(),
+            details={
+                "group_id": group_id,
+                "name": group.name,
+                "recipient_ids": list(recipient_ids),
+            },
+        )
+    return added
+
+
+async def list_groups(env: Env, *, org_id: int) -> list[GroupSummary]:
+    async with env.sessions() as session:
+        rows = (
+            await session.exec(
+                select(Group, func.count(col(GroupMember.recipient_id)))
+                .join(GroupMember, col(GroupMember.group_id) == Group.id, isouter=True)
+                .where(Group.org_id == org_id)
+                .group_by(col(Group.id))
+                .order_by(col(Group.id))
+            )
+        ).all()
+    return [GroupSummary(group, count) for group, count in rows]
+
+
+async def group_members(
+    session: AsyncSession, *, org_id: int, group_id: int
+) -> Sequence[Recipient]:
+    return (
+        await session.exec(
+            select(Recipient)
+            .join(GroupMember, col(GroupMember.recipient_id) == Recipient.id)
+            .where(GroupMember.group_id == group_id, Recipient.org_id == org_id)
+            .order_by(col(Recipient.id))
+        )
+    ).all()
+
+
+class MemberRow(NamedTuple):
+    id: int
+    name: str
+    status: str
+    access_expires_at: datetime | None
+
+
+async def group_member_rows(
+    session: AsyncSession, *, org_id: int, group_id: int
+) -> list[MemberRow]:
+    """A group's members as plain rows of what sharing needs: a group may hold thousands,
+    and full models would cost most of the time of sharing with them."""
+    rows = await session.exec(
+        select(Recipient.id, Recipient.name, Recipient.status, Recipient.access_expires_at)
+        .join(GroupMember, col(GroupMember.recipient_id) == Recipient.id)
+        .where(GroupMember.group_id == group_id, Recipient.org_id == org_id)
+        .order_by(col(Recipient.id))
+    )
+    return [MemberRow(*row) for row in rows.all()]
+
+
+async def search_recipients(
+    env: Env, *, org_id: int, name: str, limit: int = 100
+) -> Sequence[Recipient]:
+    """Recipients whose name holds ``name`` (any case), alphabetically: for pickers that
+    must not load a whole client list to offer a few names."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("ask for between 1 and 1000 recipients")
+    query = select(Recipient).where(Recipient.org_id == org_id, Recipient.status != "deleted")
+    if name.strip():
+        query = query.where(col(Recipient.name).icontains(name.strip(), autoescape=True))
+    async with env.reads() as session:
+        rows = await session.exec(
+            query.order_by(col(Recipient.name), col(Recipient.id)).limit(limit)
+        )
+        return rows.all()
+
+
+async def list_group_members(env: Env, *, org_id: int, group_id: int) -> Sequence[Recipient]:
+    async with env.reads() as session:
+        await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+        return await group_members(session, org_id=org_id, group_id=group_id)
+
+
+async def change_group_members(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    group_id: int,
+    add: Sequence[int] = (),
+    remove: Sequence[int] = (),
+) -> MembershipChange:
+    """Add and remove members of a group in one transaction; adding a member is a no-op."""
+    check_moves(add, remove)
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        group = await get_scoped(
+            session, Group, org_id=org_id, id=group_id, what="group", lock=True
+        )
+        current = {r.id: r for r in await group_members(session, org_id=org_id, group_id=group_id)}
+        joining = [
+            await live_recipient(session, org_id, r) for r in dict.fromkeys(add) if r not in current
+        ]
+        leaving = [_member(current, r, group.name) for r in dict.fromkeys(remove)]
+        for recipient in joining:
+            assert recipient.id is not None
+            session.add(GroupMember(group_id=group_id, recipient_id=recipient.id, org_id=org_id))
+        for recipient in leaving:
+            membership = await session.get(GroupMember, (group_id, recipient.id))
+            assert membership is not None
+            await session.delete(membership)
+        for action, people in (
+            ("group.members_added", joining),
+            ("group.members_removed", leaving),
+        ):
+            if people:
+                await audit.record(
+                    session,
+                    org_id=org_id,
+                    actor=actor,
+                    action=action,
+                    at=now,
+                    details={
+                        "group_id": group_id,
+                        "name": group.name,
+                        "recipient_ids": [r.id for r in people],
+                    },
+                )
+    return MembershipChange(added=[r.name for r in joining], removed=[r.name for r in leaving])
+
+
+def check_moves(add: Sequence[int], remove: Sequence[int]) -> None:
+    """Refuse a change of members that names nobody, or adds and removes the same person."""
+    if not add and not remove:
+        raise InvalidInput("choose someone to add or remove")
+    if set(add) & set(remove):
+        raise InvalidInput("the same person cannot be added and removed at once")
+
+
+def _member(current: dict[int | None, Recipient], recipient_id: int, where: str) -> Recipient:
+    if recipient_id not in current:
+        raise NotFound(f"recipient {recipient_id} is not a member of {where}")
+    return current[recipient_id]
+
+
+async def delete_group(env: Env, *, org_id: int, actor: Actor, group_id: int) -> Group:
+    """Delete the group. What was shared through it stays shared with each recipient, since
+    a group only addresses people; those shares just stop naming the group."""
+    async with env.sessions() as session, session.begin():
+        group = await get_scoped(
+            session, Group, org_id=org_id, id=group_id, what="group", lock=True
+        )
+        await session.exec(
+            update(Share)
+            .where(col(Share.org_id) == org_id, col(Share.group_id) == group_id)
+            .values(group_id=None)
+        )
+        await session.exec(delete(GroupMember).where(col(GroupMember.group_id) == group_id))
+        await session.flush()
+        await session.delete(group)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="group.deleted",
+            at=env.clock.now(),
+            details={"group_id": group_id, "name": group.name},
+        )
+    return group

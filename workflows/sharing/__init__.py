@@ -1,0 +1,1 @@
+"""Sharing: shares and links, opening and downloading, recipients' inbox, notices."""

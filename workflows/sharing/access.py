@@ -1,0 +1,428 @@
+"""Opening and downloading a shared document by its token, and recording that it happened.
+
+A visit is recorded one of two ways. By itself, ``open_shared`` / ``start_download`` check
+the token and record the visit in one write transaction of its own. Given an
+``AccessRecorder`` (the web app runs one), they check the token with a read-only query and
+hand the visit to the recorder, which writes every visit waiting at that moment in one
+transaction (group commit) and lets each caller go on only once its visit is committed:
+no response is sent before its audit event is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import BindParameter, bindparam, func
+from sqlalchemy.orm import defer
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
+from workflows import audit, outbox
+from workflows.context import Actor, Env
+from workflows.errors import (
+    Gone,
+    NotAllowed,
+    NotAvailableNow,
+    NotFound,
+    Unavailable,
+    WorkflowError,
+)
+from workflows.people.recipients import can_receive
+from workflows.sharing import staff_notices
+from workflows.tokens import hash_token, well_formed
+
+log = logging.getLogger(__name__)
+
+VisitKind = Literal["open", "download"]
+
+
+@dataclass(frozen=True)
+class SharedDocument:
+    share: Share
+    document: Document
+    organization: Organization
+    recipient: Recipient | None
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Where a web request came from; recorded with every open and download."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+async def resolve(env: Env, token: str) -> SharedDocument:
+    """Check a token and everything that limits it, without recording anything."""
+    async with env.reads() as session:
+        return await _resolve(session, token, env.clock.now())
+
+
+async def open_shared(
+    env: Env, token: str, visitor: Visitor, *, recorder: AccessRecorder | None = None
+) -> SharedDocument:
+    """Resolve a token for viewing and record the visit (through ``recorder`` if given)."""
+    if recorder is not None:
+        found = await resolve(env, token)
+        await recorder.record("open", found, visitor)
+        return found
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        found = await _resolve(session, token, now)
+        share = found.share
+        notices = _staff_notices("open", found, share)  # judged before the counts change
+        await session.exec(
+            update(Share).where(col(Share.id) == share.id).values(open_count=Share.open_count + 1)
+        )
+        marked = await session.exec(
+            update(Share)
+            .where(col(Share.id) == share.id, col(Share.first_opened_at).is_(None))
+            .values(first_opened_at=now)
+        )
+        first = marked.rowcount == 1
+        await audit.record(
+            session,
+            org_id=share.org_id,
+            actor=_actor(found, visitor),
+            action="document.opened",
+            at=now,
+            document_id=share.document_id,
+            share_id=share.id,
+            details={"first": first},
+        )
+        await outbox.enqueue_many(session, notices, at=now)
+    return found
+
+
+async def start_download(
+    env: Env, token: str, visitor: Visitor, *, recorder: AccessRecorder | None = None
+) -> SharedDocument:
+    """Resolve a token for a download, count it against the link's limit and record it
+    (through ``recorder`` if given)."""
+    if recorder is not None:
+        found = await resolve(env, token)
+        await recorder.record("download", found, visitor)
+        return found
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        found = await _resolve(session, token, now)
+        share = found.share
+        notices = _staff_notices("download", found, share)  # judged before the count changes
+        number = share.download_count + 1  # the update below refreshes the loaded share
+        counted = await session.exec(
+            update(Share)
+            .where(
+                col(Share.id) == share.id,
+                col(Share.max_downloads).is_(None)
+                | (col(Share.download_count) < col(Share.max_downloads)),
+            )
+            .values(download_count=Share.download_count + 1)
+        )
+        if counted.rowcount == 0:
+            raise Gone("this link has reached its download limit")
+        await audit.record(
+            session,
+            org_id=share.org_id,
+            actor=_actor(found, visitor),
+            action="document.downloaded",
+            at=now,
+            document_id=share.document_id,
+            share_id=share.id,
+            details={"download": number},
+        )
+        await outbox.enqueue_many(session, notices, at=now)
+    return found
+
+
+# -- group commit -------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Pending:
+    kind: VisitKind
+    found: SharedDocument
+    visitor: Visitor
+    at: datetime
+    outcome: asyncio.Future[None] = field(repr=False)
+
+
+class AccessRecorder:
+    """Records opens and downloads in batches, one writer task, one transaction per batch.
+
+    A batch is every visit queued while the previous one was being written (at most
+    ``max_batch``). Its transaction locks the shares concerned, counts the visits in order
+    (a download past a link's limit, or any visit to a link revoked or expired since it
+    was resolved, is refused with ``Gone`` and records nothing), updates each share once,
+    and appends the events with one chain-head lock per organisation and one insert. Each
+    caller of ``record`` resumes when its batch has committed, or raises what made the
+    batch fail. Start and stop it with the process (``start`` / ``stop``).
+    """
+
+    def __init__(self, env: Env, *, max_batch: int = 256, stop_timeout: float = 10.0) -> None:
+        self._env = env
+        self._max_batch = max_batch
+        self._stop_timeout = stop_timeout
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError("the access recorder is already running")
+        self._writer = asyncio.create_task(self._write_batches(), name="access-recorder")
+
+    async def stop(self) -> None:
+        """Take no more visits, write those queued, and fail whatever is still waiting
+        after ``stop_timeout`` seconds with ``Unavailable``."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        self._queue.put_nowait(None)  # the writer ends when it reaches this
+        _, late = await asyncio.wait({writer}, timeout=self._stop_timeout)
+        if late:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if pending is not None:
+                _settle(pending, Unavailable("visits are not being recorded right now"))
+
+    async def record(self, kind: VisitKind, found: SharedDocument, visitor: Visitor) -> None:
+        """Queue one visit to a resolved link; return once it is committed.
+
+        Raises ``Gone`` when the visit was refused, ``Unavailable`` when the recorder is
+        not running, and whatever failed the batch's transaction otherwise.
+        """
+        if self._writer is None:
+            raise Unavailable("visits are not being recorded right now")
+        pending = _Pending(
+            kind=kind,
+            found=found,
+            visitor=visitor,
+            at=self._env.clock.now(),
+            outcome=asyncio.get_running_loop().create_future(),
+        )
+        self._queue.put_nowait(pending)
+        await pending.outcome
+
+    async def _write_batches(self) -> None:
+        stopping = False
+        while not stopping:
+            batch, stopping = await self._next_batch()
+            try:
+                refusals = await self._write(batch)
+            except asyncio.CancelledError:
+                for pending in batch:
+                    _settle(pending, Unavailable("visits are not being recorded right now"))
+                raise
+            except Exception as error:  # every waiter learns of it; the next batch may work
+                log.exception("recording a batch of %d visits failed", len(batch))
+                for pending in batch:
+                    _settle(pending, error)
+            else:
+                for pending in batch:
+                    _settle(pending, refusals.get(pending))
+
+    async def _next_batch(self) -> tuple[list[_Pending], bool]:
+        """What is queued now (waiting for one visit if nothing is), and whether the stop
+        marker was reached. Visits whose caller has gone are left out."""
+        batch: list[_Pending] = []
+        item = await self._queue.get()
+        while True:
+            if item is None:
+                return batch, True
+            if not item.outcome.done():
+                batch.append(item)
+            if len(batch) >= self._max_batch or self._queue.empty():
+                return batch, False
+            item = self._queue.get_nowait()
+
+    async def _write(self, batch: list[_Pending]) -> dict[_Pending, Exception]:
+        """One transaction for ``batch``; returns the visits refused, with their reason."""
+        refusals: dict[_Pending, Exception] = {}
+        if not batch:
+            return refusals
+        events: list[audit.NewEvent] = []
+        notices: dict[str, outbox.NewNotification] = {}
+        async with self._env.sessions() as session, session.begin():
+            # Lock the shares, then (in append_events) the chain heads, each in id order:
+            # the order other writers take them in, so that recorders in several
+            # processes, and the other workflows, line up instead of deadlocking.
+            ids = sorted({_share_id(pending) for pending in batch})
+            locked = await session.exec(
+                select(Share)
+                .where(col(Share.id).in_(ids))
+                .order_by(col(Share.id))
+                .with_for_update()
+            )
+            shares = {share.id: share for share in locked.all()}
+            for pending in batch:
+                share = shares.get(_share_id(pending))
+                refusal = _share_refusal(share, pending.at)
+                if refusal is not None:
+                    refusals[pending] = refusal
+                    continue
+                assert share is not None
+                for notice in _staff_notices(pending.kind, pending.found, share):
+                    notices.setdefault(notice.dedupe_key, notice)
+                events.append(_count(share, pending))
+            # Each share changed is written once (flushed before the next statement).
+            await audit.append_events(session, events)
+            await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
+        return refusals
+
+
+def _count(share: Share, pending: _Pending) -> audit.NewEvent:
+    """Count one accepted visit on its (locked) share and describe its audit event."""
+    details: dict[str, Any]
+    if pending.kind == "open":
+        first = share.first_opened_at is None
+        if first:
+            share.first_opened_at = pending.at
+        share.open_count += 1
+        action, details = "document.opened", {"first": first}
+    else:
+        share.download_count += 1
+        action, details = "document.downloaded", {"download": share.download_count}
+    return audit.NewEvent(
+        org_id=share.org_id,
+        actor=_actor(pending.found, pending.visitor),
+        action=action,
+        at=pending.at,
+        document_id=share.document_id,
+        share_id=share.id,
+        details=details,
+    )
+
+
+def _staff_notices(
+    kind: VisitKind, found: SharedDocument, counted: Share
+) -> list[outbox.NewNotification]:
+    """The staff notice of a first visit of its kind, judged by ``counted``'s counters
+    before this visit. A space's share counts every member's visits, so there each visit
+    offers one and the dedupe key lets only a member's first through; elsewhere a visit
+    after the first writes nothing, keeping the outbox off the path of every page view."""
+    seen = counted.open_count if kind == "open" else counted.download_count
+    if counted.kind != "space" and seen:
+        return []
+    notice = staff_notices.visit_notice(
+        found.share,
+        kind=staff_notices.OPENED if kind == "open" else staff_notices.DOWNLOADED,
+        recipient_id=found.recipient.id if found.recipient is not None else None,
+    )
+    return [notice]
+
+
+def _share_id(pending: _Pending) -> int:
+    share_id = pending.found.share.id
+    assert share_id is not None
+    return share_id
+
+
+def _settle(pending: _Pending, error: BaseException | None) -> None:
+    if pending.outcome.done():  # the caller has gone
+        return
+    if error is None:
+        pending.outcome.set_result(None)
+    else:
+        pending.outcome.set_exception(error)
+
+
+# -- resolving a token --------------------------------------------------------------------
+
+_DIGEST: BindParameter[str] = bindparam("digest")
+
+_Found = Select[Share, Document, Organization, PersonalLink, Recipient, SpaceMember]
+
+# sqlmodel's select() is typed for up to four columns: build the statement, then name its type.
+_BY_TOKEN = cast(
+    _Found,
+    Select(Share, Document, Organization, PersonalLink, Recipient, SpaceMember)
+    # A PDF's extracted text can be megabytes; no page view needs it.
+    .options(defer(Document.text_content, raiseload=True))  # type: ignore[arg-type]
+    .join(Document, col(Document.id) == Share.document_id)
+    .join(Organization, col(Organization.id) == Share.org_id)
+    .outerjoin(
+        PersonalLink,
+        (col(PersonalLink.share_id) == Share.id) & (col(PersonalLink.token_hash) == _DIGEST),
+    )
+    .outerjoin(
+        Recipient,
+        col(Recipient.id) == func.coalesce(PersonalLink.recipient_id, Share.recipient_id),
+    )
+    .outerjoin(
+        SpaceMember,
+        (col(SpaceMember.space_id) == Share.space_id)
+        & (col(SpaceMember.recipient_id) == PersonalLink.recipient_id),
+    )
+    .where(
+        (col(Share.token_hash) == _DIGEST)
+        | (
+            col(Share.id)
+            == select(PersonalLink.share_id)
+            .where(PersonalLink.token_hash == _DIGEST)
+            .scalar_subquery()
+        )
+    ),
+)
+"""A link's share with its document and organisation, found by the share's own token or a
+personal link's; with the personal link, the recipient (the link's, else the share's) and
+the recipient's membership of the share's space."""
+
+
+async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDocument:
+    if not well_formed(token):
+        raise NotFound("this link does not exist")
+    row = (await session.exec(_BY_TOKEN, params={"digest": hash_token(token)})).first()
+    if row is None:
+        raise NotFound("this link does not exist")
+    share, document, organization, personal, recipient, member = row
+    refusal = _share_refusal(share, now)
+    if refusal is not None:
+        raise refusal
+    if recipient is not None:
+        if can_receive(recipient, now):
+            raise NotAllowed("your access to this organisation's documents has ended")
+        if personal is not None and share.space_id is not None and member is None:
+            raise Gone("you are no longer a member of the space this was shared with")
+    if document.available_from is not None and now < document.available_from:
+        raise NotAvailableNow(
+            "this document is not available yet",
+            available_from=document.available_from,
+            available_until=document.available_until,
+        )
+    if document.available_until is not None and now >= document.available_until:
+        raise NotAvailableNow(
+            "this document is no longer available",
+            available_from=document.available_from,
+            available_until=document.available_until,
+        )
+    return SharedDocument(share, document, organization, recipient)
+
+
+def _share_refusal(share: Share | None, now: datetime) -> WorkflowError | None:
+    """Why the link itself no longer works at ``now``, if it does not."""
+    if share is None:
+        return NotFound("this link does not exist")
+    if share.revoked_at is not None:
+        return Gone("this link was revoked")
+    if share.expires_at is not None and share.expires_at <= now:
+        return Gone(f"this link expired on {share.expires_at:%Y-%m-%d %H:%M} UTC")
+    if share.max_downloads is not None and share.download_count >= share.max_downloads:
+        return Gone("this link has reached its download limit")
+    return None
+
+
+def _actor(found: SharedDocument, visitor: Visitor) -> Actor:
+    if found.recipient is not None:
+        actor = Actor(type="recipient", id=str(found.recipient.id), label=found.recipient.name)
+    else:
+        actor = Actor(type="link", id=str(found.share.id), label=f"{found.share.kind} share")
+    return actor.with_request(ip=visitor.ip, user_agent=visitor.user_agent)

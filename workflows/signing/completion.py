@@ -1,0 +1,283 @@
+"""Completing a request: seal every PDF, keep the sealed files, tell everyone.
+
+When the last party who must decide has decided in favour, the request is ``sealing`` and
+a ``seal`` outbox row names it. `complete_request` is what the sealing worker does with
+that row: it seals each document with the organisation's key (one signature per party,
+in decision order, and the completion certificate), stores each sealed PDF as a new
+version of its document, and only then marks the request completed and queues the
+notices. A failure leaves the request ``sealing`` with the error noted; the row is tried
+again. A document already sealed by an earlier attempt is not sealed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    AuditEvent,
+    Document,
+    Organization,
+    Party,
+    PartyDecision,
+    RequestDocument,
+    SignatureRequest,
+)
+from storage.models import AuditHead as ChainHead
+from workflows import outbox
+from workflows.context import Actor, Env
+from workflows.documents import filing
+from workflows.errors import Conflict, NotFound
+from workflows.signing import certificate, requests
+from workflows.signing.party_notices import SIGNED_FILE
+from workflows.signing.seal import seal_pdf
+from workflows.signing.seal_keys import SealKey
+
+COMPLETED_NOTICE = "sign.completed"
+SEALER = Actor.system("sealing")
+AUTH_LEVELS = {
+    "link": "possession of the link",
+    "telegram": "Telegram account",
+    "code:email": "one-time code by email",
+    "code:telegram": "one-time code via Telegram",
+}
+
+
+async def complete_request(
+    env: Env, request_id: int, *, key: SealKey, timestamper_url: str | None = None
+) -> SignatureRequest:
+    """Seal the request's PDFs and complete it; raises (and leaves it ``sealing``) when
+    anything fails, so that the caller tries again later."""
+    try:
+        return await _complete(env, request_id, key=key, timestamper_url=timestamper_url)
+    except Exception as error:
+        await _note_failure(env, request_id, error)
+        raise
+
+
+async def _complete(
+    env: Env, request_id: int, *, key: SealKey, timestamper_url: str | None
+) -> SignatureRequest:
+    async with env.reads() as session:
+        request = await session.get(SignatureRequest, request_id)
+        if request is None:
+            raise NotFound(f"request {request_id} not found")
+        if request.status == requests.COMPLETED:
+            return request
+        if request.status != requests.SEALING:
+            raise Conflict(f"{request.ref} is {request.status}, not waiting to be sealed")
+        state = await requests.load_state(session, request)
+        links = (
+            await session.exec(
+                select(RequestDocument)
+                .where(RequestDocument.request_id == request_id)
+                .order_by(col(RequestDocument.position))
+            )
+        ).all()
+        organization = await session.get(Organization, request.org_id)
+        head = await session.get(ChainHead, request.org_id)
+        events = await _party_events(session, request, state.documents)
+        assert organization is not None and head is not None
+    info = certificate.CertificateInfo(
+        request_ref=request.ref,
+        title=request.title,
+        organisation=organization.name,
+        documents=tuple(
+            certificate.DocumentEntry(title=d.title, filename=d.filename, sha256=d.sha256)
+            for d in state.documents
+        ),
+        parties=tuple(
+            [
+                await _party_record(env, party, decision, events.get(party.id or 0, ()))
+                for party, decision in _in_decision_order(state)
+            ]
+        ),
+        audit_head=certificate.AuditHead(seq=head.seq, hash=head.hash),
+        completed_at=env.clock.now(),
+    )
+    by_id = {d.id: d for d in state.documents}
+    for link in links:
+        if link.sealed_document_id is None:
+            await _seal_one(env, request, by_id[link.document_id], info, key, timestamper_url)
+    return await _finish(env, request_id)
+
+
+def _in_decision_order(state: requests.RequestState) -> list[tuple[Party, PartyDecision]]:
+    decided = [(p, state.decision_of(p)) for p in state.parties]
+    pairs = [(p, d) for p, d in decided if d is not None and d.decision != "declined"]
+    return sorted(pairs, key=lambda pair: (pair[1].decided_at, pair[0].position))
+
+
+async def _party_record(
+    env: Env, party: Party, decision: PartyDecision, events: tuple[certificate.PartyEvent, ...]
+) -> certificate.PartyRecord:
+    drawing = None
+    if decision.signature_blob_key:
+        drawing = b"".join([chunk async for chunk in env.blobs.read(decision.signature_blob_key)])
+    colleague = decision.decided_by_recipient_id
+    on_behalf = colleague is not None and colleague != party.recipient_id
+    return certificate.PartyRecord(
+        decision=certificate.PartyDecision(
+            name=decision.decided_by_name,
+            role="signer" if party.role == "signer" else "approver",
+            decided_at=decision.decided_at,
+            auth_level=AUTH_LEVELS.get(decision.auth_level, decision.auth_level),
+            ip=decision.ip,
+            user_agent=decision.user_agent,
+            on_behalf_of=party.name if on_behalf else None,
+            signature_png=drawing if party.role == "signer" else None,
+        ),
+        events=events,
+    )
+
+
+async def _party_events(
+    session: AsyncSession, request: SignatureRequest, docs: list[Document]
+) -> dict[int, tuple[certificate.PartyEvent, ...]]:
+    """What each party did, from the history of the request's documents."""
+    rows = await session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.org_id == request.org_id,
+            col(AuditEvent.document_id).in_([d.id for d in docs]),
+            col(AuditEvent.action).startswith("signature."),
+        )
+        .order_by(col(AuditEvent.seq))
+    )
+    titles = {d.id: d.title for d in docs}
+    found: dict[int, list[certificate.PartyEvent]] = {}
+    for event in rows.all():
+        party_id = event.details.get("party_id")
+        if event.details.get("request_id", request.id) != request.id or party_id is None:
+            continue
+        what = event.action.removeprefix("signature.").replace("_", " ")
+        if event.document_id in titles:
+            what = f"{what}: {titles[event.document_id]}"
+        found.setdefault(int(party_id), []).append(
+            certificate.PartyEvent(at=event.at, what=what, ip=event.ip, user_agent=event.user_agent)
+        )
+    return {party_id: tuple(events) for party_id, events in found.items()}
+
+
+async def _seal_one(
+    env: Env,
+    request: SignatureRequest,
+    document: Document,
+    info: certificate.CertificateInfo,
+    key: SealKey,
+    timestamper_url: str | None,
+) -> None:
+    original = b"".join([chunk async for chunk in env.blobs.read(document.blob_key)])
+    if hashlib.sha256(original).hexdigest() != document.sha256:
+        raise Conflict(f"{document.ref} on the medium does not match its recorded SHA-256")
+    sealed = await asyncio.to_thread(
+        seal_pdf, original, key=key, certificate=info, timestamper_url=timestamper_url
+    )
+
+    async def once() -> AsyncIterator[bytes]:
+        yield sealed
+
+    stem = document.filename.rsplit(".", 1)[0]
+    version = await filing.upload_document(
+        env,
+        org_id=request.org_id,
+        actor=SEALER,
+        meta=filing.NewDocument(
+            title=document.title,
+            category=document.category,
+            client_id=document.client_id,
+            filename=f"{stem}-signed.pdf",
+            available_from=document.available_from,
+            available_until=document.available_until,
+            version_of=document.id,
+        ),
+        content=once(),
+    )
+    async with env.sessions() as session, session.begin():
+        link = await session.get(RequestDocument, (request.id, document.id))
+        assert link is not None
+        link.sealed_document_id = version.id
+        session.add(link)
+
+
+async def _finish(env: Env, request_id: int) -> SignatureRequest:
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        request = await session.get(SignatureRequest, request_id, with_for_update=True)
+        assert request is not None
+        if request.status == requests.COMPLETED:
+            return request
+        request.status = requests.COMPLETED
+        request.status_changed_at = now
+        request.last_error = None
+        session.add(request)
+        sealed = (
+            await session.exec(
+                select(Document)
+                .join(RequestDocument, col(RequestDocument.sealed_document_id) == Document.id)
+                .where(RequestDocument.request_id == request_id)
+                .order_by(col(RequestDocument.position))
+            )
+        ).all()
+        parties = (await session.exec(select(Party).where(Party.request_id == request_id))).all()
+        notes = [
+            requests.party_notice(request, party, kind=COMPLETED_NOTICE, key="completed")
+            for party in parties
+        ]
+        notes += [
+            _signed_file(request, party, document) for party in parties for document in sealed
+        ]
+        told = requests.staff_notice(request, status=requests.COMPLETED)
+        notes.append(replace(told, payload={**told.payload, "sealed": [d.ref for d in sealed]}))
+        await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
+        await requests.record_all(
+            session,
+            request,
+            actor=SEALER,
+            action="signature.completed",
+            at=now,
+            details={"sealed": {d.ref: d.sha256 for d in sealed}},
+        )
+    return request
+
+
+def _signed_file(
+    request: SignatureRequest, party: Party, document: Document
+) -> outbox.NewNotification | None:
+    """One sealed PDF for a recipient party's chat; the routing decides if it can go."""
+    if party.recipient_id is None:
+        return None
+    assert party.id is not None and request.id is not None
+    return outbox.NewNotification(
+        org_id=request.org_id,
+        channel="recipient",
+        target=str(party.recipient_id),
+        kind=SIGNED_FILE,
+        payload={"request_id": request.id, "party_id": party.id, "document_id": document.id},
+        dedupe_key=f"sign:{party.id}:file:{document.id}",
+    )
+
+
+async def _note_failure(env: Env, request_id: int, error: Exception) -> None:
+    async with env.sessions() as session, session.begin():
+        request = await session.get(SignatureRequest, request_id)
+        if request is not None and request.status == requests.SEALING:
+            request.last_error = f"{type(error).__name__}: {error}"[:2000]
+            session.add(request)
+
+
+async def sealed_documents(env: Env, *, org_id: int, request_id: int) -> list[Document]:
+    """The sealed PDFs of a completed request, in the request's order."""
+    async with env.reads() as session:
+        rows = await session.exec(
+            select(Document)
+            .join(RequestDocument, col(RequestDocument.sealed_document_id) == Document.id)
+            .where(RequestDocument.request_id == request_id, RequestDocument.org_id == org_id)
+            .order_by(col(RequestDocument.position))
+        )
+        return list(rows.all())

@@ -1,0 +1,383 @@
+"""What a signing notice to a party says, whether it still matters, and which way it goes.
+
+The outbox holds these kinds for parties: the invitation (when it is their turn), the
+one-time code they asked for, a reminder, the end of the request (declined, cancelled,
+expired), its completion, and each signed PDF for a party's Telegram chat. They travel
+on channel ``recipient`` (a recipient: Telegram, else mail) or ``party`` (a person
+outside the system: mail only). Each is checked again when it is sent: an invitation for
+a request that ended meanwhile, or a code that was replaced or has expired, is cancelled
+rather than sent. A one-time code never outlives its sending: the worker keeps the row's
+payload without it (``scrubbed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    AuditEvent,
+    Document,
+    Notification,
+    Organization,
+    Party,
+    PartyDecision,
+    Recipient,
+    RequestDocument,
+    SignatureRequest,
+    StaffUser,
+)
+from workflows.context import Env
+from workflows.errors import Gone, NotAllowed, NotFound
+from workflows.people.recipients import can_receive
+from workflows.sharing.inbox import wants
+from workflows.signing import deciding, requests
+from workflows.signing.party_reminders import REMIND
+
+COMPLETED_NOTICE = "sign.completed"
+SIGNED_FILE = "sign.file"
+"""One signed and sealed PDF, sent as a file into a party's Telegram chat (by mail, the
+completion notice links to the party's page, where the signed PDFs are)."""
+KINDS = (
+    requests.INVITE,
+    deciding.CODE_NOTICE,
+    requests.ENDED_NOTICE,
+    COMPLETED_NOTICE,
+    REMIND,
+    SIGNED_FILE,
+)
+TELEGRAM_FILE_LIMIT = 50 * 1024 * 1024
+"""The largest file a bot may send."""
+CHANNELS = ("recipient", "party")
+PREFERENCE = "signature"
+"""The notification setting (per channel) that turns signing news off in a chat."""
+REMINDER_PREFERENCE = "reminder"
+"""The setting that turns reminders off in a chat (mail still carries them)."""
+SECRETS = ("code",)
+
+
+@dataclass(frozen=True)
+class SignNotice:
+    """One notice to one party (or the colleague deciding for them), ready to be worded."""
+
+    kind: str
+    organization: Organization
+    request: SignatureRequest
+    party: Party
+    documents: list[Document]
+    recipient: Recipient | None
+    """Whom it goes to on channel ``recipient``; None for a person outside the system."""
+    sent_by: str | None = None
+    code: str | None = None
+    declined_by: str | None = None
+    reason: str | None = None
+    decided: bool = False
+    """Whether the party has decided (a reminder is then no longer needed)."""
+
+    @property
+    def language(self) -> str:
+        return self.recipient.language if self.recipient is not None else self.party.language
+
+    @property
+    def name(self) -> str:
+        return self.recipient.name if self.recipient is not None else self.party.name
+
+    @property
+    def email(self) -> str | None:
+        return self.recipient.email if self.recipient is not None else self.party.email
+
+    @property
+    def chat_id(self) -> int | None:
+        if self.recipient is None or not self.recipient.telegram_active:
+            return None
+        return self.recipient.telegram_chat_id
+
+    @property
+    def status(self) -> str:
+        return self.request.status
+
+    @property
+    def needs_link(self) -> bool:
+        """Invitations and completions carry a fresh link to the party's page."""
+        return self.kind in (requests.INVITE, COMPLETED_NOTICE, REMIND)
+
+
+@dataclass(frozen=True)
+class SignRoute:
+    """``telegram``, ``email``, ``wait`` (no channel yet) or ``cancel`` (not to be sent)."""
+
+    way: str
+    notice: SignNotice | None = None
+    reason: str | None = None
+
+
+def scrubbed(payload: dict[str, object]) -> dict[str, object]:
+    """The payload to keep once a row is settled: without the one-time code."""
+    return {key: value for key, value in payload.items() if key not in SECRETS}
+
+
+def has_secret(notification: Notification) -> bool:
+    return any(key in notification.payload for key in SECRETS)
+
+
+async def route_sign_notice(env: Env, notification: Notification) -> SignRoute:
+    """Decide whether and how a signing notice reaches its party."""
+    now = env.clock.now()
+    async with env.reads() as session:
+        loaded = await _load(session, notification)
+    if isinstance(loaded, str):
+        return SignRoute("cancel", reason=loaded)
+    notice = loaded
+    stale = _stale(notice, notification, now)
+    if stale:
+        return SignRoute("cancel", notice, reason=stale)
+    if notice.recipient is None:
+        if notice.party.email:
+            return SignRoute("email", notice)
+        return SignRoute("cancel", notice, reason="the party has no email address")
+    refusal = can_receive(notice.recipient, now)
+    if refusal:
+        return SignRoute("cancel", notice, reason=refusal)
+    if notice.kind == SIGNED_FILE:
+        return _file_way(notice)
+    return _recipient_way(notice, notification)
+
+
+def _file_way(notice: SignNotice) -> SignRoute:
+    """A signed PDF goes only into a Telegram chat that wants signing news; anywhere else
+    the completion notice's link to the party's page serves."""
+    assert notice.recipient is not None
+    [document] = notice.documents
+    if notice.chat_id is None or not wants(notice.recipient, PREFERENCE):
+        return SignRoute("cancel", notice, reason="no Telegram chat: the page offers the PDF")
+    if document.size > TELEGRAM_FILE_LIMIT:
+        return SignRoute("cancel", notice, reason="too large for Telegram: the page offers it")
+    return SignRoute("telegram", notice)
+
+
+def _recipient_way(notice: SignNotice, notification: Notification) -> SignRoute:
+    """Telegram when linked (and wanted), else mail; a code goes where the page said."""
+    recipient = notice.recipient
+    assert recipient is not None
+    chat = notice.chat_id is not None
+    if notice.kind == deciding.CODE_NOTICE:
+        if notification.payload.get("via") == "email" and recipient.email:
+            return SignRoute("email", notice)
+        if chat:
+            return SignRoute("telegram", notice)
+    elif (
+        chat
+        and wants(recipient, PREFERENCE)
+        and (notice.kind != REMIND or wants(recipient, REMINDER_PREFERENCE))
+    ):
+        return SignRoute("telegram", notice)
+    if recipient.email:
+        return SignRoute("email", notice)
+    if chat:
+        return SignRoute("cancel", notice, reason="the recipient turned these notifications off")
+    return SignRoute("wait", notice, reason="the recipient has no linked chat and no email address")
+
+
+async def _load(session: AsyncSession, notification: Notification) -> SignNotice | str:
+    """The notice behind a row, or why there is none any more."""
+    payload = notification.payload
+    party = await session.get(Party, int(payload.get("party_id", 0)))
+    if party is None or party.org_id != notification.org_id:
+        return "the party no longer exists"
+    request = await session.get(SignatureRequest, party.request_id)
+    organization = await session.get(Organization, party.org_id)
+    assert request is not None and organization is not None
+    recipient = None
+    if notification.channel == "recipient":
+        recipient = await session.get(Recipient, int(notification.target))
+        if recipient is None or recipient.org_id != notification.org_id:
+            return "the recipient no longer exists"
+    elif notification.target != str(party.id):
+        return "the notification names another party"
+    staff = (
+        await session.get(StaffUser, request.created_by_staff_id)
+        if request.created_by_staff_id
+        else None
+    )
+    declined_by, reason = await _why_ended(session, request)
+    code = payload.get("code")
+    documents = await _documents(session, request)
+    if notification.kind == SIGNED_FILE:
+        sealed = await session.get(Document, int(payload.get("document_id", 0)))
+        if sealed is None or sealed.org_id != notification.org_id:
+            return "the signed document no longer exists"
+        documents = [sealed]
+    return SignNotice(
+        kind=notification.kind,
+        organization=organization,
+        request=request,
+        party=party,
+        documents=documents,
+        recipient=recipient,
+        sent_by=staff.name if staff else None,
+        code=str(code) if code is not None else None,
+        declined_by=declined_by,
+        reason=reason,
+        decided=await session.get(PartyDecision, party.id) is not None,
+    )
+
+
+def _stale(notice: SignNotice, notification: Notification, now: datetime) -> str | None:
+    """Why this notice no longer matters, or None while it does."""
+    request, party = notice.request, notice.party
+    if notice.kind == requests.INVITE:
+        if request.status != requests.PENDING:
+            return f"the request is {request.status}; the invitation is no longer needed"
+        if request.expires_at is not None and request.expires_at <= now:
+            return "the request expired before the invitation was delivered"
+        return None
+    if notice.kind == deciding.CODE_NOTICE:
+        return _stale_code(notice, notification, now)
+    if notice.kind == REMIND:
+        return _stale_reminder(notice, now)
+    if notice.kind in (COMPLETED_NOTICE, SIGNED_FILE) and request.status != requests.COMPLETED:
+        return f"the request is {request.status}, not completed"
+    if notice.kind == requests.ENDED_NOTICE and request.status not in requests.ENDED:
+        return f"the request is {request.status}; it has not ended"
+    if party.invited_at is None:
+        return "the party was never invited"
+    return None
+
+
+def _stale_reminder(notice: SignNotice, now: datetime) -> str | None:
+    request = notice.request
+    if request.status != requests.PENDING:
+        return f"the request is {request.status}; the reminder is no longer needed"
+    if request.expires_at is not None and request.expires_at <= now:
+        return "the request expired before the reminder was delivered"
+    if notice.decided:
+        return f"{notice.party.name} has decided meanwhile"
+    if notice.party.invited_at is None:
+        return "the party was never invited"
+    return None
+
+
+def _stale_code(notice: SignNotice, notification: Notification, now: datetime) -> str | None:
+    party = notice.party
+    if notice.code is None:
+        return "the code is no longer kept"
+    if notice.request.status != requests.PENDING:
+        return f"the request is {notice.request.status}"
+    if party.verified_at is not None:
+        return "the party has confirmed who they are meanwhile"
+    if party.code_sent_at is not None and party.code_sent_at > notification.created_at:
+        return "a newer code was sent"
+    if party.code_expires_at is None or party.code_expires_at <= now:
+        return "the code expired before it was delivered"
+    return None
+
+
+async def _documents(session: AsyncSession, request: SignatureRequest) -> list[Document]:
+    rows = await session.exec(
+        select(Document)
+        .join(RequestDocument, col(RequestDocument.document_id) == Document.id)
+        .where(RequestDocument.request_id == request.id)
+        .order_by(col(RequestDocument.position))
+    )
+    return list(rows.all())
+
+
+async def _why_ended(
+    session: AsyncSession, request: SignatureRequest
+) -> tuple[str | None, str | None]:
+    """Who declined and why, or why staff cancelled; (None, None) for anything else."""
+    if request.status == requests.DECLINED:
+        decision = (
+            await session.exec(
+                select(PartyDecision).where(
+                    PartyDecision.request_id == request.id, PartyDecision.decision == "declined"
+                )
+            )
+        ).first()
+        if decision is not None:
+            return decision.decided_by_name, decision.reason
+    if request.status == requests.CANCELLED:
+        return None, await _cancel_reason(session, request)
+    return None, None
+
+
+async def _cancel_reason(session: AsyncSession, request: SignatureRequest) -> str | None:
+    """The reason staff gave when cancelling, as the audit trail keeps it."""
+    first = (
+        await session.exec(
+            select(RequestDocument.document_id)
+            .where(RequestDocument.request_id == request.id)
+            .order_by(col(RequestDocument.position))
+        )
+    ).first()
+    events = await session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.org_id == request.org_id,
+            AuditEvent.document_id == first,
+            AuditEvent.action == f"signature.{requests.CANCELLED}",
+        )
+        .order_by(col(AuditEvent.id).desc())
+    )
+    for event in events.all():
+        if event.details.get("request_id") == request.id:
+            reason = event.details.get("reason")
+            return str(reason) if reason else None
+    return None
+
+
+async def notice_link(env: Env, notice: SignNotice, *, via: str) -> str:
+    """A fresh link to the party's page for this notice, issued for the channel it takes:
+    the recipient's own (or their colleague's), or the ad-hoc party's by mail."""
+    assert notice.party.id is not None
+    if notice.recipient is not None:
+        assert notice.recipient.id is not None
+        return await deciding.link_for_recipient(
+            env, party_id=notice.party.id, recipient_id=notice.recipient.id, via=via
+        )
+    async with env.sessions() as session, session.begin():
+        party = await session.get(Party, notice.party.id)
+        if party is None:
+            raise NotFound("this request is no longer available")
+        return await requests.mint_link(session, party, "email", env.clock.now())
+
+
+async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: int) -> str:
+    """A fresh link to ``party_id``'s page for the person pressing a button in a chat: the
+    party themself or, in a shared cabinet, a colleague, and only from the Telegram account
+    linked to them. Gone once the request ended without their decision."""
+    now = env.clock.now()
+    async with env.reads() as session:
+        party = await session.get(Party, party_id)
+        if party is None:
+            raise NotFound("this request is no longer available")
+        request = await session.get(SignatureRequest, party.request_id)
+        assert request is not None
+        decided = await session.get(PartyDecision, party_id)
+        if request.status != requests.PENDING and decided is None:
+            raise Gone("this request is no longer available")
+        people = (
+            await session.exec(
+                select(Recipient)
+                .where(Recipient.telegram_chat_id == chat_id, Recipient.org_id == party.org_id)
+                .order_by(col(Recipient.id))
+            )
+        ).all()
+        live = [p for p in people if can_receive(p, now) is None]
+        chosen = next((p for p in live if p.id == party.recipient_id), None)
+        for person in live:
+            if chosen is not None:
+                break
+            assert person.id is not None
+            chosen = await deciding.shared_cabinet_colleague(session, party, person.id)
+    if chosen is None:
+        raise NotAllowed("this request was sent to someone else")
+    if chosen.telegram_user_id != telegram_user_id:
+        raise NotAllowed("this Telegram account is not the one this request was sent to")
+    assert chosen.id is not None
+    return await deciding.link_for_recipient(
+        env, party_id=party_id, recipient_id=chosen.id, via="telegram"
+    )
