@@ -11,21 +11,21 @@ failure. A row carrying a one-time code is settled without it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
 from storage.models import Notification
-from workflows import scans
 from workflows.context import Env
 from workflows.errors import WorkflowError
 from workflows.outbox import claims
+from workflows.outbox.kinds import BadPayload, CodePayload, Hold, Kind, Payload, Via
+from workflows.outbox.loop import Claim, OutboxLoop
 from workflows.people import linking
 from workflows.sharing import inbox, notices
 from workflows.sharing.notices import AccessNotice, ShareNotice
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 RECIPIENT_CHANNELS = party_notices.CHANNELS
 """``recipient`` (people in the system) and ``party`` (signing parties outside it, by mail)."""
-SHARE_KIND = "document.shared"
 
 
 class ShareNoticeSender(Protocol):
@@ -60,13 +59,13 @@ class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, Prot
 class RecipientDelivery:
     """One worker; several may run against one PostgreSQL (claims skip each other's rows).
 
-    ``run`` keeps a pipeline: it claims the next ``batch`` while up to ``batch`` more are
-    still being routed or waiting for the rate limiter, so the channel is never idle
-    while rows are due. Each row is routed and given its link (``prepare`` rows at a
-    time), then sent and settled (``unsettled`` rows at a time per channel). A send whose
-    outcome is not yet recorded is the one a crash may repeat, so a killed worker sends
-    at most ``unsettled`` rows twice per channel; it also caps the rate at ``unsettled``
-    per round trip to the platform plus one settling write.
+    Its loop (`workflows.outbox.loop`) keeps a pipeline: it claims the next ``batch`` while
+    the one before is still being routed or waiting for the rate limiter, so the channel
+    is never idle while rows are due. Each row is routed and given its link (``prepare``
+    rows at a time), then sent and settled (``unsettled`` rows at a time per channel). A
+    send whose outcome is not yet recorded is the one a crash may repeat, so a killed
+    worker sends at most ``unsettled`` rows twice per channel; it also caps the rate at
+    ``unsettled`` per round trip to the platform plus one settling write.
     """
 
     def __init__(
@@ -86,73 +85,54 @@ class RecipientDelivery:
     ) -> None:
         self.env = env
         self.public_url = public_url.rstrip("/")
-        self.senders: dict[str, NoticeSender] = {}
+        self.senders: dict[Via, NoticeSender] = {}
         if telegram is not None:
-            self.senders["telegram"] = telegram
+            self.senders[Via.TELEGRAM] = telegram
         if mail is not None:
-            self.senders["email"] = mail
-        self.batch = batch
-        self.idle_seconds = idle_seconds
-        self.drain_seconds = drain_seconds
-        self.lease = lease
+            self.senders[Via.EMAIL] = mail
         self.unsettled = unsettled
-        self.worker_id = worker_id or f"recipients-{uuid.uuid4().hex[:12]}"
+        self.claim = Claim(
+            worker=worker_id or f"recipients-{uuid.uuid4().hex[:12]}",
+            channels=RECIPIENT_CHANNELS,
+            batch=batch,
+            lease=lease,
+        )
+        self.loop = OutboxLoop(
+            env,
+            self,
+            name="recipient-delivery",
+            ahead=2,
+            idle_seconds=idle_seconds,
+            drain_seconds=drain_seconds,
+        )
         self._preparing = asyncio.Semaphore(prepare)
         self._unsettled = {way: asyncio.Semaphore(unsettled) for way in self.senders}
 
+    @property
+    def worker_id(self) -> str:
+        return self.claim.worker
+
+    @property
+    def batch(self) -> int:
+        return self.claim.batch
+
+    @property
+    def lease(self) -> timedelta:
+        return self.claim.lease
+
     async def run_once(self) -> int:
         """Claim and handle one batch; returns how many rows were handled."""
-        rows = await self._claim(self.batch)
-        await asyncio.gather(*(self._handle_logged(row) for row in rows))
-        return len(rows)
+        return await self.loop.run_once()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then let the rows in hand finish (for at most
         ``drain_seconds``); sleeps ``idle_seconds`` when nothing is due."""
-        working: set[asyncio.Task[None]] = set()
-        try:
-            while not stop.is_set():
-                room = 2 * self.batch - len(working)
-                rows: list[Notification] = []
-                if len(working) < self.batch:
-                    try:
-                        rows = await self._claim(room)
-                    except Exception:  # the loop must outlive a bad moment of the database
-                        log.exception("claiming recipient notifications failed; retrying shortly")
-                for row in rows:
-                    task = asyncio.create_task(self._handle_logged(row))
-                    working.add(task)
-                    task.add_done_callback(working.discard)
-                if len(working) >= self.batch:
-                    await _first_of(working, stop)
-                elif len(rows) < room:  # nothing more is due now
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
-        finally:
-            await self._drain(working, graceful=stop.is_set())
+        await self.loop.run(stop)
 
-    async def _drain(self, working: set[asyncio.Task[None]], *, graceful: bool) -> None:
-        """Finish the rows in hand; on a clean stop, hand back those cut short."""
-        if working:
-            if graceful:
-                await asyncio.wait(set(working), timeout=self.drain_seconds)
-            for task in working:
-                task.cancel()
-            await asyncio.gather(*working, return_exceptions=True)
-        if graceful:
-            try:
-                await claims.release_claims(self.env, worker=self.worker_id)
-            except Exception:  # their leases will end by themselves
-                log.exception("could not hand back claimed notifications")
-
-    async def _claim(self, limit: int) -> list[Notification]:
-        return await claims.claim_due(
-            self.env,
-            worker=self.worker_id,
-            channels=RECIPIENT_CHANNELS,
-            limit=limit,
-            lease=self.lease,
-        )
+    async def handle(self, rows: Sequence[Notification]) -> None:
+        """Route, send and settle each row of a claim, side by side (the semaphores and
+        the channel's rate limiter decide how many at once)."""
+        await asyncio.gather(*(self._handle_logged(row) for row in rows))
 
     async def _handle_logged(self, row: Notification) -> None:
         try:
@@ -168,29 +148,32 @@ class RecipientDelivery:
             way, letter = prepared
             await self._send(row, way, letter)
 
-    async def _prepare(self, row: Notification) -> tuple[str, _Letter] | None:
+    async def _prepare(self, row: Notification) -> tuple[Via, _Letter] | None:
         """Route the row and make its message ready; a row that is not to be sent now is
-        settled here and None returned."""
+        settled here and None returned. A row of a kind this worker does not deliver, or
+        whose payload cannot be read, is given up at once."""
         assert row.id is not None
-        if row.kind in notices.KINDS:
-            return await self._prepare_share(row)
-        if row.kind == scans.ACCESS_ENDING:
-            return await self._prepare_access(row)
-        if row.kind in party_notices.KINDS:
-            return await self._prepare_sign(row)
-        await claims.mark_failed(
-            self.env, row, worker=self.worker_id, error=f"unknown kind {row.kind}", permanent=True
-        )
+        try:
+            if row.kind in notices.KINDS:
+                return await self._prepare_share(row)
+            if row.kind == Kind.ACCESS_ENDING:
+                return await self._prepare_access(row)
+            if row.kind in party_notices.KINDS:
+                return await self._prepare_sign(row)
+            error = f"unknown kind {row.kind}"
+        except BadPayload as e:
+            error = str(e)
+        await claims.mark_failed(self.env, row, worker=self.worker_id, error=error, permanent=True)
         return None
 
-    async def _prepare_share(self, row: Notification) -> tuple[str, _Letter] | None:
+    async def _prepare_share(self, row: Notification) -> tuple[Via, _Letter] | None:
         route = await notices.route_share_notice(self.env, row)
         way = await self._way(row, route)
         if way is None or route.notice is None:
             return None
         return way, _ShareLetter(route.notice, await self._link(route.notice))
 
-    async def _prepare_access(self, row: Notification) -> tuple[str, _Letter] | None:
+    async def _prepare_access(self, row: Notification) -> tuple[Via, _Letter] | None:
         """'Your access ends soon': routed like a share notice, with no link to mint."""
         route = await notices.route_access_notice(self.env, row)
         way = await self._way(row, route)
@@ -200,16 +183,16 @@ class RecipientDelivery:
 
     async def _way(
         self, row: Notification, route: notices.Route | notices.AccessRoute
-    ) -> str | None:
+    ) -> Via | None:
         """The channel a routed recipient's notice goes through; None once the row is
         settled instead (cancelled, or waiting for a channel)."""
         assert row.id is not None
-        if route.way == "cancel":
+        if route.way == Hold.CANCEL:
             await claims.mark_cancelled(
                 self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
             )
             return None
-        if route.way == "wait" or route.notice is None:
+        if isinstance(route.way, Hold) or route.notice is None:
             await claims.mark_waiting(
                 self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
             )
@@ -224,11 +207,11 @@ class RecipientDelivery:
             )
         return way
 
-    async def _prepare_sign(self, row: Notification) -> tuple[str, _Letter] | None:
+    async def _prepare_sign(self, row: Notification) -> tuple[Via, _Letter] | None:
         assert row.id is not None
-        kept = party_notices.scrubbed(row.payload) if party_notices.has_secret(row) else None
+        kept = party_notices.kept_payload(row)
         route = await party_notices.route_sign_notice(self.env, row)
-        if route.way == "cancel" or route.notice is None:
+        if route.way == Hold.CANCEL or route.notice is None:
             await claims.mark_cancelled(
                 self.env,
                 row.id,
@@ -238,7 +221,7 @@ class RecipientDelivery:
             )
             return None
         letter = _SignLetter(route.notice, kept, self._sign_links)
-        if route.way == "wait":
+        if isinstance(route.way, Hold):
             await self._wait(row, letter, route.reason or "no channel")
             return None
         way = self._channel(route.way, email=route.notice.email)
@@ -254,12 +237,12 @@ class RecipientDelivery:
             return None
         return way, letter
 
-    async def _sign_links(self, notice: SignNotice, way: str) -> SignLinks:
+    async def _sign_links(self, notice: SignNotice, way: Via) -> SignLinks:
         """A fresh link to the party's page for this channel; in Telegram, the Mini App's
         address too when the installation is served over HTTPS (Telegram's requirement)."""
         token = await party_notices.notice_link(self.env, notice, via=way)
         app = None
-        if way == "telegram" and self.public_url.startswith("https://"):
+        if way == Via.TELEGRAM and self.public_url.startswith("https://"):
             app = f"{self.public_url}/tg/app?s={token}"
         return SignLinks(page=f"{self.public_url}/s/{token}", app=app)
 
@@ -274,15 +257,15 @@ class RecipientDelivery:
         else:
             await claims.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
 
-    def _channel(self, way: str, *, email: str | None) -> str | None:
+    def _channel(self, way: Via, *, email: str | None) -> Via | None:
         """The configured channel for ``way``: Telegram falls back to mail when it can."""
         if way in self.senders:
             return way
-        if way == "telegram" and email and "email" in self.senders:
-            return "email"
+        if way == Via.TELEGRAM and email and Via.EMAIL in self.senders:
+            return Via.EMAIL
         return None
 
-    async def _send(self, row: Notification, way: str, letter: _Letter) -> None:
+    async def _send(self, row: Notification, way: Via, letter: _Letter) -> None:
         assert row.id is not None
         async with self._unsettled[way]:
             try:
@@ -302,7 +285,7 @@ class RecipientDelivery:
         await self._settle_failure(row, way, letter, failure)
 
     async def _settle_failure(
-        self, row: Notification, way: str, letter: _Letter, failure: DeliveryError
+        self, row: Notification, way: Via, letter: _Letter, failure: DeliveryError
     ) -> None:
         assert row.id is not None
         if isinstance(failure, Throttled):
@@ -310,11 +293,11 @@ class RecipientDelivery:
                 self.env, row.id, worker=self.worker_id, retry_after=failure.retry_after
             )
         elif isinstance(failure, Unreachable):
-            if way == "telegram":
+            if way == Via.TELEGRAM:
                 assert letter.chat_id is not None
                 await linking.chat_blocked_bot(self.env, chat_id=letter.chat_id)
-                if letter.email and "email" in self.senders:
-                    await self._send(row, "email", letter)
+                if letter.email and Via.EMAIL in self.senders:
+                    await self._send(row, Via.EMAIL, letter)
                     return
             await self._wait(row, letter, str(failure))
         elif isinstance(failure, PermanentFailure):
@@ -353,10 +336,10 @@ class _Letter(Protocol):
     def email(self) -> str | None: ...
 
     @property
-    def kept_payload(self) -> dict[str, Any] | None:
+    def kept_payload(self) -> Payload | None:
         """The payload to keep once the row is settled, when it must lose a secret."""
 
-    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]: ...
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -373,10 +356,10 @@ class _ShareLetter:
         return self.notice.recipient.email
 
     @property
-    def kept_payload(self) -> dict[str, Any] | None:
+    def kept_payload(self) -> Payload | None:
         return None
 
-    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_share_notice(self.notice, link=self.link)
 
 
@@ -393,10 +376,10 @@ class _AccessLetter:
         return self.notice.recipient.email
 
     @property
-    def kept_payload(self) -> dict[str, Any] | None:
+    def kept_payload(self) -> Payload | None:
         return None
 
-    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_access_notice(self.notice)
 
 
@@ -406,13 +389,13 @@ class _SignLetter:
     def __init__(
         self,
         notice: SignNotice,
-        kept_payload: dict[str, Any] | None,
-        mint: Callable[[SignNotice, str], Awaitable[SignLinks]],
+        kept_payload: CodePayload | None,
+        mint: Callable[[SignNotice, Via], Awaitable[SignLinks]],
     ) -> None:
         self.notice = notice
-        self.kept_payload = kept_payload
+        self.kept_payload: Payload | None = kept_payload
         self._mint = mint
-        self._links: dict[str, SignLinks] = {}
+        self._links: dict[Via, SignLinks] = {}
 
     @property
     def chat_id(self) -> int | None:
@@ -422,21 +405,12 @@ class _SignLetter:
     def email(self) -> str | None:
         return self.notice.email
 
-    async def prepare(self, way: str) -> SignLinks | None:
+    async def prepare(self, way: Via) -> SignLinks | None:
         if not self.notice.needs_link:
             return None
         if way not in self._links:
             self._links[way] = await self._mint(self.notice, way)
         return self._links[way]
 
-    async def send(self, sender: NoticeSender, way: str) -> dict[str, str]:
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_sign_notice(self.notice, links=await self.prepare(way))
-
-
-async def _first_of(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
-    """Wait until one of ``tasks`` finishes or ``stop`` is set."""
-    stopping = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()

@@ -13,9 +13,9 @@ from bot import sign_texts
 from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
 from bot.i18n import text
 from bot.sign_texts import SignLinks
-from workflows import scans
+from workflows.outbox.kinds import Kind
 from workflows.sharing.notices import AccessNotice, ShareNotice
-from workflows.signing.party_notices import SIGNED_FILE, SignNotice
+from workflows.signing.party_notices import SignNotice
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class MailSender:
         self.tls_context = tls_context
 
     def compose(self, notice: ShareNotice, *, link: str) -> EmailMessage:
-        if notice.kind == scans.AVAILABILITY and notice.available_until is not None:
+        if notice.kind == Kind.AVAILABILITY_ENDING and notice.available_until is not None:
             return self.compose_reminder(notice, link=link)
         recipient = notice.recipient
         lang = recipient.language
@@ -165,7 +165,7 @@ class MailSender:
     async def send_sign_notice(
         self, notice: SignNotice, *, links: SignLinks | None
     ) -> dict[str, str]:
-        if notice.kind == SIGNED_FILE:
+        if notice.kind == Kind.SIGNED_FILE:
             raise PermanentFailure("signed PDFs are not mailed: the completion mail links to them")
         if not notice.email:
             raise Unreachable(f"{notice.name} has no email address")

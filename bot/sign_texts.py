@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.i18n import text
-from workflows.signing import deciding, requests
-from workflows.signing.party_notices import COMPLETED_NOTICE, SignNotice
-from workflows.signing.party_reminders import REMIND
+from workflows.outbox.kinds import Kind
+from workflows.signing import deciding
+from workflows.signing.party_notices import SignNotice
 
 CODE_MINUTES = int(deciding.CODE_TTL.total_seconds() // 60)
 
@@ -34,13 +34,13 @@ def heading(notice: SignNotice, *, escape: bool) -> str:
 
 
 def _heading_key(notice: SignNotice) -> str:
-    if notice.kind == requests.INVITE:
+    if notice.kind == Kind.SIGN_INVITE:
         return f"sign.heading.invite.{notice.party.role}"
-    if notice.kind == REMIND:
+    if notice.kind == Kind.SIGN_REMINDER:
         return f"sign.heading.remind.{notice.party.role}"
-    if notice.kind == deciding.CODE_NOTICE:
+    if notice.kind == Kind.SIGN_CODE:
         return "sign.heading.code"
-    if notice.kind == COMPLETED_NOTICE:
+    if notice.kind == Kind.SIGN_COMPLETED:
         return "sign.heading.completed"
     return f"sign.heading.{notice.status}"
 
@@ -58,7 +58,7 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
         return text(lang, key, escape=escape, **values)
 
     out = [say("sign.line.title", title=notice.request.title)]
-    if notice.kind == deciding.CODE_NOTICE:
+    if notice.kind == Kind.SIGN_CODE:
         code = notice.code or ""
         shown = f"<code>{html.escape(code)}</code>" if escape else code
         return [
@@ -66,7 +66,7 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
             *out,
             say("sign.line.code_expires", minutes=CODE_MINUTES),
         ]
-    if notice.kind in (requests.INVITE, REMIND):
+    if notice.kind in (Kind.SIGN_INVITE, Kind.SIGN_REMINDER):
         out.append(say("sign.line.documents", titles=", ".join(d.title for d in notice.documents)))
         if notice.sent_by:
             out.append(say("sign.line.from", staff=notice.sent_by))
@@ -75,7 +75,7 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
         if notice.request.expires_at is not None and notice.party.role != "viewer":
             out.append(say("sign.line.until", until=when(notice.request.expires_at)))
         return out
-    if notice.kind == COMPLETED_NOTICE:
+    if notice.kind == Kind.SIGN_COMPLETED:
         return [*out, say("sign.line.completed")]
     if notice.declined_by:
         out.append(

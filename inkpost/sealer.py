@@ -4,72 +4,107 @@ Sealing is retried like a delivery: a failure (a timestamp authority that is dow
 file the medium cannot give back) backs off and tries again, and after the last attempt
 the row is dead and staff are told. Meanwhile the request shows ``sealing`` and its
 error; it is never completed without its seal.
+
+The network clients sealing needs are built here, from the settings, and handed down:
+pyHanko's ``HTTPTimeStamper`` for the timestamp authority and its
+``AIOHttpFetcherBackend`` for revocation data. Neither holds a session across seals:
+each PDF is sealed in an event loop of its own (in a worker thread), and an aiohttp
+session belongs to the loop that opened it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko_certvalidator.fetchers import FetcherBackend
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+from inkpost.settings import Settings
 from storage.models import Notification
 from workflows.context import Env
 from workflows.outbox import claims
-from workflows.signing import completion, requests
+from workflows.outbox.kinds import BadPayload, Channel, SealPayload, Via
+from workflows.outbox.loop import Claim, OutboxLoop
+from workflows.signing import completion
 from workflows.signing.seal_keys import SealKey
 
 log = logging.getLogger(__name__)
 
+TSA_TIMEOUT_SECONDS = 10.0
+FETCH_TIMEOUT_SECONDS = 10.0
+
+
+def timestamper(settings: Settings) -> TimeStamper | None:
+    """The timestamp authority's client, when INKPOST_TSA_URL names one."""
+    if not settings.tsa_url:
+        return None
+    return HTTPTimeStamper(settings.tsa_url, timeout=TSA_TIMEOUT_SECONDS)
+
+
+def fetcher_backend() -> FetcherBackend:
+    """Where revocation data of the seal's and the TSA's chains is fetched from."""
+    return AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS)
+
 
 class SealWorker:
-    """One worker; several may run against one PostgreSQL (claims skip each other's rows)."""
+    """One worker; several may run against one PostgreSQL (claims skip each other's rows).
+    Its loop (`workflows.outbox.loop`) seals the requests of one claim after another."""
 
     def __init__(
         self,
         env: Env,
         *,
         key: SealKey,
-        timestamper_url: str | None = None,
+        timestamper: TimeStamper | None = None,
+        fetcher_backend: FetcherBackend | None = None,
         batch: int = 4,
         idle_seconds: float = 1.0,
         worker_id: str | None = None,
     ) -> None:
         self.env = env
         self.key = key
-        self.timestamper_url = timestamper_url
-        self.batch = batch
-        self.idle_seconds = idle_seconds
-        self.worker_id = worker_id or f"sealer-{uuid.uuid4().hex[:12]}"
+        self.timestamper = timestamper
+        self.fetcher_backend = fetcher_backend
+        self.claim = Claim(
+            worker=worker_id or f"sealer-{uuid.uuid4().hex[:12]}",
+            channels=(Channel.SEAL,),
+            batch=batch,
+        )
+        self.loop = OutboxLoop(env, self, name="sealing", idle_seconds=idle_seconds)
+
+    @property
+    def worker_id(self) -> str:
+        return self.claim.worker
 
     async def run_once(self) -> int:
         """Seal the requests of the rows due now; returns how many rows were handled."""
-        rows = await claims.claim_due(
-            self.env, worker=self.worker_id, channels=(requests.SEAL_CHANNEL,), limit=self.batch
-        )
+        return await self.loop.run_once()
+
+    async def handle(self, rows: Sequence[Notification]) -> None:
+        """Seal each row's request in turn (a fetcher backend serves one seal at a time)."""
         for row in rows:
             await self._handle(row)
-        return len(rows)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Seal until ``stop`` is set; sleeps ``idle_seconds`` when nothing is due."""
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:  # the loop must outlive a bad moment of the database
-                log.exception("claiming requests to seal failed; retrying shortly")
-                handled = 0
-            if not handled:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle_seconds)
-        await claims.release_claims(self.env, worker=self.worker_id)
 
     async def _handle(self, row: Notification) -> None:
         assert row.id is not None
-        request_id = int(row.payload.get("request_id", 0))
+        try:
+            request_id = SealPayload.parse(row).request_id
+        except BadPayload as error:
+            await claims.mark_failed(
+                self.env, row, worker=self.worker_id, error=str(error), permanent=True
+            )
+            return
         try:
             request = await completion.complete_request(
-                self.env, request_id, key=self.key, timestamper_url=self.timestamper_url
+                self.env,
+                request_id,
+                key=self.key,
+                timestamper=self.timestamper,
+                fetcher_backend=self.fetcher_backend,
             )
         except Exception as error:
             log.warning("sealing request %s failed: %s", request_id, error)
@@ -78,5 +113,5 @@ class SealWorker:
             )
             return
         await claims.mark_sent(
-            self.env, row.id, worker=self.worker_id, via="seal", result={"status": request.status}
+            self.env, row.id, worker=self.worker_id, via=Via.SEAL, result={"status": request.status}
         )

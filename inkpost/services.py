@@ -1,11 +1,11 @@
 """The chat services beside the web pages in `inkpost serve`: the Slack app for staff
 (at POST /slack/events, or over Socket Mode with an app token) with its worker for staff
 notices, the Telegram bot for recipients, the delivery worker (Telegram, with mail as the
-fallback), and the worker that seals completed signature requests."""
+fallback), and the worker that seals completed signature requests. Each worker runs the
+outbox's one loop (`workflows.outbox.loop`) for as long as the app (``cleanup_ctx``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -24,10 +24,9 @@ from bot.slack import notify as slack_notify
 from bot.slack.socket_mode import AppTokenRefused, socket_mode
 from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
 from bot.telegram.sender import TelegramSender
-from inkpost import scheduler
+from inkpost import scheduler, sealer
 from inkpost.errors import UserError
 from inkpost.runtime import Runtime
-from inkpost.sealer import SealWorker
 from inkpost.settings import Settings
 from workflows.context import Env
 from workflows.errors import Unavailable
@@ -117,7 +116,7 @@ def staff_notices(
             slack_app.web_client(config),
             lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
         )
-        async with slack_notify.running(notifier):
+        async with notifier.loop.running():
             yield
 
     return lifetime
@@ -141,19 +140,15 @@ def slack_socket(
 
 
 def sealing(runtime: Runtime, seal: SealKey) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The worker that seals completed signature requests with ``seal``."""
-
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        worker = SealWorker(runtime.env, key=seal, timestamper_url=runtime.settings.tsa_url)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop), name="sealing")
-        try:
-            yield
-        finally:
-            stop.set()
-            await task
-
-    return lifetime
+    """The worker that seals completed signature requests with ``seal``, timestamped by
+    the configured authority."""
+    worker = sealer.SealWorker(
+        runtime.env,
+        key=seal,
+        timestamper=sealer.timestamper(runtime.settings),
+        fetcher_backend=sealer.fetcher_backend(),
+    )
+    return worker.loop.lifetime()
 
 
 def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = None) -> None:
@@ -194,12 +189,7 @@ def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = Non
                 await stack.enter_async_context(running(application, config))
                 telegram = TelegramSender(application.bot, runtime.env)
             worker = recipient_delivery(settings, runtime.env, telegram=telegram, mail=mail)
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop), name="recipient-delivery")
-            try:
-                yield
-            finally:
-                stop.set()
-                await task
+            await stack.enter_async_context(worker.loop.running())
+            yield
 
     app.cleanup_ctx.append(lifetime)

@@ -35,17 +35,20 @@ from storage.models import (
 from workflows import audit, outbox, quiet_hours
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound
+from workflows.outbox.kinds import (
+    AccessPayload,
+    AvailabilityPayload,
+    Channel,
+    DeadSummaryPayload,
+    Kind,
+    LinkUnusedPayload,
+    Status,
+    UnopenedPayload,
+)
 from workflows.people.recipients import can_receive
 from workflows.sharing import staff_notices
 from workflows.signing import party_reminders, requests
 
-AVAILABILITY = "remind.availability"
-"""To a recipient: a document shared with them, not yet opened, stops being available soon
-(payload: share_id, document_id, available_until)."""
-ACCESS_ENDING = "access.ending"
-"""To a recipient: their access to the organisation's documents ends soon (payload:
-recipient_id, access_expires_at)."""
-RECIPIENT_KINDS = (AVAILABILITY, ACCESS_ENDING)
 ACCESS_NOTICE_AHEAD = timedelta(days=3)
 UNUSED_LOOKBACK = timedelta(days=7)
 """How long after a link expired an unused-link notice is still sent (after a stop)."""
@@ -292,14 +295,11 @@ def _availability_notice(
     assert share.id is not None and organization.id is not None
     return outbox.NewNotification(
         org_id=organization.id,
-        channel="recipient",
+        channel=Channel.RECIPIENT,
         target=str(holder.recipient_id),
-        kind=AVAILABILITY,
-        payload={
-            "share_id": share.id,
-            "document_id": share.document_id,
-            "available_until": until.isoformat(),
-        },
+        payload=AvailabilityPayload(
+            share_id=share.id, document_id=share.document_id, available_until=until
+        ),
         dedupe_key=f"remind-until:{share.document_id}:{holder.recipient_id}:{_stamp(until)}",
         due=quiet_hours.send_from(organization, at),
     )
@@ -316,14 +316,13 @@ def _unopened_notice(
     assert organization_id is not None
     return outbox.NewNotification(
         org_id=organization_id,
-        channel=staff_notices.CHANNEL,
+        channel=Channel.SLACK,
         target=target,
-        kind=staff_notices.UNOPENED,
-        payload={
-            "document_id": document_id,
-            "recipient_ids": sorted(set(recipient_ids)),
-            "available_until": until.isoformat(),
-        },
+        payload=UnopenedPayload(
+            document_id=document_id,
+            recipient_ids=tuple(sorted(set(recipient_ids))),
+            available_until=until,
+        ),
         dedupe_key=f"unopened:{document_id}:{target}:{_stamp(until)}",
     )
 
@@ -347,22 +346,21 @@ async def scan_unused_links(env: Env, *, at: datetime) -> int:
                 )
             )
         ).all()
-        notes = [
-            outbox.NewNotification(
-                org_id=share.org_id,
-                channel=staff_notices.CHANNEL,
-                target=staff_notices.target_of(share.created_by_staff_id),
-                kind=staff_notices.LINK_UNUSED,
-                payload={
-                    "document_id": share.document_id,
-                    "share_id": share.id,
-                    "expires_at": share.expires_at.isoformat() if share.expires_at else None,
-                },
-                dedupe_key=f"unused:{share.id}",
-            )
-            for share in shares
-        ]
+        notes = [_unused_notice(share) for share in shares]
         return await _enqueue_fresh(session, notes, at)
+
+
+def _unused_notice(share: Share) -> outbox.NewNotification:
+    assert share.id is not None and share.expires_at is not None
+    return outbox.NewNotification(
+        org_id=share.org_id,
+        channel=Channel.SLACK,
+        target=staff_notices.target_of(share.created_by_staff_id),
+        payload=LinkUnusedPayload(
+            document_id=share.document_id, share_id=share.id, expires_at=share.expires_at
+        ),
+        dedupe_key=f"unused:{share.id}",
+    )
 
 
 # -- recipients' access ending ------------------------------------------------------------
@@ -390,18 +388,16 @@ async def scan_access_ending(env: Env, *, at: datetime) -> tuple[int, int]:
         to_people, to_staff = [], []
         for person in people:
             assert person.access_expires_at is not None and person.id is not None
-            payload = {
-                "recipient_id": person.id,
-                "access_expires_at": person.access_expires_at.isoformat(),
-            }
-            key = f"access-ending:{person.id}:{_stamp(person.access_expires_at)}"
+            ends = person.access_expires_at
+            key = f"access-ending:{person.id}:{_stamp(ends)}"
             to_people.append(
                 outbox.NewNotification(
                     org_id=person.org_id,
-                    channel="recipient",
+                    channel=Channel.RECIPIENT,
                     target=str(person.id),
-                    kind=ACCESS_ENDING,
-                    payload=payload,
+                    payload=AccessPayload(
+                        kind=Kind.ACCESS_ENDING, recipient_id=person.id, access_expires_at=ends
+                    ),
                     dedupe_key=key,
                     due=quiet_hours.send_from(orgs[person.org_id], at),
                 )
@@ -409,10 +405,13 @@ async def scan_access_ending(env: Env, *, at: datetime) -> tuple[int, int]:
             to_staff.append(
                 outbox.NewNotification(
                     org_id=person.org_id,
-                    channel=staff_notices.CHANNEL,
+                    channel=Channel.SLACK,
                     target=staff_notices.ORG_TARGET,
-                    kind=staff_notices.ACCESS_ENDING,
-                    payload=payload,
+                    payload=AccessPayload(
+                        kind=Kind.RECIPIENT_ACCESS_ENDING,
+                        recipient_id=person.id,
+                        access_expires_at=ends,
+                    ),
                     dedupe_key=f"{key}:staff",
                 )
             )
@@ -432,7 +431,7 @@ async def scan_dead(env: Env, *, at: datetime) -> int:
         rows = (
             await session.exec(
                 select(Notification.org_id, Notification.kind, func.count())
-                .where(Notification.status == "dead")
+                .where(Notification.status == Status.DEAD)
                 .group_by(col(Notification.org_id), col(Notification.kind))
             )
         ).all()
@@ -446,15 +445,14 @@ async def scan_dead(env: Env, *, at: datetime) -> int:
             if not quiet_hours.day_started(organization, at):
                 continue
             kinds = by_org[organization.id]
-            day = quiet_hours.local_day(organization, at).isoformat()
+            day = quiet_hours.local_day(organization, at)
             notes.append(
                 outbox.NewNotification(
                     org_id=organization.id,
-                    channel=staff_notices.CHANNEL,
+                    channel=Channel.SLACK,
                     target=staff_notices.ORG_TARGET,
-                    kind=staff_notices.DEAD_SUMMARY,
-                    payload={"count": sum(kinds.values()), "by_kind": kinds, "date": day},
-                    dedupe_key=f"dead-summary:{organization.id}:{day}",
+                    payload=DeadSummaryPayload(count=sum(kinds.values()), by_kind=kinds, day=day),
+                    dedupe_key=f"dead-summary:{organization.id}:{day.isoformat()}",
                 )
             )
         return await _enqueue_fresh(session, notes, at)

@@ -19,8 +19,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,8 +29,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Throttled
 from bot.slack.blocks import Message, escape, when
 from bot.slack.views import actions, button, context_block, section, sentence
+from storage.models import Notification
 from workflows.context import Env
-from workflows.outbox import claims
+from workflows.outbox import claims, kinds
+from workflows.outbox.kinds import (
+    AccessPayload,
+    Channel,
+    DeadSummaryPayload,
+    FailurePayload,
+    Kind,
+    LinkUnusedPayload,
+    Payload,
+    SignStatusPayload,
+    UnopenedPayload,
+    Via,
+)
+from workflows.outbox.loop import Claim, OutboxLoop
 from workflows.sharing import staff_notices
 from workflows.sharing.staff_notices import Destination, StaffNotice
 
@@ -63,6 +77,7 @@ being claimed by another worker while still in hand."""
 MAX_PACED = 1024
 
 Sleep = Callable[[float], Awaitable[None]]
+P = TypeVar("P", bound=Payload)
 
 
 # -- grouping and rendering -------------------------------------------------------------
@@ -95,23 +110,23 @@ def group_notices(notices: Sequence[StaffNotice]) -> list[Group]:
 
 
 SINGLE = (
-    staff_notices.SIGN_STATUS,
-    staff_notices.UNOPENED,
-    staff_notices.LINK_UNUSED,
-    staff_notices.DEAD_SUMMARY,
+    Kind.SIGN_STATUS,
+    Kind.DOCUMENT_UNOPENED,
+    Kind.LINK_UNUSED,
+    Kind.DEAD_SUMMARY,
 )
 
-VERBS = {
-    staff_notices.OPENED: "opened",
-    staff_notices.DOWNLOADED: "downloaded",
-    staff_notices.RETURNED: "returned",
+VERBS: dict[str, str] = {
+    Kind.DOCUMENT_OPENED: "opened",
+    Kind.DOCUMENT_DOWNLOADED: "downloaded",
+    Kind.DOCUMENT_RETURNED: "returned",
 }
 
 
 def notice_message(group: Group, *, max_names: int = MAX_NAMES) -> Message:
     """One message for a group: who did what to which document, or which delivery failed."""
     notices = group.notices
-    if group.kind == staff_notices.SIGN_STATUS:
+    if group.kind == Kind.SIGN_STATUS:
         return _request_message(notices[0])
     if group.kind in REMINDERS:
         text, blocks = REMINDERS[group.kind](notices, max_names)
@@ -121,7 +136,7 @@ def notice_message(group: Group, *, max_names: int = MAX_NAMES) -> Message:
     plain_doc = f"{document.ref} {document.title}" if document else "a document"
     shown_doc = f"*{document.ref}* {escape(document.title)}" if document else "a document"
     names = _unique_names(notices)
-    if group.kind == staff_notices.FAILED:
+    if group.kind == Kind.DELIVERY_FAILED:
         text, blocks = _failure(notices, names, plain_doc, shown_doc, max_names)
     else:
         verb = VERBS[group.kind]
@@ -146,7 +161,7 @@ def _failure(
         blocks.append(context_block(escape(_listed(names, max_names))))
     if error := notices[0].error:
         blocks.append(context_block(f"Last error: {escape(str(error))}"))
-    ids = _fitting_ids([n.row.payload.get("notification_id") for n in notices])
+    ids = _fitting_ids([_payload(n, FailurePayload).notification_id for n in notices])
     if ids:
         blocks.append(actions([button(RETRY_FROM_NOTICE, "Retry", ids)]))
     return text, blocks
@@ -164,7 +179,8 @@ REQUEST_NEWS = {
 
 def _request_message(notice: StaffNotice) -> Message:
     """A signature request moved on: who decided, or how it ended."""
-    status = str(notice.row.payload.get("status") or "")
+    payload = _payload(notice, SignStatusPayload)
+    status = payload.status
     request = notice.request
     plain = f"{request.ref} {request.title}" if request else "a signature request"
     shown = f"*{request.ref}* {escape(request.title)}" if request else "a signature request"
@@ -173,7 +189,7 @@ def _request_message(notice: StaffNotice) -> Message:
     text = pattern.format(party=party, request=plain).split(" ", 1)[1]
     line = pattern.format(party=escape(party), request=shown)
     blocks = [section(line)]
-    sealed = [str(ref) for ref in notice.row.payload.get("sealed") or []]
+    sealed = payload.sealed or ()
     if sealed:
         refs = ", ".join(sealed)
         blocks.append(context_block(f"Signed PDFs: {escape(refs)} (`/inkpost link` shares one)"))
@@ -189,18 +205,18 @@ def _document_of(notice: StaffNotice) -> tuple[str, str]:
     return f"{document.ref} {document.title}", f"*{document.ref}* {escape(document.title)}"
 
 
-def _moment(value: object) -> str:
-    """An ISO time from a payload, as staff read times everywhere else."""
-    try:
-        return when(datetime.fromisoformat(str(value)))
-    except ValueError:
-        return str(value)
+def _payload(notice: StaffNotice, kind: type[P]) -> P:
+    """The notice's payload, which its kind says is a ``kind``."""
+    payload = notice.payload
+    if not isinstance(payload, kind):
+        raise TypeError(f"a {notice.kind} notice carries no {kind.__name__}")
+    return payload
 
 
 def _unopened(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
     notice = notices[0]
     plain, shown = _document_of(notice)
-    until = _moment(notice.row.payload.get("available_until"))
+    until = when(_payload(notice, UnopenedPayload).available_until)
     names = _listed(list(notice.people), max_names) or "some recipients"
     line = f"stops being available on {until}; not opened yet by {names}"
     return escape(f"{plain} {line}"), [section(f":hourglass_flowing_sand: {shown} {escape(line)}")]
@@ -209,9 +225,9 @@ def _unopened(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Mes
 def _link_unused(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
     notice = notices[0]
     plain, shown = _document_of(notice)
-    share = notice.row.payload.get("share_id")
-    ended = _moment(notice.row.payload.get("expires_at"))
-    line = f"(share {share}) expired on {ended} without being opened or downloaded"
+    payload = _payload(notice, LinkUnusedPayload)
+    ended = when(payload.expires_at)
+    line = f"(share {payload.share_id}) expired on {ended} without being opened or downloaded"
     text = escape(f"Your link to {plain} {line}")
     return text, [section(f":link: Your link to {shown} {escape(line)}")]
 
@@ -219,7 +235,7 @@ def _link_unused(notices: list[StaffNotice], max_names: int) -> tuple[str, list[
 def _access_ending(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
     names = [n.person or "a recipient" for n in notices]
     if len(notices) == 1:
-        ends = _moment(notices[0].row.payload.get("access_expires_at"))
+        ends = when(_payload(notices[0], AccessPayload).access_expires_at)
         line = f"{names[0]}'s access to your documents ends on {ends}"
         return escape(line), [section(f":key: {escape(line)}")]
     line = f"{len(names)} recipients' access to your documents ends soon"
@@ -230,24 +246,23 @@ def _access_ending(notices: list[StaffNotice], max_names: int) -> tuple[str, lis
 
 
 def _dead_summary(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
-    payload = notices[0].row.payload
-    count = int(payload.get("count") or 0)
-    by_kind = payload.get("by_kind") or {}
-    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items()))
+    payload = _payload(notices[0], DeadSummaryPayload)
+    count = payload.count
+    counted = ", ".join(f"{kind} {n}" for kind, n in sorted(payload.by_kind.items()))
     noun = "notification" if count == 1 else "notifications"
-    line = f"{count} {noun} could not be delivered" + (f" ({kinds})" if kinds else "")
+    line = f"{count} {noun} could not be delivered" + (f" ({counted})" if counted else "")
     return escape(line), [
         section(f":rotating_light: {escape(line)}. `/inkpost status` retries them."),
-        context_block(escape(f"Summary for {payload.get('date', '')}")),
+        context_block(escape(f"Summary for {payload.day.isoformat()}")),
     ]
 
 
 Render = Callable[[list[StaffNotice], int], tuple[str, list[Message]]]
 REMINDERS: dict[str, Render] = {
-    staff_notices.UNOPENED: _unopened,
-    staff_notices.LINK_UNUSED: _link_unused,
-    staff_notices.ACCESS_ENDING: _access_ending,
-    staff_notices.DEAD_SUMMARY: _dead_summary,
+    Kind.DOCUMENT_UNOPENED: _unopened,
+    Kind.LINK_UNUSED: _link_unused,
+    Kind.RECIPIENT_ACCESS_ENDING: _access_ending,
+    Kind.DEAD_SUMMARY: _dead_summary,
 }
 
 
@@ -256,9 +271,9 @@ def _unique_names(notices: Sequence[StaffNotice]) -> list[str]:
     shares of the same document counts once."""
     seen: dict[object, str] = {}
     for notice in notices:
-        recipient_id = notice.row.payload.get("recipient_id")
+        recipient_id = kinds.recipient_of(notice.payload)
         key = recipient_id if recipient_id is not None else ("link", notice.row.id)
-        fallback = "a recipient" if notice.kind == staff_notices.FAILED else "someone with a link"
+        fallback = "a recipient" if notice.kind == Kind.DELIVERY_FAILED else "someone with a link"
         seen.setdefault(key, notice.person or fallback)
     return list(seen.values())
 
@@ -268,9 +283,9 @@ def _listed(names: list[str], limit: int) -> str:
     return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
 
 
-def _fitting_ids(values: list[Any], limit: int = 2000) -> str:
+def _fitting_ids(values: list[int], limit: int = 2000) -> str:
     """Notification ids as a button value (Slack allows 2,000 characters)."""
-    ids = [str(v) for v in values if isinstance(v, int)]
+    ids = [str(v) for v in values]
     while ids and len(",".join(ids)) > limit:
         ids.pop()
     return ",".join(ids)
@@ -327,7 +342,10 @@ class ConversationPacer:
 
 
 class StaffNotifier:
-    """Claims ``slack`` rows and posts them; several may run against one PostgreSQL."""
+    """Claims ``slack`` rows and posts them; several may run against one PostgreSQL.
+
+    Its loop (`workflows.outbox.loop`) handles one claim at a time: the rows of a claim
+    are grouped before anything is posted."""
 
     def __init__(
         self,
@@ -346,46 +364,41 @@ class StaffNotifier:
     ) -> None:
         self.env = env
         self.client = client
-        self.batch = batch
-        self.idle_seconds = idle_seconds
-        self.lease = lease
         self.backoff = backoff
         self.max_names = max_names
-        self.worker_id = worker_id or f"slack-{uuid.uuid4().hex[:12]}"
         self.clock = clock
         self.pacer = ConversationPacer(interval, clock=clock, sleep=sleep)
-        self._stop = asyncio.Event()
+        self.claim = Claim(
+            worker=worker_id or f"slack-{uuid.uuid4().hex[:12]}",
+            channels=(Channel.SLACK,),
+            batch=batch,
+            lease=lease,
+        )
+        self.loop = OutboxLoop(env, self, name="staff-notices", idle_seconds=idle_seconds)
+
+    @property
+    def worker_id(self) -> str:
+        return self.claim.worker
+
+    @property
+    def batch(self) -> int:
+        return self.claim.batch
+
+    @property
+    def lease(self) -> timedelta:
+        return self.claim.lease
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then hand back whatever is still claimed."""
-        self._stop = stop
-        try:
-            while not stop.is_set():
-                try:
-                    handled = await self.run_once()
-                except Exception:  # the loop must outlive a bad moment of the database
-                    log.exception("delivering staff notices failed; retrying shortly")
-                    handled = 0
-                if handled < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
-        finally:
-            try:
-                await claims.release_claims(self.env, worker=self.worker_id)
-            except Exception:  # their leases will end by themselves
-                log.exception("could not hand back claimed staff notices")
+        await self.loop.run(stop)
 
     async def run_once(self) -> int:
         """Claim one batch and settle every row of it; returns how many rows."""
-        rows = await claims.claim_due(
-            self.env,
-            worker=self.worker_id,
-            channels=(staff_notices.CHANNEL,),
-            limit=self.batch,
-            lease=self.lease,
-        )
-        if not rows:
-            return 0
+        return await self.loop.run_once()
+
+    async def handle(self, rows: Sequence[Notification]) -> None:
+        """Settle every row of one claim: group what goes to one conversation, then post
+        each conversation's groups in turn, the conversations side by side."""
         deadline = self.clock() + self.lease.total_seconds() * LEASE_SHARE
         notices = await staff_notices.prepare(self.env, rows)
         for notice in notices:
@@ -396,19 +409,20 @@ class StaffNotifier:
         await asyncio.gather(
             *(self._send_in_turn(groups, deadline) for groups in conversations.values())
         )
-        return len(rows)
 
     async def _set_aside(self, notice: StaffNotice) -> None:
-        """Settle a row that cannot be sent now: an unknown kind, or nowhere to send it."""
+        """Settle a row that cannot be sent now: an unknown kind, a payload that cannot be
+        read, or nowhere to send it."""
         row = notice.row
         assert row.id is not None
+        unreadable = None
         if notice.kind not in staff_notices.KINDS:
+            unreadable = f"unknown kind {row.kind}"
+        elif notice.payload is None:
+            unreadable = notice.problem or "the payload cannot be read"
+        if unreadable is not None:
             await claims.mark_failed(
-                self.env,
-                row,
-                worker=self.worker_id,
-                error=f"unknown kind {row.kind}",
-                permanent=True,
+                self.env, row, worker=self.worker_id, error=unreadable, permanent=True
             )
         elif notice.destination is None:
             reason = notice.reason or "nowhere to send it"
@@ -431,7 +445,7 @@ class StaffNotifier:
                 for notice in group.notices:
                     assert notice.row.id is not None
                     await claims.mark_sent(
-                        self.env, notice.row.id, worker=self.worker_id, via="slack", result=result
+                        self.env, notice.row.id, worker=self.worker_id, via=Via.SLACK, result=result
                     )
 
     async def _post(self, group: Group, deadline: float) -> dict[str, Any]:
@@ -440,7 +454,7 @@ class StaffNotifier:
         conversation = group.destination.slack_id
         message = notice_message(group, max_names=self.max_names)
         async with self.pacer.turn(conversation):
-            if self._stop.is_set() or self.clock() >= deadline:
+            if self.loop.stopping or self.clock() >= deadline:
                 raise Deferred
             try:
                 response = await self.client.chat_postMessage(
@@ -488,7 +502,11 @@ class Deferred(Exception):
 
 
 def _sendable(notice: StaffNotice) -> bool:
-    return notice.destination is not None and notice.kind in staff_notices.KINDS
+    return (
+        notice.destination is not None
+        and notice.kind in staff_notices.KINDS
+        and notice.payload is not None
+    )
 
 
 def _wrap(error: SlackApiError) -> DeliveryError:
@@ -508,15 +526,3 @@ def _retry_after(headers: Any) -> float:
             with contextlib.suppress(TypeError, ValueError):
                 return max(float(value), 1.0)
     return 1.0
-
-
-@contextlib.asynccontextmanager
-async def running(notifier: StaffNotifier) -> AsyncIterator[None]:
-    """Run ``notifier`` for the duration of the block."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(notifier.run(stop), name="staff-notices")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task

@@ -10,12 +10,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from bot import sign_texts
 from bot.i18n import LANGUAGES, catalogue, text
 from bot.sign_texts import SignLinks
-from workflows import scans
+from workflows.outbox.kinds import Kind
 from workflows.sharing.inbox import NOTIFICATION_KINDS, InboxPage
 from workflows.sharing.notices import AccessNotice, ShareNotice
-from workflows.signing import requests
 from workflows.signing.party_notices import SignNotice
-from workflows.signing.party_reminders import REMIND
 
 # Callback data prefixes.
 DOWNLOAD = "dl"
@@ -36,7 +34,7 @@ def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboard
     """A document shared with the recipient or, closer to its end, the reminder to open it,
     with the buttons to open and download it."""
     lang = notice.recipient.language
-    if notice.kind == scans.AVAILABILITY and notice.available_until is not None:
+    if notice.kind == Kind.AVAILABILITY_ENDING and notice.available_until is not None:
         reminder = text(
             lang,
             "remind.availability",
@@ -206,7 +204,7 @@ def sign_notice(
     if links is None:
         return body, None
     lang = notice.language
-    if notice.kind not in (requests.INVITE, REMIND):
+    if notice.kind not in (Kind.SIGN_INVITE, Kind.SIGN_REMINDER):
         return body, InlineKeyboardMarkup(
             [[_page_button(text(lang, "button.open", escape=False), links)]]
         )

@@ -24,11 +24,11 @@ from storage.blobs import BlobStore, stage
 from storage.models import Document
 from workflows import platform
 from workflows.context import Env
+from workflows.outbox.kinds import Kind, Via
 from workflows.sharing.notices import AccessNotice, ShareNotice
-from workflows.signing.party_notices import SIGNED_FILE, SignNotice
+from workflows.signing.party_notices import SignNotice
 
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
-CHANNEL = "telegram"
 T = TypeVar("T")
 
 
@@ -92,7 +92,7 @@ class TelegramSender:
         chat_id = notice.chat_id
         if chat_id is None:
             raise Unreachable("the recipient has no linked chat")
-        if notice.kind == SIGNED_FILE:
+        if notice.kind == Kind.SIGNED_FILE:
             [document] = notice.documents
             sent = await self.send_file(chat_id=chat_id, document=document)
             return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
@@ -107,7 +107,7 @@ class TelegramSender:
     async def send_file(self, *, chat_id: int, document: Document) -> Message:
         """Send a stored document, reusing Telegram's copy of the same bytes when it has one."""
         cached = await platform.cached_file_id(
-            self.env, channel=CHANNEL, blob_key=document.blob_key
+            self.env, channel=Via.TELEGRAM, blob_key=document.blob_key
         )
         if cached:
             try:
@@ -117,7 +117,9 @@ class TelegramSender:
                     )
                 )
             except PermanentFailure:
-                await platform.forget_file_id(self.env, channel=CHANNEL, blob_key=document.blob_key)
+                await platform.forget_file_id(
+                    self.env, channel=Via.TELEGRAM, blob_key=document.blob_key
+                )
         async with local_copy(self.env.blobs, document.blob_key) as path:
             with path.open("rb") as handle:
                 sent = await call(
@@ -131,7 +133,10 @@ class TelegramSender:
                 )
         if sent.document is not None:
             await platform.remember_file_id(
-                self.env, channel=CHANNEL, blob_key=document.blob_key, file_id=sent.document.file_id
+                self.env,
+                channel=Via.TELEGRAM,
+                blob_key=document.blob_key,
+                file_id=sent.document.file_id,
             )
         return sent
 

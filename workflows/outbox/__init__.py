@@ -2,6 +2,8 @@
 
 Delivery workers (the chat and mail adapters) claim and send them; a workflow never
 sends anything itself. ``dedupe_key`` makes inserting the same notification twice a no-op.
+What a row may hold (kinds, channels, statuses, payloads) is defined in `kinds`; how workers
+claim and settle rows in `claims`, and the loop they run in `loop`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import bulk
 from storage.models import Notification
 from workflows.context import Env
+from workflows.outbox.kinds import Channel, Kind, Payload, Status
 
 NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
@@ -25,28 +27,34 @@ async def enqueue(
     session: AsyncSession,
     *,
     org_id: int,
-    channel: str,
+    channel: Channel,
     target: str,
-    kind: str,
-    payload: dict[str, Any],
+    payload: Payload,
     dedupe_key: str,
     at: datetime,
 ) -> bool:
     """Insert a notification unless one with ``dedupe_key`` exists; True when inserted."""
-    notice = NewNotification(org_id, channel, target, kind, payload, dedupe_key)
+    notice = NewNotification(
+        org_id=org_id, channel=channel, target=target, payload=payload, dedupe_key=dedupe_key
+    )
     return await enqueue_many(session, [notice], at=at) == 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewNotification:
+    """A row to queue; its kind is its payload's."""
+
     org_id: int
-    channel: str
+    channel: Channel
     target: str
-    kind: str
-    payload: dict[str, Any]
+    payload: Payload
     dedupe_key: str
     due: datetime | None = None
     """When it may first be sent, if later than the moment it is queued (quiet hours)."""
+
+    @property
+    def kind(self) -> Kind:
+        return self.payload.kind
 
 
 async def enqueue_many(
@@ -59,12 +67,12 @@ async def enqueue_many(
     rows = [
         {
             "org_id": n.org_id,
-            "channel": n.channel,
+            "channel": n.channel.value,
             "target": n.target,
-            "kind": n.kind,
-            "payload": n.payload,
+            "kind": n.payload.kind.value,
+            "payload": n.payload.to_json(),
             "dedupe_key": n.dedupe_key,
-            "status": "pending",
+            "status": Status.PENDING.value,
             "attempts": 0,
             "next_attempt_at": n.due or at,
             "created_at": at,

@@ -1,9 +1,9 @@
 """Claiming and settling outbox rows: the part of delivery that lives in the store.
 
-Channel adapters run the loop: claim due rows, send each, then mark it sent, throttled,
-failed or waiting. A claim is a lease: a worker that dies between sending and marking
-leaves its rows to be claimed again when the lease ends, so at most those rows are
-sent twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
+Workers run the loop (`workflows.outbox.loop`): claim due rows, handle each, then mark
+it sent, throttled, failed or waiting. A claim is a lease: a worker that dies between
+sending and marking leaves its rows to be claimed again when the lease ends, so at most
+those rows are sent twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Notification
 from workflows.context import Env
 from workflows.errors import NotFound
+from workflows.outbox.kinds import Channel, Payload, Status, Via
 from workflows.sharing import staff_notices
 
 MAX_ATTEMPTS = 8
@@ -46,7 +47,7 @@ async def claim_due(
     env: Env,
     *,
     worker: str,
-    channels: Sequence[str],
+    channels: Sequence[Channel],
     limit: int = 20,
     lease: timedelta = LEASE,
 ) -> list[Notification]:
@@ -59,11 +60,11 @@ async def claim_due(
                 col(Notification.channel).in_(channels),
                 or_(
                     and_(
-                        col(Notification.status) == "pending",
+                        col(Notification.status) == Status.PENDING,
                         col(Notification.next_attempt_at) <= now,
                     ),
                     and_(
-                        col(Notification.status) == "sending",
+                        col(Notification.status) == Status.SENDING,
                         col(Notification.claimed_until) <= now,
                     ),
                 ),
@@ -75,7 +76,7 @@ async def claim_due(
             due = due.with_for_update(skip_locked=True)
         rows = (await session.exec(due)).all()
         for row in rows:
-            row.status = "sending"
+            row.status = Status.SENDING.value
             row.claimed_by = worker
             row.claimed_until = now + lease
             row.attempts += 1
@@ -98,7 +99,7 @@ async def _settle(
             update(Notification)
             .where(
                 col(Notification.id) == notification_id,
-                col(Notification.status) == "sending",
+                col(Notification.status) == Status.SENDING,
                 col(Notification.claimed_by) == worker,
             )
             .values(claimed_by=None, claimed_until=None, **values)
@@ -114,24 +115,28 @@ async def mark_sent(
     notification_id: int,
     *,
     worker: str,
-    via: str,
+    via: Via,
     result: dict[str, Any] | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: Payload | None = None,
 ) -> bool:
     """Sent; ``payload``, if given, replaces the row's own in the same write, so what must
     not be kept after sending (a one-time code) is gone the moment the row is settled."""
-    kept: dict[str, Any] = {} if payload is None else {"payload": payload}
     return await _settle(
         env,
         notification_id,
         worker,
-        status="sent",
+        status=Status.SENT.value,
         sent_at=env.clock.now(),
-        delivered_via=via,
+        delivered_via=via.value,
         result=result or {},
         last_error=None,
-        **kept,
+        **_kept(payload),
     )
+
+
+def _kept(payload: Payload | None) -> dict[str, Any]:
+    """The values that replace the row's payload with ``payload``, if one is given."""
+    return {} if payload is None else {"payload": payload.to_json()}
 
 
 async def mark_throttled(
@@ -142,7 +147,7 @@ async def mark_throttled(
         env,
         notification_id,
         worker,
-        status="pending",
+        status=Status.PENDING.value,
         attempts=Notification.attempts - 1,
         next_attempt_at=env.clock.now() + timedelta(seconds=retry_after),
     )
@@ -156,8 +161,8 @@ async def mark_failed(
     error: str,
     permanent: bool = False,
     backoff: Backoff | None = None,
-    payload: dict[str, Any] | None = None,
-) -> str:
+    payload: Payload | None = None,
+) -> Status:
     """Back off and retry, or give up as ``dead`` after MAX_ATTEMPTS; returns the new status.
 
     Giving up tells staff (a ``slack`` notice) in the same transaction and, with
@@ -165,21 +170,20 @@ async def mark_failed(
     """
     assert notification.id is not None
     dead = permanent or notification.attempts >= MAX_ATTEMPTS
-    status = "dead" if dead else "pending"
+    status = Status.DEAD if dead else Status.PENDING
     delay = (backoff or Backoff()).delay(notification.attempts)
     now = env.clock.now()
 
     async def tell_staff(session: AsyncSession) -> None:
         await staff_notices.enqueue_failure(session, notification, error=error, at=now)
 
-    kept: dict[str, Any] = {"payload": payload} if dead and payload is not None else {}
     await _settle(
         env,
         notification.id,
         worker,
         then=tell_staff if dead else None,
-        **kept,
-        status=status,
+        **_kept(payload if dead else None),
+        status=status.value,
         last_error=error[:2000],
         next_attempt_at=now + (timedelta(0) if dead else delay),
     )
@@ -192,7 +196,7 @@ async def mark_waiting(env: Env, notification_id: int, *, worker: str, reason: s
         env,
         notification_id,
         worker,
-        status="waiting",
+        status=Status.WAITING.value,
         attempts=Notification.attempts - 1,
         last_error=reason[:2000],
     )
@@ -204,13 +208,17 @@ async def mark_cancelled(
     *,
     worker: str,
     reason: str,
-    payload: dict[str, Any] | None = None,
+    payload: Payload | None = None,
 ) -> bool:
     """No longer worth sending (the share was revoked meanwhile, the kind was turned off);
     ``payload``, if given, replaces the row's own."""
-    kept: dict[str, Any] = {} if payload is None else {"payload": payload}
     return await _settle(
-        env, notification_id, worker, status="cancelled", last_error=reason, **kept
+        env,
+        notification_id,
+        worker,
+        status=Status.CANCELLED.value,
+        last_error=reason,
+        **_kept(payload),
     )
 
 
@@ -221,11 +229,11 @@ async def release_claims(env: Env, *, worker: str) -> int:
         result = await session.exec(
             update(Notification)
             .where(
-                col(Notification.status) == "sending",
+                col(Notification.status) == Status.SENDING,
                 col(Notification.claimed_by) == worker,
             )
             .values(
-                status="pending",
+                status=Status.PENDING.value,
                 claimed_by=None,
                 claimed_until=None,
                 attempts=Notification.attempts - 1,
@@ -236,7 +244,7 @@ async def release_claims(env: Env, *, worker: str) -> int:
 
 
 async def list_dead(env: Env, *, org_id: int | None = None) -> Sequence[Notification]:
-    query = select(Notification).where(Notification.status == "dead")
+    query = select(Notification).where(Notification.status == Status.DEAD)
     if org_id is not None:
         query = query.where(Notification.org_id == org_id)
     async with env.sessions() as session:
@@ -247,7 +255,7 @@ async def retry_dead(
     env: Env, *, org_id: int | None = None, ids: Sequence[int] | None = None
 ) -> int:
     """Give dead rows a fresh set of attempts, now; returns how many."""
-    conditions = [col(Notification.status) == "dead"]
+    conditions = [col(Notification.status) == Status.DEAD]
     if org_id is not None:
         conditions.append(col(Notification.org_id) == org_id)
     if ids:
@@ -261,6 +269,11 @@ async def retry_dead(
         result = await session.exec(
             update(Notification)
             .where(*conditions)
-            .values(status="pending", attempts=0, next_attempt_at=env.clock.now(), last_error=None)
+            .values(
+                status=Status.PENDING.value,
+                attempts=0,
+                next_attempt_at=env.clock.now(),
+                last_error=None,
+            )
         )
         return result.rowcount

@@ -8,14 +8,26 @@ from datetime import datetime
 from storage.models import Document, Notification, Organization, Recipient, Share, StaffUser
 from workflows import scans
 from workflows.context import Env
+from workflows.outbox.kinds import (
+    AccessPayload,
+    AvailabilityPayload,
+    Hold,
+    Kind,
+    Preference,
+    SharePayload,
+    Via,
+    Way,
+)
 from workflows.people.recipients import can_receive
 from workflows.sharing.inbox import wants
 
-SHARED = "document.shared"
-KINDS = (SHARED, scans.AVAILABILITY)
-"""The kinds that are about one share: the share itself, and the reminder before its
-document stops being available."""
-PREFERENCES = {SHARED: SHARED, scans.AVAILABILITY: "reminder"}
+PREFERENCES = {
+    Kind.DOCUMENT_SHARED: Preference.SHARED,
+    Kind.AVAILABILITY_ENDING: Preference.REMINDER,
+}
+"""The kinds that are about one share (the share itself, and the reminder before its
+document stops being available), each with the setting that turns it off in a chat."""
+KINDS = frozenset(PREFERENCES)
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,7 @@ class ShareNotice:
     document: Document
     share: Share
     shared_by: str | None
-    kind: str = SHARED
+    kind: Kind = Kind.DOCUMENT_SHARED
 
     @property
     def available_until(self) -> datetime | None:
@@ -37,21 +49,27 @@ class ShareNotice:
 
 @dataclass(frozen=True)
 class Route:
-    """``telegram``, ``email``, ``wait`` (no channel yet) or ``cancel`` (not to be sent)."""
+    """By Telegram or mail, or held: to wait (no channel yet) or be cancelled."""
 
-    way: str
+    way: Way
     notice: ShareNotice | None = None
     reason: str | None = None
 
 
 async def route_share_notice(env: Env, notification: Notification) -> Route:
-    """Decide how a 'document shared' notification reaches its recipient, if at all."""
+    """Decide how a 'document shared' notification (or the reminder before its document
+    stops being available) reaches its recipient, if at all."""
+    payload: SharePayload | AvailabilityPayload
+    if notification.kind == Kind.AVAILABILITY_ENDING:
+        payload = AvailabilityPayload.parse(notification)
+    else:
+        payload = SharePayload.parse(notification)
     now = env.clock.now()
     async with env.reads() as session:
         recipient = await session.get(Recipient, int(notification.target))
-        share = await session.get(Share, int(notification.payload.get("share_id", 0)))
+        share = await session.get(Share, payload.share_id)
         if recipient is None or share is None or recipient.org_id != notification.org_id:
-            return Route("cancel", reason="the recipient or share no longer exists")
+            return Route(Hold.CANCEL, reason="the recipient or share no longer exists")
         document = await session.get(Document, share.document_id)
         organization = await session.get(Organization, share.org_id)
         staff = (
@@ -62,38 +80,37 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
     assert document is not None and organization is not None
     refusal = can_receive(recipient, now)
     if refusal:
-        return Route("cancel", reason=refusal)
+        return Route(Hold.CANCEL, reason=refusal)
     if share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
-        return Route("cancel", reason="the share ended before it was delivered")
+        return Route(Hold.CANCEL, reason="the share ended before it was delivered")
     if document.available_until is not None and document.available_until <= now:
-        return Route("cancel", reason="the document's availability ended before delivery")
-    if notification.kind == scans.AVAILABILITY:
-        stale = await _stale_reminder(env, notification, document, recipient)
+        return Route(Hold.CANCEL, reason="the document's availability ended before delivery")
+    if isinstance(payload, AvailabilityPayload):
+        stale = await _stale_reminder(env, payload, document, recipient)
         if stale:
-            return Route("cancel", reason=stale)
+            return Route(Hold.CANCEL, reason=stale)
     notice = ShareNotice(
         recipient,
         organization,
         document,
         share,
         staff.name if staff else None,
-        kind=notification.kind,
+        kind=payload.kind,
     )
     if recipient.telegram_chat_id is not None and recipient.telegram_active:
-        if not wants(recipient, PREFERENCES.get(notification.kind, notification.kind)):
-            return Route("cancel", notice, reason="the recipient turned these notifications off")
-        return Route("telegram", notice)
+        if not wants(recipient, PREFERENCES[payload.kind]):
+            return Route(Hold.CANCEL, notice, reason="the recipient turned these notifications off")
+        return Route(Via.TELEGRAM, notice)
     if recipient.email:
-        return Route("email", notice)
-    return Route("wait", notice, reason="the recipient has no linked chat and no email address")
+        return Route(Via.EMAIL, notice)
+    return Route(Hold.WAIT, notice, reason="the recipient has no linked chat and no email address")
 
 
 async def _stale_reminder(
-    env: Env, notification: Notification, document: Document, recipient: Recipient
+    env: Env, payload: AvailabilityPayload, document: Document, recipient: Recipient
 ) -> str | None:
     """Why a reminder before a document stops being available is no longer needed."""
-    until = notification.payload.get("available_until")
-    if document.available_until is None or until != document.available_until.isoformat():
+    if document.available_until is None or payload.available_until != document.available_until:
         return "the document's availability changed since the reminder was queued"
     assert document.id is not None and recipient.id is not None
     async with env.reads() as session:
@@ -114,36 +131,37 @@ class AccessNotice:
 
 @dataclass(frozen=True)
 class AccessRoute:
-    """``telegram``, ``email``, ``wait`` or ``cancel``, like `Route`."""
+    """By Telegram or mail, or held, like `Route`."""
 
-    way: str
+    way: Way
     notice: AccessNotice | None = None
     reason: str | None = None
 
 
 async def route_access_notice(env: Env, notification: Notification) -> AccessRoute:
     """Decide how 'your access ends soon' reaches its recipient, if it still should."""
+    payload = AccessPayload.parse(notification)
     now = env.clock.now()
     async with env.reads() as session:
         recipient = await session.get(Recipient, int(notification.target))
         if recipient is None or recipient.org_id != notification.org_id:
-            return AccessRoute("cancel", reason="the recipient no longer exists")
+            return AccessRoute(Hold.CANCEL, reason="the recipient no longer exists")
         organization = await session.get(Organization, recipient.org_id)
     assert organization is not None
     refusal = can_receive(recipient, now)
     if refusal:
-        return AccessRoute("cancel", reason=refusal)
+        return AccessRoute(Hold.CANCEL, reason=refusal)
     ends = recipient.access_expires_at
-    if ends is None or ends.isoformat() != notification.payload.get("access_expires_at"):
-        return AccessRoute("cancel", reason="the recipient's access was changed meanwhile")
+    if ends is None or ends != payload.access_expires_at:
+        return AccessRoute(Hold.CANCEL, reason="the recipient's access was changed meanwhile")
     notice = AccessNotice(recipient, organization, ends)
     chat = recipient.telegram_chat_id is not None and recipient.telegram_active
-    if chat and wants(recipient, "reminder"):
-        return AccessRoute("telegram", notice)
+    if chat and wants(recipient, Preference.REMINDER):
+        return AccessRoute(Via.TELEGRAM, notice)
     if recipient.email:
-        return AccessRoute("email", notice)
+        return AccessRoute(Via.EMAIL, notice)
     if chat:
-        return AccessRoute("cancel", notice, reason="the recipient turned reminders off")
+        return AccessRoute(Hold.CANCEL, notice, reason="the recipient turned reminders off")
     return AccessRoute(
-        "wait", notice, reason="the recipient has no linked chat and no email address"
+        Hold.WAIT, notice, reason="the recipient has no linked chat and no email address"
     )

@@ -2,10 +2,11 @@
 
 A workflow that learns of such a moment writes a ``slack`` outbox row in its own
 transaction: the kind, a target (``staff:{id}``, the staff member who shared, or ``org``
-when nobody did) and ids in the payload. Which Slack conversation it reaches is decided
-when it is delivered (`prepare`): the organisation's notice channel when one is set, else
-the target's own direct messages. Dedupe keys make a first open or download of a share by
-one recipient (or through a link) a notice once, however often it happens.
+when nobody did) and ids in the payload (`workflows.outbox.kinds`). Which Slack
+conversation it reaches is decided when it is delivered (`prepare`): the organisation's
+notice channel when one is set, else the target's own direct messages. Dedupe keys make a
+first open or download of a share by one recipient (or through a link) a notice once,
+however often it happens.
 """
 
 from __future__ import annotations
@@ -33,28 +34,34 @@ from storage.models import (
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound
-from workflows.signing import requests
+from workflows.outbox import kinds
+from workflows.outbox.kinds import (
+    BadPayload,
+    Channel,
+    FailurePayload,
+    Kind,
+    Payload,
+    ReturnedPayload,
+    SignStatusPayload,
+    Status,
+    UnopenedPayload,
+    VisitPayload,
+)
 
-CHANNEL = "slack"
-OPENED = "document.opened"
-DOWNLOADED = "document.downloaded"
-RETURNED = "document.returned"
-FAILED = "delivery.failed"
-SIGN_STATUS = requests.STAFF_NOTICE
-"""A signature request moved on: a party decided, or it completed, was declined, expired
-or was cancelled (payload: request_id, status, party_id for a decision)."""
-UNOPENED = "document.unopened"
-"""A document stops being available soon and some recipients have not opened it
-(payload: document_id, recipient_ids, available_until)."""
-LINK_UNUSED = "link.expired_unused"
-"""A link whose creator asked to be told expired never opened nor downloaded (payload:
-document_id, share_id, expires_at)."""
-ACCESS_ENDING = "recipient.access_ending"
-"""A recipient's access ends soon (payload: recipient_id, access_expires_at)."""
-DEAD_SUMMARY = "delivery.dead_summary"
-"""The day's summary of deliveries given up (payload: count, by_kind, date)."""
-REMINDER_KINDS = (UNOPENED, LINK_UNUSED, ACCESS_ENDING, DEAD_SUMMARY)
-KINDS = (OPENED, DOWNLOADED, RETURNED, FAILED, SIGN_STATUS, *REMINDER_KINDS)
+KINDS = frozenset(
+    {
+        Kind.DOCUMENT_OPENED,
+        Kind.DOCUMENT_DOWNLOADED,
+        Kind.DOCUMENT_RETURNED,
+        Kind.DELIVERY_FAILED,
+        Kind.SIGN_STATUS,
+        Kind.DOCUMENT_UNOPENED,
+        Kind.LINK_UNUSED,
+        Kind.RECIPIENT_ACCESS_ENDING,
+        Kind.DEAD_SUMMARY,
+    }
+)
+"""The kinds of notice staff get."""
 ORG_TARGET = "org"
 SLACK_CHANNEL_ID = re.compile(r"^[CG](?=[A-Z0-9]*[0-9])[A-Z0-9]{2,31}$")
 """Public and private channels; Slack's ids hold digits, a channel's name may not."""
@@ -65,21 +72,19 @@ def target_of(staff_id: int | None) -> str:
     return f"staff:{staff_id}" if staff_id else ORG_TARGET
 
 
-def visit_notice(share: Share, *, kind: str, recipient_id: int | None) -> outbox.NewNotification:
+def visit_notice(share: Share, *, kind: Kind, recipient_id: int | None) -> outbox.NewNotification:
     """'Someone opened (or downloaded) this share', once per recipient, or once for a link
     nobody in particular holds."""
-    assert kind in (OPENED, DOWNLOADED) and share.id is not None
+    assert share.id is not None
+    payload = VisitPayload(
+        kind=kind, document_id=share.document_id, share_id=share.id, recipient_id=recipient_id
+    )
     who = f"recipient:{recipient_id}" if recipient_id is not None else "link"
     return outbox.NewNotification(
         org_id=share.org_id,
-        channel=CHANNEL,
+        channel=Channel.SLACK,
         target=target_of(share.created_by_staff_id),
-        kind=kind,
-        payload={
-            "document_id": share.document_id,
-            "share_id": share.id,
-            "recipient_id": recipient_id,
-        },
+        payload=payload,
         dedupe_key=f"{kind.removeprefix('document.')}:{share.id}:{who}",
     )
 
@@ -90,10 +95,9 @@ def returned_notice(
     """'A recipient sent this document back', for whoever last shared with them."""
     return outbox.NewNotification(
         org_id=org_id,
-        channel=CHANNEL,
+        channel=Channel.SLACK,
         target=target_of(sharer_id),
-        kind=RETURNED,
-        payload={"document_id": document_id, "recipient_id": recipient_id},
+        payload=ReturnedPayload(document_id=document_id, recipient_id=recipient_id),
         dedupe_key=f"returned:{document_id}",
     )
 
@@ -106,25 +110,27 @@ async def enqueue_failure(
     A staff notice that dies is not told of again through Slack: it stays visible in the
     status view, where it can be retried.
     """
-    if row.channel == CHANNEL or row.id is None:
+    if row.channel == Channel.SLACK or row.id is None:
         return False
-    share_id = row.payload.get("share_id")
-    share = await session.get(Share, share_id) if isinstance(share_id, int) else None
-    document_id = row.payload.get("document_id") or (share.document_id if share else None)
-    recipient_id = int(row.target) if row.channel == "recipient" and row.target.isdigit() else None
+    payload = kinds.parsed(row)
+    share_id = kinds.share_of(payload)
+    share = await session.get(Share, share_id) if share_id is not None else None
+    document_id = kinds.document_of(payload) or (share.document_id if share else None)
+    recipient_id = (
+        int(row.target) if row.channel == Channel.RECIPIENT and row.target.isdigit() else None
+    )
     return await outbox.enqueue(
         session,
         org_id=row.org_id,
-        channel=CHANNEL,
+        channel=Channel.SLACK,
         target=target_of(share.created_by_staff_id if share else None),
-        kind=FAILED,
-        payload={
-            "notification_id": row.id,
-            "notification_kind": row.kind,
-            "document_id": document_id,
-            "recipient_id": recipient_id,
-            "error": error[:300],
-        },
+        payload=FailurePayload(
+            notification_id=row.id,
+            notification_kind=row.kind,
+            document_id=document_id,
+            recipient_id=recipient_id,
+            error=error[:300],
+        ),
         dedupe_key=f"failed:{row.id}:{at.isoformat()}",
         at=at,
     )
@@ -167,10 +173,10 @@ async def set_notice_channel(
                 update(Notification)
                 .where(
                     col(Notification.org_id) == org_id,
-                    col(Notification.channel) == CHANNEL,
-                    col(Notification.status) == "waiting",
+                    col(Notification.channel) == Channel.SLACK,
+                    col(Notification.status) == Status.WAITING,
                 )
-                .values(status="pending", next_attempt_at=now, last_error=None)
+                .values(status=Status.PENDING.value, next_attempt_at=now, last_error=None)
             )
         await audit.record(
             session,
@@ -197,9 +203,11 @@ class Destination:
 @dataclass(frozen=True)
 class StaffNotice:
     """One outbox row with what its message needs; ``destination`` is None (and ``reason``
-    says why) while there is nowhere to send it."""
+    says why) while there is nowhere to send it, ``payload`` None (and ``problem`` says
+    why) when the row cannot be read."""
 
     row: Notification
+    payload: Payload | None
     destination: Destination | None
     document: Document | None
     person: str | None
@@ -211,6 +219,7 @@ class StaffNotice:
     """For a signature request's notice: the party who decided, if one did."""
     people: tuple[str, ...] = ()
     """For a notice about several recipients (``recipient_ids``): their names, in order."""
+    problem: str | None = None
 
     @property
     def kind(self) -> str:
@@ -221,13 +230,15 @@ async def prepare(env: Env, rows: Sequence[Notification]) -> list[StaffNotice]:
     """Each row with its document, person and destination, loaded with one query per table."""
     if not rows:
         return []
+    read = [_read(row) for row in rows]
+    payloads = [payload for payload, _ in read]
     org_ids = {row.org_id for row in rows}
     staff_ids = {staff_id_of(row.target) for row in rows} - {None}
-    document_ids = {_int(row.payload.get("document_id")) for row in rows} - {None}
-    recipient_ids = {_int(row.payload.get("recipient_id")) for row in rows} - {None}
-    recipient_ids |= {v for row in rows for v in _ints(row.payload.get("recipient_ids"))}
-    request_ids = {_int(row.payload.get("request_id")) for row in rows} - {None}
-    party_ids = {_int(row.payload.get("party_id")) for row in rows} - {None}
+    document_ids = {kinds.document_of(p) for p in payloads} - {None}
+    recipient_ids = {kinds.recipient_of(p) for p in payloads} - {None}
+    recipient_ids |= {i for p in payloads for i in _recipient_ids(p)}
+    request_ids = {kinds.request_of(p) for p in payloads} - {None}
+    party_ids = {_party_id(p) for p in payloads} - {None}
     async with env.reads() as session:
         orgs = await _by_id(session, Organization, org_ids)
         staff = await _by_id(session, StaffUser, staff_ids)
@@ -236,30 +247,48 @@ async def prepare(env: Env, rows: Sequence[Notification]) -> list[StaffNotice]:
         signature_requests = await _by_id(session, SignatureRequest, request_ids)
         parties = await _by_id(session, Party, party_ids)
     notices = []
-    for row in rows:
-        document = docs.get(_int(row.payload.get("document_id")) or 0)
-        person = people.get(_int(row.payload.get("recipient_id")) or 0)
+    for row, (payload, problem) in zip(rows, read, strict=True):
+        document = docs.get(kinds.document_of(payload) or 0)
+        person = people.get(kinds.recipient_of(payload) or 0)
         destination, reason = _destination(row, orgs.get(row.org_id), staff)
-        request = signature_requests.get(_int(row.payload.get("request_id")) or 0)
-        party = parties.get(_int(row.payload.get("party_id")) or 0)
+        request = signature_requests.get(kinds.request_of(payload) or 0)
+        party = parties.get(_party_id(payload) or 0)
         notices.append(
             StaffNotice(
                 row=row,
+                payload=payload,
                 destination=destination,
                 document=document if document and document.org_id == row.org_id else None,
                 person=person.name if person and person.org_id == row.org_id else None,
-                error=row.payload.get("error") if row.kind == FAILED else None,
+                error=payload.error if isinstance(payload, FailurePayload) else None,
                 reason=reason,
                 request=request if request and request.org_id == row.org_id else None,
                 party=party.name if party and party.org_id == row.org_id else None,
                 people=tuple(
                     p.name
-                    for p in (people.get(i) for i in _ints(row.payload.get("recipient_ids")))
+                    for p in (people.get(i) for i in _recipient_ids(payload))
                     if p is not None and p.org_id == row.org_id
                 ),
+                problem=problem,
             )
         )
     return notices
+
+
+def _read(row: Notification) -> tuple[Payload | None, str | None]:
+    """The row's payload, or why it cannot be read."""
+    try:
+        return kinds.parse(row), None
+    except BadPayload as e:
+        return None, str(e)
+
+
+def _recipient_ids(payload: Payload | None) -> tuple[int, ...]:
+    return payload.recipient_ids if isinstance(payload, UnopenedPayload) else ()
+
+
+def _party_id(payload: Payload | None) -> int | None:
+    return payload.party_id if isinstance(payload, SignStatusPayload) else None
 
 
 def _destination(
@@ -292,13 +321,3 @@ def staff_id_of(target: str) -> int | None:
     """The staff member a ``staff:{id}`` target names, if it names one."""
     prefix, _, rest = target.partition(":")
     return int(rest) if prefix == "staff" and rest.isdigit() else None
-
-
-def _ints(value: object) -> list[int]:
-    if not isinstance(value, list):
-        return []
-    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -6,7 +6,8 @@ that row: it seals each document with the organisation's key (one signature per 
 in decision order, and the completion certificate), stores each sealed PDF as a new
 version of its document, and only then marks the request completed and queues the
 notices. A failure leaves the request ``sealing`` with the error noted; the row is tried
-again. A document already sealed by an earlier attempt is not sealed twice.
+again. A document already sealed by an earlier attempt is not sealed twice. The timestamp
+authority's client and the fetchers of revocation data are the caller's (`seal_pdf`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko_certvalidator.fetchers import FetcherBackend
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,12 +36,11 @@ from workflows import outbox
 from workflows.context import Actor, Env
 from workflows.documents import filing
 from workflows.errors import Conflict, NotFound
+from workflows.outbox.kinds import Channel, Kind, SignedFilePayload, SignStatusPayload
 from workflows.signing import certificate, requests
-from workflows.signing.party_notices import SIGNED_FILE
 from workflows.signing.seal import seal_pdf
 from workflows.signing.seal_keys import SealKey
 
-COMPLETED_NOTICE = "sign.completed"
 SEALER = Actor.system("sealing")
 AUTH_LEVELS = {
     "link": "possession of the link",
@@ -49,20 +51,34 @@ AUTH_LEVELS = {
 
 
 async def complete_request(
-    env: Env, request_id: int, *, key: SealKey, timestamper_url: str | None = None
+    env: Env,
+    request_id: int,
+    *,
+    key: SealKey,
+    timestamper: TimeStamper | None = None,
+    fetcher_backend: FetcherBackend | None = None,
 ) -> SignatureRequest:
     """Seal the request's PDFs and complete it; raises (and leaves it ``sealing``) when
-    anything fails, so that the caller tries again later."""
+    anything fails, so that the caller tries again later. With ``timestamper``, each seal
+    is timestamped and carries the revocation data ``fetcher_backend`` fetches."""
+    sealing = _Sealing(key, timestamper, fetcher_backend)
     try:
-        return await _complete(env, request_id, key=key, timestamper_url=timestamper_url)
+        return await _complete(env, request_id, sealing)
     except Exception as error:
         await _note_failure(env, request_id, error)
         raise
 
 
-async def _complete(
-    env: Env, request_id: int, *, key: SealKey, timestamper_url: str | None
-) -> SignatureRequest:
+@dataclass(frozen=True)
+class _Sealing:
+    """What sealing each PDF takes: the seal, and the clients of the TSA and the fetchers."""
+
+    key: SealKey
+    timestamper: TimeStamper | None
+    fetcher_backend: FetcherBackend | None
+
+
+async def _complete(env: Env, request_id: int, sealing: _Sealing) -> SignatureRequest:
     async with env.reads() as session:
         request = await session.get(SignatureRequest, request_id)
         if request is None:
@@ -103,7 +119,7 @@ async def _complete(
     by_id = {d.id: d for d in state.documents}
     for link in links:
         if link.sealed_document_id is None:
-            await _seal_one(env, request, by_id[link.document_id], info, key, timestamper_url)
+            await _seal_one(env, request, by_id[link.document_id], info, sealing)
     return await _finish(env, request_id)
 
 
@@ -169,14 +185,18 @@ async def _seal_one(
     request: SignatureRequest,
     document: Document,
     info: certificate.CertificateInfo,
-    key: SealKey,
-    timestamper_url: str | None,
+    sealing: _Sealing,
 ) -> None:
     original = b"".join([chunk async for chunk in env.blobs.read(document.blob_key)])
     if hashlib.sha256(original).hexdigest() != document.sha256:
         raise Conflict(f"{document.ref} on the medium does not match its recorded SHA-256")
     sealed = await asyncio.to_thread(
-        seal_pdf, original, key=key, certificate=info, timestamper_url=timestamper_url
+        seal_pdf,
+        original,
+        key=sealing.key,
+        certificate=info,
+        timestamper=sealing.timestamper,
+        fetcher_backend=sealing.fetcher_backend,
     )
 
     async def once() -> AsyncIterator[bytes]:
@@ -226,14 +246,16 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
         ).all()
         parties = (await session.exec(select(Party).where(Party.request_id == request_id))).all()
         notes = [
-            requests.party_notice(request, party, kind=COMPLETED_NOTICE, key="completed")
+            requests.party_notice(request, party, kind=Kind.SIGN_COMPLETED, key="completed")
             for party in parties
         ]
         notes += [
             _signed_file(request, party, document) for party in parties for document in sealed
         ]
         told = requests.staff_notice(request, status=requests.COMPLETED)
-        notes.append(replace(told, payload={**told.payload, "sealed": [d.ref for d in sealed]}))
+        assert isinstance(told.payload, SignStatusPayload)
+        refs = tuple(d.ref for d in sealed)
+        notes.append(replace(told, payload=replace(told.payload, sealed=refs)))
         await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
         await requests.record_all(
             session,
@@ -253,12 +275,14 @@ def _signed_file(
     if party.recipient_id is None:
         return None
     assert party.id is not None and request.id is not None
+    assert document.id is not None
     return outbox.NewNotification(
         org_id=request.org_id,
-        channel="recipient",
+        channel=Channel.RECIPIENT,
         target=str(party.recipient_id),
-        kind=SIGNED_FILE,
-        payload={"request_id": request.id, "party_id": party.id, "document_id": document.id},
+        payload=SignedFilePayload(
+            request_id=request.id, party_id=party.id, document_id=document.id
+        ),
         dedupe_key=f"sign:{party.id}:file:{document.id}",
     )
 
@@ -269,15 +293,3 @@ async def _note_failure(env: Env, request_id: int, error: Exception) -> None:
         if request is not None and request.status == requests.SEALING:
             request.last_error = f"{type(error).__name__}: {error}"[:2000]
             session.add(request)
-
-
-async def sealed_documents(env: Env, *, org_id: int, request_id: int) -> list[Document]:
-    """The sealed PDFs of a completed request, in the request's order."""
-    async with env.reads() as session:
-        rows = await session.exec(
-            select(Document)
-            .join(RequestDocument, col(RequestDocument.sealed_document_id) == Document.id)
-            .where(RequestDocument.request_id == request_id, RequestDocument.org_id == org_id)
-            .order_by(col(RequestDocument.position))
-        )
-        return list(rows.all())

@@ -7,7 +7,7 @@ on channel ``recipient`` (a recipient: Telegram, else mail) or ``party`` (a pers
 outside the system: mail only). Each is checked again when it is sent: an invitation for
 a request that ended meanwhile, or a code that was replaced or has expired, is cancelled
 rather than sent. A one-time code never outlives its sending: the worker keeps the row's
-payload without it (``scrubbed``).
+payload without it (`kept_payload`).
 """
 
 from __future__ import annotations
@@ -32,38 +32,44 @@ from storage.models import (
 )
 from workflows.context import Env
 from workflows.errors import Gone, NotAllowed, NotFound
+from workflows.outbox.kinds import (
+    Channel,
+    CodePayload,
+    Hold,
+    Kind,
+    PartyPayload,
+    Preference,
+    SignedFilePayload,
+    Via,
+    Way,
+)
 from workflows.people.recipients import can_receive
 from workflows.sharing.inbox import wants
 from workflows.signing import deciding, requests
-from workflows.signing.party_reminders import REMIND
 
-COMPLETED_NOTICE = "sign.completed"
-SIGNED_FILE = "sign.file"
-"""One signed and sealed PDF, sent as a file into a party's Telegram chat (by mail, the
-completion notice links to the party's page, where the signed PDFs are)."""
-KINDS = (
-    requests.INVITE,
-    deciding.CODE_NOTICE,
-    requests.ENDED_NOTICE,
-    COMPLETED_NOTICE,
-    REMIND,
-    SIGNED_FILE,
+KINDS = frozenset(
+    {
+        Kind.SIGN_INVITE,
+        Kind.SIGN_CODE,
+        Kind.SIGN_ENDED,
+        Kind.SIGN_COMPLETED,
+        Kind.SIGN_REMINDER,
+        Kind.SIGNED_FILE,
+    }
 )
+"""The kinds of signing notice to parties. A signed PDF (SIGNED_FILE) goes only into a
+Telegram chat; by mail, the completion notice links to the party's page, where the signed
+PDFs are."""
 TELEGRAM_FILE_LIMIT = 50 * 1024 * 1024
 """The largest file a bot may send."""
-CHANNELS = ("recipient", "party")
-PREFERENCE = "signature"
-"""The notification setting (per channel) that turns signing news off in a chat."""
-REMINDER_PREFERENCE = "reminder"
-"""The setting that turns reminders off in a chat (mail still carries them)."""
-SECRETS = ("code",)
+CHANNELS = (Channel.RECIPIENT, Channel.PARTY)
 
 
 @dataclass(frozen=True)
 class SignNotice:
     """One notice to one party (or the colleague deciding for them), ready to be worded."""
 
-    kind: str
+    kind: Kind
     organization: Organization
     request: SignatureRequest
     party: Party
@@ -102,25 +108,25 @@ class SignNotice:
     @property
     def needs_link(self) -> bool:
         """Invitations and completions carry a fresh link to the party's page."""
-        return self.kind in (requests.INVITE, COMPLETED_NOTICE, REMIND)
+        return self.kind in (Kind.SIGN_INVITE, Kind.SIGN_COMPLETED, Kind.SIGN_REMINDER)
 
 
 @dataclass(frozen=True)
 class SignRoute:
-    """``telegram``, ``email``, ``wait`` (no channel yet) or ``cancel`` (not to be sent)."""
+    """By Telegram or mail, or held: to wait (no channel yet) or be cancelled."""
 
-    way: str
+    way: Way
     notice: SignNotice | None = None
     reason: str | None = None
 
 
-def scrubbed(payload: dict[str, object]) -> dict[str, object]:
-    """The payload to keep once a row is settled: without the one-time code."""
-    return {key: value for key, value in payload.items() if key not in SECRETS}
-
-
-def has_secret(notification: Notification) -> bool:
-    return any(key in notification.payload for key in SECRETS)
+def kept_payload(notification: Notification) -> CodePayload | None:
+    """The payload a row is to keep once settled, when it must lose a secret (a one-time
+    code); None when its own may stay."""
+    if notification.kind != Kind.SIGN_CODE:
+        return None
+    payload = CodePayload.parse(notification)
+    return payload.scrubbed() if payload.code is not None else None
 
 
 async def route_sign_notice(env: Env, notification: Notification) -> SignRoute:
@@ -129,21 +135,21 @@ async def route_sign_notice(env: Env, notification: Notification) -> SignRoute:
     async with env.reads() as session:
         loaded = await _load(session, notification)
     if isinstance(loaded, str):
-        return SignRoute("cancel", reason=loaded)
-    notice = loaded
+        return SignRoute(Hold.CANCEL, reason=loaded)
+    notice, via = loaded
     stale = _stale(notice, notification, now)
     if stale:
-        return SignRoute("cancel", notice, reason=stale)
+        return SignRoute(Hold.CANCEL, notice, reason=stale)
     if notice.recipient is None:
         if notice.party.email:
-            return SignRoute("email", notice)
-        return SignRoute("cancel", notice, reason="the party has no email address")
+            return SignRoute(Via.EMAIL, notice)
+        return SignRoute(Hold.CANCEL, notice, reason="the party has no email address")
     refusal = can_receive(notice.recipient, now)
     if refusal:
-        return SignRoute("cancel", notice, reason=refusal)
-    if notice.kind == SIGNED_FILE:
+        return SignRoute(Hold.CANCEL, notice, reason=refusal)
+    if notice.kind == Kind.SIGNED_FILE:
         return _file_way(notice)
-    return _recipient_way(notice, notification)
+    return _recipient_way(notice, via)
 
 
 def _file_way(notice: SignNotice) -> SignRoute:
@@ -151,47 +157,54 @@ def _file_way(notice: SignNotice) -> SignRoute:
     the completion notice's link to the party's page serves."""
     assert notice.recipient is not None
     [document] = notice.documents
-    if notice.chat_id is None or not wants(notice.recipient, PREFERENCE):
-        return SignRoute("cancel", notice, reason="no Telegram chat: the page offers the PDF")
+    if notice.chat_id is None or not wants(notice.recipient, Preference.SIGNATURE):
+        return SignRoute(Hold.CANCEL, notice, reason="no Telegram chat: the page offers the PDF")
     if document.size > TELEGRAM_FILE_LIMIT:
-        return SignRoute("cancel", notice, reason="too large for Telegram: the page offers it")
-    return SignRoute("telegram", notice)
+        return SignRoute(Hold.CANCEL, notice, reason="too large for Telegram: the page offers it")
+    return SignRoute(Via.TELEGRAM, notice)
 
 
-def _recipient_way(notice: SignNotice, notification: Notification) -> SignRoute:
-    """Telegram when linked (and wanted), else mail; a code goes where the page said."""
+def _recipient_way(notice: SignNotice, via: Via | None) -> SignRoute:
+    """Telegram when linked (and wanted), else mail; a code goes ``via`` where the page
+    said. Signing news is turned off per chat, reminders also on their own (mail still
+    carries both)."""
     recipient = notice.recipient
     assert recipient is not None
     chat = notice.chat_id is not None
-    if notice.kind == deciding.CODE_NOTICE:
-        if notification.payload.get("via") == "email" and recipient.email:
-            return SignRoute("email", notice)
+    if notice.kind == Kind.SIGN_CODE:
+        if via == Via.EMAIL and recipient.email:
+            return SignRoute(Via.EMAIL, notice)
         if chat:
-            return SignRoute("telegram", notice)
+            return SignRoute(Via.TELEGRAM, notice)
     elif (
         chat
-        and wants(recipient, PREFERENCE)
-        and (notice.kind != REMIND or wants(recipient, REMINDER_PREFERENCE))
+        and wants(recipient, Preference.SIGNATURE)
+        and (notice.kind != Kind.SIGN_REMINDER or wants(recipient, Preference.REMINDER))
     ):
-        return SignRoute("telegram", notice)
+        return SignRoute(Via.TELEGRAM, notice)
     if recipient.email:
-        return SignRoute("email", notice)
+        return SignRoute(Via.EMAIL, notice)
     if chat:
-        return SignRoute("cancel", notice, reason="the recipient turned these notifications off")
-    return SignRoute("wait", notice, reason="the recipient has no linked chat and no email address")
+        return SignRoute(Hold.CANCEL, notice, reason="the recipient turned these notifications off")
+    return SignRoute(
+        Hold.WAIT, notice, reason="the recipient has no linked chat and no email address"
+    )
 
 
-async def _load(session: AsyncSession, notification: Notification) -> SignNotice | str:
-    """The notice behind a row, or why there is none any more."""
-    payload = notification.payload
-    party = await session.get(Party, int(payload.get("party_id", 0)))
+async def _load(
+    session: AsyncSession, notification: Notification
+) -> tuple[SignNotice, Via | None] | str:
+    """The notice behind a row (with the way a code is to go), or why there is none any
+    more."""
+    payload = _payload(notification)
+    party = await session.get(Party, payload.party_id)
     if party is None or party.org_id != notification.org_id:
         return "the party no longer exists"
     request = await session.get(SignatureRequest, party.request_id)
     organization = await session.get(Organization, party.org_id)
     assert request is not None and organization is not None
     recipient = None
-    if notification.channel == "recipient":
+    if notification.channel == Channel.RECIPIENT:
         recipient = await session.get(Recipient, int(notification.target))
         if recipient is None or recipient.org_id != notification.org_id:
             return "the recipient no longer exists"
@@ -203,44 +216,55 @@ async def _load(session: AsyncSession, notification: Notification) -> SignNotice
         else None
     )
     declined_by, reason = await _why_ended(session, request)
-    code = payload.get("code")
     documents = await _documents(session, request)
-    if notification.kind == SIGNED_FILE:
-        sealed = await session.get(Document, int(payload.get("document_id", 0)))
+    if isinstance(payload, SignedFilePayload):
+        sealed = await session.get(Document, payload.document_id)
         if sealed is None or sealed.org_id != notification.org_id:
             return "the signed document no longer exists"
         documents = [sealed]
-    return SignNotice(
-        kind=notification.kind,
+    notice = SignNotice(
+        kind=payload.kind,
         organization=organization,
         request=request,
         party=party,
         documents=documents,
         recipient=recipient,
         sent_by=staff.name if staff else None,
-        code=str(code) if code is not None else None,
+        code=payload.code if isinstance(payload, CodePayload) else None,
         declined_by=declined_by,
         reason=reason,
         decided=await session.get(PartyDecision, party.id) is not None,
     )
+    return notice, payload.via if isinstance(payload, CodePayload) else None
+
+
+def _payload(notification: Notification) -> PartyPayload | CodePayload | SignedFilePayload:
+    if notification.kind == Kind.SIGN_CODE:
+        return CodePayload.parse(notification)
+    if notification.kind == Kind.SIGNED_FILE:
+        return SignedFilePayload.parse(notification)
+    return PartyPayload.parse(notification)
 
 
 def _stale(notice: SignNotice, notification: Notification, now: datetime) -> str | None:
     """Why this notice no longer matters, or None while it does."""
     request, party = notice.request, notice.party
-    if notice.kind == requests.INVITE:
+    if notice.kind == Kind.SIGN_INVITE:
         if request.status != requests.PENDING:
             return f"the request is {request.status}; the invitation is no longer needed"
         if request.expires_at is not None and request.expires_at <= now:
             return "the request expired before the invitation was delivered"
         return None
-    if notice.kind == deciding.CODE_NOTICE:
+    if notice.kind == Kind.SIGN_CODE:
         return _stale_code(notice, notification, now)
-    if notice.kind == REMIND:
+    if notice.kind == Kind.SIGN_REMINDER:
         return _stale_reminder(notice, now)
-    if notice.kind in (COMPLETED_NOTICE, SIGNED_FILE) and request.status != requests.COMPLETED:
+    if (
+        notice.kind in (Kind.SIGN_COMPLETED, Kind.SIGNED_FILE)
+        and request.status != requests.COMPLETED
+    ):
         return f"the request is {request.status}, not completed"
-    if notice.kind == requests.ENDED_NOTICE and request.status not in requests.ENDED:
+    if notice.kind == Kind.SIGN_ENDED and request.status not in requests.ENDED:
         return f"the request is {request.status}; it has not ended"
     if party.invited_at is None:
         return "the party was never invited"
@@ -342,7 +366,7 @@ async def notice_link(env: Env, notice: SignNotice, *, via: str) -> str:
         party = await session.get(Party, notice.party.id)
         if party is None:
             raise NotFound("this request is no longer available")
-        return await requests.mint_link(session, party, "email", env.clock.now())
+        return await requests.mint_link(session, party, Via.EMAIL, env.clock.now())
 
 
 async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: int) -> str:
@@ -379,5 +403,5 @@ async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: 
         raise NotAllowed("this Telegram account is not the one this request was sent to")
     assert chosen.id is not None
     return await deciding.link_for_recipient(
-        env, party_id=party_id, recipient_id=chosen.id, via="telegram"
+        env, party_id=party_id, recipient_id=chosen.id, via=Via.TELEGRAM
     )

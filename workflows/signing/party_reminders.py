@@ -25,9 +25,9 @@ from storage.models import Organization, Party, PartyDecision, SignatureRequest
 from workflows import outbox, quiet_hours
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, NotFound
+from workflows.outbox.kinds import Kind
 from workflows.signing import requests
 
-REMIND = "remind.sign"
 MIN_GAP = timedelta(hours=1)
 """The least time between two reminders to one party, whoever asks for them."""
 BATCH = 2000
@@ -121,7 +121,11 @@ def _advance(
     ended = request.status != requests.PENDING or (
         request.expires_at is not None and request.expires_at <= at
     )
-    note = None if ended else requests.party_notice(request, party, kind=REMIND, key="remind")
+    note = (
+        None
+        if ended
+        else requests.party_notice(request, party, kind=Kind.SIGN_REMINDER, key="remind")
+    )
     if party.id in decided or note is None or number > request.reminders_max:
         return state, None
     if party.reminded_at is not None and at - party.reminded_at < MIN_GAP:
@@ -208,7 +212,7 @@ async def remind_now(
         send_at = quiet_hours.send_from(organization, now)
         notes = []
         for party in ready:
-            note = requests.party_notice(request, party, kind=REMIND, key="remind")
+            note = requests.party_notice(request, party, kind=Kind.SIGN_REMINDER, key="remind")
             assert note is not None and party.id is not None
             stamp = f"{now:%Y%m%dT%H%M%S}"
             notes.append(replace(note, dedupe_key=f"remind:{party.id}:now:{stamp}", due=send_at))
@@ -261,7 +265,7 @@ def _refusal(
         return f"{party.name} has already {decision.decision}"
     if party.invited_at is None:
         return f"it is not {party.name}'s turn yet"
-    if requests.party_notice(request, party, kind=REMIND, key="remind") is None:
+    if requests.party_notice(request, party, kind=Kind.SIGN_REMINDER, key="remind") is None:
         return (
             f"{party.name} can only be reached through their link "
             f"(`inkpost sign-request link {request.ref} --party {party.position}`)"

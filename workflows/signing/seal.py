@@ -8,6 +8,10 @@ signature carries an RFC 3161 timestamp, the validation data is embedded (PAdES 
 closing document timestamp covers the whole file (B-LTA). A failure is ``SealingFailed``:
 there is no fallback to an unsealed or untimestamped result.
 
+The network clients are the caller's: the timestamp authority's (a pyHanko
+``TimeStamper``, such as ``HTTPTimeStamper(url)``) and the fetchers of revocation data (a
+``FetcherBackend``); nothing here opens a connection of its own.
+
 Both functions are pure (bytes and dataclasses in, bytes or a report out), CPU-bound, and
 run their own event loop (pyHanko is async inside), so async code calls them in
 a worker thread (``asyncio.to_thread``).
@@ -35,7 +39,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
-from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
+from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -46,6 +50,7 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers import FetcherBackend, OwnedFetcherBackend
 
 from workflows.errors import InvalidInput, Unavailable
 from workflows.signing import certificate as certificate_page
@@ -88,7 +93,6 @@ __all__ = [
 
 STAMP_WIDTH, STAMP_HEIGHT, STAMP_GAP, STAMP_MARGIN = 170.0, 72.0, 10.0, 36.0
 MAX_DRAWING_PIXELS = 4_000_000
-TSA_TIMEOUT_SECONDS = 10.0
 
 
 _DSS_IN_SIGNATURE_REVISION = DSSContentSettings(
@@ -141,9 +145,6 @@ class VerifyReport:
             and self.signatures[-1].covers_whole_file
         )
 
-    def contains_revision(self, sha256: str) -> bool:
-        return sha256.lower() in self.revision_sha256
-
 
 def signature_reason(decision: PartyDecision) -> str:
     """What a party's signature says: who, in which role, decided when, identified how."""
@@ -161,16 +162,20 @@ def seal_pdf(
     *,
     key: SealKey,
     certificate: CertificateInfo,
-    timestamper_url: str | None = None,
+    timestamper: TimeStamper | None = None,
+    fetcher_backend: FetcherBackend | None = None,
     tsa_trust: Sequence[asn1_x509.Certificate] = (),
-    tsa_timeout: float = TSA_TIMEOUT_SECONDS,
 ) -> bytes:
     """``pdf`` with the completion certificate appended and one seal signature per party
     of ``certificate`` (in its order). ``pdf`` must be one of the certificate's documents.
 
-    With ``timestamper_url``, every signature is timestamped and the validation data of
-    the seal's and the TSA's certificates is embedded; ``tsa_trust`` adds roots to look
-    for when the TSA does not send its whole chain."""
+    With ``timestamper``, every signature is timestamped and the validation data of the
+    seal's and the TSA's certificates is embedded: their revocation data as
+    ``fetcher_backend`` fetches it (without one, only what the chains carry). The sealing
+    runs in an event loop of its own, so the backend's session is closed when it ends (a
+    lazily opened one, as pyHanko's ``AIOHttpFetcherBackend()`` keeps, opens again for the
+    next); a backend serves one sealing at a time. ``tsa_trust`` adds roots to look for
+    when the TSA does not send its whole chain."""
     certificate_page.check(certificate)
     sealed_sha256 = hashlib.sha256(pdf).hexdigest()
     if sealed_sha256 not in {d.sha256.lower() for d in certificate.documents}:
@@ -182,16 +187,16 @@ def seal_pdf(
         certificate=certificate,
         sealed_sha256=sealed_sha256,
         drawings=drawings,
-        timestamper_url=timestamper_url,
+        timestamper=timestamper,
+        fetcher_backend=fetcher_backend,
         tsa_trust=tuple(tsa_trust),
-        tsa_timeout=tsa_timeout,
     )
     try:
         return asyncio.run(_seal(writer, plan))
     except SealingFailed:
         raise
     except (TimestampRequestError, SigningError, PdfError, ValueError) as error:
-        raise SealingFailed(_failure(error, timestamper_url)) from error
+        raise SealingFailed(_failure(error, timestamper)) from error
 
 
 @dataclass(frozen=True)
@@ -200,9 +205,9 @@ class _Plan:
     certificate: CertificateInfo
     sealed_sha256: str
     drawings: list[Image.Image | None]
-    timestamper_url: str | None
+    timestamper: TimeStamper | None
+    fetcher_backend: FetcherBackend | None
     tsa_trust: tuple[asn1_x509.Certificate, ...]
-    tsa_timeout: float
 
 
 async def _seal(writer: IncrementalPdfFileWriter, plan: _Plan) -> bytes:
@@ -214,12 +219,27 @@ async def _seal(writer: IncrementalPdfFileWriter, plan: _Plan) -> bytes:
         sealed_sha256=plan.sealed_sha256,
         seal_name=plan.key.common_name,
     )
-    timestamper = (
-        HTTPTimeStamper(plan.timestamper_url, timeout=plan.tsa_timeout)
-        if plan.timestamper_url
-        else None
-    )
+    timestamper = plan.timestamper
     context = await _signing_context(plan, timestamper) if timestamper else None
+    try:
+        return await _sign_each(
+            writer, plan, context=context, stamp_page=stamp_page, page_width=page_width
+        )
+    finally:
+        if context is not None:
+            await context.aclose()
+
+
+async def _sign_each(
+    writer: IncrementalPdfFileWriter,
+    plan: _Plan,
+    *,
+    context: ValidationContext | None,
+    stamp_page: int,
+    page_width: float,
+) -> bytes:
+    """One seal signature per party, each in a revision of its own."""
+    timestamper = plan.timestamper
     prefix = _field_prefix(plan.certificate.request_ref)
     parties = plan.certificate.parties
     stamps_placed, stamps_total = 0, sum(drawing is not None for drawing in plan.drawings)
@@ -367,14 +387,17 @@ def _field_prefix(request_ref: str) -> str:
     return f"InkpostSeal-{cleaned}" if cleaned else "InkpostSeal"
 
 
-async def _signing_context(plan: _Plan, timestamper: HTTPTimeStamper) -> ValidationContext:
+async def _signing_context(plan: _Plan, timestamper: TimeStamper) -> ValidationContext:
     """Trust for collecting the validation data to embed: the seal's chain, the roots
     given for the TSA, and the top of the chain the TSA presents in a first token. Whether
-    to trust the TSA is for whoever verifies the PDF; this only gathers what they need."""
+    to trust the TSA is for whoever verifies the PDF; this only gathers what they need.
+    The context closes the fetchers' session when the sealing ends (`_seal`)."""
     token = await timestamper.async_dummy_response("sha256")
+    backend = plan.fetcher_backend
     return ValidationContext(
         trust_roots=[*plan.key.trust_anchors, *plan.tsa_trust, *_chain_tops(token)],
-        allow_fetching=True,
+        allow_fetching=backend is not None,
+        fetcher_backend=OwnedFetcherBackend(backend) if backend is not None else None,
     )
 
 
@@ -388,15 +411,17 @@ def _chain_tops(token: cms.ContentInfo) -> list[asn1_x509.Certificate]:
     return [cert for cert in certs if cert.self_signed or cert.issuer.dump() not in subjects]
 
 
-def _failure(error: BaseException, timestamper_url: str | None) -> str:
+def _failure(error: BaseException, timestamper: TimeStamper | None) -> str:
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and len(chain) < 8:
         chain.append(current)
         current = current.__cause__ or current.__context__
-    if timestamper_url and any(isinstance(e, TimestampRequestError) for e in chain):
+    if timestamper is not None and any(isinstance(e, TimestampRequestError) for e in chain):
         detail = str(chain[-1]) or type(chain[-1]).__name__
-        return f"the timestamp authority {timestamper_url} failed: {detail}"
+        # An HTTP timestamper knows its address; another is named by its type.
+        authority = getattr(timestamper, "url", None) or type(timestamper).__name__
+        return f"the timestamp authority {authority} failed: {detail}"
     return f"sealing failed: {error}"
 
 

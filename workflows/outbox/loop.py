@@ -1,0 +1,183 @@
+"""The one loop every outbox worker runs: claim due rows, handle them, hand back the rest.
+
+A worker (delivery to recipients, staff notices, sealing) supplies only what it claims
+(`Claim`) and how it handles the rows of one claim (`Worker.handle`); the loop does the
+rest the same way for all. Claimed rows are handled in the background, up to ``ahead``
+claims at once, so a worker whose rows wait on a rate limiter claims the next batch while
+earlier ones are still out. Every wait is bounded: when nothing is due the loop looks again
+after ``idle_seconds``. A database that fails for a moment is logged and tried again. On a
+clean stop the rows in hand get ``drain_seconds`` to finish; whatever the worker still
+holds then is handed back, in a ``finally``, so that it is due again at once rather than
+when its lease ends.
+
+`OutboxLoop.lifetime` runs the loop as long as an aiohttp application (its
+``cleanup_ctx``), the shape of aiohttp's ``examples/background_tasks.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from storage.models import Notification
+from workflows.context import Env
+from workflows.outbox import claims
+from workflows.outbox.kinds import Channel
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 1.0
+DRAIN_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker claims: up to ``batch`` due rows of ``channels`` at a time, each for
+    ``lease``, in the name of ``worker`` (unique to the running worker)."""
+
+    worker: str
+    channels: tuple[Channel, ...]
+    batch: int
+    lease: timedelta = claims.LEASE
+
+
+class Worker(Protocol):
+    """One kind of background worker, as the loop drives it."""
+
+    @property
+    def claim(self) -> Claim: ...
+
+    async def handle(self, rows: Sequence[Notification]) -> None:
+        """Handle the rows of one claim, settling each (sent, failed, waiting…). A row
+        left unsettled is claimed again when its lease ends."""
+
+
+class OutboxLoop:
+    """Runs one worker; several loops may claim from one PostgreSQL (claims skip each
+    other's rows)."""
+
+    def __init__(
+        self,
+        env: Env,
+        worker: Worker,
+        *,
+        name: str,
+        ahead: int = 1,
+        idle_seconds: float = IDLE_SECONDS,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        self.env = env
+        self.worker = worker
+        self.name = name
+        self.ahead = ahead
+        self.idle_seconds = idle_seconds
+        self.drain_seconds = drain_seconds
+        self._stop = asyncio.Event()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the loop has been told to stop: work in hand may defer what it can."""
+        return self._stop.is_set()
+
+    async def run_once(self) -> int:
+        """Claim one batch and handle it; returns how many rows were claimed."""
+        rows = await self._claim()
+        if rows:
+            await self.worker.handle(rows)
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and handle until ``stop`` is set, then let the claims in hand finish (for
+        at most ``drain_seconds``) and hand back what is still held."""
+        self._stop = stop
+        in_hand: set[asyncio.Task[None]] = set()
+        caught_up = False  # the last claim took every due row: rest before the next
+        try:
+            while not stop.is_set():
+                if len(in_hand) < self.ahead:
+                    rows: list[Notification] = []
+                    try:
+                        rows = await self._claim()
+                    except Exception:  # the loop must outlive a bad moment of the database
+                        log.exception("%s: claiming failed; retrying shortly", self.name)
+                    if rows:
+                        task = asyncio.create_task(self._handle(rows))
+                        in_hand.add(task)
+                        task.add_done_callback(in_hand.discard)
+                    caught_up = len(rows) < self.worker.claim.batch
+                if len(in_hand) >= self.ahead:
+                    await _first_of(in_hand, stop, seconds=self.idle_seconds)
+                if len(in_hand) < self.ahead and caught_up:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.idle_seconds)
+                    caught_up = False
+        finally:
+            await self._drain(in_hand, graceful=stop.is_set())
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the loop for the duration of the block."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop), name=self.name)
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    def lifetime(self) -> Callable[[object], AsyncIterator[None]]:
+        """The loop as an aiohttp ``cleanup_ctx`` entry: started with the application,
+        stopped (and drained) with it."""
+
+        async def lifetime(_: object) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        return lifetime
+
+    async def _claim(self) -> list[Notification]:
+        claim = self.worker.claim
+        return await claims.claim_due(
+            self.env,
+            worker=claim.worker,
+            channels=claim.channels,
+            limit=claim.batch,
+            lease=claim.lease,
+        )
+
+    async def _handle(self, rows: Sequence[Notification]) -> None:
+        try:
+            await self.worker.handle(rows)
+        except Exception:
+            # Its rows stay claimed; their leases run out and they are tried again.
+            log.exception("%s: handling %d claimed rows failed", self.name, len(rows))
+
+    async def _drain(self, in_hand: set[asyncio.Task[None]], *, graceful: bool) -> None:
+        """Finish the claims in hand (on a clean stop, for a while), then hand back every
+        row the worker still holds."""
+        try:
+            if in_hand:
+                if graceful:
+                    await asyncio.wait(set(in_hand), timeout=self.drain_seconds)
+                for task in in_hand:
+                    task.cancel()
+                await asyncio.gather(*in_hand, return_exceptions=True)
+        finally:
+            try:
+                await claims.release_claims(self.env, worker=self.worker.claim.worker)
+            except Exception:  # their leases will end by themselves
+                log.exception("%s: could not hand back claimed rows", self.name)
+
+
+async def _first_of(tasks: set[asyncio.Task[None]], stop: asyncio.Event, *, seconds: float) -> None:
+    """Wait until one of ``tasks`` finishes or ``stop`` is set, for at most ``seconds``."""
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({*tasks, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
