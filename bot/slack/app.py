@@ -38,7 +38,7 @@ from bot.slack.features.sharing.sharing import Sharing
 from bot.slack.features.signing.signing import Signing
 from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
-from bot.slack.listeners import team_of
+from bot.slack.listeners import RefusingApp, team_of
 from workflows.context import Env
 from workflows.platform import first_delivery
 
@@ -46,6 +46,8 @@ COMMAND = "/inkpost"
 EVENTS_PATH = "/slack/events"
 RETRY_HEADER = "x-slack-retry-num"
 SOURCE = "slack"
+SIGNATURES = "slack-signature"
+"""Where the signatures of requests already received are kept, one row each."""
 HELP = Usage("help", "this list", "/inkpost help")
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
         signing_secret=config.signing_secret or _unguessable_secret(),
         process_before_response=False,
     )
+    listeners = RefusingApp(app)
     parts = features(config, env)
     subcommands: dict[str, Subcommand] = {}
     usages = [HELP]
@@ -115,18 +118,24 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
     async def once_per_delivery(
         req: AsyncBoltRequest, body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        """Acknowledge a repeated delivery without doing its work again."""
+        """Acknowledge a repeated delivery without doing its work again, and refuse a
+        signed request sent a second time (a captured request replayed within the five
+        minutes its signature is good for): Slack signs every request it sends anew."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str):
             if not await first_delivery(env, source=SOURCE, update_id=event_id):
                 return BoltResponse(status=200, body="")
         elif _retry_number(req) > 0:
             return BoltResponse(status=200, body="")
+        signature = (req.headers.get("x-slack-signature") or [""])[0].removeprefix("v0=")
+        if signature and not await first_delivery(env, source=SIGNATURES, update_id=signature[:64]):
+            log.warning("refused a replayed Slack request")
+            return BoltResponse(status=401, body="this request was already received")
         return await next()
 
     app.middleware(once_per_delivery)
 
-    @app.command(COMMAND)
+    @listeners.command(COMMAND)
     async def inkpost(
         ack: AsyncAck,
         respond: AsyncRespond,
@@ -157,19 +166,20 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
     # Bolt tries listeners in the order they were added: the command, by far the most
     # frequent request, goes first, so it is matched before dozens of button listeners.
     for part in parts:
-        part.register(app)
+        part.register(listeners)
 
-    @app.event("app_mention")
+    @listeners.event("app_mention")
     async def mentioned(event: dict[str, Any], client: AsyncWebClient) -> None:
         message = blocks.help_message(usage_lines, "Type `/inkpost` with one of these:")
         await client.chat_postMessage(channel=event["channel"], **message)
 
-    @app.event("message")
+    @listeners.event("message")
     async def unwanted_message() -> None:
         """Messages no feature listens for are acknowledged: Slack retries a 404."""
 
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:
+        """A listener's fault; a workflow's refusal never gets here (`RefusingApp`)."""
         log.exception("Slack request failed: %s", body.get("type"), exc_info=error)
 
     return app

@@ -3,19 +3,22 @@
 `bot.slack.app` gathers the features, answers `/inkpost NAME ARGS` with the feature that
 owns NAME, and builds `help` from every feature's usage lines. A subcommand either returns
 a message for the person who typed it or opens a modal with ``call.trigger_id`` and returns
-None.
+None; a workflow error it raises is answered by `bot.slack.listeners.refuse`, as is one
+raised by any listener a feature registers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import Message
+
+if TYPE_CHECKING:
+    from bot.slack.listeners import RefusingApp
 
 
 @dataclass(frozen=True)
@@ -54,5 +57,5 @@ class Feature(Protocol):
 
     def subcommands(self) -> Mapping[str, Subcommand]: ...
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         """Add the feature's action, view, shortcut and event listeners to ``app``."""

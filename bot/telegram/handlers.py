@@ -1,9 +1,11 @@
 """What recipients can do in Telegram. Each handler turns an update into workflow calls
-and the result into a message; workflow errors become short answers in the chat."""
+and the result into a message; the workflow errors it lets through become short answers in
+the chat (`bot.telegram.refusals`, wrapped around every handler here)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,13 +27,13 @@ from telegram.ext import (
 from bot.errors import DeliveryError
 from bot.i18n import LANGUAGES, text
 from bot.telegram import messages
+from bot.telegram.refusals import CHAT, INVITATION, RETURN, SHARED_DOCUMENT, refusing
 from bot.telegram.sender import BOT_UPLOAD_LIMIT, TelegramSender
 from bot.telegram.signing import SigningButtons
 from storage.blobs import iter_file
 from storage.models import Recipient
 from workflows import platform
 from workflows.context import Env
-from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, WorkflowError
 from workflows.people import linking
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox
@@ -56,26 +58,40 @@ class RecipientBot:
         self.signing = SigningButtons(env, public_url=public_url, language=self._language)
 
     def handlers(self) -> dict[int, list[BaseHandler[Update, Context, object]]]:
-        """Handlers by group: group -1 drops repeated updates before anything else runs."""
+        """Handlers by group: group -1 drops repeated updates before anything else runs.
+        Each handler is wrapped with the refusals of its kind of request."""
         private = filters.ChatType.PRIVATE
+        answer = functools.partial(refusing, language=self._language)
         return {
             -1: [TypeHandler(Update, self.once)],
             0: [
-                CommandHandler("start", self.start, filters=private),
-                CommandHandler("stop", self.stop, filters=private),
-                CommandHandler("documents", self.documents, filters=private),
-                CommandHandler("send", self.send_prompt, filters=private),
-                CommandHandler("language", self.language, filters=private),
-                CommandHandler("notifications", self.notifications, filters=private),
-                CommandHandler("help", self.help, filters=private),
-                MessageHandler(private & filters.Document.ALL, self.returned_file),
-                MessageHandler(private & (filters.PHOTO | filters.VIDEO), self.not_a_file),
-                CallbackQueryHandler(self.page, pattern=rf"^{messages.PAGE}:"),
-                CallbackQueryHandler(self.download, pattern=rf"^{messages.DOWNLOAD}:"),
-                CallbackQueryHandler(self.open, pattern=rf"^{messages.OPEN}:"),
-                CallbackQueryHandler(self.choose_language, pattern=rf"^{messages.LANGUAGE}:"),
-                CallbackQueryHandler(self.toggle_notification, pattern=rf"^{messages.NOTIFY}:"),
-                CallbackQueryHandler(self.return_to, pattern=rf"^{messages.RETURN_TO}:"),
+                CommandHandler("start", answer(self.start, INVITATION), filters=private),
+                CommandHandler("stop", answer(self.stop, CHAT), filters=private),
+                CommandHandler("documents", answer(self.documents, CHAT), filters=private),
+                CommandHandler("send", answer(self.send_prompt, CHAT), filters=private),
+                CommandHandler("language", answer(self.language, CHAT), filters=private),
+                CommandHandler("notifications", answer(self.notifications, CHAT), filters=private),
+                CommandHandler("help", answer(self.help, CHAT), filters=private),
+                MessageHandler(private & filters.Document.ALL, answer(self.returned_file, RETURN)),
+                MessageHandler(
+                    private & (filters.PHOTO | filters.VIDEO), answer(self.not_a_file, CHAT)
+                ),
+                CallbackQueryHandler(answer(self.page, CHAT), pattern=rf"^{messages.PAGE}:"),
+                CallbackQueryHandler(
+                    answer(self.download, SHARED_DOCUMENT), pattern=rf"^{messages.DOWNLOAD}:"
+                ),
+                CallbackQueryHandler(
+                    answer(self.open, SHARED_DOCUMENT), pattern=rf"^{messages.OPEN}:"
+                ),
+                CallbackQueryHandler(
+                    answer(self.choose_language, CHAT), pattern=rf"^{messages.LANGUAGE}:"
+                ),
+                CallbackQueryHandler(
+                    answer(self.toggle_notification, CHAT), pattern=rf"^{messages.NOTIFY}:"
+                ),
+                CallbackQueryHandler(
+                    answer(self.return_to, RETURN), pattern=rf"^{messages.RETURN_TO}:"
+                ),
                 *self.signing.handlers(),
             ],
         }
@@ -123,26 +139,16 @@ class RecipientBot:
             user_id=user.id if user else None,
             username=user.username if user else None,
         )
-        try:
-            linked = await linking.redeem_invite(self.env, code=context.args[0], chat=identity)
-        except NotFound:
-            await self._say(update, "start.invalid")
-        except Gone as e:
-            await self._say(update, "start.used" if "used" in str(e) else "start.expired")
-        except NotAllowed:
-            await self._say(update, "start.refused")
-        except Conflict:
-            await self._say(update, "start.conflict")
-        else:
-            await chat.send_message(
-                text(
-                    linked.recipient.language,
-                    "start.welcome",
-                    name=linked.recipient.name,
-                    org=linked.organization.name,
-                ),
-                parse_mode=ParseMode.HTML,
-            )
+        linked = await linking.redeem_invite(self.env, code=context.args[0], chat=identity)
+        await chat.send_message(
+            text(
+                linked.recipient.language,
+                "start.welcome",
+                name=linked.recipient.name,
+                org=linked.organization.name,
+            ),
+            parse_mode=ParseMode.HTML,
+        )
 
     async def stop(self, update: Update, context: Context) -> None:
         chat = update.effective_chat
@@ -172,13 +178,9 @@ class RecipientBot:
         chat = update.effective_chat
         assert chat is not None
         language = await self._language(update)
-        try:
-            listing = await inbox.list_for_chat(
-                self.env, chat_id=chat.id, page=page, per_page=PER_PAGE, only_mine=only_mine
-            )
-        except NotFound:
-            await chat.send_message(text(language, "not_linked"))
-            return
+        listing = await inbox.list_for_chat(
+            self.env, chat_id=chat.id, page=page, per_page=PER_PAGE, only_mine=only_mine
+        )
         body, keyboard = messages.inbox_page(
             listing, language=language, only_mine=only_mine, per_page=PER_PAGE
         )
@@ -193,11 +195,7 @@ class RecipientBot:
         assert query is not None and query.data is not None and chat is not None
         language = await self._language(update)
         share_id = int(query.data.split(":")[1])
-        try:
-            found = await inbox.record_chat_download(self.env, chat_id=chat.id, share_id=share_id)
-        except (NotFound, Gone):
-            await query.answer(text(language, "unavailable", escape=False), show_alert=True)
-            return
+        found = await inbox.record_chat_download(self.env, chat_id=chat.id, share_id=share_id)
         document = found.document
         await query.answer(text(language, "download.sending", escape=False, title=document.title))
         if document.size > BOT_UPLOAD_LIMIT:
@@ -222,11 +220,7 @@ class RecipientBot:
         assert query is not None and query.data is not None and chat is not None
         language = await self._language(update)
         share_id = int(query.data.split(":")[1])
-        try:
-            found = await inbox.access_for_chat(self.env, chat_id=chat.id, share_id=share_id)
-        except (NotFound, Gone):
-            await query.answer(text(language, "unavailable", escape=False), show_alert=True)
-            return
+        found = await inbox.access_for_chat(self.env, chat_id=chat.id, share_id=share_id)
         await query.answer()
         link = await self._personal_url(share_id, found.recipient.id)
         heading = text(
@@ -312,21 +306,14 @@ class RecipientBot:
         if (document.file_size or 0) > min(self.max_upload_bytes, BOT_DOWNLOAD_LIMIT):
             await self._say(update, "send.too_big", limit=min(limit_mb, BOT_DOWNLOAD_LIMIT >> 20))
             return
-        try:
-            stored = await inbox.return_document(
-                self.env,
-                chat_id=chat.id,
-                recipient_id=recipient_id,
-                filename=document.file_name or "document",
-                content=self._fetch(document),
-                caption=message.caption,
-            )
-        except InvalidInput as e:
-            await self._say(update, "send.refused", reason=str(e))
-            return
-        except NotFound:
-            await self._say(update, "not_linked")
-            return
+        stored = await inbox.return_document(
+            self.env,
+            chat_id=chat.id,
+            recipient_id=recipient_id,
+            filename=document.file_name or "document",
+            content=self._fetch(document),
+            caption=message.caption,
+        )
         people = dict(
             (r.id, o.name) for r, o in await linking.recipients_of_chat(self.env, chat_id=chat.id)
         )
@@ -368,11 +355,7 @@ class RecipientBot:
         chat = update.effective_chat
         assert query is not None and query.data is not None and chat is not None
         code = query.data.split(":")[1]
-        try:
-            await inbox.set_language(self.env, chat_id=chat.id, language=code)
-        except WorkflowError:
-            await query.answer(text(await self._language(update), "not_linked", escape=False))
-            return
+        await inbox.set_language(self.env, chat_id=chat.id, language=code)
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(text(code, "language.set"))
@@ -396,13 +379,9 @@ class RecipientBot:
         assert query is not None and query.data is not None and chat is not None
         _, index, enabled = query.data.split(":")
         kind = NOTIFICATION_KINDS[int(index)]
-        try:
-            people = await inbox.set_notification(
-                self.env, chat_id=chat.id, kind=kind, enabled=enabled == "1"
-            )
-        except WorkflowError:
-            await query.answer(text(await self._language(update), "not_linked", escape=False))
-            return
+        people = await inbox.set_notification(
+            self.env, chat_id=chat.id, kind=kind, enabled=enabled == "1"
+        )
         person = people[0]
         await query.answer(text(person.language, "notifications.saved", escape=False))
         if isinstance(query.message, Message):

@@ -31,8 +31,8 @@ from telegram.ext import (
 
 from bot.i18n import text
 from bot.telegram import messages
+from bot.telegram.refusals import DECISION, refusing
 from workflows.context import Env
-from workflows.errors import Gone, NotAllowed, NotFound, WorkflowError
 from workflows.signing import deciding, party_notices
 from workflows.signing.deciding import Decision, PartyPage
 
@@ -77,13 +77,18 @@ class SigningButtons:
         self.language = language
 
     def handlers(self) -> list[BaseHandler[Update, Context, object]]:
+        """The handlers, each wrapped with the refusals of a decision."""
         private = filters.ChatType.PRIVATE
+        approve, reject, reason = (
+            refusing(handler, DECISION, language=self.language)
+            for handler in (self.approve, self.reject, self.reason)
+        )
         return [
-            CallbackQueryHandler(self.approve, pattern=rf"^{messages.APPROVE}:\d+$"),
-            CallbackQueryHandler(self.reject, pattern=rf"^{messages.REJECT}:\d+$"),
+            CallbackQueryHandler(approve, pattern=rf"^{messages.APPROVE}:\d+$"),
+            CallbackQueryHandler(reject, pattern=rf"^{messages.REJECT}:\d+$"),
             MessageHandler(
                 private & filters.TEXT & ~filters.COMMAND & DeclinePrompt(self.page_prefix),
-                self.reason,
+                reason,
             ),
         ]
 
@@ -91,24 +96,17 @@ class SigningButtons:
         query, user = update.callback_query, update.effective_user
         assert query is not None and query.data is not None and user is not None
         language = await self.language(update)
-        page = await self._page(update, int(query.data.split(":")[1]), language)
-        if page is None:
-            return
-        token, found = page
+        token, found = await self._page(update, int(query.data.split(":")[1]))
         refusal = _not_now(found, wanted="approved", language=language)
         if refusal is not None:
             await query.answer(refusal)
             return
-        try:
-            await deciding.decide(
-                self.env,
-                token,
-                Decision(kind="approve", telegram_user_id=user.id, needs_review=False),
-                actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
-            )
-        except WorkflowError as e:
-            await query.answer(_refusal(language, e), show_alert=True)
-            return
+        await deciding.decide(
+            self.env,
+            token,
+            Decision(kind="approve", telegram_user_id=user.id, needs_review=False),
+            actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
+        )
         done = text(language, "sign.approved", escape=False, ref=found.request.ref)
         await query.answer(done)
         if isinstance(query.message, Message):
@@ -119,10 +117,7 @@ class SigningButtons:
         query, chat = update.callback_query, update.effective_chat
         assert query is not None and query.data is not None and chat is not None
         language = await self.language(update)
-        page = await self._page(update, int(query.data.split(":")[1]), language)
-        if page is None:
-            return
-        token, found = page
+        token, found = await self._page(update, int(query.data.split(":")[1]))
         refusal = _not_now(found, wanted="declined", language=language)
         if refusal is not None:
             await query.answer(refusal)
@@ -149,49 +144,34 @@ class SigningButtons:
             return
         token = prompt_token(message.reply_to_message, self.page_prefix)
         assert token is not None
-        try:
-            found = await deciding.open_page(self.env, token)
-        except WorkflowError as e:
-            await message.reply_text(_refusal(language, e))
-            return
+        found = await deciding.open_page(self.env, token)
         refusal = _not_now(found, wanted="declined", language=language)
         if refusal is not None:
             await message.reply_text(refusal)
             return
-        try:
-            await deciding.decide(
-                self.env,
-                token,
-                Decision(
-                    kind="decline",
-                    reason=message.text,
-                    telegram_user_id=user.id,
-                    needs_review=False,
-                ),
-                actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
-            )
-        except WorkflowError as e:
-            await message.reply_text(_refusal(language, e))
-            return
+        await deciding.decide(
+            self.env,
+            token,
+            Decision(
+                kind="decline",
+                reason=message.text,
+                telegram_user_id=user.id,
+                needs_review=False,
+            ),
+            actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
+        )
         await message.reply_text(
             text(language, "sign.declined", escape=False, ref=found.request.ref)
         )
 
-    async def _page(
-        self, update: Update, party_id: int, language: str
-    ) -> tuple[str, PartyPage] | None:
-        """The pressing person's link to the party's page and the page, or None once the
-        press has been answered with why not."""
-        query, chat, user = update.callback_query, update.effective_chat, update.effective_user
-        assert query is not None and chat is not None and user is not None
-        try:
-            token = await party_notices.chat_link(
-                self.env, party_id=party_id, chat_id=chat.id, telegram_user_id=user.id
-            )
-            return token, await deciding.open_page(self.env, token)
-        except WorkflowError as e:
-            await query.answer(_refusal(language, e), show_alert=True)
-            return None
+    async def _page(self, update: Update, party_id: int) -> tuple[str, PartyPage]:
+        """The pressing person's link to the party's page, and the page."""
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        token = await party_notices.chat_link(
+            self.env, party_id=party_id, chat_id=chat.id, telegram_user_id=user.id
+        )
+        return token, await deciding.open_page(self.env, token)
 
 
 def _not_now(page: PartyPage, *, wanted: str, language: str) -> str | None:
@@ -206,14 +186,6 @@ def _not_now(page: PartyPage, *, wanted: str, language: str) -> str | None:
     if not page.may_decide:
         return text(language, "sign.unavailable", escape=False)
     return None
-
-
-def _refusal(language: str, error: WorkflowError) -> str:
-    if isinstance(error, NotFound | Gone):
-        return text(language, "sign.unavailable", escape=False)
-    if isinstance(error, NotAllowed):
-        return text(language, "sign.not_yours", escape=False)
-    return text(language, "sign.refused", escape=False, reason=str(error))
 
 
 async def _drop_decision_buttons(message: Message) -> None:

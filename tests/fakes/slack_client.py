@@ -82,6 +82,8 @@ class SlackSender:
         """(request kind, seconds) for answers slower than Slack's 3 s."""
         self._session = session
         self._owns_session = session is None
+        self.last_sent: tuple[bytes, dict[str, str]] | None = None
+        """The last request's exact body and headers, as an eavesdropper could keep them."""
 
     async def __aenter__(self) -> SlackSender:
         return self
@@ -503,6 +505,7 @@ class SlackSender:
         headers.update(extra_headers or {})
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self.last_sent = (body.encode(), dict(headers))
         started = time.monotonic()
         async with self._session.post(self.url, data=body.encode(), headers=headers) as response:
             await response.read()
@@ -510,6 +513,19 @@ class SlackSender:
         if elapsed > ACK_DEADLINE:
             self.late_acks.append((kind, elapsed))
         return response
+
+
+async def replay(sender: SlackSender) -> aiohttp.ClientResponse:
+    """Send ``sender``'s last request again, byte for byte: a captured request replayed
+    within its five minutes."""
+    assert sender.last_sent is not None, "nothing was sent yet"
+    body, headers = sender.last_sent
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(sender.url, data=body, headers=headers) as response,
+    ):
+        await response.read()
+    return response
 
 
 async def _json_body(response: aiohttp.ClientResponse) -> JSON | None:

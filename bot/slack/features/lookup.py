@@ -1,7 +1,7 @@
 """Looking documents up from Slack: `/inkpost link`, `history` and `find`, and Revoke.
 
 Each subcommand is a plain call of a workflow with its result as a message; workflow
-errors become one short message in `bot.slack.listeners.answer`.
+errors become one short message in `bot.slack.listeners.refuse`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Subcommand, Usage, Who
-from bot.slack.listeners import action_value, answer, staff_of, tell, who_of
+from bot.slack.listeners import RefusingApp, action_value, staff_of, tell, who_of
 from workflows import audit
 from workflows.context import Env
 from workflows.documents import filing, search
@@ -51,18 +50,18 @@ class Lookup:
 
     def subcommands(self) -> Mapping[str, Subcommand]:
         return {
-            "link": lambda call: answer(self.link(call.who, call.args)),
-            "history": lambda call: answer(self.history(call.who, call.args)),
-            "find": lambda call: answer(self.find(call.who, call.args)),
+            "link": lambda call: self.link(call.who, call.args),
+            "history": lambda call: self.history(call.who, call.args),
+            "find": lambda call: self.find(call.who, call.args),
         }
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         @app.action(blocks.REVOKE_LINK)
         async def revoke(
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            message = await answer(self.revoke(who_of(context, body), action_value(body)))
+            message = await self.revoke(who_of(context, body), action_value(body))
             await respond(replace_original=True, **message)
 
         @app.action(blocks.WATCH_LINK)
@@ -70,23 +69,21 @@ class Lookup:
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            await tell(respond, await answer(self.watch(who_of(context, body), action_value(body))))
+            await tell(respond, await self.watch(who_of(context, body), action_value(body)))
 
         @app.action(blocks.FOUND_LINK)
         async def link_found(
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            await tell(respond, await answer(self.link(who_of(context, body), action_value(body))))
+            await tell(respond, await self.link(who_of(context, body), action_value(body)))
 
         @app.action(blocks.FOUND_HISTORY)
         async def history_found(
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            await tell(
-                respond, await answer(self.history(who_of(context, body), action_value(body)))
-            )
+            await tell(respond, await self.history(who_of(context, body), action_value(body)))
 
     async def link(self, who: Who, args: str) -> Message:
         context = await staff_of(self.env, who)

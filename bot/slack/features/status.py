@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,24 +17,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from bot.slack.blocks import Message, escape, when
 from bot.slack.feature import Subcommand, Usage, Who
-from bot.slack.listeners import action_value, answer, staff_of, team_of, tell, who_of
+from bot.slack.listeners import RefusingApp, action_value, staff_of, team_of, who_of
 from bot.slack.notify import RETRY_FROM_NOTICE
 from bot.slack.views import button, context_block, plain, section
 from workflows import overview
 from workflows.context import Env
 from workflows.errors import InvalidInput, WorkflowError
+from workflows.outbox.kinds import Kind
 from workflows.overview import Awaiting, FailedDelivery, Overview, Unopened, Visit
-from workflows.sharing import staff_notices
 
 RETRY_FROM_STATUS = "status_retry"
 SHOWN = 10
 """Entries of each kind shown; the rest are counted."""
-KIND_LABELS = {
-    "document.shared": "Share notice",
-    staff_notices.OPENED: "Staff notice (opened)",
-    staff_notices.DOWNLOADED: "Staff notice (downloaded)",
-    staff_notices.RETURNED: "Staff notice (returned)",
-    staff_notices.FAILED: "Staff notice (failed delivery)",
+KIND_LABELS: dict[str, str] = {
+    Kind.DOCUMENT_SHARED: "Share notice",
+    Kind.DOCUMENT_OPENED: "Staff notice (opened)",
+    Kind.DOCUMENT_DOWNLOADED: "Staff notice (downloaded)",
+    Kind.DOCUMENT_RETURNED: "Staff notice (returned)",
+    Kind.DELIVERY_FAILED: "Staff notice (failed delivery)",
 }
 
 
@@ -55,9 +54,9 @@ class Status:
         self.shown = shown
 
     def subcommands(self) -> Mapping[str, Subcommand]:
-        return {"status": lambda call: answer(self.status(call.who))}
+        return {"status": lambda call: self.status(call.who)}
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         @app.event("app_home_opened")
         async def home_opened(
             event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
@@ -81,7 +80,7 @@ class Status:
             if (body.get("container") or {}).get("type") == "view":
                 await self.publish_home(client, who, note=note)
             else:
-                message = await answer(self.status(who, note=note))
+                message = await self.status(who, note=note)
                 await respond(replace_original=True, **message)
 
         @app.action(RETRY_FROM_NOTICE)
@@ -89,11 +88,7 @@ class Status:
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            try:
-                retried_by = await self._retry(who_of(context, body), action_value(body))
-            except WorkflowError as error:
-                await tell(respond, blocks.refusal(str(error)))
-                return
+            retried_by = await self._retry(who_of(context, body), action_value(body))
             message = body.get("message") or {}
             await respond(replace_original=True, **retried_notice(message, retried_by))
 
@@ -105,7 +100,8 @@ class Status:
     async def publish_home(
         self, client: AsyncWebClient, who: Who, *, note: Message | None = None
     ) -> None:
-        """Publish the Home tab as it is now; someone who is not staff sees why not."""
+        """Publish the Home tab as it is now; someone who is not staff sees why not there,
+        the one place the Home tab can show it."""
         try:
             context = await staff_of(self.env, who)
             found = await overview.overview(self.env, org_id=context.org_id, limit=self.shown)
@@ -115,7 +111,8 @@ class Status:
         await client.views_publish(user_id=who.user_id, view=view)
 
     async def retry(self, who: Who, value: str) -> Message:
-        """Retry what a status button names; a line saying what happened, for the view."""
+        """Retry what a status button names; a line saying what happened, for the view.
+        A refusal is that line too: the status is redrawn around it, as it is now."""
         try:
             await self._retry(who, value)
         except WorkflowError as error:
@@ -222,7 +219,7 @@ def _recent_blocks(recent: Sequence[Visit]) -> list[Message]:
     heading = section("*Recently opened or downloaded*")
     if not recent:
         return [heading, context_block("Nobody has opened or downloaded a document yet.")]
-    verbs = {staff_notices.OPENED: "opened", staff_notices.DOWNLOADED: "downloaded"}
+    verbs: dict[str, str] = {Kind.DOCUMENT_OPENED: "opened", Kind.DOCUMENT_DOWNLOADED: "downloaded"}
     lines = [
         f"{when(v.at)} · {escape(v.who)} {verbs.get(v.action, v.action)} {_doc(v.document)}"
         for v in recent

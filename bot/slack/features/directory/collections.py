@@ -13,7 +13,7 @@ from bot.slack.features.directory.views import ListState, Modal
 from bot.slack.views import sentence
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotFound, WorkflowError
-from workflows.people import recipients, spaces
+from workflows.people import membership, recipients, spaces
 from workflows.people.staff import StaffContext, require_admin
 from workflows.scope import clean_text
 
@@ -93,7 +93,7 @@ class CollectionForms:
         may_manage(context, kind)
         add = form.ids(views.ADD_MEMBERS, what="recipient")
         remove = form.ids(views.REMOVE_MEMBERS, what="recipient")
-        form.check(views.ADD_MEMBERS, lambda: recipients.check_moves(add, remove))
+        form.check(views.ADD_MEMBERS, lambda: membership.check_moves(add, remove))
         form.done()
         try:
             if kind == "group":

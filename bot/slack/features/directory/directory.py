@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.features.directory import pickers, views
@@ -44,11 +42,11 @@ from bot.slack.features.directory.views import (
     paginate,
     zone,
 )
-from bot.slack.listeners import answer, staff_of, tell, who_of
-from bot.slack.views import MAX_OPTIONS, sentence
+from bot.slack.listeners import RefusingApp, staff_of, tell, who_of
+from bot.slack.views import MAX_OPTIONS
 from storage.models import Client, Group, Recipient, Space
 from workflows.context import Env
-from workflows.errors import InvalidInput, WorkflowError
+from workflows.errors import InvalidInput
 from workflows.people import organizations, recipients, spaces
 from workflows.people.staff import StaffContext
 from workflows.scope import clean_text, get_scoped
@@ -79,7 +77,7 @@ class Directory:
     def subcommands(self) -> Mapping[str, Subcommand]:
         def lister(kind: str) -> Subcommand:
             async def list_(call: Call) -> Message:
-                return await answer(self.first_page(call.who, kind, call.args))
+                return await self.first_page(call.who, kind, call.args)
 
             return list_
 
@@ -157,7 +155,7 @@ class Directory:
 
     # -- listeners ------------------------------------------------------------------------
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         people, collections = self.recipient_forms, self.collection_forms
         for action_id in (views.PAGE_PREVIOUS, views.PAGE_NEXT):
             app.action(action_id)(self._on_page)
@@ -189,12 +187,9 @@ class Directory:
         self, ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
     ) -> None:
         await ack()
-
-        async def turn() -> Message:
-            staff_context = await staff_of(self.env, who_of(context, body))
-            return await self.show(staff_context, parse_state(_action_value(body)))
-
-        await _replace_or_refuse(respond, turn())
+        staff_context = await staff_of(self.env, who_of(context, body))
+        message = await self.show(staff_context, parse_state(_action_value(body)))
+        await respond(replace_original=True, **message)
 
     async def _on_recipient_menu(
         self,
@@ -205,54 +200,43 @@ class Directory:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        try:
-            staff_context = await staff_of(self.env, who_of(context, body))
-            state, do, recipient_id = parse_target(_action_value(body))
-            if do in ("block", "unblock"):
-                changed = await recipients.set_recipient_blocked(
-                    self.env,
-                    org_id=staff_context.org_id,
-                    actor=staff_context.actor,
-                    recipient_id=recipient_id,
-                    blocked=do == "block",
-                )
-                notice = f"{changed.name} is {'blocked' if do == 'block' else 'unblocked'}."
-                message = await self.show(staff_context, state, notice)
-                await respond(replace_original=True, **message)
-            elif do == "invite":
-                await tell(respond, await self.recipient_forms.invite(staff_context, recipient_id))
-            elif do in ("edit", "places"):
-                modal = Modal(state, str(body.get("response_url") or ""), recipient_id)
-                forms = self.recipient_forms
-                build = forms.edit_modal if do == "edit" else forms.places_modal
-                view = await build(staff_context, modal)
-                await client.views_open(trigger_id=body["trigger_id"], view=view)
-            else:
-                raise InvalidInput("this menu does not offer that")
-        except WorkflowError as error:
-            await tell(respond, blocks.refusal(str(error)))
+        staff_context = await staff_of(self.env, who_of(context, body))
+        state, do, recipient_id = parse_target(_action_value(body))
+        if do in ("block", "unblock"):
+            changed = await recipients.set_recipient_blocked(
+                self.env,
+                org_id=staff_context.org_id,
+                actor=staff_context.actor,
+                recipient_id=recipient_id,
+                blocked=do == "block",
+            )
+            notice = f"{changed.name} is {'blocked' if do == 'block' else 'unblocked'}."
+            message = await self.show(staff_context, state, notice)
+            await respond(replace_original=True, **message)
+        elif do == "invite":
+            await tell(respond, await self.recipient_forms.invite(staff_context, recipient_id))
+        elif do in ("edit", "places"):
+            modal = Modal(state, str(body.get("response_url") or ""), recipient_id)
+            forms = self.recipient_forms
+            build = forms.edit_modal if do == "edit" else forms.places_modal
+            view = await build(staff_context, modal)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        else:
+            raise InvalidInput("this menu does not offer that")
 
     def _on_open(
         self, build: Callable[[StaffContext, Modal], Awaitable[Message]]
     ) -> Callable[..., Awaitable[None]]:
-        """A button that opens a modal built by ``build``, or says why it cannot."""
+        """A button that opens a modal built by ``build``, or says why it cannot (`refuse`)."""
 
         async def open_(
-            ack: AsyncAck,
-            respond: AsyncRespond,
-            body: dict[str, Any],
-            context: Any,
-            client: AsyncWebClient,
+            ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
         ) -> None:
             await ack()
-            try:
-                staff_context = await staff_of(self.env, who_of(context, body))
-                raw = _action_value(body)
-                modal = Modal(parse_state(raw), str(body.get("response_url") or ""), target_of(raw))
-                view = await build(staff_context, modal)
-            except WorkflowError as error:
-                await tell(respond, blocks.refusal(str(error)))
-                return
+            staff_context = await staff_of(self.env, who_of(context, body))
+            raw = _action_value(body)
+            modal = Modal(parse_state(raw), str(body.get("response_url") or ""), target_of(raw))
+            view = await build(staff_context, modal)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
         return open_
@@ -261,52 +245,43 @@ class Directory:
         self, ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
     ) -> None:
         await ack()
-
-        async def delete() -> Message:
-            staff_context = await staff_of(self.env, who_of(context, body))
-            state, _, item_id = parse_target(_action_value(body))
-            kind = collection_kind(state)
-            notice = await self.collection_forms.delete(staff_context, kind, item_id)
-            return await self.show(staff_context, state, notice)
-
-        await _replace_or_refuse(respond, delete())
+        staff_context = await staff_of(self.env, who_of(context, body))
+        state, _, item_id = parse_target(_action_value(body))
+        kind = collection_kind(state)
+        notice = await self.collection_forms.delete(staff_context, kind, item_id)
+        message = await self.show(staff_context, state, notice)
+        await respond(replace_original=True, **message)
 
     def _on_submit(
         self, save: Callable[[StaffContext, Modal, Form], Awaitable[str | None]]
     ) -> Callable[..., Awaitable[None]]:
-        """A modal's submission: errors on its fields, or close it and redraw its list."""
+        """A modal's submission: errors on the fields they are about (a refusal of the whole
+        form on its first field, `refuse`), or close it and redraw its list."""
 
         async def submit(ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
             view = body["view"]
+            staff_context = await staff_of(self.env, who_of(context, body))
+            modal = parse_modal(str(view.get("private_metadata") or ""))
             try:
-                staff_context = await staff_of(self.env, who_of(context, body))
-                modal = parse_modal(str(view.get("private_metadata") or ""))
                 notice = await save(staff_context, modal, Form(view["state"]["values"]))
             except FieldErrors as error:
                 await ack(response_action="errors", errors=error.errors)
                 return
-            except WorkflowError as error:
-                await ack(
-                    response_action="errors", errors={_first_input(view): sentence(str(error))}
-                )
-                return
             await ack()
             if modal.response_url:
-                message = await answer(self.show(staff_context, modal.state, notice))
+                message = await self.show(staff_context, modal.state, notice)
                 await _redraw(modal.response_url, message)
 
         return submit
 
     def _on_suggest(self, offer: pickers.Offer) -> Callable[..., Awaitable[None]]:
-        """An external select's options: what matches the typed text, in this organisation."""
+        """An external select's options: what matches the typed text, in this organisation;
+        nothing for anyone who is not staff (`refuse`)."""
 
         async def suggest(ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
-            try:
-                staff_context = await staff_of(self.env, who_of(context, body))
-                typed = str(body.get("value") or "").strip()
-                options = await offer(self.env, staff_context, typed, body)
-            except WorkflowError:
-                options = []
+            staff_context = await staff_of(self.env, who_of(context, body))
+            typed = str(body.get("value") or "").strip()
+            options = await offer(self.env, staff_context, typed, body)
             await ack(options=options[:MAX_OPTIONS])
 
         return suggest
@@ -364,16 +339,6 @@ def _action_value(body: dict[str, Any]) -> str:
     return str((selected or {}).get("value") or action.get("value") or "")
 
 
-async def _replace_or_refuse(respond: AsyncRespond, work: Awaitable[Message]) -> None:
-    """Redraw the list in place, or add a short refusal beside it."""
-    try:
-        message = await work
-    except WorkflowError as error:
-        await tell(respond, blocks.refusal(str(error)))
-        return
-    await respond(replace_original=True, **message)
-
-
 async def _redraw(response_url: str, message: Message) -> None:
     """Show the list anew where it was; the change is saved even when this fails."""
     try:
@@ -383,10 +348,6 @@ async def _redraw(response_url: str, message: Message) -> None:
         return
     if sent.status_code != 200:
         log.warning("Slack refused to redraw a directory list: %s", sent.body)
-
-
-def _first_input(view: dict[str, Any]) -> str:
-    return next(str(b["block_id"]) for b in view.get("blocks", []) if b.get("type") == "input")
 
 
 def _haystack(row: RecipientRow) -> str:

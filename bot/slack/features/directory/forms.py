@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from bot.slack.features.directory.views import LISTS, MAX_WORDS, ListState, Modal
 from bot.slack.views import Errors, sentence
 from workflows.errors import InvalidInput, WorkflowError
-from workflows.people.recipients import MembershipChange
+from workflows.people.membership import MembershipChange
 
 T = TypeVar("T")
 Values = Mapping[str, Mapping[str, Any]]

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -47,12 +45,12 @@ from bot.slack.features.sharing.views import (
     space_option,
 )
 from bot.slack.listeners import (
+    RefusingApp,
     action_value,
     form_submission,
     open_form,
     staff_of,
     suggestions,
-    tell,
     who_of,
 )
 from bot.slack.views import MAX_OPTIONS, Errors, joined, sentence
@@ -97,21 +95,15 @@ class Sharing:
     def subcommands(self) -> Mapping[str, Subcommand]:
         return {"share": self.share}
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         @app.action(blocks.FOUND_SHARE)
         async def share_found(
-            ack: AsyncAck,
-            respond: AsyncRespond,
-            body: dict[str, Any],
-            context: Any,
-            client: AsyncWebClient,
+            ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
         ) -> None:
             await ack()
             trigger_id = str(body.get("trigger_id") or "")
             who = who_of(context, body)
-            refusal = await self.open(who, action_value(body), trigger_id=trigger_id, client=client)
-            if refusal is not None:
-                await tell(respond, refusal)
+            await self.open(who, action_value(body), trigger_id=trigger_id, client=client)
 
         for action_id, find in (
             (DOCUMENT, self.document_options),
@@ -124,23 +116,17 @@ class Sharing:
         app.view(CALLBACK)(form_submission(self.check, self._share_told))
 
     async def share(self, call: Call) -> Message | None:
-        return await self.open(call.who, call.args, trigger_id=call.trigger_id, client=call.client)
+        await self.open(call.who, call.args, trigger_id=call.trigger_id, client=call.client)
+        return None
 
-    async def open(
-        self, who: Who, ref: str, *, trigger_id: str, client: AsyncWebClient
-    ) -> Message | None:
-        """Open the share modal, with ``ref``'s document chosen when given; a refusal
-        message instead when the person may not share or the document is unknown."""
-        try:
-            context = await staff_of(self.env, who)
-            document = None
-            if ref.strip():
-                document = await filing.find_document(
-                    self.env, org_id=context.org_id, ref=ref.strip()
-                )
-            view = await open_form(client, trigger_id=trigger_id, view=loading_modal())
-        except WorkflowError as error:
-            return blocks.refusal(str(error))
+    async def open(self, who: Who, ref: str, *, trigger_id: str, client: AsyncWebClient) -> None:
+        """Open the share modal, with ``ref``'s document chosen when given; NotAllowed or
+        NotFound instead when the person may not share or the document is unknown."""
+        context = await staff_of(self.env, who)
+        document = None
+        if ref.strip():
+            document = await filing.find_document(self.env, org_id=context.org_id, ref=ref.strip())
+        view = await open_form(client, trigger_id=trigger_id, view=loading_modal())
         groups = await recipients.list_groups(self.env, org_id=context.org_id)
         found = await spaces.list_spaces(self.env, org_id=context.org_id)
         form = share_modal(document=document, groups=groups, spaces=found)
@@ -148,7 +134,6 @@ class Sharing:
             await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
         except SlackApiError as error:
             log.info("the share form was closed before it loaded: %s", error.response.get("error"))
-        return None
 
     async def document_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         """Documents whose reference or title matches; the newest when nothing is typed."""
@@ -178,12 +163,11 @@ class Sharing:
         return [space_option(s) for s in found if wanted in s.space.name.lower()][:MAX_OPTIONS]
 
     async def check(self, who: Who, values: Mapping[str, Any]) -> Plan | Errors:
-        """The submission as a plan, or the errors to show on the modal's fields."""
+        """The submission as a plan, or the errors to show on the modal's fields. A document
+        that cannot be shared is refused on its field; anyone who may not share is refused on
+        the form's first field (`refuse`)."""
         document_block = BLOCK_OF[DOCUMENT]
-        try:
-            context = await staff_of(self.env, who)
-        except WorkflowError as error:
-            return {document_block: sentence(str(error))}
+        context = await staff_of(self.env, who)
         form = _Form(values)
         ref = form.chosen(DOCUMENT)
         recipient_ids = form.ids(RECIPIENTS, "recipient")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
@@ -44,8 +43,8 @@ from bot.slack.features.signing.views import (
     sign_modal,
 )
 from bot.slack.listeners import (
+    RefusingApp,
     action_value,
-    answer,
     form_submission,
     open_form,
     staff_of,
@@ -54,6 +53,7 @@ from bot.slack.listeners import (
     who_of,
 )
 from bot.slack.views import MAX_OPTIONS, Errors, joined, sentence
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.documents import search
 from workflows.errors import Conflict, InvalidInput, WorkflowError
@@ -101,10 +101,10 @@ class Signing:
     def subcommands(self) -> Mapping[str, Subcommand]:
         return {
             "sign": self.sign,
-            "requests": lambda call: answer(self.requests(call.who, call.args)),
+            "requests": lambda call: self.requests(call.who, call.args),
         }
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         app.options(DOCUMENTS)(suggestions(self.env, self.document_options))
         for action_id in ROLE_FIELDS.values():
             app.options(action_id)(suggestions(self.env, self.recipient_options))
@@ -116,20 +116,15 @@ class Signing:
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            await tell(
-                respond, await answer(self.remind(who_of(context, body), action_value(body)))
-            )
+            await tell(respond, await self.remind(who_of(context, body), action_value(body)))
 
         @app.action(CANCEL)
         async def cancel(
             ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
         ) -> None:
             await ack()
-            message, replace = await self.cancel(who_of(context, body), action_value(body))
-            if replace:
-                await respond(replace_original=True, **message)
-            else:
-                await tell(respond, message)
+            message = await self.cancel(who_of(context, body), action_value(body))
+            await respond(replace_original=True, **message)
 
     async def document_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         """PDFs whose reference or title matches; the newest when nothing is typed."""
@@ -151,28 +146,23 @@ class Signing:
     async def sign(self, call: Call) -> Message | None:
         """Open the request modal, with ``DOC`` chosen when given; a refusal instead when
         the person may not send requests or the document is unknown or no PDF."""
-        try:
-            context = await staff_of(self.env, call.who)
-            chosen = []
-            if call.args.strip():
-                found = await forms.signable_documents(
-                    self.env, org_id=context.org_id, refs=call.args.split()
-                )
-                if found.problems:
-                    raise InvalidInput(found.problems[0])
-                chosen = found.documents
-            form = sign_modal(documents=chosen, language=context.organization.default_language)
-            await open_form(call.client, trigger_id=call.trigger_id, view=form)
-        except WorkflowError as error:
-            return blocks.refusal(str(error))
+        context = await staff_of(self.env, call.who)
+        chosen = []
+        if call.args.strip():
+            found = await forms.signable_documents(
+                self.env, org_id=context.org_id, refs=call.args.split()
+            )
+            if found.problems:
+                raise InvalidInput(found.problems[0])
+            chosen = found.documents
+        form = sign_modal(documents=chosen, language=context.organization.default_language)
+        await open_form(call.client, trigger_id=call.trigger_id, view=form)
         return None
 
     async def check(self, who: Who, values: Mapping[str, Any]) -> Plan | Errors:
-        """The submission as a plan, or the errors to show on the modal's fields."""
-        try:
-            context = await staff_of(self.env, who)
-        except WorkflowError as error:
-            return {BLOCK_OF[DOCUMENTS]: sentence(str(error))}
+        """The submission as a plan, or the errors to show on the modal's fields; anyone who
+        may not send requests is refused on the form's first field (`refuse`)."""
+        context = await staff_of(self.env, who)
         form = _Form(values)
         refs = form.values_of(DOCUMENTS)
         picked = {role: form.recipient_ids(action_id) for role, action_id in ROLE_FIELDS.items()}
@@ -204,7 +194,7 @@ class Signing:
         if form.errors:
             return form.errors
         new = NewRequest(
-            document_ids=[_id(d.id) for d in found.documents],
+            document_ids=[id_of(d) for d in found.documents],
             parties=parties,
             order=order,
             expires_at=expires_at,
@@ -241,7 +231,8 @@ class Signing:
 
     async def create(self, plan: Plan) -> Message:
         """Create the planned request; the message with its links, or why it could not be
-        created (something changed after the form was checked)."""
+        created (something changed after the form was checked): the form is closed by then,
+        so the refusal says what it is about."""
         context = plan.context
         try:
             created = await requests.create_request(
@@ -257,23 +248,20 @@ class Signing:
 
     # -- after it is sent
 
-    async def cancel(self, who: Who, ref: str) -> tuple[Message, bool]:
-        """Cancel ``ref``: the message to replace the request's with, or a refusal for the
-        person alone (False) — a second press finds it already cancelled."""
+    async def cancel(self, who: Who, ref: str) -> Message:
+        """Cancel ``ref``: the message to replace the request's with. A second press finds
+        it already cancelled, and says so rather than why a cancelled request cannot be."""
+        context = await staff_of(self.env, who)
         try:
-            context = await staff_of(self.env, who)
-            try:
-                request = await requests.cancel_request(
-                    self.env, org_id=context.org_id, actor=context.actor, ref=ref
-                )
-            except Conflict:
-                state = await requests.request_state(self.env, org_id=context.org_id, ref=ref)
-                if state.request.status != requests.CANCELLED:
-                    raise
-                return blocks.refusal(f"{state.request.ref} is already cancelled"), False
-        except WorkflowError as error:
-            return blocks.refusal(str(error)), False
-        return cancelled_message(request, by=context.staff.name), True
+            request = await requests.cancel_request(
+                self.env, org_id=context.org_id, actor=context.actor, ref=ref
+            )
+        except Conflict as error:
+            state = await requests.request_state(self.env, org_id=context.org_id, ref=ref)
+            if state.request.status != requests.CANCELLED:
+                raise
+            raise Conflict(f"{state.request.ref} is already cancelled") from error
+        return cancelled_message(request, by=context.staff.name)
 
     async def remind(self, who: Who, ref: str) -> Message:
         """Remind now every party still to decide whose turn it is (at most once an hour)."""
@@ -354,8 +342,3 @@ class _Form:
             self.fail(EXPIRES, "Pick today or a later date")
             return None
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-def _id(value: int | None) -> int:
-    assert value is not None
-    return value

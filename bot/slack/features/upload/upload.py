@@ -23,9 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -34,7 +32,7 @@ from bot.slack.blocks import Message
 from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.features.upload import views
 from bot.slack.features.upload.views import Outcome, PickedFile
-from bot.slack.listeners import action_value, staff_of, suggestions, team_of, who_of
+from bot.slack.listeners import RefusingApp, action_value, staff_of, suggestions, team_of, who_of
 from bot.slack.views import MAX_OPTIONS, Block, Errors, sentence
 from storage.errors import BlobTooLarge, EmptyBlob
 from storage.models import Document, Organization
@@ -111,7 +109,7 @@ class Uploads:
     def subcommands(self) -> Mapping[str, Subcommand]:
         return {"upload": self.upload}
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, app: RefusingApp) -> None:
         app.shortcut(views.SHORTCUT)(self._shortcut)
         app.action(views.OPEN_BUTTON)(self._open_button)
         app.options(views.CLIENT)(suggestions(self.env, self.client_options))
@@ -121,19 +119,16 @@ class Uploads:
     # -- opening the form
 
     async def upload(self, call: Call) -> Message | None:
-        """Open the empty form, or say why not."""
-        return await self._open(call.who, client=call.client, trigger_id=call.trigger_id, files=())
+        """Open the empty form; anyone who may not upload is told why not (`refuse`)."""
+        await self._open(call.who, client=call.client, trigger_id=call.trigger_id, files=())
+        return None
 
     async def _open(
         self, who: Who, *, client: AsyncWebClient, trigger_id: str, files: Sequence[PickedFile]
-    ) -> Message | None:
-        try:
-            context = await staff_of(self.env, who)
-            view = await self.modal(context, files=files)
-        except WorkflowError as error:
-            return blocks.refusal(str(error))
+    ) -> None:
+        context = await staff_of(self.env, who)
+        view = await self.modal(context, files=files)
         await client.views_open(trigger_id=trigger_id, view=view)
-        return None
 
     async def modal(self, context: StaffContext, *, files: Sequence[PickedFile]) -> dict[str, Any]:
         """The form for this organisation: its categories and clients."""
@@ -150,45 +145,24 @@ class Uploads:
         )
 
     async def _shortcut(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: Any,
-        client: AsyncWebClient,
-        respond: AsyncRespond,
+        self, ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
     ) -> None:
         await ack()
         who = who_of(context, body)
         files = savable_files((body.get("message") or {}).get("files") or [])
         if not files:
-            await respond(
-                response_type="ephemeral", **blocks.refusal("this message has no files I can save")
-            )
-            return
+            raise InvalidInput("this message has no files I can save")
         trigger_id = str(body.get("trigger_id") or "")
-        refusal = await self._open(who, client=client, trigger_id=trigger_id, files=files)
-        if refusal is not None:
-            await respond(response_type="ephemeral", **refusal)
+        await self._open(who, client=client, trigger_id=trigger_id, files=files)
 
     async def _open_button(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: Any,
-        client: AsyncWebClient,
-        respond: AsyncRespond,
+        self, ack: AsyncAck, body: dict[str, Any], context: Any, client: AsyncWebClient
     ) -> None:
         await ack()
         who = who_of(context, body)
-        try:
-            files = views.decode_files(action_value(body))
-        except InvalidInput as error:
-            await respond(response_type="ephemeral", **blocks.refusal(str(error)))
-            return
+        files = views.decode_files(action_value(body))
         trigger_id = str(body.get("trigger_id") or "")
-        refusal = await self._open(who, client=client, trigger_id=trigger_id, files=files)
-        if refusal is not None:
-            await respond(response_type="ephemeral", **refusal)
+        await self._open(who, client=client, trigger_id=trigger_id, files=files)
 
     async def _dm_with_files(
         self, event: dict[str, Any], context: Any, body: dict[str, Any], client: AsyncWebClient
@@ -196,17 +170,12 @@ class Uploads:
         """Offer to save the files; only staff are offered, anyone else learns why not."""
         files = savable_files(event.get("files") or [])
         who = Who(team_id=team_of(context, body), user_id=str(event.get("user") or ""))
-        try:
-            await staff_of(self.env, who)
-        except WorkflowError as error:
-            message = blocks.refusal(str(error))
-        else:
-            message = (
-                views.files_received_message(files)
-                if files
-                else blocks.refusal("I cannot save these files: Slack only shows a trace of them")
-            )
-        await client.chat_postMessage(channel=event["channel"], **message)
+        await staff_of(self.env, who)
+        if not files:
+            raise InvalidInput("I cannot save these files: Slack only shows a trace of them")
+        await client.chat_postMessage(
+            channel=event["channel"], **views.files_received_message(files)
+        )
 
     async def client_options(self, context: StaffContext, typed: str) -> list[Block]:
         """Clients whose name holds what the user typed."""
@@ -226,7 +195,7 @@ class Uploads:
         client: AsyncWebClient,
     ) -> None:
         who = who_of(context, body)
-        try:
+        try:  # like the upload's outcome, a refusal goes to the DM, where it stays on record
             found = await staff_of(self.env, who)
             form, errors = read_form(
                 view,
