@@ -22,6 +22,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from storage.models import Document
+from storage.rows import id_of
 from web_sign import downloads
 from web_sign.errors import page_for
 from web_sign.pages import render
@@ -184,7 +185,7 @@ async def document_page(request: web.Request) -> web.Response:
     token, page, document = await _document(request)
     if request.method == "GET":
         await deciding.record_opened(
-            request.app[ENV], token, _id(document), actor=_actor(request, page)
+            request.app[ENV], token, id_of(document), actor=_actor(request, page)
         )
     base = _page_url(request, token)
     doc_base = f"{base}/doc/{document.id}"
@@ -223,7 +224,7 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     env = request.app[ENV]
     token, page, document = await _document(request)
     if downloads.counted_before_lookup(request):
-        await deciding.record_opened(env, token, _id(document), actor=_actor(request, page))
+        await deciding.record_opened(env, token, id_of(document), actor=_actor(request, page))
     return await downloads.send_document(request, blobs=env.blobs, document=document)
 
 
@@ -231,7 +232,7 @@ async def signed_file(request: web.Request) -> web.StreamResponse:
     """The sealed PDF of a document, once the request is complete."""
     env = request.app[ENV]
     _, page, document = await _document(request)
-    sealed = page.state.sealed.get(_id(document))
+    sealed = page.state.sealed.get(id_of(document))
     if sealed is None:
         raise NotFound("this document is not signed and sealed yet")
     return await downloads.send_document(request, blobs=env.blobs, document=sealed)
@@ -245,11 +246,6 @@ async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
         if document.id == wanted:
             return token, page, document
     raise NotFound(f"document {wanted} is not part of this request")
-
-
-def _id(document: Document) -> int:
-    assert document.id is not None
-    return document.id
 
 
 def _actor(request: web.Request, page: PartyPage) -> Actor:

@@ -23,6 +23,7 @@ from inkpost.cli.context import (
 from inkpost.cli.output import Column, emit_json, say
 from inkpost.errors import UserError
 from storage.models import Document, Share
+from storage.rows import id_of
 from workflows.documents import filing
 from workflows.sharing import sharing
 
@@ -102,7 +103,7 @@ def share(
         env, org_id, actor = scope.env, scope.org_id, scope.actor
         terms = sharing.ShareTerms(expires_at=ending(expires, scope), message=message)
         document = await filing.find_document(env, org_id=org_id, ref=ref)
-        doc_id, shared = _id(document.id), document.ref
+        doc_id, shared = id_of(document), document.ref
         if recipient is not None:
             one = await sharing.share_with_recipient(
                 env,
@@ -196,12 +197,11 @@ def link(
 
     async def work(scope: OrgScope) -> tuple[Document, sharing.ShareResult]:
         document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)
-        assert document.id is not None
         result = await sharing.create_link(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
-            document_id=document.id,
+            document_id=id_of(document),
             terms=sharing.ShareTerms(expires_at=ending(expires, scope), message=message),
             max_downloads=max_downloads,
             notify_unused=tell_me_if_unused,
@@ -249,8 +249,3 @@ def revoke(
 
     revoked = in_org(ctx, work)
     say(f"Revoked share {revoked.id} ({revoked.kind}).")
-
-
-def _id(value: int | None) -> int:
-    assert value is not None, "row was not flushed"
-    return value

@@ -23,6 +23,7 @@ from inkpost.cli.context import (
 from inkpost.cli.output import Column, emit_json, say, show_record, show_rows
 from inkpost.errors import UserError
 from storage.models import Document, Party, PartyDecision, SignatureRequest
+from storage.rows import id_of
 from workflows.documents import filing
 from workflows.errors import InvalidInput, NotFound, WorkflowError
 from workflows.signing import forms, party_reminders, requests
@@ -193,7 +194,7 @@ def create(
         found = [await filing.find_document(scope.env, org_id=scope.org_id, ref=r) for r in doc]
         parties = [await party_of(scope, role, text, language) for role, text in typed]
         new = NewRequest(
-            document_ids=[_id(d.id) for d in found],
+            document_ids=[id_of(d) for d in found],
             parties=parties,
             order=order.strip().lower(),
             expires_at=expiry(expires, days, scope),
@@ -224,11 +225,6 @@ def create(
         when = "invited" if row["invited_at"] else "invited when their turn comes"
         say(f"  {row['position']}. {row['role']} {row['name']} ({row['contact']}; {when})")
         say(f"     {row['url']}")
-
-
-def _id(value: int | None) -> int:
-    assert value is not None
-    return value
 
 
 def request_row(request: SignatureRequest) -> dict[str, Any]:

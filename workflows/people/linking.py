@@ -11,7 +11,9 @@ from storage.models import Notification, Organization, Recipient
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, Gone, NotAllowed, NotFound
-from workflows.people.recipients import can_receive, live_recipient
+from workflows.outbox.kinds import Channel, Status
+from workflows.people.membership import live_recipient
+from workflows.people.recipients import can_receive
 from workflows.tokens import hash_token, new_token, well_formed
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -109,11 +111,11 @@ async def redeem_invite(env: Env, *, code: str, chat: ChatIdentity) -> Linked:
             update(Notification)
             .where(
                 col(Notification.org_id) == recipient.org_id,
-                col(Notification.channel) == "recipient",
+                col(Notification.channel) == Channel.RECIPIENT,
                 col(Notification.target) == str(recipient.id),
-                col(Notification.status) == "waiting",
+                col(Notification.status) == Status.WAITING,
             )
-            .values(status="pending", next_attempt_at=now)
+            .values(status=Status.PENDING.value, next_attempt_at=now)
         )
         organization = await session.get(Organization, recipient.org_id)
         assert organization is not None

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlmodel import col, delete, func, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Client, Group, GroupMember, Recipient, Share
 from workflows import audit
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.errors import Conflict, InvalidInput
+from workflows.people import membership
+from workflows.people.membership import GROUPS, MembershipChange, live_recipient
 from workflows.people.organizations import check_email
 from workflows.scope import clean_text, get_scoped
 
@@ -193,13 +195,24 @@ async def set_recipient_blocked(
     return recipient
 
 
-async def live_recipient(session: AsyncSession, org_id: int, recipient_id: int) -> Recipient:
-    recipient = await get_scoped(
-        session, Recipient, org_id=org_id, id=recipient_id, what="recipient", lock=True
-    )
-    if recipient.status == "deleted":
-        raise Conflict(f"recipient {recipient.name} was removed")
-    return recipient
+async def search_recipients(
+    env: Env, *, org_id: int, name: str, limit: int = 100
+) -> Sequence[Recipient]:
+    """Recipients whose name holds ``name`` (any case), alphabetically: for pickers that
+    must not load a whole client list to offer a few names."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("ask for between 1 and 1000 recipients")
+    query = select(Recipient).where(Recipient.org_id == org_id, Recipient.status != "deleted")
+    if name.strip():
+        query = query.where(col(Recipient.name).icontains(name.strip(), autoescape=True))
+    async with env.reads() as session:
+        rows = await session.exec(
+            query.order_by(col(Recipient.name), col(Recipient.id)).limit(limit)
+        )
+        return rows.all()
+
+
+# Groups: named sets of recipients for sharing with many at once --------------------------
 
 
 @dataclass(frozen=True)
@@ -208,47 +221,18 @@ class GroupSummary:
     members: int
 
 
-@dataclass(frozen=True)
-class MembershipChange:
-    """Who joined and who left (names), after setting the members of a space or group."""
-
-    added: list[str]
-    removed: list[str]
-
-
 async def create_group(
     env: Env, *, org_id: int, actor: Actor, name: str, member_ids: Sequence[int] = ()
 ) -> Group:
     """A new group, with its first members in the same transaction."""
     title = clean_text(name, what="group name", max_len=200)
     assert title is not None
+    now = env.clock.now()
     async with env.sessions() as session, session.begin():
-        exists = await session.exec(
-            select(Group).where(Group.org_id == org_id, func.lower(Group.name) == title.lower())
+        group = Group(org_id=org_id, name=title, created_at=now)
+        return await membership.create(
+            session, GROUPS, place=group, actor=actor, member_ids=member_ids, at=now
         )
-        if exists.first():
-            raise Conflict(f"a group named '{title}' already exists")
-        group = Group(org_id=org_id, name=title, created_at=env.clock.now())
-        session.add(group)
-        await session.flush()
-        assert group.id is not None
-        members = [await live_recipient(session, org_id, r) for r in dict.fromkeys(member_ids)]
-        for recipient in members:
-            assert recipient.id is not None
-            session.add(GroupMember(group_id=group.id, recipient_id=recipient.id, org_id=org_id))
-        await audit.record(
-            session,
-            org_id=org_id,
-            actor=actor,
-            action="group.created",
-            at=env.clock.now(),
-            details={
-                "group_id": group.id,
-                "name": title,
-                "recipient_ids": [r.id for r in members],
-            },
-        )
-    return group
 
 
 async def add_to_group(
@@ -257,21 +241,14 @@ async def add_to_group(
     """Add recipients to a group; returns how many were new members."""
     if not recipient_ids:
         raise InvalidInput("name at least one recipient")
-    added = 0
     async with env.sessions() as session, session.begin():
         group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-        for recipient_id in dict.fromkeys(recipient_ids):
-            await live_recipient(session, org_id, recipient_id)
-            if await session.get(GroupMember, (group_id, recipient_id)) is None:
-                session.add(
-                    GroupMember(group_id=group_id, recipient_id=recipient_id, org_id=org_id)
-                )
-                added += 1
+        joined, _ = await membership.join(session, GROUPS, place=group, recipient_ids=recipient_ids)
         await audit.record(
             session,
             org_id=org_id,
             actor=actor,
-            action="group.members_added",
+            action=GROUPS.joined,
             at=env.clock.now(),
             details={
                 "group_id": group_id,
@@ -279,34 +256,31 @@ async def add_to_group(
                 "recipient_ids": list(recipient_ids),
             },
         )
-    return added
+    return len(joined)
 
 
 async def list_groups(env: Env, *, org_id: int) -> list[GroupSummary]:
-    async with env.sessions() as session:
-        rows = (
-            await session.exec(
-                select(Group, func.count(col(GroupMember.recipient_id)))
-                .join(GroupMember, col(GroupMember.group_id) == Group.id, isouter=True)
-                .where(Group.org_id == org_id)
-                .group_by(col(Group.id))
-                .order_by(col(Group.id))
-            )
-        ).all()
-    return [GroupSummary(group, count) for group, count in rows]
+    found = await membership.counted(env, GROUPS, org_id=org_id)
+    return [GroupSummary(group, count) for group, count in found]
 
 
-async def group_members(
-    session: AsyncSession, *, org_id: int, group_id: int
-) -> Sequence[Recipient]:
-    return (
-        await session.exec(
-            select(Recipient)
-            .join(GroupMember, col(GroupMember.recipient_id) == Recipient.id)
-            .where(GroupMember.group_id == group_id, Recipient.org_id == org_id)
-            .order_by(col(Recipient.id))
-        )
-    ).all()
+async def list_group_members(env: Env, *, org_id: int, group_id: int) -> Sequence[Recipient]:
+    return await membership.list_members(env, GROUPS, org_id=org_id, place_id=group_id)
+
+
+async def change_group_members(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    group_id: int,
+    add: Sequence[int] = (),
+    remove: Sequence[int] = (),
+) -> MembershipChange:
+    """Add and remove members of a group in one transaction; adding a member is a no-op."""
+    return await membership.change_members(
+        env, GROUPS, org_id=org_id, actor=actor, place_id=group_id, add=add, remove=remove
+    )
 
 
 class MemberRow(NamedTuple):
@@ -328,91 +302,6 @@ async def group_member_rows(
         .order_by(col(Recipient.id))
     )
     return [MemberRow(*row) for row in rows.all()]
-
-
-async def search_recipients(
-    env: Env, *, org_id: int, name: str, limit: int = 100
-) -> Sequence[Recipient]:
-    """Recipients whose name holds ``name`` (any case), alphabetically: for pickers that
-    must not load a whole client list to offer a few names."""
-    if not 1 <= limit <= 1000:
-        raise InvalidInput("ask for between 1 and 1000 recipients")
-    query = select(Recipient).where(Recipient.org_id == org_id, Recipient.status != "deleted")
-    if name.strip():
-        query = query.where(col(Recipient.name).icontains(name.strip(), autoescape=True))
-    async with env.reads() as session:
-        rows = await session.exec(
-            query.order_by(col(Recipient.name), col(Recipient.id)).limit(limit)
-        )
-        return rows.all()
-
-
-async def list_group_members(env: Env, *, org_id: int, group_id: int) -> Sequence[Recipient]:
-    async with env.reads() as session:
-        await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-        return await group_members(session, org_id=org_id, group_id=group_id)
-
-
-async def change_group_members(
-    env: Env,
-    *,
-    org_id: int,
-    actor: Actor,
-    group_id: int,
-    add: Sequence[int] = (),
-    remove: Sequence[int] = (),
-) -> MembershipChange:
-    """Add and remove members of a group in one transaction; adding a member is a no-op."""
-    check_moves(add, remove)
-    now = env.clock.now()
-    async with env.sessions() as session, session.begin():
-        group = await get_scoped(
-            session, Group, org_id=org_id, id=group_id, what="group", lock=True
-        )
-        current = {r.id: r for r in await group_members(session, org_id=org_id, group_id=group_id)}
-        joining = [
-            await live_recipient(session, org_id, r) for r in dict.fromkeys(add) if r not in current
-        ]
-        leaving = [_member(current, r, group.name) for r in dict.fromkeys(remove)]
-        for recipient in joining:
-            assert recipient.id is not None
-            session.add(GroupMember(group_id=group_id, recipient_id=recipient.id, org_id=org_id))
-        for recipient in leaving:
-            membership = await session.get(GroupMember, (group_id, recipient.id))
-            assert membership is not None
-            await session.delete(membership)
-        for action, people in (
-            ("group.members_added", joining),
-            ("group.members_removed", leaving),
-        ):
-            if people:
-                await audit.record(
-                    session,
-                    org_id=org_id,
-                    actor=actor,
-                    action=action,
-                    at=now,
-                    details={
-                        "group_id": group_id,
-                        "name": group.name,
-                        "recipient_ids": [r.id for r in people],
-                    },
-                )
-    return MembershipChange(added=[r.name for r in joining], removed=[r.name for r in leaving])
-
-
-def check_moves(add: Sequence[int], remove: Sequence[int]) -> None:
-    """Refuse a change of members that names nobody, or adds and removes the same person."""
-    if not add and not remove:
-        raise InvalidInput("choose someone to add or remove")
-    if set(add) & set(remove):
-        raise InvalidInput("the same person cannot be added and removed at once")
-
-
-def _member(current: dict[int | None, Recipient], recipient_id: int, where: str) -> Recipient:
-    if recipient_id not in current:
-        raise NotFound(f"recipient {recipient_id} is not a member of {where}")
-    return current[recipient_id]
 
 
 async def delete_group(env: Env, *, org_id: int, actor: Actor, group_id: int) -> Group:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.blobs import stage
@@ -30,12 +30,12 @@ from storage.models import (
     PartyDecision,
     PartyLink,
     Recipient,
-    RequestDocument,
     SignatureRequest,
 )
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
+from workflows.outbox.kinds import Channel, CodePayload, SealPayload, SignStatusPayload, Via
 from workflows.scope import clean_text
 from workflows.signing import requests
 from workflows.signing.requests import DECIDING, PENDING, RequestState
@@ -45,14 +45,12 @@ CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
 CODE_GAP = timedelta(seconds=60)
-CODE_NOTICE = "sign.code"
 MAX_SIGNATURE_PNG = 512 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VERBS = {"signer": "sign", "approver": "approve"}
 RESULTS = {"sign": "signed", "approve": "approved", "decline": "declined"}
 
 LINK_ONLY = "link"
-TELEGRAM = "telegram"
 
 
 @dataclass(frozen=True)
@@ -99,12 +97,12 @@ class PartyPage:
         return [d for d in self.state.documents if d.id not in opened]
 
     @property
-    def code_channel(self) -> str | None:
+    def code_channel(self) -> Via | None:
         """Where a one-time code reaches whoever decides: ``telegram``, ``email`` or None
         (reachable only by link)."""
         if self.contact is not None:
             return _recipient_channel(self.contact)
-        return "email" if self.party.email else None
+        return Via.EMAIL if self.party.email else None
 
     @property
     def verified(self) -> bool:
@@ -242,10 +240,10 @@ async def send_code(env: Env, token: str) -> CodeSent:
         assert party.id is not None and page.request.id is not None
         contact = page.contact
         if contact is not None:
-            target_channel, target = "recipient", str(contact.id)
+            target_channel, target = Channel.RECIPIENT, str(contact.id)
             to = _masked(channel, contact.email, contact.telegram_username)
         else:
-            target_channel, target = "party", str(party.id)
+            target_channel, target = Channel.PARTY, str(party.id)
             to = _masked(channel, party.email, party.telegram_username)
         await outbox.enqueue_many(
             session,
@@ -254,13 +252,9 @@ async def send_code(env: Env, token: str) -> CodeSent:
                     org_id=party.org_id,
                     channel=target_channel,
                     target=target,
-                    kind=CODE_NOTICE,
-                    payload={
-                        "request_id": page.request.id,
-                        "party_id": party.id,
-                        "code": code,
-                        "via": channel,
-                    },
+                    payload=CodePayload(
+                        request_id=page.request.id, party_id=party.id, code=code, via=channel
+                    ),
                     dedupe_key=f"sign:{party.id}:code:{now.isoformat()}",
                 )
             ],
@@ -315,7 +309,7 @@ async def recognise_telegram(env: Env, token: str, telegram_user_id: int) -> boo
         if contact is None or contact.telegram_user_id != telegram_user_id:
             return False
         if not page.verified:
-            page.party.verified_via = TELEGRAM
+            page.party.verified_via = Via.TELEGRAM
             page.party.verified_at = now
             session.add(page.party)
         return True
@@ -325,7 +319,9 @@ async def decide(env: Env, token: str, decision: Decision, *, actor: Actor) -> P
     """Record the party's decision, then move the request on: the next party's turn, the
     sealing, or — for a decline — its end for everyone."""
     now = env.clock.now()
-    reason = clean_text(decision.reason, what="reason", max_len=2000, required=False)
+    reason = clean_text(
+        decision.reason, what="reason", max_len=2000, required=False, multiline=True
+    )
     typed_name = clean_text(decision.typed_name, what="full name", max_len=200, required=False)
     signature_key = None
     if decision.signature_png is not None and decision.kind == "sign":
@@ -432,20 +428,20 @@ def _auth_level(page: PartyPage, decision: Decision) -> str:
     if decision.telegram_user_id is not None:
         contact = page.contact
         if contact is not None and contact.telegram_user_id == decision.telegram_user_id:
-            return TELEGRAM
+            return Via.TELEGRAM
         raise NotAllowed("this Telegram account is not the one this request was sent to")
     if page.party.verified_via:
         via = page.party.verified_via
-        return via if via == TELEGRAM else f"code:{via}"
+        return via if via == Via.TELEGRAM else f"code:{via}"
     if page.code_channel is not None:
         raise NotAllowed("confirm the one-time code we sent you before deciding")
     return LINK_ONLY
 
 
-def _recipient_channel(recipient: Recipient) -> str | None:
+def _recipient_channel(recipient: Recipient) -> Via | None:
     if recipient.telegram_chat_id is not None and recipient.telegram_active:
-        return "telegram"
-    return "email" if recipient.email else None
+        return Via.TELEGRAM
+    return Via.EMAIL if recipient.email else None
 
 
 async def _advance(
@@ -467,10 +463,11 @@ async def _advance(
     notes = [
         outbox.NewNotification(
             org_id=request.org_id,
-            channel="slack",
+            channel=Channel.SLACK,
             target=requests.staff_notice(request, status=row.decision).target,
-            kind=requests.STAFF_NOTICE,
-            payload={"request_id": request.id, "status": row.decision, "party_id": row.party_id},
+            payload=SignStatusPayload(
+                request_id=request.id, status=row.decision, party_id=row.party_id
+            ),
             dedupe_key=f"sign:{request.id}:staff:party:{row.party_id}",
         )
     ]
@@ -484,10 +481,9 @@ async def _advance(
     notes.append(
         outbox.NewNotification(
             org_id=request.org_id,
-            channel=requests.SEAL_CHANNEL,
+            channel=Channel.SEAL,
             target=str(request.id),
-            kind=requests.SEAL,
-            payload={"request_id": request.id},
+            payload=SealPayload(request_id=request.id),
             dedupe_key=f"seal:{request.id}",
         )
     )
@@ -518,11 +514,11 @@ def _code_hash(party: Party, code: str) -> str:
     return hashlib.sha256(f"{party.id}:{party.request_id}:{code}".encode()).hexdigest()
 
 
-def _masked(channel: str, email: str | None, username: str | None) -> str:
-    if channel == "email" and email:
+def _masked(channel: Via, email: str | None, username: str | None) -> str:
+    if channel == Via.EMAIL and email:
         name, _, domain = email.partition("@")
         return f"{name[:1]}***@{domain}"
-    if channel == "telegram":
+    if channel == Via.TELEGRAM:
         return f"@{username}" if username else "your Telegram chat"
     return channel
 
@@ -542,15 +538,6 @@ async def shared_cabinet_colleague(
         return None
     client = await session.get(Client, owner.client_id)
     return colleague if client is not None and client.shared_cabinet else None
-
-
-async def documents_in(session: AsyncSession, request_id: int) -> list[int]:
-    rows = await session.exec(
-        select(RequestDocument.document_id)
-        .where(RequestDocument.request_id == request_id)
-        .order_by(col(RequestDocument.position))
-    )
-    return list(rows.all())
 
 
 async def link_for_recipient(env: Env, *, party_id: int, recipient_id: int, via: str) -> str:
