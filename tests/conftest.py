@@ -6,21 +6,19 @@ import asyncio
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 from storage import migrate
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory, sqlite_url
 from tests.fakes.seaweed import S3Server, run_seaweed
+from tests.postgres import PostgresStore
 from workflows.context import Actor, Env, FixedClock, Limits
 from workflows.people import organizations, recipients
 
@@ -75,30 +73,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database of its own for this test run, migrated once."""
+def postgres_store() -> Iterator[PostgresStore]:
+    """A database of its own for this test run: migrated once, emptied before each test
+    that uses it, dropped at the end."""
     if not _postgres_reachable():
         if REQUIRE_POSTGRES:
             pytest.fail("PostgreSQL is required (INKPOST_REQUIRE_POSTGRES=1) but not reachable")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"inkpost_test_{uuid.uuid4().hex[:10]}"
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-
-    async def admin(statement: str) -> None:
-        engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    async def build() -> None:
-        await admin(f'CREATE DATABASE "{name}"')
-        engine = make_engine(f"{base}/{name}")
-        await migrate.upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(build())
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    store = PostgresStore(PG_ADMIN_URL)
+    try:
+        store.create()
+        yield store
+    finally:
+        store.drop()
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +97,8 @@ def data_dir_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty store of the test's own: a copy of the SQLite template, or the
+    session's PostgreSQL database emptied (ids start at 1 again)."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "inkpost.db"
@@ -119,12 +108,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_database(postgres_store: PostgresStore) -> str:
+    """The session's PostgreSQL database, emptied for this test: its URL."""
+    postgres_store.empty()
+    return postgres_store.url
+
+
+@pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
-    if engine.dialect.name == "postgresql":
-        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from sqlmodel import select
 
 from bot.delivery import RecipientDelivery
 from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Throttled, Unreachable
 from storage.models import Notification, Recipient
 from tests.conftest import STAFF, Tenant
-from tests.helpers import upload
+from tests.helpers import link_chat, stored_notifications, upload
 from workflows.context import Env
-from workflows.people import linking, recipients
+from workflows.people import recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import access, sharing
 from workflows.sharing.notices import ShareNotice
 
 PUBLIC = "https://docs.example.test"
+RITA = ChatIdentity(chat_id=4242)
+"""The Telegram chat of the tenant's recipient, once linked."""
 
 
 @dataclass
@@ -46,25 +47,17 @@ async def _share(env: Env, tenant: Tenant) -> None:
     )
 
 
-async def _link(env: Env, tenant: Tenant) -> None:
-    invite = await linking.create_invite(
-        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id
-    )
-    await linking.redeem_invite(env, code=invite.code, chat=ChatIdentity(chat_id=4242))
-
-
 async def _row(env: Env) -> Notification:
     """The recipient's notification (a delivery given up also tells staff, on Slack)."""
-    async with env.sessions() as session:
-        query = select(Notification).where(Notification.channel == "recipient")
-        return (await session.exec(query)).one()
+    [row] = await stored_notifications(env, channels=("recipient",))
+    return row
 
 
 async def test_a_linked_recipient_gets_the_notice_in_telegram_with_a_personal_link(
     env: Env, tenant: Tenant
 ) -> None:
     telegram, mail = RecordingSender(), RecordingSender()
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant)
     worker = RecipientDelivery(env, public_url=PUBLIC, telegram=telegram, mail=mail)
 
@@ -86,7 +79,7 @@ async def test_a_blocked_bot_marks_telegram_inactive_and_falls_back_to_email(
 ) -> None:
     telegram = RecordingSender(failures=[Unreachable("Forbidden: bot was blocked by the user")])
     mail = RecordingSender()
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant)
 
     await RecipientDelivery(env, public_url=PUBLIC, telegram=telegram, mail=mail).run_once()
@@ -99,7 +92,7 @@ async def test_a_blocked_bot_marks_telegram_inactive_and_falls_back_to_email(
 
 
 async def test_throttling_is_not_a_failure(env: Env, tenant: Tenant) -> None:
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant)
     telegram = RecordingSender(failures=[Throttled(3)])
     await RecipientDelivery(env, public_url=PUBLIC, telegram=telegram).run_once()
@@ -114,7 +107,7 @@ async def test_throttling_is_not_a_failure(env: Env, tenant: Tenant) -> None:
 async def test_failures_are_retried_or_given_up(
     env: Env, tenant: Tenant, failure: DeliveryError, status: str
 ) -> None:
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant)
     await RecipientDelivery(
         env, public_url=PUBLIC, telegram=RecordingSender(failures=[failure])
@@ -134,13 +127,13 @@ async def test_a_recipient_without_any_channel_waits_until_they_link(
     worker = RecipientDelivery(env, public_url=PUBLIC, telegram=telegram)
     await worker.run_once()
     assert (await _row(env)).status == "waiting"
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await worker.run_once()
     assert len(telegram.sent) == 1 and (await _row(env)).status == "sent"
 
 
 async def test_a_share_revoked_before_delivery_is_not_sent(env: Env, tenant: Tenant) -> None:
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant)
     row = await _row(env)
     await sharing.revoke_share(

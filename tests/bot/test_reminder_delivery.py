@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.delivery import RecipientDelivery
 from bot.mail import MailSender, SmtpConfig
@@ -15,10 +15,10 @@ from bot.telegram import messages
 from storage.models import Notification
 from tests.conftest import STAFF, START, Tenant
 from tests.fakes.smtp import SmtpServer
-from tests.helpers import upload
+from tests.helpers import link_chat, stored_notifications, upload
 from workflows import scans
 from workflows.context import Actor, Env, FixedClock
-from workflows.people import linking
+from workflows.outbox.kinds import Kind
 from workflows.people.linking import ChatIdentity
 from workflows.people.recipients import edit_recipient
 from workflows.sharing import sharing
@@ -30,6 +30,8 @@ from workflows.signing.requests import NewParty, NewRequest
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001
+RITA = ChatIdentity(chat_id=CHAT, user_id=USER)
+"""The Telegram chat of the tenant's recipient, once linked."""
 DAY = timedelta(days=1)
 
 
@@ -62,26 +64,9 @@ def _worker(
     return RecipientDelivery(env, public_url=PUBLIC, telegram=telegram, mail=mail)  # type: ignore[arg-type]
 
 
-async def _link_chat(env: Env, tenant: Tenant) -> None:
-    invite = await linking.create_invite(
-        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id
-    )
-    await linking.redeem_invite(
-        env, code=invite.code, chat=ChatIdentity(chat_id=CHAT, user_id=USER)
-    )
-
-
 async def _settle_queue(env: Env, worker: RecipientDelivery) -> None:
     while await worker.run_once():
         pass
-
-
-async def _row(env: Env, kind: str) -> Notification:
-    async with env.reads() as session:
-        rows = await session.exec(
-            select(Notification).where(Notification.kind == kind).order_by(col(Notification.id))
-        )
-        return rows.all()[-1]
 
 
 async def _shared_doc_ending(env: Env, tenant: Tenant) -> None:
@@ -105,7 +90,7 @@ async def _shared_doc_ending(env: Env, tenant: Tenant) -> None:
 async def test_an_availability_reminder_in_telegram_has_the_open_and_download_buttons(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link_chat(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _shared_doc_ending(env, tenant)
     telegram = Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram))  # the share notice itself
@@ -114,12 +99,12 @@ async def test_an_availability_reminder_in_telegram_has_the_open_and_download_bu
     await _settle_queue(env, _worker(env, telegram=telegram))
 
     notice, link = telegram.shares[-1]
-    assert notice.kind == scans.AVAILABILITY and link.startswith(f"{PUBLIC}/d/")
+    assert notice.kind == Kind.AVAILABILITY_ENDING and link.startswith(f"{PUBLIC}/d/")
     body, keyboard = messages.share_notice(notice, link=link)
     assert body.startswith("<b>Reminder from Acme Law</b>")
     assert "Fee table &lt;2027&gt;" in body and "2026-11-25 12:00 UTC" in body
     assert [b.text for b in keyboard.inline_keyboard[0]] == ["Open", "Download"]
-    row = await _row(env, scans.AVAILABILITY)
+    row = (await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING))[-1]
     assert (row.status, row.delivered_via) == ("sent", "telegram")
 
 
@@ -164,7 +149,7 @@ async def test_an_access_ending_notice_by_mail(
 
 
 async def test_an_access_ending_notice_in_telegram(env: Env, tenant: Tenant) -> None:
-    await _link_chat(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     await _access_ending(env, tenant)
     telegram = Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram))
@@ -173,14 +158,14 @@ async def test_an_access_ending_notice_in_telegram(env: Env, tenant: Tenant) -> 
         "<b>Acme Law</b>: your access to the documents shared with you ends on "
         "2026-11-25 12:00 UTC. Download what you want to keep before then."
     )
-    row = await _row(env, scans.ACCESS_ENDING)
+    row = (await stored_notifications(env, kind=Kind.ACCESS_ENDING))[-1]
     assert (row.status, row.delivered_via) == ("sent", "telegram")
 
 
 async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    await _link_chat(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
     await requests.create_request(
@@ -201,7 +186,7 @@ async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
     await _settle_queue(env, _worker(env, telegram=telegram))
 
     notice, links = telegram.signs[-1]
-    assert notice.kind == party_reminders.REMIND and links is not None
+    assert notice.kind == Kind.SIGN_REMINDER and links is not None
     body, keyboard = messages.sign_notice(notice, links=links)
     assert body.startswith("<b>Reminder: Acme Law asks you to approve S-1</b>")
     assert keyboard is not None
@@ -211,7 +196,7 @@ async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
 async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    await _link_chat(env, tenant)
+    await link_chat(env, tenant, chat=RITA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
     created = await requests.create_request(
@@ -241,13 +226,11 @@ async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     await _settle_queue(env, _worker(env, telegram=telegram, mail=mail))
 
     sent = [*telegram.signs, *mail.signs]
-    reminded = [n.party.name for n, _ in sent if n.kind == party_reminders.REMIND]
+    reminded = [n.party.name for n, _ in sent if n.kind == Kind.SIGN_REMINDER]
     assert reminded == ["Sam"]
     async with env.reads() as session:
         rows = (
-            await session.exec(
-                select(Notification).where(Notification.kind == party_reminders.REMIND)
-            )
+            await session.exec(select(Notification).where(Notification.kind == Kind.SIGN_REMINDER))
         ).all()
     statuses = sorted((r.target, r.status, r.last_error or "") for r in rows)
     assert statuses[0][1] == "cancelled" and "decided meanwhile" in statuses[0][2]

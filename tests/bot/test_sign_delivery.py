@@ -6,28 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from sqlmodel import col, select
 
 from bot.delivery import RecipientDelivery
 from bot.errors import DeliveryError, PermanentFailure, Unreachable
 from bot.mail import MailSender, SmtpConfig
 from bot.sign_texts import SignLinks
 from bot.telegram import messages
-from storage.models import Document, Notification, Organization, Party, SignatureRequest
+from storage.models import Document, Organization, Party, SignatureRequest
 from tests.conftest import STAFF, Tenant
 from tests.fakes.smtp import SmtpServer
-from tests.helpers import upload
+from tests.helpers import link_chat, request_signatures, stored_notifications
 from workflows.context import Actor, Env, FixedClock
-from workflows.people import linking
+from workflows.outbox.kinds import Kind
 from workflows.people.linking import ChatIdentity
 from workflows.sharing.notices import ShareNotice
 from workflows.signing import deciding, requests
 from workflows.signing.deciding import Decision
-from workflows.signing.party_notices import COMPLETED_NOTICE, SignNotice
-from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing.party_notices import SignNotice
+from workflows.signing.requests import NewParty
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001
+RITA = ChatIdentity(chat_id=CHAT, user_id=USER)
+"""The Telegram chat of the tenant's recipient, once linked."""
+PARTY_CHANNELS = ("recipient", "party")
+"""Where notices to recipients and parties go (staff's go to Slack)."""
 WEB = Actor(type="party", label="page", ip="203.0.113.9", user_agent="Firefox")
 
 
@@ -50,37 +53,6 @@ class Recorder:
         return {"message_id": str(len(self.sent))}
 
 
-async def _link_chat(env: Env, tenant: Tenant) -> None:
-    invite = await linking.create_invite(
-        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id
-    )
-    await linking.redeem_invite(
-        env, code=invite.code, chat=ChatIdentity(chat_id=CHAT, user_id=USER)
-    )
-
-
-async def _request(
-    env: Env, tenant: Tenant, *parties: NewParty, message: str | None = None
-) -> requests.CreatedRequest:
-    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    assert document.id is not None
-    return await requests.create_request(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        staff_id=tenant.staff_id,
-        new=NewRequest(document_ids=[document.id], parties=parties, message=message),
-    )
-
-
-async def _rows(env: Env, kind: str | None = None) -> list[Notification]:
-    query = select(Notification).where(col(Notification.channel).in_(("recipient", "party")))
-    if kind is not None:
-        query = query.where(Notification.kind == kind)
-    async with env.reads() as session:
-        return list((await session.exec(query.order_by(col(Notification.id)))).all())
-
-
 def _token(links: SignLinks | None) -> str:
     assert links is not None and links.page.startswith(f"{PUBLIC}/s/")
     return links.page.rsplit("/", 1)[1]
@@ -95,8 +67,8 @@ def _worker(
 async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_page(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link_chat(env, tenant)
-    await _request(
+    await link_chat(env, tenant, chat=RITA)
+    await request_signatures(
         env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id), message="By Friday"
     )
     telegram, mail = Recorder(), Recorder()
@@ -104,13 +76,13 @@ async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_
     assert await _worker(env, telegram=telegram, mail=mail).run_once() == 1
 
     [(notice, links)] = telegram.sent
-    assert mail.sent == [] and notice.kind == requests.INVITE
+    assert mail.sent == [] and notice.kind == Kind.SIGN_INVITE
     token = _token(links)
     assert links is not None and links.app == f"{PUBLIC}/tg/app?s={token}"
     page = await deciding.open_page(env, token)
     assert page.party.recipient_id == tenant.recipient_id and not page.on_behalf
     assert page.link.issued_for == "telegram"
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.delivered_via) == ("sent", "telegram")
     body, _ = messages.sign_notice(notice, links=links)
     assert "Acme Law asks you to sign S-1" in body and "By Friday" in body
@@ -120,7 +92,9 @@ async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_
 async def test_without_a_chat_the_invitation_goes_by_mail_with_a_link_issued_for_mail(
     env: Env, tenant: Tenant, smtp_server: SmtpServer
 ) -> None:
-    await _request(env, tenant, NewParty(role="approver", recipient_id=tenant.recipient_id))
+    await request_signatures(
+        env, tenant, NewParty(role="approver", recipient_id=tenant.recipient_id)
+    )
     mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
 
     await _worker(env, telegram=Recorder(), mail=mail).run_once()
@@ -133,32 +107,32 @@ async def test_without_a_chat_the_invitation_goes_by_mail_with_a_link_issued_for
     page = await deciding.open_page(env, link.rsplit("/", 1)[1])
     assert page.link.issued_for == "email" and page.party.role == "approver"
     assert "/tg/app" not in body
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.delivered_via) == ("sent", "email")
 
 
 async def test_a_blocked_bot_sends_the_invitation_by_mail_with_a_link_minted_for_mail(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link_chat(env, tenant)
-    await _request(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    await link_chat(env, tenant, chat=RITA)
+    await request_signatures(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
     telegram = Recorder(failures=[Unreachable("Forbidden: bot was blocked by the user")])
     mail = Recorder()
 
     await _worker(env, telegram=telegram, mail=mail).run_once()
 
     [(notice, links)] = mail.sent
-    assert telegram.sent == [] and notice.kind == requests.INVITE
+    assert telegram.sent == [] and notice.kind == Kind.SIGN_INVITE
     assert links is not None and links.app is None
     assert (await deciding.open_page(env, _token(links))).link.issued_for == "email"
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.delivered_via) == ("sent", "email")
 
 
 async def test_a_person_outside_the_system_is_invited_by_mail_in_their_language(
     env: Env, tenant: Tenant, smtp_server: SmtpServer
 ) -> None:
-    await _request(
+    await request_signatures(
         env,
         tenant,
         NewParty(role="signer", name="Adam Adhoc", email="adam@example.test", language="sv"),
@@ -177,22 +151,26 @@ async def test_a_person_outside_the_system_is_invited_by_mail_in_their_language(
     [link] = [line for line in body.splitlines() if line.startswith(f"{PUBLIC}/s/")]
     page = await deciding.open_page(env, link.rsplit("/", 1)[1])
     assert page.party.name == "Adam Adhoc" and page.link.issued_for == "email"
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.channel, row.status, row.delivered_via) == ("party", "sent", "email")
 
 
 async def test_a_party_row_waits_when_no_mail_is_configured(env: Env, tenant: Tenant) -> None:
-    await _request(env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@x.test"))
+    await request_signatures(
+        env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@x.test")
+    )
 
     await _worker(env, telegram=Recorder()).run_once()
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.last_error) == ("waiting", "no email channel is configured")
 
 
 async def test_a_one_time_code_is_delivered_and_not_kept_after(env: Env, tenant: Tenant) -> None:
-    await _link_chat(env, tenant)
-    created = await _request(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    await link_chat(env, tenant, chat=RITA)
+    created = await request_signatures(
+        env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id)
+    )
     telegram = Recorder()
     worker = _worker(env, telegram=telegram)
     await worker.run_once()
@@ -203,10 +181,10 @@ async def test_a_one_time_code_is_delivered_and_not_kept_after(env: Env, tenant:
 
     assert sent.channel == "telegram"
     notice, links = telegram.sent[-1]
-    assert notice.kind == deciding.CODE_NOTICE and links is None and notice.code is not None
+    assert notice.kind == Kind.SIGN_CODE and links is None and notice.code is not None
     body, keyboard = messages.sign_notice(notice, links=links)
     assert f"<code>{notice.code}</code>" in body and "10 minutes" in body and keyboard is None
-    [row] = await _rows(env, deciding.CODE_NOTICE)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_CODE, channels=PARTY_CHANNELS)
     assert row.status == "sent" and "code" not in row.payload
     assert row.payload["party_id"] == created.parties[0].party.id
     await deciding.confirm_code(env, token, notice.code)
@@ -216,7 +194,7 @@ async def test_a_one_time_code_is_delivered_and_not_kept_after(env: Env, tenant:
 async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
     env: Env, tenant: Tenant, smtp_server: SmtpServer
 ) -> None:
-    created = await _request(
+    created = await request_signatures(
         env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
     )
     mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
@@ -227,7 +205,7 @@ async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
     await worker.run_once()
 
     _, message = await smtp_server.wait_for(2)
-    [row] = await _rows(env, deciding.CODE_NOTICE)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_CODE, channels=PARTY_CHANNELS)
     assert "code" not in row.payload and row.status == "sent"
     body = message.get_content()
     [code] = [line.split(": ")[1] for line in body.splitlines() if line.startswith("Your code:")]
@@ -239,8 +217,10 @@ async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
 async def test_a_replaced_or_undeliverable_code_is_dropped_without_a_trace(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    await _link_chat(env, tenant)
-    created = await _request(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    await link_chat(env, tenant, chat=RITA)
+    created = await request_signatures(
+        env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id)
+    )
     token = created.parties[0].token
     telegram = Recorder()
     worker = _worker(env, telegram=telegram)
@@ -252,18 +232,20 @@ async def test_a_replaced_or_undeliverable_code_is_dropped_without_a_trace(
 
     await worker.run_once()
 
-    first, second = await _rows(env, deciding.CODE_NOTICE)
+    first, second = await stored_notifications(env, kind=Kind.SIGN_CODE, channels=PARTY_CHANNELS)
     assert (first.status, first.last_error) == ("cancelled", "a newer code was sent")
     assert second.status == "dead"
     assert "code" not in first.payload and "code" not in second.payload
-    assert [n.kind for n, _ in telegram.sent] == [requests.INVITE]
+    assert [n.kind for n, _ in telegram.sent] == [Kind.SIGN_INVITE]
 
 
 async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link_chat(env, tenant)
-    created = await _request(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    await link_chat(env, tenant, chat=RITA)
+    created = await request_signatures(
+        env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id)
+    )
     await requests.cancel_request(
         env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Wrong fee table"
     )
@@ -271,9 +253,9 @@ async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
 
     await _worker(env, telegram=telegram).run_once()
 
-    invite, ended = await _rows(env)
-    assert (invite.kind, invite.status) == (requests.INVITE, "cancelled")
-    assert (ended.kind, ended.status) == (requests.ENDED_NOTICE, "sent")
+    invite, ended = await stored_notifications(env, channels=PARTY_CHANNELS)
+    assert (invite.kind, invite.status) == (Kind.SIGN_INVITE, "cancelled")
+    assert (ended.kind, ended.status) == (Kind.SIGN_ENDED, "sent")
     [(notice, links)] = telegram.sent
     body, keyboard = messages.sign_notice(notice, links=links)
     assert links is None and keyboard is None
@@ -283,8 +265,8 @@ async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
 async def test_a_decline_tells_the_other_parties_who_declined_and_why(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link_chat(env, tenant)
-    created = await _request(
+    await link_chat(env, tenant, chat=RITA)
+    created = await request_signatures(
         env,
         tenant,
         NewParty(role="signer", recipient_id=tenant.recipient_id),
@@ -301,13 +283,13 @@ async def test_a_decline_tells_the_other_parties_who_declined_and_why(
     await worker.run_once()
 
     notice, links = telegram.sent[-1]
-    assert notice.kind == requests.ENDED_NOTICE and links is None
+    assert notice.kind == Kind.SIGN_ENDED and links is None
     body, _ = messages.sign_notice(notice, links=links)
     assert "S-1 from Acme Law was declined" in body
     assert "Declined by Vera Vetter: The price is wrong" in body
 
 
-def _notice(role: str, *, kind: str = requests.INVITE, party_id: int = 7) -> SignNotice:
+def _notice(role: str, *, kind: str = Kind.SIGN_INVITE, party_id: int = 7) -> SignNotice:
     return SignNotice(
         kind=kind,
         organization=Organization(slug="acme", name="Acme <Law>"),
@@ -377,6 +359,6 @@ def test_callback_data_fits_telegrams_64_bytes_for_any_party_id() -> None:
 
 
 def test_a_completion_notice_links_to_the_page() -> None:
-    body, keyboard = messages.sign_notice(_notice("signer", kind=COMPLETED_NOTICE), links=HTTP)
+    body, keyboard = messages.sign_notice(_notice("signer", kind=Kind.SIGN_COMPLETED), links=HTTP)
     assert keyboard is not None and keyboard.inline_keyboard[0][0].url == HTTP.page
     assert "zakończona" in body

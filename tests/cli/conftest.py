@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import SQLModel
 from typer.testing import CliRunner, Result
 
 from inkpost.cli import app
@@ -102,16 +101,6 @@ async def _execute(url: str, sql: str, params: dict[str, Any]) -> None:
         await engine.dispose()
 
 
-async def _truncate(url: str) -> None:
-    engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No INKPOST_* setting or .env file from outside the test reaches the CLI."""
@@ -129,8 +118,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     """The CLI on a migrated, empty store (SQLite and PostgreSQL) and a temp data dir."""
-    if database_url.startswith("postgresql"):
-        asyncio.run(_truncate(database_url))
     data_dir = tmp_path / "data"
     monkeypatch.setenv("INKPOST_DATA_DIR", str(data_dir))
     monkeypatch.setenv("INKPOST_DATABASE_URL", database_url)

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import col, select
 
 from inkpost import scheduler
@@ -20,7 +25,8 @@ from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from workflows import scans
 from workflows.context import Env, FixedClock
-from workflows.sharing import sharing, staff_notices
+from workflows.outbox.kinds import Kind
+from workflows.sharing import sharing
 
 
 async def _ending_share(env: Env, tenant: Tenant, clock: FixedClock) -> None:
@@ -54,34 +60,67 @@ async def _kinds(env: Env) -> list[str]:
         return list(rows.all())
 
 
-async def _until(condition: object, *, seconds: float = 10.0) -> None:
+async def _until(condition: Callable[[], Awaitable[bool]], *, seconds: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
-    while not await condition():  # type: ignore[operator]
+    while not await condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the scheduler did not get there in time")
         await asyncio.sleep(0.05)
 
 
+@dataclass
+class Scans:
+    """What the app's scheduler did: the APScheduler it started, the scans it ran."""
+
+    schedulers: list[AsyncIOScheduler] = field(default_factory=list)
+    finished: int = 0
+    shut_down: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def ran(self, times: int) -> bool:
+        return self.finished >= times
+
+
+@pytest.fixture
+def scans_seen(monkeypatch: pytest.MonkeyPatch) -> Scans:
+    """Watch the scheduler of `inkpost serve` from outside: the real scans still run."""
+    seen = Scans()
+    run_all = scans.run_all
+
+    def make_scheduler(**options: Any) -> AsyncIOScheduler:
+        made = AsyncIOScheduler(**options)
+        made.add_listener(lambda _: seen.shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
+        seen.schedulers.append(made)
+        return made
+
+    async def counted(env: Env, *, at: datetime) -> scans.ScanReport:
+        try:
+            return await run_all(env, at=at)
+        finally:
+            seen.finished += 1
+
+    monkeypatch.setattr(scheduler, "AsyncIOScheduler", make_scheduler)
+    monkeypatch.setattr(scans, "run_all", counted)
+    return seen
+
+
 async def test_the_app_runs_the_scans_every_interval_and_stops_with_it(
-    env: Env, tenant: Tenant, clock: FixedClock
+    env: Env, tenant: Tenant, clock: FixedClock, scans_seen: Scans
 ) -> None:
     await _ending_share(env, tenant, clock)
     app = web.Application()
-    app.cleanup_ctx.append(scheduler.lifetime(env, interval_seconds=1))
+    app.cleanup_ctx.append(scheduler.lifetime(env, interval_seconds=0.2))
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-
-        async def reminded() -> bool:
-            return scans.AVAILABILITY in await _kinds(env)
-
-        await _until(reminded)
-        await asyncio.sleep(1.5)  # more runs: nothing is queued twice
+        await _until(lambda: scans_seen.ran(3))  # the first run queues; two more queue nothing
     finally:
         await runner.cleanup()
+    await asyncio.wait_for(scans_seen.shut_down.wait(), timeout=5)  # on the loop's next turn
+    [started] = scans_seen.schedulers
+    assert not started.running, "the scans stop with the app"
     kinds = await _kinds(env)
-    assert kinds.count(scans.AVAILABILITY) == 1
-    assert kinds.count(staff_notices.UNOPENED) == 1
+    assert kinds.count(Kind.AVAILABILITY_ENDING) == 1
+    assert kinds.count(Kind.DOCUMENT_UNOPENED) == 1
 
 
 async def test_two_schedulers_on_one_store_queue_each_reminder_once(
@@ -102,8 +141,8 @@ async def test_two_schedulers_on_one_store_queue_each_reminder_once(
     finally:
         await other_engine.dispose()
     kinds = await _kinds(env)
-    assert kinds.count(scans.AVAILABILITY) == 1
-    assert kinds.count(staff_notices.UNOPENED) == 1
+    assert kinds.count(Kind.AVAILABILITY_ENDING) == 1
+    assert kinds.count(Kind.DOCUMENT_UNOPENED) == 1
 
 
 async def test_a_failing_scan_is_logged_and_the_next_one_runs(
@@ -128,14 +167,22 @@ async def test_a_failing_scan_is_logged_and_the_next_one_runs(
     assert all(at.tzinfo is not None for at in calls)
 
 
-async def test_a_zero_interval_turns_the_scans_off(
-    env: Env, tenant: Tenant, clock: FixedClock
-) -> None:
-    await _ending_share(env, tenant, clock)
+async def test_a_zero_interval_turns_the_scans_off(env: Env, scans_seen: Scans) -> None:
     app = web.Application()
     app.cleanup_ctx.append(scheduler.lifetime(env, interval_seconds=0))
     runner = web.AppRunner(app)
     await runner.setup()
-    await asyncio.sleep(0.3)
-    await runner.cleanup()
-    assert scans.AVAILABILITY not in await _kinds(env)
+    try:
+        assert scans_seen.schedulers == [], "nothing is scheduled, so no scan can ever run"
+    finally:
+        await runner.cleanup()
+    assert scans_seen.finished == 0
+
+
+async def test_a_run_already_due_when_the_scheduler_stops_does_nothing(env: Env) -> None:
+    reminders = scheduler.ReminderScheduler(env, interval_seconds=60)
+    async with reminders.running():
+        pass
+
+    assert await reminders.tick() is None
+    assert reminders.runs == 0

@@ -28,8 +28,9 @@ from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, PostedMessage, find_element
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
+from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
-from workflows.signing import deciding, party_reminders, requests
+from workflows.signing import deciding
 
 LINK = re.compile(re.escape(PUBLIC) + r"/s/([A-Za-z0-9_-]+)")
 
@@ -314,10 +315,10 @@ async def test_cancel_ends_the_request_and_a_second_press_says_so(stage: Stage) 
     async with stage.env.reads() as session:
         kinds = (
             await session.exec(
-                select(Notification.kind).where(Notification.kind == requests.ENDED_NOTICE)
+                select(Notification.kind).where(Notification.kind == Kind.SIGN_ENDED)
             )
         ).all()
-    assert kinds == [requests.ENDED_NOTICE]
+    assert kinds == [Kind.SIGN_ENDED]
 
 
 async def test_requests_lists_pending_ones_and_shows_one_with_its_parties(stage: Stage) -> None:
@@ -379,8 +380,6 @@ async def test_remind_reminds_the_waiting_parties_at_most_once_an_hour(stage: St
     assert second is not None and "remind them again from 13:00 UTC" in second
     async with stage.env.reads() as session:
         reminders = (
-            await session.exec(
-                select(Notification).where(Notification.kind == party_reminders.REMIND)
-            )
+            await session.exec(select(Notification).where(Notification.kind == Kind.SIGN_REMINDER))
         ).all()
     assert [n.target for n in reminders] == [str(anna)]

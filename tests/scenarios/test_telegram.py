@@ -28,11 +28,11 @@ from bot.telegram.app import (
 )
 from bot.telegram.sender import TelegramSender
 from inkpost.sample_pdf import make_pdf
-from storage.models import AuditEvent, Document, Notification, Recipient
+from storage.models import AuditEvent, Document, Recipient
 from tests.conftest import STAFF, Tenant
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi, FloodLimits, TgUser
-from tests.helpers import upload
+from tests.helpers import stored_notifications, upload
 from workflows import platform
 from workflows.context import Env
 from workflows.outbox import claims
@@ -130,11 +130,6 @@ async def _carl(stage: Stage) -> int:
     )
     assert person.id is not None
     return person.id
-
-
-async def _notifications(env: Env) -> list[Notification]:
-    async with env.sessions() as session:
-        return list((await session.exec(select(Notification).order_by(Notification.id))).all())
 
 
 async def test_linking_greets_in_the_recipients_language_and_bad_codes_link_nothing(
@@ -265,7 +260,7 @@ async def test_a_returned_file_reaches_the_organisation(stage: Stage) -> None:
             await session.exec(select(Document).where(Document.direction == "inbound"))
         ).one()
     assert inbound.uploaded_by_recipient_id == stage.tenant.recipient_id
-    told = [n for n in await _notifications(stage.env) if n.kind == "document.returned"]
+    told = [n for n in await stored_notifications(stage.env) if n.kind == "document.returned"]
     assert told and told[0].target == f"staff:{stage.tenant.staff_id}"
 
     stage.fake.user_sends_document(
@@ -295,7 +290,7 @@ async def test_language_and_notification_settings(stage: Stage) -> None:
     assert person is not None and person.notification_prefs["telegram"]["document.shared"] is False
     await stage.share(stage.tenant.recipient_id)
     await stage.worker.run_once()
-    assert [n.status for n in await _notifications(stage.env)] == ["cancelled"]
+    assert [n.status for n in await stored_notifications(stage.env)] == ["cancelled"]
 
 
 async def test_a_repeated_update_is_handled_once(stage: Stage) -> None:
@@ -315,11 +310,11 @@ async def test_an_outage_is_retried_until_delivered(stage: Stage, clock: object)
     await stage.share(stage.tenant.recipient_id)
     stage.fake.outage(1, methods=("sendMessage",))
     await stage.worker.run_once()
-    [row] = await _notifications(stage.env)
+    [row] = await stored_notifications(stage.env)
     assert (row.status, row.attempts) == ("pending", 1) and "Bad Gateway" in (row.last_error or "")
     stage.env.clock.at = row.next_attempt_at  # type: ignore[attr-defined]
     await stage.worker.run_once()
-    [row] = await _notifications(stage.env)
+    [row] = await stored_notifications(stage.env)
     assert row.status == "sent"
     notices = [m for m in stage.fake.messages_to(RITA) if "Fee table" in (m.text or "")]
     assert len(notices) == 1
@@ -338,7 +333,7 @@ async def test_a_blocked_bot_falls_back_to_email(
     assert message["To"] == "rita@acme-client.test"
     assert "Fee table 2027" in message["Subject"]
     assert f"{PUBLIC}/d/" in message.get_content()
-    [row] = await _notifications(env)
+    [row] = await stored_notifications(env)
     assert (row.status, row.delivered_via) == ("sent", "email")
     [(person, _)] = [(r, o) for r, o in await linking.recipients_of_chat(env, chat_id=RITA)] or [
         (None, None)
@@ -353,7 +348,7 @@ async def test_dead_rows_can_be_retried(stage: Stage) -> None:
     await claims.mark_failed(stage.env, row, worker="w", error="boom", permanent=True)
     assert await claims.retry_dead(stage.env, org_id=stage.tenant.org_id) == 1
     await stage.worker.run_once()
-    notifications = await _notifications(stage.env)
+    notifications = await stored_notifications(stage.env)
     assert [n.status for n in notifications if n.channel == "recipient"] == ["sent"]
     assert [n.kind for n in notifications if n.channel == "slack"] == ["delivery.failed"]
 

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.delivery import RecipientDelivery
 from bot.telegram.app import TelegramConfig, build_application, running
 from bot.telegram.sender import TelegramSender
-from storage.models import Notification, PartyDecision, SignatureRequest
+from storage.models import PartyDecision
 from tests.conftest import STAFF, Tenant
 from tests.fakes.telegram_api import CallbackAnswer, FakeTelegramApi, SentMessage, TgUser
-from tests.helpers import upload
+from tests.helpers import request_status, sealed_documents, stored_notifications, upload
 from workflows.context import Env
+from workflows.outbox.kinds import Kind
 from workflows.people import linking, organizations, recipients
 from workflows.signing import completion, deciding, requests
-from workflows.signing.party_notices import SIGNED_FILE
 from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
@@ -132,19 +132,6 @@ async def _decisions(env: Env) -> list[PartyDecision]:
         return list((await session.exec(select(PartyDecision))).all())
 
 
-async def _status(env: Env, request_id: int | None) -> str:
-    async with env.reads() as session:
-        request = await session.get(SignatureRequest, request_id)
-        assert request is not None
-        return request.status
-
-
-async def _rows(env: Env, kind: str) -> list[Notification]:
-    async with env.reads() as session:
-        query = select(Notification).where(Notification.kind == kind)
-        return list((await session.exec(query.order_by(col(Notification.id)))).all())
-
-
 def _invitation(tg: SigningStage, chat_id: int) -> SentMessage:
     [message] = [m for m in tg.fake.messages_to(chat_id) if "asks you to" in (m.text or "")]
     return message
@@ -177,8 +164,8 @@ async def test_an_approver_approves_with_the_button_and_the_request_moves_to_sea
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.auth_level) == ("approved", "telegram")
     assert decision.decided_by_recipient_id == rita and decision.user_agent == "Telegram"
-    assert await _status(tg.env, created.request.id) == requests.SEALING
-    assert len(await _rows(tg.env, requests.SEAL)) == 1
+    assert await request_status(tg.env, created.request.id) == requests.SEALING
+    assert len(await stored_notifications(tg.env, kind=Kind.SEAL_REQUEST)) == 1
     current = tg.fake.current_message(RITA, invitation.message_id) or {}
     [[only]] = current["reply_markup"]["inline_keyboard"]
     assert "web_app" in only
@@ -239,7 +226,7 @@ async def test_reject_asks_for_a_reason_and_the_reply_declines_for_everyone(
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.reason) == ("declined", "The fee is too high")
     assert decision.auth_level == "telegram"
-    assert await _status(tg.env, created.request.id) == requests.DECLINED
+    assert await request_status(tg.env, created.request.id) == requests.DECLINED
     carl_before = len(tg.fake.messages_to(CARL))
     await tg.worker.run_once()
     told = await tg.next_message(CARL, carl_before)
@@ -274,7 +261,7 @@ async def test_a_press_from_another_telegram_account_is_refused(tg: SigningStage
         assert answer.show_alert
 
     assert await _decisions(tg.env) == []
-    assert await _status(tg.env, created.request.id) == requests.PENDING
+    assert await request_status(tg.env, created.request.id) == requests.PENDING
 
 
 async def test_an_old_button_after_a_cancel_answers_no_longer_available(tg: SigningStage) -> None:
@@ -322,7 +309,7 @@ async def test_a_colleague_in_a_shared_cabinet_decides_from_their_own_chat(
     [decision] = await _decisions(tg.env)
     assert decision.decided_by_recipient_id == carl and decision.decided_by_name == "Carl Colleague"
     assert decision.auth_level == "telegram"
-    assert await _status(tg.env, created.request.id) == requests.SEALING
+    assert await request_status(tg.env, created.request.id) == requests.SEALING
 
 
 async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningStage) -> None:
@@ -342,7 +329,7 @@ async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningSt
     text = message.text or ""
     code = text[code_entity["offset"] : code_entity["offset"] + code_entity["length"]]
     assert "expires in 10 minutes" in text
-    [row] = await _rows(tg.env, deciding.CODE_NOTICE)
+    [row] = await stored_notifications(tg.env, kind=Kind.SIGN_CODE)
     assert row.status == "sent" and "code" not in row.payload
     await deciding.confirm_code(tg.env, token, code)
     assert (await deciding.open_page(tg.env, token)).party.verified_via == "telegram"
@@ -368,10 +355,10 @@ async def test_once_sealed_the_signed_pdf_arrives_in_the_partys_chat(
     sent = tg.fake.messages_to(RITA)[before:]
     files = [m for m in sent if m.method == "sendDocument"]
     assert len(files) == 1 and files[0].document is not None
-    [sealed] = await completion.sealed_documents(
+    [sealed] = await sealed_documents(
         tg.env, org_id=tg.tenant.org_id, request_id=created.request.id
     )
     assert files[0].document.file_name == sealed.filename
     assert hashlib.sha256(files[0].document.data).hexdigest() == sealed.sha256
     assert any("S-1" in (m.text or "") for m in sent if m.method == "sendMessage")
-    assert {r.status for r in await _rows(tg.env, SIGNED_FILE)} == {"sent"}
+    assert {r.status for r in await stored_notifications(tg.env, kind=Kind.SIGNED_FILE)} == {"sent"}

@@ -433,10 +433,6 @@ async def test_from_url_against_the_server(
 # -- failures ---------------------------------------------------------------------------
 
 
-async def test_check_passes_against_the_server(store: S3BlobStore) -> None:
-    await store.check()
-
-
 async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     pool = http_pool(retries=0, timeout=2.0)
     client = Minio(

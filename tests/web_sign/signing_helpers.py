@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from sqlmodel import col, select
+from sqlmodel import select
 
-from storage.models import Notification, Party, PartyDecision, SignatureRequest
+from storage.models import Party, PartyDecision
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from web_sign.telegram_auth import signature
@@ -104,18 +104,3 @@ async def decisions(env: Env) -> list[PartyDecision]:
 async def party_named(env: Env, name: str) -> Party:
     async with env.reads() as session:
         return (await session.exec(select(Party).where(Party.name == name))).one()
-
-
-async def request_status(env: Env, request_id: int) -> str:
-    async with env.reads() as session:
-        request = await session.get(SignatureRequest, request_id)
-        assert request is not None
-        return request.status
-
-
-async def notifications(env: Env, kind: str) -> list[Notification]:
-    async with env.reads() as session:
-        rows = await session.exec(
-            select(Notification).where(Notification.kind == kind).order_by(col(Notification.id))
-        )
-        return list(rows.all())

@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from storage.models import AuditEvent, Recipient
 from tests.conftest import STAFF, Tenant
+from tests.helpers import request_status, sealed_documents, stored_notifications
 from tests.web_sign.conftest import PUBLIC_URL
 from tests.web_sign.signing_helpers import (
     BOT_TOKEN,
@@ -26,15 +27,14 @@ from tests.web_sign.signing_helpers import (
     envelope,
     init_data,
     link_only,
-    notifications,
     party_named,
-    request_status,
 )
 from web_sign import create_app
 from web_sign.logs import redact
 from web_sign.previews import encode_png
 from web_sign.signing import SIGN_CSP, form_token
 from workflows.context import Env, FixedClock
+from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
 from workflows.signing import completion, deciding, requests
 from workflows.signing.requests import NewParty
@@ -232,7 +232,7 @@ async def test_a_party_with_an_email_confirms_a_code_before_deciding(
     sent = await _post(client, token, "code")
     assert sent.status == 200
     assert "We sent a code to a***@example.test. It works for 10 minutes." in await sent.text()
-    [note] = await notifications(env, deciding.CODE_NOTICE)
+    [note] = await stored_notifications(env, kind=Kind.SIGN_CODE)
     code = note.payload["code"]
     wrong = "000000" if code != "000000" else "111111"
 
@@ -263,7 +263,7 @@ async def test_a_second_code_within_a_minute_is_refused_on_the_page(
 
     assert again.status == 409
     assert "wait a minute" in _alert(await again.text())
-    assert len(await notifications(env, deciding.CODE_NOTICE)) == 1
+    assert len(await stored_notifications(env, kind=Kind.SIGN_CODE)) == 1
 
 
 async def test_deciding_without_the_code_is_refused_and_changes_nothing(
@@ -442,7 +442,7 @@ async def test_a_form_without_the_pages_token_is_refused_with_403(
     assert response.status == 403
     assert "This form cannot be accepted" in await response.text()
     assert await decisions(env) == []
-    assert await notifications(env, deciding.CODE_NOTICE) == []
+    assert await stored_notifications(env, kind=Kind.SIGN_CODE) == []
     assert (await party_named(env, "Adam")).code_attempts == 0
 
 
@@ -830,8 +830,6 @@ async def test_once_sealed_the_page_offers_each_signed_pdf(
     assert "Download the signed PDF" in page
     response = await client.get(f"/s/{token}/doc/{document_id}/signed")
     assert before.status == 404 and response.status == 200
-    [sealed] = await completion.sealed_documents(
-        env, org_id=tenant.org_id, request_id=made.request_id
-    )
+    [sealed] = await sealed_documents(env, org_id=tenant.org_id, request_id=made.request_id)
     body = await response.read()
     assert body.startswith(b"%PDF") and len(body) == sealed.size

@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AuditEvent, Share
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import audit_events, upload
 from workflows import audit
 from workflows.context import Env
 from workflows.errors import Gone, Unavailable
@@ -61,16 +60,6 @@ async def _link(env: Env, tenant: Tenant, *, max_downloads: int | None = None) -
     return link.token
 
 
-async def _events(env: Env, org_id: int, action: str) -> list[AuditEvent]:
-    async with env.sessions() as session:
-        rows = await session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.org_id == org_id, AuditEvent.action == action)
-            .order_by(col(AuditEvent.seq))
-        )
-        return list(rows.all())
-
-
 async def _share(env: Env, found: SharedDocument) -> Share:
     async with env.sessions() as session:
         share = await session.get(Share, found.share.id)
@@ -90,7 +79,7 @@ async def test_fifty_concurrent_opens_are_fifty_events_in_a_valid_chain_with_one
         )
     )
 
-    events = await _events(env, tenant.org_id, "document.opened")
+    events = await audit_events(env, org_id=tenant.org_id, action="document.opened")
     assert len(events) == 50
     assert sorted(e.ip or "" for e in events) == sorted(f"127.0.0.{i}" for i in range(50))
     assert [e.details["first"] for e in events] == [True] + [False] * 49
@@ -109,7 +98,7 @@ async def test_the_first_open_is_marked_once_whichever_way_visits_are_recorded(
     await access.open_shared(env, token, VISITOR)
     await access.open_shared(env, token, VISITOR, recorder=recorder)
 
-    events = await _events(env, tenant.org_id, "document.opened")
+    events = await audit_events(env, org_id=tenant.org_id, action="document.opened")
     assert [e.details["first"] for e in events] == [True, False]
 
 
@@ -127,7 +116,7 @@ async def test_three_downloads_left_let_exactly_three_of_ten_concurrent_download
     refused = [o for o in outcomes if isinstance(o, Gone)]
     assert (len(served), len(refused)) == (3, 7)
     assert all("download limit" in str(e) for e in refused)
-    events = await _events(env, tenant.org_id, "document.downloaded")
+    events = await audit_events(env, org_id=tenant.org_id, action="document.downloaded")
     assert [e.details["download"] for e in events] == [1, 2, 3]
     assert (await _share(env, served[0])).download_count == 3
     assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
@@ -146,7 +135,7 @@ async def test_a_link_revoked_after_it_was_resolved_is_refused_and_records_nothi
     with pytest.raises(Gone, match="revoked"):
         await recorder.record("open", found, VISITOR)
 
-    assert await _events(env, tenant.org_id, "document.opened") == []
+    assert await audit_events(env, org_id=tenant.org_id, action="document.opened") == []
     assert (await _share(env, found)).open_count == 0
 
 
@@ -171,12 +160,12 @@ async def test_a_failed_batch_fails_every_waiter_and_the_next_batch_is_written(
 
     assert sizes == [5], "the five visits were one batch"
     assert all(isinstance(o, InjectedFailure) for o in outcomes)
-    assert await _events(env, tenant.org_id, "document.opened") == []
+    assert await audit_events(env, org_id=tenant.org_id, action="document.opened") == []
     assert (await _share(env, found)).open_count == 0
 
     await access.open_shared(env, token, VISITOR, recorder=recorder)
 
-    events = await _events(env, tenant.org_id, "document.opened")
+    events = await audit_events(env, org_id=tenant.org_id, action="document.opened")
     assert [e.details["first"] for e in events] == [True]
     assert (await _share(env, found)).open_count == 1
     assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
@@ -195,7 +184,7 @@ async def test_stopping_writes_the_visits_already_queued_and_refuses_later_ones(
     await recorder.stop()
 
     await asyncio.gather(*waiting)
-    assert len(await _events(env, tenant.org_id, "document.opened")) == 10
+    assert len(await audit_events(env, org_id=tenant.org_id, action="document.opened")) == 10
     with pytest.raises(Unavailable):
         await recorder.record("open", found, VISITOR)
 
@@ -205,9 +194,10 @@ async def test_stopping_a_stuck_recorder_fails_its_waiters_instead_of_leaving_th
 ) -> None:
     token = await _link(env, tenant)
     found = await access.resolve(env, token)
-    never = asyncio.Event()
+    writing, never = asyncio.Event(), asyncio.Event()
 
     async def stuck(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+        writing.set()
         await never.wait()
         return []
 
@@ -215,16 +205,16 @@ async def test_stopping_a_stuck_recorder_fails_its_waiters_instead_of_leaving_th
     recorder = AccessRecorder(env, stop_timeout=0.2)
     await recorder.start()
     first = asyncio.create_task(recorder.record("open", found, VISITOR))
-    await asyncio.sleep(0.1)  # the first batch is being written, and hangs
+    await asyncio.wait_for(writing.wait(), timeout=5)  # the first batch is written, and hangs
     queued = asyncio.create_task(recorder.record("open", found, VISITOR))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # record() queues the visit before it first waits
 
     await asyncio.wait_for(recorder.stop(), timeout=5)
 
     for waiter in (first, queued):
         with pytest.raises(Unavailable):
             await asyncio.wait_for(waiter, timeout=5)
-    assert await _events(env, tenant.org_id, "document.opened") == []
+    assert await audit_events(env, org_id=tenant.org_id, action="document.opened") == []
 
 
 async def test_visits_to_two_organisations_in_one_batch_keep_both_chains_valid(
@@ -247,8 +237,8 @@ async def test_visits_to_two_organisations_in_one_batch_keep_both_chains_valid(
     assert {event.org_id for event in batches[0]} == {tenant.org_id, other.org_id}
     for org_id, found in ((tenant.org_id, ours), (other.org_id, theirs)):
         assert (await audit.verify_chain(env, org_id=org_id)).ok
-        opened = await _events(env, org_id, "document.opened")
-        downloaded = await _events(env, org_id, "document.downloaded")
+        opened = await audit_events(env, org_id=org_id, action="document.opened")
+        downloaded = await audit_events(env, org_id=org_id, action="document.downloaded")
         assert [e.details["first"] for e in opened] == [True] + [False] * 5
         assert [e.details["download"] for e in downloaded] == [1, 2, 3, 4, 5, 6]
         share = await _share(env, found)

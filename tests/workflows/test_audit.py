@@ -6,23 +6,13 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import col, select
 
-from storage.models import AuditEvent
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import audit_events, upload
 from workflows import audit
 from workflows.context import Env
 from workflows.sharing import access, sharing
 from workflows.sharing.access import Visitor
-
-
-async def _events(env: Env, org_id: int) -> list[AuditEvent]:
-    async with env.sessions() as session:
-        rows = await session.exec(
-            select(AuditEvent).where(AuditEvent.org_id == org_id).order_by(col(AuditEvent.seq))
-        )
-        return list(rows.all())
 
 
 async def _busy_history(env: Env, tenant: Tenant) -> int:
@@ -41,7 +31,7 @@ async def _busy_history(env: Env, tenant: Tenant) -> int:
 async def test_every_action_is_an_event_in_one_unbroken_chain(env: Env, tenant: Tenant) -> None:
     document_id = await _busy_history(env, tenant)
 
-    events = await _events(env, tenant.org_id)
+    events = await audit_events(env, org_id=tenant.org_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].prev_hash == audit.GENESIS
     pairs = zip(events, events[1:], strict=False)
@@ -96,7 +86,7 @@ async def test_tampering_with_any_event_is_detected_and_named(
 
 async def test_removing_the_newest_events_is_detected(env: Env, tenant: Tenant) -> None:
     await _busy_history(env, tenant)
-    events = await _events(env, tenant.org_id)
+    events = await audit_events(env, org_id=tenant.org_id)
     async with env.sessions() as session, session.begin():
         await session.exec(  # type: ignore[call-overload]
             text(
@@ -111,7 +101,7 @@ async def test_chains_are_per_organisation(env: Env, tenant: Tenant) -> None:
     other = await make_tenant(env, "globex")
     await _busy_history(env, tenant)
     assert (await audit.verify_chain(env, org_id=other.org_id)).events == 4
-    assert (await _events(env, other.org_id))[0].seq == 1
+    assert (await audit_events(env, org_id=other.org_id))[0].seq == 1
 
 
 async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
@@ -130,6 +120,6 @@ async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
 
     report = await audit.verify_chain(env, org_id=tenant.org_id)
     assert report.ok
-    opened = [e for e in await _events(env, tenant.org_id) if e.action == "document.opened"]
+    opened = await audit_events(env, org_id=tenant.org_id, action="document.opened")
     assert len(opened) == 20
     assert sum(1 for e in opened if e.details["first"]) == 1

@@ -8,18 +8,20 @@ import socket
 from pathlib import Path
 
 import pytest
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from sqlmodel import col, select
 
 from inkpost.sealer import SealWorker
 from storage.models import Document, Notification, SignatureRequest
 from tests.conftest import STAFF, Tenant
-from tests.helpers import upload
+from tests.helpers import sealed_documents, upload
 from tests.workflows.test_sealing import drawn_signature, pdfsig
 from workflows.context import Actor, Env
 from workflows.errors import Conflict
+from workflows.outbox.kinds import Kind
 from workflows.signing import completion, deciding, requests
 from workflows.signing.deciding import Decision
-from workflows.signing.party_notices import SIGNED_FILE, route_sign_notice
+from workflows.signing.party_notices import route_sign_notice
 from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal import SealingFailed, verify_pdf
 from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
@@ -82,7 +84,7 @@ async def test_completion_seals_every_pdf_and_tells_everyone(
     request = await completion.complete_request(env, request_id, key=seal)
 
     assert request.status == requests.COMPLETED
-    sealed = await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id)
+    sealed = await sealed_documents(env, org_id=tenant.org_id, request_id=request_id)
     assert [d.version_of for d in sealed] == originals
     assert all(d.filename.endswith("-signed.pdf") for d in sealed)
     async with env.reads() as session:
@@ -101,22 +103,17 @@ async def test_completion_seals_every_pdf_and_tells_everyone(
     first_sealed = await asyncio.to_thread(
         verify_pdf, await _sealed_bytes(env, sealed[0]), trusted=seal
     )
-    assert first_sealed.contains_revision(first.sha256)
+    assert first.sha256 in first_sealed.revision_sha256
     async with env.reads() as session:
         notes = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
-    assert [n.kind for n in notes if n.kind == completion.COMPLETED_NOTICE] == []  # link-only
-    [told] = [
-        n for n in notes if n.kind == requests.STAFF_NOTICE and n.payload["status"] == "completed"
-    ]
+    assert [n.kind for n in notes if n.kind == Kind.SIGN_COMPLETED] == []  # link-only
+    [told] = [n for n in notes if n.kind == Kind.SIGN_STATUS and n.payload["status"] == "completed"]
     assert told.payload["sealed"] == [d.ref for d in sealed]
     state = await requests.request_state(env, org_id=tenant.org_id, ref=request.ref)
     assert {o: d.id for o, d in state.sealed.items()} == {d.version_of: d.id for d in sealed}
     again = await completion.complete_request(env, request_id, key=seal)
     assert again.status == requests.COMPLETED
-    assert (
-        len(await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id))
-        == 2
-    )
+    assert len(await sealed_documents(env, org_id=tenant.org_id, request_id=request_id)) == 2
 
 
 async def test_a_failing_timestamp_authority_leaves_the_request_sealing(
@@ -129,14 +126,17 @@ async def test_a_failing_timestamp_authority_leaves_the_request_sealing(
 
     with pytest.raises(SealingFailed):
         await completion.complete_request(
-            env, request_id, key=seal, timestamper_url=f"http://127.0.0.1:{closed_port}/tsa"
+            env,
+            request_id,
+            key=seal,
+            timestamper=HTTPTimeStamper(f"http://127.0.0.1:{closed_port}/tsa"),
         )
 
     async with env.reads() as session:
         request = await session.get(SignatureRequest, request_id)
     assert request is not None and request.status == requests.SEALING
     assert request.last_error and "SealingFailed" in request.last_error
-    assert await completion.sealed_documents(env, org_id=tenant.org_id, request_id=request_id) == []
+    assert await sealed_documents(env, org_id=tenant.org_id, request_id=request_id) == []
 
     done = await completion.complete_request(env, request_id, key=seal)
     assert done.status == requests.COMPLETED and done.last_error is None
@@ -170,7 +170,9 @@ async def test_the_sealing_worker_completes_due_requests_and_retries_failures(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    failing = SealWorker(env, key=seal, timestamper_url=f"http://127.0.0.1:{closed_port}/")
+    failing = SealWorker(
+        env, key=seal, timestamper=HTTPTimeStamper(f"http://127.0.0.1:{closed_port}/")
+    )
 
     assert await failing.run_once() == 1
     async with env.reads() as session:
@@ -222,7 +224,7 @@ async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
 
     async with env.reads() as session:
         [row] = (
-            await session.exec(select(Notification).where(Notification.kind == SIGNED_FILE))
+            await session.exec(select(Notification).where(Notification.kind == Kind.SIGNED_FILE))
         ).all()
     route = await route_sign_notice(env, row)
 

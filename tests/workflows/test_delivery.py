@@ -16,9 +16,12 @@ from workflows.context import Env, FixedClock
 from workflows.errors import NotFound
 from workflows.outbox import claims
 from workflows.outbox.claims import MAX_ATTEMPTS, Backoff
+from workflows.outbox.kinds import Channel, SharePayload, Via
 
 
-async def _queue(env: Env, tenant: Tenant, count: int = 1, channel: str = "recipient") -> None:
+async def _queue(
+    env: Env, tenant: Tenant, count: int = 1, channel: Channel = Channel.RECIPIENT
+) -> None:
     async with env.sessions() as session, session.begin():
         for n in range(count):
             await outbox.enqueue(
@@ -26,8 +29,7 @@ async def _queue(env: Env, tenant: Tenant, count: int = 1, channel: str = "recip
                 org_id=tenant.org_id,
                 channel=channel,
                 target=str(tenant.recipient_id),
-                kind="document.shared",
-                payload={"n": n},
+                payload=SharePayload(share_id=n + 1, document_id=n + 1),
                 dedupe_key=f"test:{channel}:{n}",
                 at=START,
             )
@@ -59,13 +61,13 @@ async def test_a_claimed_row_is_not_claimed_again_until_its_lease_ends(
     [again] = await claims.claim_due(env, worker="b", channels=["recipient"])
     assert again.id == claimed.id and again.attempts == 2
     assert claimed.id is not None
-    assert not await claims.mark_sent(env, claimed.id, worker="a", via="telegram")
-    assert await claims.mark_sent(env, claimed.id, worker="b", via="telegram")
+    assert not await claims.mark_sent(env, claimed.id, worker="a", via=Via.TELEGRAM)
+    assert await claims.mark_sent(env, claimed.id, worker="b", via=Via.TELEGRAM)
     assert (await _row(env, claimed.id)).status == "sent"
 
 
 async def test_only_the_asked_channels_are_claimed(env: Env, tenant: Tenant) -> None:
-    await _queue(env, tenant, channel="slack")
+    await _queue(env, tenant, channel=Channel.SLACK)
     assert await claims.claim_due(env, worker="a", channels=["recipient"]) == []
     assert len(await claims.claim_due(env, worker="a", channels=["slack"])) == 1
 

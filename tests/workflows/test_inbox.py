@@ -8,10 +8,10 @@ from sqlmodel import select
 from inkpost.sample_pdf import make_pdf
 from storage.models import AuditEvent, Client, Document, Notification
 from tests.conftest import STAFF, Tenant
-from tests.helpers import blob_files, chunks, upload
+from tests.helpers import blob_files, chunks, link_chat, upload
 from workflows.context import Env
 from workflows.errors import Gone, InvalidInput, NotFound
-from workflows.people import linking, recipients
+from workflows.people import recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import access, inbox, sharing
 from workflows.sharing.access import Visitor
@@ -19,11 +19,6 @@ from workflows.sharing.sharing import ShareTerms
 
 RITA = ChatIdentity(chat_id=1001, user_id=1001)
 CARL = ChatIdentity(chat_id=1002, user_id=1002)
-
-
-async def _link(env: Env, org_id: int, recipient_id: int, chat: ChatIdentity) -> None:
-    invite = await linking.create_invite(env, org_id=org_id, actor=STAFF, recipient_id=recipient_id)
-    await linking.redeem_invite(env, code=invite.code, chat=chat)
 
 
 async def _share(env: Env, tenant: Tenant, recipient_id: int, title: str) -> int:
@@ -51,14 +46,14 @@ async def _colleague(env: Env, tenant: Tenant) -> int:
         env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name="Carl Colleague"
     )
     assert carl.id is not None
-    await _link(env, tenant.org_id, carl.id, CARL)
+    await link_chat(env, tenant, chat=CARL, recipient_id=carl.id)
     return carl.id
 
 
 async def test_documents_are_listed_newest_first_a_page_at_a_time(
     env: Env, tenant: Tenant, clock: object
 ) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     for n in range(7):
         await _share(env, tenant, tenant.recipient_id, f"Statement {n}")
     first = await inbox.list_for_chat(env, chat_id=RITA.chat_id, per_page=5)
@@ -73,7 +68,7 @@ async def test_a_shared_cabinet_shows_colleagues_documents_with_an_only_mine_tog
     env: Env, tenant: Tenant
 ) -> None:
     carl = await _colleague(env, tenant)
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant, tenant.recipient_id, "For Rita")
     carls = await _share(env, tenant, carl, "For Carl")
 
@@ -106,7 +101,7 @@ async def test_a_shared_cabinet_shows_colleagues_documents_with_an_only_mine_tog
 
 
 async def test_a_revoked_share_is_no_longer_available(env: Env, tenant: Tenant) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     share_id = await _share(env, tenant, tenant.recipient_id, "Annex")
     await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=share_id)
     with pytest.raises(Gone, match="no longer available"):
@@ -123,7 +118,7 @@ async def test_an_unlinked_chat_sees_nothing(env: Env, tenant: Tenant) -> None:
 
 
 async def test_a_personal_link_opens_as_that_recipient(env: Env, tenant: Tenant) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     share_id = await _share(env, tenant, tenant.recipient_id, "Contract")
     token = await inbox.personal_link(env, share_id=share_id, recipient_id=tenant.recipient_id)
     found = await access.open_shared(env, token, Visitor(ip="127.0.0.1"))
@@ -138,7 +133,7 @@ async def test_a_personal_link_opens_as_that_recipient(env: Env, tenant: Tenant)
 async def test_a_returned_file_becomes_an_inbound_document_and_tells_the_sharer(
     env: Env, tenant: Tenant
 ) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     await _share(env, tenant, tenant.recipient_id, "Contract")
     returned = await inbox.return_document(
         env,
@@ -164,7 +159,7 @@ async def test_a_returned_file_becomes_an_inbound_document_and_tells_the_sharer(
 async def test_a_bad_returned_file_is_refused_and_keeps_nothing(
     env: Env, tenant: Tenant, tmp_path: object
 ) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     with pytest.raises(InvalidInput, match="not accepted"):
         await inbox.return_document(
             env,
@@ -180,7 +175,7 @@ async def test_a_bad_returned_file_is_refused_and_keeps_nothing(
 
 
 async def test_language_and_notification_choices(env: Env, tenant: Tenant) -> None:
-    await _link(env, tenant.org_id, tenant.recipient_id, RITA)
+    await link_chat(env, tenant, chat=RITA)
     [person] = await inbox.set_language(env, chat_id=RITA.chat_id, language="sv")
     assert person.language == "sv"
     with pytest.raises(InvalidInput, match="language must be one of"):

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from storage.models import Notification
 from tests.conftest import STAFF, Tenant
-from tests.helpers import upload
+from tests.helpers import link_chat, upload
 from workflows import platform
 from workflows.context import Env
 from workflows.people import linking, recipients
@@ -29,16 +29,9 @@ async def _shared(env: Env, tenant: Tenant) -> Notification:
         return (await session.exec(select(Notification))).one()
 
 
-async def _link(env: Env, tenant: Tenant) -> None:
-    invite = await linking.create_invite(
-        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id
-    )
-    await linking.redeem_invite(env, code=invite.code, chat=CHAT)
-
-
 async def test_a_linked_recipient_is_reached_in_telegram(env: Env, tenant: Tenant) -> None:
     notification = await _shared(env, tenant)
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=CHAT)
     route = await notices.route_share_notice(env, notification)
     assert route.way == "telegram"
     assert route.notice is not None
@@ -48,7 +41,7 @@ async def test_a_linked_recipient_is_reached_in_telegram(env: Env, tenant: Tenan
 
 async def test_a_blocked_bot_falls_back_to_email_then_to_waiting(env: Env, tenant: Tenant) -> None:
     notification = await _shared(env, tenant)
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=CHAT)
     [person] = await linking.chat_blocked_bot(env, chat_id=CHAT.chat_id)
     assert person.telegram_active is False
     assert (await notices.route_share_notice(env, notification)).way == "email"
@@ -65,7 +58,7 @@ async def test_revoked_shares_blocked_people_and_muted_kinds_are_not_sent(
     env: Env, tenant: Tenant
 ) -> None:
     notification = await _shared(env, tenant)
-    await _link(env, tenant)
+    await link_chat(env, tenant, chat=CHAT)
     await inbox.set_notification(env, chat_id=CHAT.chat_id, kind="document.shared", enabled=False)
     muted = await notices.route_share_notice(env, notification)
     assert (muted.way, muted.reason) == ("cancel", "the recipient turned these notifications off")

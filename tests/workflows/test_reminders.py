@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
 
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from storage.models import Notification, Organization, Party, SignatureRequest
 from tests.conftest import STAFF, START, Tenant
-from tests.helpers import upload
+from tests.helpers import stored_notifications, upload
 from workflows import quiet_hours, scans
 from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
+from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
 from workflows.sharing import access, inbox, notices, sharing, staff_notices
 from workflows.signing import deciding, party_notices, party_reminders, requests
@@ -29,14 +29,6 @@ from workflows.signing.requests import NewParty, NewRequest
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
 WEB = Actor(type="party", label="page", ip="203.0.113.9", user_agent="Firefox")
-
-
-async def _rows(env: Env, kind: str | None = None) -> list[Notification]:
-    query = select(Notification).order_by(col(Notification.id))
-    if kind is not None:
-        query = query.where(Notification.kind == kind)
-    async with env.reads() as session:
-        return list((await session.exec(query)).all())
 
 
 async def _set_org(env: Env, org_id: int, **values: object) -> None:
@@ -99,7 +91,7 @@ async def test_an_unopened_document_is_reminded_exactly_three_days_before_it_end
     assert await scans.scan_availability(env, at=boundary + SECOND) == (0, 0)
     assert await scans.scan_availability(env, at=until - SECOND) == (0, 0)
 
-    [reminder] = await _rows(env, scans.AVAILABILITY)
+    [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert (reminder.channel, reminder.target) == ("recipient", str(tenant.recipient_id))
     assert reminder.payload == {
         "share_id": shared.share.id,
@@ -107,7 +99,7 @@ async def test_an_unopened_document_is_reminded_exactly_three_days_before_it_end
         "available_until": until.isoformat(),
     }
     assert reminder.next_attempt_at == boundary  # 12:00 UTC is not quiet
-    [told] = await _rows(env, staff_notices.UNOPENED)
+    [told] = await stored_notifications(env, kind=Kind.DOCUMENT_UNOPENED)
     assert (told.channel, told.target) == ("slack", f"staff:{tenant.staff_id}")
     assert told.payload["recipient_ids"] == [tenant.recipient_id]
 
@@ -132,9 +124,9 @@ async def test_a_recipient_who_opened_or_downloaded_is_not_reminded(
     await access.open_shared(env, opened.token, access.Visitor())
 
     assert await scans.scan_availability(env, at=START) == (1, 1)
-    [reminder] = await _rows(env, scans.AVAILABILITY)
+    [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert reminder.target == str(other)
-    [told] = await _rows(env, staff_notices.UNOPENED)
+    [told] = await stored_notifications(env, kind=Kind.DOCUMENT_UNOPENED)
     assert told.payload["recipient_ids"] == [other]
     [notice] = await staff_notices.prepare(env, [told])
     assert notice.people == ("Olaf",)
@@ -160,9 +152,9 @@ async def test_space_members_are_reminded_one_by_one(env: Env, tenant: Tenant) -
     await access.start_download(env, token, access.Visitor())
 
     assert await scans.scan_availability(env, at=START) == (1, 1)
-    [reminder] = await _rows(env, scans.AVAILABILITY)
+    [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert reminder.target == str(tenant.recipient_id)
-    [told] = await _rows(env, staff_notices.UNOPENED)
+    [told] = await stored_notifications(env, kind=Kind.DOCUMENT_UNOPENED)
     assert told.target == "org"  # nobody in particular shared it
 
 
@@ -183,10 +175,10 @@ async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
     doc = await _document(env, tenant, until=START + DAY)
     shared = await _share(env, tenant, doc, tenant.recipient_id)
     await scans.scan_availability(env, at=START)
-    [reminder] = await _rows(env, scans.AVAILABILITY)
+    [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     route = await notices.route_share_notice(env, reminder)
     assert route.way == "email" and route.notice is not None
-    assert route.notice.kind == scans.AVAILABILITY
+    assert route.notice.kind == Kind.AVAILABILITY_ENDING
 
     assert shared.token is not None
     await access.open_shared(env, shared.token, access.Visitor())
@@ -216,7 +208,7 @@ async def _decide(env: Env, token: str, kind: str) -> None:
     page = await deciding.open_page(env, token)
     if page.code_channel is not None and not page.verified:
         await deciding.send_code(env, token)
-        code = (await _rows(env, deciding.CODE_NOTICE))[-1].payload["code"]
+        code = (await stored_notifications(env, kind=Kind.SIGN_CODE))[-1].payload["code"]
         await deciding.confirm_code(env, token, code)
     decision = Decision(kind=kind, typed_name="Typed Name", consent=True, needs_review=False)
     await deciding.decide(env, token, decision, actor=WEB)
@@ -242,7 +234,7 @@ async def test_parties_are_reminded_every_two_days_at_most_three_times(
         assert await party_reminders.scan(env, at=due) == 1
         assert await party_reminders.scan(env, at=due + SECOND) == 0
     assert await party_reminders.scan(env, at=START + 30 * DAY) == 0
-    rows = await _rows(env, party_reminders.REMIND)
+    rows = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     assert [r.dedupe_key for r in rows] == [f"remind:{party.id}:{n}" for n in (1, 2, 3)]
     assert all(r.channel == "recipient" and r.target == str(tenant.recipient_id) for r in rows)
     assert (await _party(env, party.id)).next_reminder_at is None
@@ -253,7 +245,7 @@ async def test_after_a_long_stop_one_reminder_goes_not_a_burst(env: Env, tenant:
     party = created.parties[0].party
     late = START + 5 * DAY
     assert await party_reminders.scan(env, at=late) == 1
-    [row] = await _rows(env, party_reminders.REMIND)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     assert (row.channel, row.target, row.dedupe_key) == (
         "party",
         str(party.id),
@@ -277,7 +269,7 @@ async def test_decided_viewers_and_link_only_parties_get_no_reminder(
     sam = created.parties[0]
     await _decide(env, sam.token, "sign")
     assert await party_reminders.scan(env, at=START + 2 * DAY) == 0
-    assert await _rows(env, party_reminders.REMIND) == []
+    assert await stored_notifications(env, kind=Kind.SIGN_REMINDER) == []
     for link in created.parties:
         assert (await _party(env, link.party.id)).next_reminder_at is None
 
@@ -295,7 +287,7 @@ async def test_a_reminder_to_a_party_who_decided_meanwhile_is_not_sent(
     )
     clock.at = START + 2 * DAY
     await party_reminders.scan(env, at=clock.at)
-    row, _ = await _rows(env, party_reminders.REMIND)
+    row, _ = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     route = await party_notices.route_sign_notice(env, row)
     assert route.way == "email" and route.notice is not None and route.notice.needs_link
 
@@ -309,7 +301,7 @@ async def test_a_reminder_for_a_cancelled_request_is_not_sent(
 ) -> None:
     created = await _request(env, tenant, [NewParty(role="signer", name="Sam", email="sam@x.test")])
     await party_reminders.scan(env, at=START + 2 * DAY)
-    [row] = await _rows(env, party_reminders.REMIND)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref)
     route = await party_notices.route_sign_notice(env, row)
     assert route.way == "cancel"
@@ -332,7 +324,7 @@ async def test_sequential_parties_are_reminded_from_their_own_turn(
     await _decide(env, created.parties[0].token, "approve")
     assert await party_reminders.scan(env, at=START + 2 * DAY) == 0
     assert await party_reminders.scan(env, at=START + 3 * DAY) == 1
-    [row] = await _rows(env, party_reminders.REMIND)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     assert row.target == str(created.parties[1].party.id)
 
 
@@ -341,7 +333,7 @@ async def test_reminders_in_quiet_hours_wait_for_nine_oclock(env: Env, tenant: T
     await _request(env, tenant, [NewParty(role="signer", name="Sam", email="sam@x.test")])
     evening = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)  # 20:00 in Warsaw
     assert await party_reminders.scan(env, at=evening) == 1
-    [row] = await _rows(env, party_reminders.REMIND)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_REMINDER)
     assert row.created_at == evening
     assert row.next_attempt_at == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -366,7 +358,7 @@ async def test_staff_may_remind_a_party_once_an_hour(
         )
     clock.at += SECOND
     await party_reminders.remind_now(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
-    assert len(await _rows(env, party_reminders.REMIND)) == 2
+    assert len(await stored_notifications(env, kind=Kind.SIGN_REMINDER)) == 2
     # the scheduled cadence starts again from the last reminder
     party = await _party(env, created.parties[0].party.id)
     assert party.next_reminder_at == clock.at + 2 * DAY
@@ -408,7 +400,7 @@ async def test_remind_now_refuses_what_cannot_be_reminded(
         await remind(1)
     with pytest.raises(Conflict, match="Phil can only be reached through their link"):
         await remind(None)
-    assert await _rows(env, party_reminders.REMIND) == []
+    assert await stored_notifications(env, kind=Kind.SIGN_REMINDER) == []
     await requests.cancel_request(env, org_id=tenant.org_id, actor=STAFF, ref=ref)
     with pytest.raises(Conflict, match="is cancelled; only a pending request"):
         await remind(None)
@@ -458,9 +450,9 @@ async def test_a_request_expires_at_its_moment_and_everyone_is_told(
     async with env.reads() as session:
         request = await session.get(SignatureRequest, created.request.id)
     assert request is not None and request.status == requests.EXPIRED
-    kinds = {(r.channel, r.kind) for r in await _rows(env)}
-    assert ("recipient", requests.ENDED_NOTICE) in kinds
-    assert ("slack", requests.STAFF_NOTICE) in kinds
+    kinds = {(r.channel, r.kind) for r in await stored_notifications(env)}
+    assert ("recipient", Kind.SIGN_ENDED) in kinds
+    assert ("slack", Kind.SIGN_STATUS) in kinds
 
 
 async def test_no_reminder_is_queued_for_an_expired_request(env: Env, tenant: Tenant) -> None:
@@ -497,7 +489,7 @@ async def test_staff_are_told_when_a_link_expires_unused(env: Env, tenant: Tenan
     assert await scans.scan_unused_links(env, at=ends - SECOND) == 0
     assert await scans.scan_unused_links(env, at=ends) == 1
     assert await scans.scan_unused_links(env, at=ends + SECOND) == 0
-    [row] = await _rows(env, staff_notices.LINK_UNUSED)
+    [row] = await stored_notifications(env, kind=Kind.LINK_UNUSED)
     assert row.target == f"staff:{tenant.staff_id}"
     assert row.payload["share_id"] == link.share.id
 
@@ -531,9 +523,9 @@ async def test_recipients_and_staff_are_told_three_days_before_access_ends(
     assert await scans.scan_access_ending(env, at=boundary) == (1, 1)
     assert await scans.scan_access_ending(env, at=boundary + SECOND) == (0, 0)
     assert await scans.scan_access_ending(env, at=ends) == (0, 0)
-    [mine] = await _rows(env, scans.ACCESS_ENDING)
+    [mine] = await stored_notifications(env, kind=Kind.ACCESS_ENDING)
     assert (mine.channel, mine.target) == ("recipient", str(person))
-    [staff] = await _rows(env, staff_notices.ACCESS_ENDING)
+    [staff] = await stored_notifications(env, kind=Kind.RECIPIENT_ACCESS_ENDING)
     assert (staff.channel, staff.target) == ("slack", "org")
     [notice] = await staff_notices.prepare(env, [staff])
     assert notice.person == "Olaf"
@@ -548,7 +540,7 @@ async def test_an_access_notice_is_dropped_when_the_access_was_extended(
     ends = START + 2 * DAY
     person = await _recipient(env, tenant, "Olaf", access_expires_at=ends)
     await scans.scan_access_ending(env, at=START)
-    [mine] = await _rows(env, scans.ACCESS_ENDING)
+    [mine] = await stored_notifications(env, kind=Kind.ACCESS_ENDING)
     await recipients.edit_recipient(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=person, access_expires_at=None
     )
@@ -605,7 +597,7 @@ async def test_a_daily_summary_of_dead_deliveries_from_nine_oclock(
     assert await scans.scan_dead(env, at=morning) == 1
     assert await scans.scan_dead(env, at=morning + 10 * 3600 * SECOND) == 0
     assert await scans.scan_dead(env, at=morning + DAY) == 1
-    rows = await _rows(env, staff_notices.DEAD_SUMMARY)
+    rows = await stored_notifications(env, kind=Kind.DEAD_SUMMARY)
     assert [r.payload for r in rows] == [
         {"count": 2, "by_kind": {"document.shared": 2}, "date": "2026-11-24"},
         {"count": 2, "by_kind": {"document.shared": 2}, "date": "2026-11-25"},
@@ -675,12 +667,12 @@ async def test_a_scan_across_the_autumn_change_holds_reminders_until_nine_local(
     report = await scans.run_all(env, at=at)
     assert (report.availability, report.access_ending, report.access_ending_staff) == (1, 1, 1)
     morning = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # 09:00 CET
-    queued = [r for r in await _rows(env) if r.created_at == at]
+    queued = [r for r in await stored_notifications(env) if r.created_at == at]
     assert len(queued) == 4
     for row in queued:
-        held = row.kind in (scans.AVAILABILITY, scans.ACCESS_ENDING)
+        held = row.kind in (Kind.AVAILABILITY_ENDING, Kind.ACCESS_ENDING)
         assert row.next_attempt_at == (morning if held else at), row.kind
-    assert {r.target for r in queued if r.kind == scans.ACCESS_ENDING} == {str(person)}
+    assert {r.target for r in queued if r.kind == Kind.ACCESS_ENDING} == {str(person)}
 
 
 async def test_reminder_settings_refuse_bad_values(env: Env, tenant: Tenant) -> None:
@@ -752,12 +744,12 @@ async def test_two_schedulers_on_one_store_queue_each_reminder_once(
         await second_engine.dispose()
     combined = {k: one.counts()[k] + two.counts()[k] for k in one.counts()}
     assert combined["sign"] == 1 and combined["availability"] == 1
-    rows = await _rows(env)
+    rows = await stored_notifications(env)
     keys = [r.dedupe_key for r in rows]
     assert len(keys) == len(set(keys))
-    assert len([r for r in rows if r.kind == party_reminders.REMIND]) == 1
-    assert len([r for r in rows if r.kind == scans.AVAILABILITY]) == 1
-    assert len([r for r in rows if r.kind == staff_notices.DEAD_SUMMARY]) == 1
+    assert len([r for r in rows if r.kind == Kind.SIGN_REMINDER]) == 1
+    assert len([r for r in rows if r.kind == Kind.AVAILABILITY_ENDING]) == 1
+    assert len([r for r in rows if r.kind == Kind.DEAD_SUMMARY]) == 1
 
 
 async def test_an_ending_document_is_shown_as_unavailable_at_its_moment(

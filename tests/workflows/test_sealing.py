@@ -28,10 +28,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from inkpost.sample_pdf import make_pdf
 from workflows.errors import InvalidInput
@@ -309,7 +311,7 @@ def test_verify_reports_the_original_and_rejects_a_tampered_file(
     sealed = seal_of(original, seal, [party("Alice Anders", "signer")])
 
     report = verify_pdf(sealed, trusted=seal)
-    assert report.ok and report.contains_revision(hashlib.sha256(original).hexdigest())
+    assert report.ok and hashlib.sha256(original).hexdigest() in report.revision_sha256
     (check,) = report.signatures
     assert check.signer == "Acme Law seal" and check.name == "Alice Anders"
     assert check.signed_at is not None and check.timestamped_at is None
@@ -472,7 +474,14 @@ async def test_with_a_tsa_every_signature_is_timestamped_and_carries_validation_
     url, tsa_cert, requests = tsa
     parties = [party(name, role, drawn=role == "signer") for name, role in PEOPLE]
 
-    sealed = await asyncio.to_thread(seal_of, original, seal, parties, timestamper_url=url)
+    sealed = await asyncio.to_thread(
+        seal_of,
+        original,
+        seal,
+        parties,
+        timestamper=HTTPTimeStamper(url),
+        fetcher_backend=AIOHttpFetcherBackend(),
+    )
 
     assert requests, "the TSA was asked"
     await asyncio.to_thread(
@@ -485,12 +494,30 @@ async def test_with_a_tsa_every_signature_is_timestamped_and_carries_validation_
     assert len(dss["/Certs"]) >= 2, "seal and TSA certificates are embedded for LTV"
 
 
+async def test_any_injected_timestamper_stamps_every_signature(
+    seal: SealKey, original: bytes
+) -> None:
+    cert, key = _tsa_identity()
+    stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key)
+    parties = [party("Alice Anders", "signer"), party("Bob Berg", "approver")]
+
+    sealed = await asyncio.to_thread(seal_of, original, seal, parties, timestamper=stamper)
+
+    report = await asyncio.to_thread(verify_pdf, sealed, trusted=[*seal.trust_anchors, cert])
+    assert report.ok
+    assert all(check.timestamped_at is not None for check in report.signatures)
+
+
 async def test_a_tsa_answering_500_fails_sealing_and_never_falls_back(
     seal: SealKey, original: bytes, failing_tsa: str
 ) -> None:
     with pytest.raises(SealingFailed, match=f"the timestamp authority {failing_tsa} failed"):
         await asyncio.to_thread(
-            seal_of, original, seal, [party("Alice Anders", "signer")], timestamper_url=failing_tsa
+            seal_of,
+            original,
+            seal,
+            [party("Alice Anders", "signer")],
+            timestamper=HTTPTimeStamper(failing_tsa),
         )
 
 
@@ -502,7 +529,11 @@ async def test_a_tsa_that_refuses_connections_fails_sealing(seal: SealKey, origi
 
     with pytest.raises(SealingFailed, match="timestamp authority .* failed"):
         await asyncio.to_thread(
-            seal_of, original, seal, [party("Alice Anders", "signer")], timestamper_url=url
+            seal_of,
+            original,
+            seal,
+            [party("Alice Anders", "signer")],
+            timestamper=HTTPTimeStamper(url),
         )
 
 

@@ -5,18 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import STAFF, START, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import add_person, upload
 from workflows.context import Env, FixedClock
 from workflows.people import recipients, spaces
 from workflows.sharing import sharing
-
-
-async def _person(env: Env, tenant: Tenant, name: str, **extra: object) -> int:
-    person = await recipients.add_recipient(
-        env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name=name, **extra
-    )
-    assert person.id is not None
-    return person.id
 
 
 async def test_targets_that_may_be_shared_with_raise_no_problem(env: Env, tenant: Tenant) -> None:
@@ -49,8 +41,10 @@ async def test_every_refused_target_is_named_and_nothing_is_shared(
 ) -> None:
     other = await make_tenant(env, "globex")
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    blocked = await _person(env, tenant, "Bo Blocked")
-    ended = await _person(env, tenant, "Ed Ended", access_expires_at=START + timedelta(days=1))
+    blocked = await add_person(env, tenant, name="Bo Blocked")
+    ended = await add_person(
+        env, tenant, name="Ed Ended", access_expires_at=START + timedelta(days=1)
+    )
     await recipients.set_recipient_blocked(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
     )
@@ -104,9 +98,9 @@ async def test_recipients_are_found_by_part_of_their_name_in_their_organisation(
     env: Env, tenant: Tenant
 ) -> None:
     other = await make_tenant(env, "globex")
-    await _person(env, tenant, "Anna Berg")
-    await _person(env, tenant, "Hanna 100%")
-    await _person(env, tenant, "Bert")
+    await add_person(env, tenant, name="Anna Berg")
+    await add_person(env, tenant, name="Hanna 100%")
+    await add_person(env, tenant, name="Bert")
 
     found = await recipients.search_recipients(env, org_id=tenant.org_id, name="ANNA")
     literal = await recipients.search_recipients(env, org_id=tenant.org_id, name="0%")

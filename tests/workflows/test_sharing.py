@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from storage.models import Notification, Share
+from storage.models import Share
 from tests.conftest import STAFF, START, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import add_person, stored_notifications, upload
 from workflows.context import Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotAvailableNow, NotFound
 from workflows.people import recipients, spaces
@@ -19,19 +19,6 @@ from workflows.sharing.sharing import ShareTerms
 from workflows.tokens import hash_token
 
 VISITOR = Visitor(ip="127.0.0.1", user_agent="pytest")
-
-
-async def _notifications(env: Env) -> list[Notification]:
-    async with env.sessions() as session:
-        return list((await session.exec(select(Notification).order_by(Notification.id))).all())
-
-
-async def _person(env: Env, tenant: Tenant, name: str, **extra: object) -> int:
-    person = await recipients.add_recipient(
-        env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name=name, **extra
-    )
-    assert person.id is not None
-    return person.id
 
 
 async def test_a_link_token_is_long_url_safe_and_stored_only_as_a_hash(
@@ -69,7 +56,7 @@ async def test_sharing_with_a_recipient_queues_one_notification(env: Env, tenant
         recipient_id=tenant.recipient_id,
     )
     assert first.created and not again.created and again.share.id == first.share.id
-    (notification,) = await _notifications(env)
+    (notification,) = await stored_notifications(env)
     assert notification.kind == "document.shared"
     assert notification.target == str(tenant.recipient_id)
     assert notification.payload == {"share_id": first.share.id, "document_id": document.id}
@@ -79,9 +66,9 @@ async def test_sharing_with_a_recipient_queues_one_notification(env: Env, tenant
 async def test_a_group_share_skips_blocked_and_expired_members(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    blocked = await _person(env, tenant, "Bob Blocked")
-    expiring = await _person(
-        env, tenant, "Erin Expiring", access_expires_at=START + timedelta(hours=1)
+    blocked = await add_person(env, tenant, name="Bob Blocked")
+    expiring = await add_person(
+        env, tenant, name="Erin Expiring", access_expires_at=START + timedelta(hours=1)
     )
     await recipients.set_recipient_blocked(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
@@ -106,7 +93,7 @@ async def test_a_group_share_skips_blocked_and_expired_members(
     assert len(result.skipped) == 2
     assert any("blocked" in reason for reason in result.skipped)
     assert any("access ended" in reason for reason in result.skipped)
-    assert [n.target for n in await _notifications(env)] == [str(tenant.recipient_id)]
+    assert [n.target for n in await stored_notifications(env)] == [str(tenant.recipient_id)]
 
 
 async def test_a_blocked_recipient_gets_nothing_and_can_open_nothing(
@@ -137,13 +124,15 @@ async def test_a_blocked_recipient_gets_nothing_and_can_open_nothing(
             document_id=other.id,
             recipient_id=tenant.recipient_id,
         )
-    assert len(await _notifications(env)) == 1
+    assert len(await stored_notifications(env)) == 1
 
 
 async def test_access_ends_at_the_moment_it_expires(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    person = await _person(env, tenant, "Tess Temp", access_expires_at=START + timedelta(days=1))
+    person = await add_person(
+        env, tenant, name="Tess Temp", access_expires_at=START + timedelta(days=1)
+    )
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     shared = await sharing.share_with_recipient(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, recipient_id=person
@@ -157,7 +146,7 @@ async def test_access_ends_at_the_moment_it_expires(
 
 
 async def test_a_space_share_notifies_each_member_once(env: Env, tenant: Tenant) -> None:
-    colleague = await _person(env, tenant, "Carl Colleague")
+    colleague = await add_person(env, tenant, name="Carl Colleague")
     space = await spaces.create_space(
         env, org_id=tenant.org_id, actor=STAFF, name="Board room", client_id=tenant.client_id
     )
@@ -181,7 +170,7 @@ async def test_a_space_share_notifies_each_member_once(env: Env, tenant: Tenant)
     )
 
     assert result.notified == 1
-    targets = [n.target for n in await _notifications(env)]
+    targets = [n.target for n in await stored_notifications(env)]
     assert sorted(targets) == sorted([str(tenant.recipient_id), str(colleague)])
     with pytest.raises(Conflict, match="already shared"):
         await sharing.share_with_space(
@@ -192,7 +181,7 @@ async def test_a_space_share_notifies_each_member_once(env: Env, tenant: Tenant)
 async def test_deleting_a_space_revokes_its_shares_and_removes_only_its_own_members(
     env: Env, tenant: Tenant
 ) -> None:
-    loner = await _person(env, tenant, "Lone Member")
+    loner = await add_person(env, tenant, name="Lone Member")
     first = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel A")
     second = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel B")
     assert first.id is not None and second.id is not None
@@ -385,7 +374,7 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
     await sharing.share_with_space(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
     )
-    told_by_space = len(await _notifications(env))
+    told_by_space = len(await stored_notifications(env))
 
     first = await sharing.share_with_group(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
@@ -397,7 +386,7 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
     assert told_by_space == 2
     assert len(first.shares) == 1200 and all(r.created and r.token for r in first.shares)
     assert len(again.shares) == 1200 and not any(r.created for r in again.shares)
-    notifications = await _notifications(env)
+    notifications = await stored_notifications(env)
     assert len(notifications) == 1200
     assert len({n.target for n in notifications}) == 1200
     assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
@@ -470,7 +459,7 @@ async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
         recipient_id=tenant.recipient_id,
     )
     assert second.created and second.share.id != first.share.id
-    notices = await _notifications(env)
+    notices = await stored_notifications(env)
     assert [n.payload["share_id"] for n in notices] == [first.share.id, second.share.id]
     # A group share then finds the live one and changes nothing.
     group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
@@ -488,13 +477,13 @@ async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
     assert [(r.created, r.share.id, r.token) for r in grouped.shares] == [
         (False, second.share.id, None)
     ]
-    assert len(await _notifications(env)) == 2
+    assert len(await stored_notifications(env)) == 2
 
 
 async def test_a_space_share_tells_members_whose_other_shares_ran_out(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    colleague = await _person(env, tenant, "Carl Colleague")
+    colleague = await add_person(env, tenant, name="Carl Colleague")
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
     old_room = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Old room")
@@ -526,7 +515,7 @@ async def test_a_space_share_tells_members_whose_other_shares_ran_out(
         space_id=old_room.id,
         terms=ends,
     )
-    before = len(await _notifications(env))
+    before = len(await stored_notifications(env))
     clock.at = START + timedelta(days=2)
 
     result = await sharing.share_with_space(
@@ -534,5 +523,5 @@ async def test_a_space_share_tells_members_whose_other_shares_ran_out(
     )
 
     assert result.notified == 2
-    told = [n.target for n in await _notifications(env)][before:]
+    told = [n.target for n in await stored_notifications(env)][before:]
     assert sorted(told) == sorted([str(tenant.recipient_id), str(colleague)])

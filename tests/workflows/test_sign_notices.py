@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import col, select
 
 from storage.models import Notification
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import link_chat, request_signatures, stored_notifications
 from workflows.context import Env, FixedClock
 from workflows.errors import Gone, NotAllowed, NotFound
-from workflows.people import linking, organizations, recipients
+from workflows.outbox.kinds import Kind
+from workflows.people import organizations, recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox
 from workflows.signing import deciding, party_notices, requests
-from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing.requests import NewParty
 
 RITA_CHAT, RITA_USER = 4242, 9001
-
-
-async def _request(env: Env, tenant: Tenant, parties: list[NewParty]) -> requests.CreatedRequest:
-    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    assert document.id is not None
-    return await requests.create_request(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        staff_id=tenant.staff_id,
-        new=NewRequest(document_ids=[document.id], parties=parties),
-    )
-
-
-async def _link(env: Env, tenant: Tenant, recipient_id: int, chat: int, user: int) -> None:
-    invite = await linking.create_invite(
-        env, org_id=tenant.org_id, actor=STAFF, recipient_id=recipient_id
-    )
-    await linking.redeem_invite(
-        env, code=invite.code, chat=ChatIdentity(chat_id=chat, user_id=user)
-    )
-
-
-async def _rows(env: Env, kind: str) -> list[Notification]:
-    async with env.reads() as session:
-        query = select(Notification).where(Notification.kind == kind)
-        return list((await session.exec(query.order_by(col(Notification.id)))).all())
+RITA = ChatIdentity(chat_id=RITA_CHAT, user_id=RITA_USER)
 
 
 def _party_id(created: requests.CreatedRequest, name: str) -> int:
@@ -55,11 +29,11 @@ def _party_id(created: requests.CreatedRequest, name: str) -> int:
 async def test_an_invitation_goes_by_telegram_when_linked_and_by_mail_otherwise(
     env: Env, tenant: Tenant
 ) -> None:
-    await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, requests.INVITE)
+    await request_signatures(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    [row] = await stored_notifications(env, kind=Kind.SIGN_INVITE)
     assert (await party_notices.route_sign_notice(env, row)).way == "email"
 
-    await _link(env, tenant, tenant.recipient_id, RITA_CHAT, RITA_USER)
+    await link_chat(env, tenant, chat=RITA)
     route = await party_notices.route_sign_notice(env, row)
     assert route.way == "telegram" and route.notice is not None
     assert route.notice.chat_id == RITA_CHAT and route.notice.needs_link
@@ -74,11 +48,11 @@ async def test_an_invitation_without_any_channel_waits_and_one_never_wanted_is_c
     await recipients.edit_recipient(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id, email=None
     )
-    await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, requests.INVITE)
+    await request_signatures(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    [row] = await stored_notifications(env, kind=Kind.SIGN_INVITE)
     assert (await party_notices.route_sign_notice(env, row)).way == "wait"
 
-    await _link(env, tenant, tenant.recipient_id, RITA_CHAT, RITA_USER)
+    await link_chat(env, tenant, chat=RITA)
     await inbox.set_notification(env, chat_id=RITA_CHAT, kind="signature", enabled=False)
     route = await party_notices.route_sign_notice(env, row)
     assert (route.way, route.reason) == ("cancel", "the recipient turned these notifications off")
@@ -87,10 +61,10 @@ async def test_an_invitation_without_any_channel_waits_and_one_never_wanted_is_c
 async def test_an_invitation_for_an_ended_or_expired_request_is_cancelled(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    created = await _request(
-        env, tenant, [NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")]
+    created = await request_signatures(
+        env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
     )
-    [row] = await _rows(env, requests.INVITE)
+    [row] = await stored_notifications(env, kind=Kind.SIGN_INVITE)
     assert row.channel == "party"
     await requests.cancel_request(
         env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Wrong fees"
@@ -98,7 +72,7 @@ async def test_an_invitation_for_an_ended_or_expired_request_is_cancelled(
 
     route = await party_notices.route_sign_notice(env, row)
     assert route.way == "cancel" and "cancelled" in (route.reason or "")
-    [ended] = await _rows(env, requests.ENDED_NOTICE)
+    [ended] = await stored_notifications(env, kind=Kind.SIGN_ENDED)
     told = await party_notices.route_sign_notice(env, ended)
     assert told.way == "email" and told.notice is not None
     assert told.notice.reason == "Wrong fees" and not told.notice.needs_link
@@ -107,21 +81,22 @@ async def test_an_invitation_for_an_ended_or_expired_request_is_cancelled(
 async def test_a_code_is_cancelled_once_replaced_expired_or_no_longer_needed(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    created = await _request(
-        env, tenant, [NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")]
+    created = await request_signatures(
+        env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
     )
     token = created.parties[0].token
     await deciding.send_code(env, token)
     clock.at += deciding.CODE_GAP
     await deciding.send_code(env, token)
-    first, second = await _rows(env, deciding.CODE_NOTICE)
+    first, second = await stored_notifications(env, kind=Kind.SIGN_CODE)
 
     assert (await party_notices.route_sign_notice(env, first)).reason == "a newer code was sent"
     assert (await party_notices.route_sign_notice(env, second)).way == "email"
     clock.at += deciding.CODE_TTL
     expired = await party_notices.route_sign_notice(env, second)
     assert expired.reason == "the code expired before it was delivered"
-    assert party_notices.scrubbed(second.payload) == {
+    kept = party_notices.kept_payload(second)
+    assert kept is not None and kept.to_json() == {
         "request_id": created.request.id,
         "party_id": second.payload["party_id"],
         "via": "email",
@@ -132,8 +107,8 @@ async def test_a_row_of_another_organisation_or_party_is_cancelled(
     env: Env, tenant: Tenant
 ) -> None:
     other = await make_tenant(env, "globex")
-    await _request(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
-    [row] = await _rows(env, requests.INVITE)
+    await request_signatures(env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id))
+    [row] = await stored_notifications(env, kind=Kind.SIGN_INVITE)
     forged = Notification(**{**row.model_dump(), "org_id": other.org_id})
     assert (await party_notices.route_sign_notice(env, forged)).way == "cancel"
     moved = Notification(**{**row.model_dump(), "target": str(other.recipient_id)})
@@ -157,10 +132,10 @@ async def test_a_chat_gets_a_link_for_its_own_party_or_as_a_shared_cabinet_colle
         assert person.id is not None
         people.append(person.id)
     olga, carl = people
-    await _link(env, tenant, olga, 5001, 5001)
-    await _link(env, tenant, carl, 5002, 5002)
-    await _link(env, tenant, tenant.recipient_id, RITA_CHAT, RITA_USER)
-    created = await _request(env, tenant, [NewParty(role="approver", recipient_id=olga)])
+    await link_chat(env, tenant, chat=ChatIdentity(chat_id=5001, user_id=5001), recipient_id=olga)
+    await link_chat(env, tenant, chat=ChatIdentity(chat_id=5002, user_id=5002), recipient_id=carl)
+    await link_chat(env, tenant, chat=RITA)
+    created = await request_signatures(env, tenant, NewParty(role="approver", recipient_id=olga))
     party_id = _party_id(created, "Olga Owner")
 
     own = await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
@@ -188,9 +163,9 @@ async def test_a_party_of_another_organisation_is_not_reachable_from_a_chat(
     env: Env, tenant: Tenant
 ) -> None:
     other = await make_tenant(env, "globex")
-    await _link(env, other, other.recipient_id, RITA_CHAT, RITA_USER)
-    created = await _request(
-        env, tenant, [NewParty(role="approver", recipient_id=tenant.recipient_id)]
+    await link_chat(env, other, chat=RITA)
+    created = await request_signatures(
+        env, tenant, NewParty(role="approver", recipient_id=tenant.recipient_id)
     )
     with pytest.raises(NotAllowed):
         await party_notices.chat_link(

@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 
 from inkpost.sample_pdf import make_pdf
 from storage.models import (
     AuditEvent,
-    Notification,
     Party,
     PartyDecision,
     PartyLink,
@@ -25,9 +23,10 @@ from storage.models import (
     SignatureRequest,
 )
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import blob_files, upload
+from tests.helpers import blob_files, count_rows, request_status, stored_notifications, upload
 from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
+from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
 from workflows.signing import deciding, requests
 from workflows.signing.deciding import Decision
@@ -75,19 +74,6 @@ def _link_only(name: str, role: str = "signer") -> NewParty:
     return NewParty(role=role, name=name, phone="+46 70 123 45 67")
 
 
-async def _count(env: Env, model: type) -> int:
-    async with env.reads() as session:
-        return (await session.exec(select(func.count()).select_from(model))).one()
-
-
-async def _notifications(env: Env, kind: str | None = None) -> list[Notification]:
-    query = select(Notification).order_by(col(Notification.id))
-    if kind:
-        query = query.where(Notification.kind == kind)
-    async with env.reads() as session:
-        return list((await session.exec(query)).all())
-
-
 async def _open_all(env: Env, token: str, envelope: Envelope) -> None:
     for document_id in envelope.document_ids:
         await deciding.record_opened(env, token, document_id, actor=WEB)
@@ -98,13 +84,6 @@ async def _sign(env: Env, token: str, envelope: Envelope, name: str) -> PartyDec
     return await deciding.decide(
         env, token, Decision(kind="sign", typed_name=name, consent=True), actor=WEB
     )
-
-
-async def _status(env: Env, request_id: int) -> str:
-    async with env.reads() as session:
-        request = await session.get(SignatureRequest, request_id)
-        assert request is not None
-        return request.status
 
 
 async def test_a_request_gives_each_party_a_link_and_invites_them(env: Env, tenant: Tenant) -> None:
@@ -118,7 +97,7 @@ async def test_a_request_gives_each_party_a_link_and_invites_them(env: Env, tena
 
     assert envelope.ref == "S-1"
     assert set(envelope.tokens) == {"Rita Recipient", "Adam Adhoc", "Vera Viewer"}
-    invites = await _notifications(env, requests.INVITE)
+    invites = await stored_notifications(env, kind=Kind.SIGN_INVITE)
     assert [(n.channel, n.target) for n in invites] == [
         ("recipient", str(tenant.recipient_id)),
         ("party", str(invites[1].payload["party_id"])),
@@ -177,9 +156,9 @@ async def test_a_bad_request_is_refused_and_writes_nothing(
             new=NewRequest(**values),  # type: ignore[arg-type]
         )
 
-    assert await _count(env, SignatureRequest) == 0
-    assert await _count(env, Party) == 0
-    assert await _notifications(env) == []
+    assert await count_rows(env, SignatureRequest) == 0
+    assert await count_rows(env, Party) == 0
+    assert await stored_notifications(env) == []
 
 
 async def test_only_pdfs_of_this_organisation_and_live_recipients_can_be_used(
@@ -218,7 +197,7 @@ async def test_only_pdfs_of_this_organisation_and_live_recipients_can_be_used(
         await create(ours, NewParty(role="signer", recipient_id=tenant.recipient_id))
     with pytest.raises(NotFound, match="recipient"):
         await create(ours, NewParty(role="signer", recipient_id=other.recipient_id))
-    assert await _count(env, SignatureRequest) == 0
+    assert await count_rows(env, SignatureRequest) == 0
 
 
 async def test_sequential_parties_are_invited_one_after_another(env: Env, tenant: Tenant) -> None:
@@ -243,8 +222,8 @@ async def test_sequential_parties_are_invited_one_after_another(env: Env, tenant
     await deciding.decide(
         env, envelope.tokens["Second"], Decision(kind="approve", consent=True), actor=WEB
     )
-    assert await _status(env, envelope.request_id) == requests.SEALING
-    [seal] = await _notifications(env, requests.SEAL)
+    assert await request_status(env, envelope.request_id) == requests.SEALING
+    [seal] = await stored_notifications(env, kind=Kind.SEAL_REQUEST)
     assert (seal.channel, seal.target) == ("seal", str(envelope.request_id))
 
 
@@ -265,7 +244,7 @@ async def test_a_decision_needs_every_document_opened_consent_and_a_typed_name(
         await deciding.decide(env, token, Decision(kind="sign", consent=True), actor=WEB)
     with pytest.raises(InvalidInput, match="as signer you may sign or decline"):
         await deciding.decide(env, token, Decision(kind="approve", consent=True), actor=WEB)
-    assert await _count(env, PartyDecision) == 0
+    assert await count_rows(env, PartyDecision) == 0
 
 
 async def test_a_party_with_a_channel_confirms_a_code_first(env: Env, tenant: Tenant) -> None:
@@ -283,7 +262,7 @@ async def test_a_party_with_a_channel_confirms_a_code_first(env: Env, tenant: Te
     assert (sent.channel, sent.to) == ("email", "a***@example.test")
     with pytest.raises(Conflict, match="wait a minute"):
         await deciding.send_code(env, token)
-    [note] = await _notifications(env, deciding.CODE_NOTICE)
+    [note] = await stored_notifications(env, kind=Kind.SIGN_CODE)
     code = note.payload["code"]
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(InvalidInput, match="that code is wrong; 4 tries left"):
@@ -304,7 +283,7 @@ async def test_codes_expire_and_run_out_of_tries(
     )
     token = envelope.tokens["Adam"]
     await deciding.send_code(env, token)
-    [note] = await _notifications(env, deciding.CODE_NOTICE)
+    [note] = await stored_notifications(env, kind=Kind.SIGN_CODE)
     wrong = "000000" if note.payload["code"] != "000000" else "111111"
     for left in (4, 3, 2, 1):
         with pytest.raises(InvalidInput, match=f"{left} tr"):
@@ -317,7 +296,7 @@ async def test_codes_expire_and_run_out_of_tries(
     clock.at += deciding.CODE_GAP
     await deciding.send_code(env, token)
     clock.at += deciding.CODE_TTL
-    latest = (await _notifications(env, deciding.CODE_NOTICE))[-1]
+    latest = (await stored_notifications(env, kind=Kind.SIGN_CODE))[-1]
     with pytest.raises(Gone, match="this code has expired"):
         await deciding.confirm_code(env, token, latest.payload["code"])
 
@@ -349,7 +328,7 @@ async def test_telegram_vouches_for_its_own_user_only(env: Env, tenant: Tenant) 
     )
 
     assert decision.auth_level == "telegram"
-    assert await _status(env, envelope.request_id) == requests.SEALING
+    assert await request_status(env, envelope.request_id) == requests.SEALING
 
 
 async def test_a_decline_ends_the_request_for_everyone(env: Env, tenant: Tenant) -> None:
@@ -366,12 +345,12 @@ async def test_a_decline_ends_the_request_for_everyone(env: Env, tenant: Tenant)
         env, envelope.tokens["Sam"], Decision(kind="decline", reason="Wrong fee"), actor=WEB
     )
 
-    assert await _status(env, envelope.request_id) == requests.DECLINED
-    ended = await _notifications(env, requests.ENDED_NOTICE)
+    assert await request_status(env, envelope.request_id) == requests.DECLINED
+    ended = await stored_notifications(env, kind=Kind.SIGN_ENDED)
     assert sorted(n.channel for n in ended) == ["party", "recipient"]
     [staff] = [
         n
-        for n in await _notifications(env, requests.STAFF_NOTICE)
+        for n in await stored_notifications(env, kind=Kind.SIGN_STATUS)
         if n.payload["status"] == "declined"
     ]
     assert staff.target == f"staff:{tenant.staff_id}"
@@ -396,7 +375,7 @@ async def test_a_decision_is_final_and_a_repeat_answers_with_the_first(
     )
 
     assert first.party_id == second.party_id and first.decided_at == second.decided_at
-    assert await _count(env, PartyDecision) == 1
+    assert await count_rows(env, PartyDecision) == 1
     with pytest.raises(Conflict, match="already signed; a decision is final"):
         await deciding.decide(env, token, Decision(kind="decline", reason="no"), actor=WEB)
 
@@ -561,4 +540,4 @@ async def test_an_encrypted_pdf_cannot_be_sent_for_signature(env: Env, tenant: T
             new=NewRequest(document_ids=[locked.id], parties=[_link_only("Sam")]),
         )
 
-    assert await _count(env, SignatureRequest) == 0
+    assert await count_rows(env, SignatureRequest) == 0

@@ -11,12 +11,12 @@ from sqlmodel import select
 from inkpost.sample_pdf import make_pdf
 from storage.models import Notification, Organization, StaffUser
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import chunks, upload
+from tests.helpers import add_person, chunks, upload
 from workflows import outbox, overview
 from workflows.context import Env, FixedClock
 from workflows.errors import InvalidInput, NotFound
 from workflows.outbox import claims
-from workflows.people import linking, recipients, spaces
+from workflows.people import linking, spaces
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import access, inbox, sharing, staff_notices
 from workflows.sharing.access import AccessRecorder, Visitor
@@ -45,14 +45,6 @@ async def _shared(env: Env, tenant: Tenant, *, title: str = "Fee table 2027") ->
     )
     assert result.token is not None
     return document.id, result.token
-
-
-async def _person(env: Env, tenant: Tenant, name: str) -> int:
-    person = await recipients.add_recipient(
-        env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name=name
-    )
-    assert person.id is not None
-    return person.id
 
 
 async def test_a_first_open_tells_the_sharer_once(env: Env, tenant: Tenant) -> None:
@@ -170,7 +162,7 @@ async def test_a_link_tells_of_its_first_open_once_and_has_no_recipient(
 
 
 async def test_each_member_of_a_space_is_told_of_separately(env: Env, tenant: Tenant) -> None:
-    carl = await _person(env, tenant, "Carl Colleague")
+    carl = await add_person(env, tenant, name="Carl Colleague")
     space = await spaces.create_space(
         env,
         org_id=tenant.org_id,
@@ -345,7 +337,7 @@ async def test_an_empty_channel_sends_notices_to_each_sharer_again(
 async def test_the_overview_counts_who_has_not_opened_yet(
     env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    carl = await _person(env, tenant, "Carl Colleague")
+    carl = await add_person(env, tenant, name="Carl Colleague")
     space = await spaces.create_space(
         env, org_id=tenant.org_id, actor=STAFF, name="Board", member_ids=[tenant.recipient_id, carl]
     )

@@ -18,7 +18,7 @@ from sqlmodel import select
 from inkpost.sample_pdf import make_pdf
 from storage.models import Document, SignatureRequest
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import upload
+from tests.helpers import sealed_documents, upload
 from tests.workflows.test_sealing import certificate_for, party
 from workflows.context import Actor, Env, FixedClock
 from workflows.signing import completion, deciding, requests
@@ -96,9 +96,7 @@ async def completed_request(
     )
     assert created.request.id is not None
     await completion.complete_request(env, created.request.id, key=seal)
-    [sealed] = await completion.sealed_documents(
-        env, org_id=tenant.org_id, request_id=created.request.id
-    )
+    [sealed] = await sealed_documents(env, org_id=tenant.org_id, request_id=created.request.id)
     return Sealed(ref=created.request.ref, original=data, sealed=await _bytes(env, sealed))
 
 

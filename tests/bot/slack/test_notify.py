@@ -5,26 +5,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
 
-from bot.slack.notify import RETRY_FROM_NOTICE, StaffNotifier, running
+from bot.slack.notify import RETRY_FROM_NOTICE, StaffNotifier
 from inkpost import services
 from inkpost.runtime import Runtime
 from inkpost.settings import Settings
-from storage.models import Notification, StaffUser
+from storage.models import StaffUser
 from tests.conftest import STAFF, START, Tenant
 from tests.fakes.slack_api import FakeSlackApi, ManualClock
-from tests.helpers import upload
+from tests.helpers import stored_notifications, upload
 from workflows import outbox
 from workflows.context import Actor, Env, FixedClock
 from workflows.outbox import claims
+from workflows.outbox.kinds import (
+    AccessPayload,
+    Channel,
+    DeadSummaryPayload,
+    Kind,
+    LinkUnusedPayload,
+    UnopenedPayload,
+)
 from workflows.people import organizations, recipients
 from workflows.sharing import access, sharing, staff_notices
 from workflows.sharing.access import Visitor
@@ -34,6 +41,8 @@ from workflows.signing import deciding, requests
 STELLA = "U0STELLA"
 SAM = "U0SAM"
 VISITOR = Visitor(ip="198.51.100.7")
+SLACK = ("slack",)
+"""The outbox channel of notices to staff."""
 
 
 @pytest.fixture
@@ -98,12 +107,6 @@ async def _opened(env: Env, tenant: Tenant, title: str = "Fee table 2027") -> st
     return token
 
 
-async def _rows(env: Env) -> list[Notification]:
-    async with env.sessions() as session:
-        query = select(Notification).where(Notification.channel == "slack")
-        return list((await session.exec(query.order_by(Notification.id))).all())
-
-
 async def test_a_first_open_reaches_the_sharer_once_in_a_direct_message(
     env: Env, tenant: Tenant, slack_api: FakeSlackApi, client: AsyncWebClient, manual: ManualClock
 ) -> None:
@@ -118,7 +121,7 @@ async def test_a_first_open_reaches_the_sharer_once_in_a_direct_message(
     [message] = slack_api.messages_to(STELLA)
     assert message.text == "Rita Recipient opened D-1 Fee table 2027"
     assert "*D-1* Fee table 2027" in str(message.blocks)
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert (row.status, row.delivered_via, row.result["ts"]) == ("sent", "slack", message.ts)
 
 
@@ -151,7 +154,7 @@ async def test_many_opens_at_once_are_one_message_listing_names_up_to_a_limit(
     shown = str(message.blocks)
     assert "Person 00" in shown and "Person 09" in shown and "and 2 more" in shown
     assert "Person 10" not in shown
-    assert {row.status for row in await _rows(env)} == {"sent"}
+    assert {row.status for row in await stored_notifications(env, channels=SLACK)} == {"sent"}
 
 
 async def test_a_link_is_someone_and_names_are_shown_literally(
@@ -241,13 +244,13 @@ async def test_a_429_waits_its_retry_after_and_is_no_failure(
 
     await notifier.run_once()
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert (row.status, row.attempts) == ("pending", 0)
     assert row.next_attempt_at == START + timedelta(seconds=30)
     assert await notifier.run_once() == 0
     clock.at += timedelta(seconds=30)
     await notifier.run_once()
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert (row.status, row.attempts) == ("sent", 1)
     refused, sent = slack_api.requests_for("chat.postMessage")
     assert (refused.status, sent.status) == (429, 200)
@@ -269,14 +272,14 @@ async def test_an_outage_backs_off_and_the_notice_is_delivered_after(
 
     for expected in (1, 2):
         await notifier.run_once()
-        [row] = await _rows(env)
+        [row] = await stored_notifications(env, channels=SLACK)
         assert (row.status, row.attempts) == ("pending", expected)
         assert "503" in (row.last_error or "")
         assert await notifier.run_once() == 0  # backing off
         clock.at += timedelta(hours=1)
     await notifier.run_once()
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert row.status == "sent"
     assert len(slack_api.messages_to(STELLA)) == 1
 
@@ -292,7 +295,7 @@ async def test_a_channel_the_bot_is_not_in_gives_up_and_tells_nobody_else(
 
     await _notifier(env, client, manual).run_once()
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert (row.status, row.last_error) == ("dead", "Slack refused the message: not_in_channel")
 
 
@@ -303,7 +306,7 @@ async def test_a_notice_with_nowhere_to_go_waits_for_a_channel(
     notifier = _notifier(env, client, manual)
 
     await notifier.run_once()
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert (row.status, row.attempts) == ("waiting", 0)
 
     slack_api.add_channel("C0NOTICES", "notices")
@@ -358,7 +361,7 @@ async def test_messages_that_would_outlive_the_lease_are_handed_back_uncounted(
 
     await notifier.run_once()
 
-    rows = await _rows(env)
+    rows = await stored_notifications(env, channels=SLACK)
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1), ("pending", 0)]
     assert len(slack_api.messages_to(STELLA)) == 2
 
@@ -369,11 +372,11 @@ async def test_the_running_worker_delivers_what_arrives_and_stops_cleanly(
     await _on_slack(env, slack_api, tenant.staff_id, STELLA)
     notifier = StaffNotifier(env, client, idle_seconds=0.05)
 
-    async with running(notifier):
+    async with notifier.loop.running():
         await _opened(env, tenant)
         await slack_api.wait_for(lambda: len(slack_api.messages_to(STELLA)) == 1)
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert row.status == "sent"
 
 
@@ -399,7 +402,7 @@ async def test_serve_runs_the_worker_when_slack_is_configured(
     finally:
         await runner.cleanup()
 
-    [row] = await _rows(env)
+    [row] = await stored_notifications(env, channels=SLACK)
     assert row.status == "sent"
 
 
@@ -443,7 +446,7 @@ async def test_a_signature_request_moving_on_is_told_to_who_sent_it(
         "Ada &lt;b&gt; approved S-1 Fee table sign-off",
         "S-1 Fee table sign-off was declined; it has ended for everyone",
     ]
-    assert all(row.status == "sent" for row in await _rows(env))
+    assert all(row.status == "sent" for row in await stored_notifications(env, channels=SLACK))
 
 
 async def test_reminders_to_staff_each_say_what_is_due(
@@ -455,41 +458,31 @@ async def test_reminders_to_staff_each_say_what_is_due(
     olaf = await recipients.add_recipient(
         env, org_id=tenant.org_id, actor=STAFF, client_id=tenant.client_id, name="Olaf <O>"
     )
-    until = "2026-11-26T12:00:00+00:00"
-    rows = [
-        (
-            staff_notices.UNOPENED,
-            f"staff:{tenant.staff_id}",
-            {
-                "document_id": document.id,
-                "recipient_ids": [tenant.recipient_id, olaf.id],
-                "available_until": until,
-            },
+    assert olaf.id is not None
+    until = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    payloads = [
+        UnopenedPayload(
+            document_id=document.id,
+            recipient_ids=(tenant.recipient_id, olaf.id),
+            available_until=until,
         ),
-        (
-            staff_notices.LINK_UNUSED,
-            f"staff:{tenant.staff_id}",
-            {"document_id": document.id, "share_id": 7, "expires_at": until},
+        LinkUnusedPayload(document_id=document.id, share_id=7, expires_at=until),
+        AccessPayload(
+            kind=Kind.RECIPIENT_ACCESS_ENDING,
+            recipient_id=tenant.recipient_id,
+            access_expires_at=until,
         ),
-        (
-            staff_notices.ACCESS_ENDING,
-            f"staff:{tenant.staff_id}",
-            {"recipient_id": tenant.recipient_id, "access_expires_at": until},
-        ),
-        (
-            staff_notices.DEAD_SUMMARY,
-            f"staff:{tenant.staff_id}",
-            {"count": 3, "by_kind": {"document.shared": 2, "sign.invite": 1}, "date": "2026-11-23"},
+        DeadSummaryPayload(
+            count=3, by_kind={"document.shared": 2, "sign.invite": 1}, day=date(2026, 11, 23)
         ),
     ]
     async with env.sessions() as session, session.begin():
-        for number, (kind, target, payload) in enumerate(rows):
+        for number, payload in enumerate(payloads):
             await outbox.enqueue(
                 session,
                 org_id=tenant.org_id,
-                channel="slack",
-                target=target,
-                kind=kind,
+                channel=Channel.SLACK,
+                target=f"staff:{tenant.staff_id}",
                 payload=payload,
                 dedupe_key=f"test:{number}",
                 at=env.clock.now(),
@@ -508,4 +501,4 @@ async def test_reminders_to_staff_each_say_what_is_due(
         "Rita Recipient's access to your documents ends on 2026-11-26 12:00 UTC",
         "3 notifications could not be delivered (document.shared 2, sign.invite 1)",
     ]
-    assert all(row.status == "sent" for row in await _rows(env))
+    assert all(row.status == "sent" for row in await stored_notifications(env, channels=SLACK))
