@@ -41,9 +41,12 @@ class ReminderScheduler:
         self.runs = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[object] | None = None
+        self._stopped = False
 
     async def tick(self) -> scans.ScanReport | None:
         """One run of every scan; a failure is logged and the next run tries again."""
+        if self._stopped:  # a run APScheduler had already due when it was told to stop
+            return None
         self._running = asyncio.current_task()
         try:
             report = await scans.run_all(self.env, at=self.clock.now())
@@ -61,6 +64,7 @@ class ReminderScheduler:
     def start(self) -> None:
         if self._scheduler is not None:
             raise RuntimeError("the reminder scheduler is already running")
+        self._stopped = False
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
             self.tick,
@@ -78,6 +82,7 @@ class ReminderScheduler:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None:
             return
+        self._stopped = True
         scheduler.shutdown(wait=False)
         running = self._running
         if running is not None and not running.done():

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.db import sqlite_url
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'inkpost.db').resolve()}"
+        return sqlite_url((self.data_dir / "inkpost.db").resolve())
 
     @property
     def max_upload_bytes(self) -> int:

@@ -30,11 +30,12 @@ from storage.models import (
 )
 from workflows.context import Env
 from workflows.errors import NotFound
-from workflows.outbox import claims
+from workflows.outbox import claims, kinds
+from workflows.outbox.kinds import Channel, Kind, Status
 from workflows.sharing import staff_notices
 from workflows.signing import requests
 
-VISITS = (staff_notices.OPENED, staff_notices.DOWNLOADED)
+VISITS = (Kind.DOCUMENT_OPENED, Kind.DOCUMENT_DOWNLOADED)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ async def retry_failed(env: Env, *, org_id: int, ids: Sequence[int]) -> int:
             await session.exec(
                 select(Notification.id).where(
                     Notification.org_id == org_id,
-                    Notification.status == "dead",
+                    Notification.status == Status.DEAD,
                     col(Notification.id).in_(ids),
                 )
             )
@@ -266,27 +267,26 @@ async def _recent(session: AsyncSession, org_id: int, limit: int) -> list[Visit]
 async def _failed(
     session: AsyncSession, org_id: int, limit: int
 ) -> tuple[list[FailedDelivery], int]:
-    dead = [Notification.org_id == org_id, Notification.status == "dead"]
+    dead = [Notification.org_id == org_id, Notification.status == Status.DEAD]
     total = (await session.exec(select(func.count()).select_from(Notification).where(*dead))).one()
     rows = (
         await session.exec(
             select(Notification).where(*dead).order_by(col(Notification.id).desc()).limit(limit)
         )
     ).all()
-    documents = await _documents(
-        session, org_id, {d for row in rows if isinstance(d := row.payload.get("document_id"), int)}
-    )
+    about = {row.id: kinds.document_of(kinds.parsed(row)) for row in rows}
+    documents = await _documents(session, org_id, {d for d in about.values() if d is not None})
     names = await _addressees(session, org_id, rows)
     failed = []
     for row in rows:
         assert row.id is not None
-        document_id = row.payload.get("document_id")
+        document_id = about[row.id]
         failed.append(
             FailedDelivery(
                 notification_id=row.id,
                 kind=row.kind,
                 to=names.get(row.id, row.target),
-                document=documents.get(document_id) if isinstance(document_id, int) else None,
+                document=documents.get(document_id) if document_id is not None else None,
                 error=row.last_error,
                 created_at=row.created_at,
             )
@@ -298,11 +298,13 @@ async def _addressees(
     session: AsyncSession, org_id: int, rows: Sequence[Notification]
 ) -> dict[int, str]:
     """Who each row was for, in words: a recipient's name, or staff on Slack."""
-    recipient_ids = {int(r.target) for r in rows if r.channel == "recipient" and r.target.isdigit()}
+    recipient_ids = {
+        int(r.target) for r in rows if r.channel == Channel.RECIPIENT and r.target.isdigit()
+    }
     staff_ids = {
         staff_id
         for r in rows
-        if r.channel == staff_notices.CHANNEL
+        if r.channel == Channel.SLACK
         and (staff_id := staff_notices.staff_id_of(r.target)) is not None
     }
     people = await _names(session, Recipient, org_id, recipient_ids)
@@ -311,9 +313,9 @@ async def _addressees(
     names: dict[int, str] = {}
     for row in rows:
         assert row.id is not None
-        if row.channel == "recipient" and row.target.isdigit():
+        if row.channel == Channel.RECIPIENT and row.target.isdigit():
             names[row.id] = people.get(int(row.target), "a former recipient")
-        elif row.channel == staff_notices.CHANNEL:
+        elif row.channel == Channel.SLACK:
             staff_id = staff_notices.staff_id_of(row.target)
             if organization is not None and organization.slack_channel:
                 names[row.id] = f"Slack channel {organization.slack_channel}"

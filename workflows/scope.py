@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, TypeVar
 
 from sqlmodel import SQLModel
@@ -26,9 +27,23 @@ def _org_of(row: Any) -> int | None:
     return getattr(row, "org_id", None)
 
 
-def clean_text(value: str | None, *, what: str, max_len: int, required: bool = True) -> str | None:
-    """Strip a user-typed value and check it is present and not too long."""
-    cleaned = (value or "").strip()
+KEPT_FORMAT = frozenset("\u200c\u200d")
+"""Invisible characters that words need (zero-width non-joiner and joiner: Persian, emoji)."""
+
+
+def clean_text(
+    value: str | None,
+    *,
+    what: str,
+    max_len: int,
+    required: bool = True,
+    multiline: bool = False,
+) -> str | None:
+    """A user-typed value as others may be shown it: without control characters and
+    invisible formatting (a right-to-left override makes "evil\u202egpj.pdf" read
+    "evilfdp.jpg"), white space folded (line breaks kept only when ``multiline``), present
+    and not too long."""
+    cleaned = _visible(value or "", multiline=multiline)
     if not cleaned:
         if required:
             raise InvalidInput(f"{what} must not be empty")
@@ -36,3 +51,17 @@ def clean_text(value: str | None, *, what: str, max_len: int, required: bool = T
     if len(cleaned) > max_len:
         raise InvalidInput(f"{what} is longer than {max_len} characters")
     return cleaned
+
+
+def _visible(text: str, *, multiline: bool) -> str:
+    kept = "".join(
+        ch
+        for ch in text
+        if ch in KEPT_FORMAT
+        or ch in "\n\t"
+        or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+    )
+    if not multiline:
+        return " ".join(kept.split())
+    lines = (" ".join(line.split()) for line in kept.splitlines())
+    return "\n".join(lines).strip()

@@ -41,12 +41,6 @@ WEB_API_SCOPES: Mapping[str, tuple[str, ...]] = {
 }
 """Every Web API method called with the bot token, and the bot scopes Slack lists for it."""
 
-APP_TOKEN_SCOPES: Mapping[str, tuple[str, ...]] = {
-    "apps.connections.open": ("connections:write",),
-}
-"""Methods called with the app-level token (Socket Mode); its scopes are the token's, set
-when the token is generated, not the bot's."""
-
 
 @dataclass(frozen=True)
 class Subscription:

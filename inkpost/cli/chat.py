@@ -22,6 +22,7 @@ from inkpost.settings import Settings
 from storage.models import Notification
 from workflows import outbox
 from workflows.outbox import claims
+from workflows.outbox.kinds import Status
 from workflows.people import linking
 
 outbox_app = typer.Typer(
@@ -112,9 +113,9 @@ def outbox_list(
     as_json: JsonOption = False,
 ) -> None:
     """List notifications, oldest first."""
-    if dead and status and status != "dead":
+    if dead and status and status != Status.DEAD:
         raise UserError("--dead and --status go together only as --status dead")
-    wanted = "dead" if dead else status
+    wanted = Status.DEAD if dead else status
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
         rows = await outbox.list_notifications(

@@ -274,11 +274,6 @@ async def _next_version(
     return root, (newest or 1) + 1
 
 
-async def get_document(env: Env, *, org_id: int, document_id: int) -> Document:
-    async with env.sessions() as session:
-        return await get_scoped(session, Document, org_id=org_id, id=document_id, what="document")
-
-
 async def find_document(env: Env, *, org_id: int, ref: str) -> Document:
     number = parse_ref(ref)
     async with env.sessions() as session:

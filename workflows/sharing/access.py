@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import BindParameter, bindparam, func
 from sqlalchemy.orm import defer
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
@@ -34,6 +35,7 @@ from workflows.errors import (
     Unavailable,
     WorkflowError,
 )
+from workflows.outbox.kinds import Kind
 from workflows.people.recipients import can_receive
 from workflows.sharing import staff_notices
 from workflows.tokens import hash_token, well_formed
@@ -69,36 +71,7 @@ async def open_shared(
     env: Env, token: str, visitor: Visitor, *, recorder: AccessRecorder | None = None
 ) -> SharedDocument:
     """Resolve a token for viewing and record the visit (through ``recorder`` if given)."""
-    if recorder is not None:
-        found = await resolve(env, token)
-        await recorder.record("open", found, visitor)
-        return found
-    now = env.clock.now()
-    async with env.sessions() as session, session.begin():
-        found = await _resolve(session, token, now)
-        share = found.share
-        notices = _staff_notices("open", found, share)  # judged before the counts change
-        await session.exec(
-            update(Share).where(col(Share.id) == share.id).values(open_count=Share.open_count + 1)
-        )
-        marked = await session.exec(
-            update(Share)
-            .where(col(Share.id) == share.id, col(Share.first_opened_at).is_(None))
-            .values(first_opened_at=now)
-        )
-        first = marked.rowcount == 1
-        await audit.record(
-            session,
-            org_id=share.org_id,
-            actor=_actor(found, visitor),
-            action="document.opened",
-            at=now,
-            document_id=share.document_id,
-            share_id=share.id,
-            details={"first": first},
-        )
-        await outbox.enqueue_many(session, notices, at=now)
-    return found
+    return await _visit(env, "open", token, visitor, recorder)
 
 
 async def start_download(
@@ -106,38 +79,22 @@ async def start_download(
 ) -> SharedDocument:
     """Resolve a token for a download, count it against the link's limit and record it
     (through ``recorder`` if given)."""
+    return await _visit(env, "download", token, visitor, recorder)
+
+
+async def _visit(
+    env: Env, kind: VisitKind, token: str, visitor: Visitor, recorder: AccessRecorder | None
+) -> SharedDocument:
+    """Resolve, then record the visit under the share's lock by the same rules whether it
+    goes through a recorder's batch or on its own."""
+    found = await resolve(env, token)
     if recorder is not None:
-        found = await resolve(env, token)
-        await recorder.record("download", found, visitor)
+        await recorder.record(kind, found, visitor)
         return found
-    now = env.clock.now()
-    async with env.sessions() as session, session.begin():
-        found = await _resolve(session, token, now)
-        share = found.share
-        notices = _staff_notices("download", found, share)  # judged before the count changes
-        number = share.download_count + 1  # the update below refreshes the loaded share
-        counted = await session.exec(
-            update(Share)
-            .where(
-                col(Share.id) == share.id,
-                col(Share.max_downloads).is_(None)
-                | (col(Share.download_count) < col(Share.max_downloads)),
-            )
-            .values(download_count=Share.download_count + 1)
-        )
-        if counted.rowcount == 0:
-            raise Gone("this link has reached its download limit")
-        await audit.record(
-            session,
-            org_id=share.org_id,
-            actor=_actor(found, visitor),
-            action="document.downloaded",
-            at=now,
-            document_id=share.document_id,
-            share_id=share.id,
-            details={"download": number},
-        )
-        await outbox.enqueue_many(session, notices, at=now)
+    visit = _Visit(kind, found, visitor, env.clock.now())
+    refusal = (await _record_visits(env, [visit])).get(visit)
+    if refusal is not None:
+        raise refusal
     return found
 
 
@@ -145,11 +102,17 @@ async def start_download(
 
 
 @dataclass(eq=False)
-class _Pending:
+class _Visit:
     kind: VisitKind
     found: SharedDocument
     visitor: Visitor
     at: datetime
+
+
+@dataclass(eq=False)
+class _Pending(_Visit):
+    """A visit waiting in a recorder's queue, and the future its caller awaits."""
+
     outcome: asyncio.Future[None] = field(repr=False)
 
 
@@ -244,42 +207,44 @@ class AccessRecorder:
                 return batch, False
             item = self._queue.get_nowait()
 
-    async def _write(self, batch: list[_Pending]) -> dict[_Pending, Exception]:
+    async def _write(self, batch: list[_Pending]) -> dict[_Visit, Exception]:
         """One transaction for ``batch``; returns the visits refused, with their reason."""
-        refusals: dict[_Pending, Exception] = {}
-        if not batch:
-            return refusals
-        events: list[audit.NewEvent] = []
-        notices: dict[str, outbox.NewNotification] = {}
-        async with self._env.sessions() as session, session.begin():
-            # Lock the shares, then (in append_events) the chain heads, each in id order:
-            # the order other writers take them in, so that recorders in several
-            # processes, and the other workflows, line up instead of deadlocking.
-            ids = sorted({_share_id(pending) for pending in batch})
-            locked = await session.exec(
-                select(Share)
-                .where(col(Share.id).in_(ids))
-                .order_by(col(Share.id))
-                .with_for_update()
-            )
-            shares = {share.id: share for share in locked.all()}
-            for pending in batch:
-                share = shares.get(_share_id(pending))
-                refusal = _share_refusal(share, pending.at)
-                if refusal is not None:
-                    refusals[pending] = refusal
-                    continue
-                assert share is not None
-                for notice in _staff_notices(pending.kind, pending.found, share):
-                    notices.setdefault(notice.dedupe_key, notice)
-                events.append(_count(share, pending))
-            # Each share changed is written once (flushed before the next statement).
-            await audit.append_events(session, events)
-            await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
+        return await _record_visits(self._env, batch)
+
+
+async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exception]:
+    """Record ``batch`` in one transaction; returns the visits refused, with their reason."""
+    refusals: dict[_Visit, Exception] = {}
+    if not batch:
         return refusals
+    events: list[audit.NewEvent] = []
+    notices: dict[str, outbox.NewNotification] = {}
+    async with env.sessions() as session, session.begin():
+        # Lock the shares, then (in append_events) the chain heads, each in id order:
+        # the order other writers take them in, so that recorders in several
+        # processes, and the other workflows, line up instead of deadlocking.
+        ids = sorted({_share_id(visit) for visit in batch})
+        locked = await session.exec(
+            select(Share).where(col(Share.id).in_(ids)).order_by(col(Share.id)).with_for_update()
+        )
+        shares = {share.id: share for share in locked.all()}
+        for visit in batch:
+            share = shares.get(_share_id(visit))
+            refusal = _share_refusal(share, visit.at)
+            if refusal is not None:
+                refusals[visit] = refusal
+                continue
+            assert share is not None
+            for notice in _staff_notices(visit.kind, visit.found, share):
+                notices.setdefault(notice.dedupe_key, notice)
+            events.append(_count(share, visit))
+        # Each share changed is written once (flushed before the next statement).
+        await audit.append_events(session, events)
+        await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
+    return refusals
 
 
-def _count(share: Share, pending: _Pending) -> audit.NewEvent:
+def _count(share: Share, pending: _Visit) -> audit.NewEvent:
     """Count one accepted visit on its (locked) share and describe its audit event."""
     details: dict[str, Any]
     if pending.kind == "open":
@@ -314,13 +279,13 @@ def _staff_notices(
         return []
     notice = staff_notices.visit_notice(
         found.share,
-        kind=staff_notices.OPENED if kind == "open" else staff_notices.DOWNLOADED,
+        kind=Kind.DOCUMENT_OPENED if kind == "open" else Kind.DOCUMENT_DOWNLOADED,
         recipient_id=found.recipient.id if found.recipient is not None else None,
     )
     return [notice]
 
 
-def _share_id(pending: _Pending) -> int:
+def _share_id(pending: _Visit) -> int:
     share_id = pending.found.share.id
     assert share_id is not None
     return share_id

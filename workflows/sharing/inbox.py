@@ -21,15 +21,17 @@ from storage.models import (
     SpaceMember,
     StaffUser,
 )
+from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.documents.filing import NewDocument, default_category, upload_document
 from workflows.errors import Gone, InvalidInput, NotFound
+from workflows.outbox.kinds import Kind, Preference, Via
 from workflows.people.recipients import can_receive, check_language
 from workflows.sharing import staff_notices
 from workflows.tokens import new_token
 
-NOTIFICATION_KINDS = ("document.shared", "reminder", "signature")
+NOTIFICATION_KINDS = tuple(Preference)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ async def list_for_chat(
         addressee_id = share.recipient_id
         items.append(
             InboxItem(
-                share_id=_id(share.id),
+                share_id=id_of(share),
                 document=document,
                 organization=organization.name,
                 addressee=names.recipients.get(addressee_id or 0, ""),
@@ -170,8 +172,8 @@ async def _names(
     ).all()
     staff = (await session.exec(select(StaffUser).where(col(StaffUser.id).in_(staff_ids)))).all()
     return _Names(
-        recipients={_id(r.id): r.name for r in recipients},
-        staff={_id(s.id): s.name for s in staff},
+        recipients={id_of(r): r.name for r in recipients},
+        staff={id_of(s): s.name for s in staff},
     )
 
 
@@ -235,7 +237,7 @@ async def record_chat_download(env: Env, *, chat_id: int, share_id: int) -> Chat
             details={"channel": "telegram", "on_behalf_of": _on_behalf(found)},
         )
         notice = staff_notices.visit_notice(
-            found.share, kind=staff_notices.DOWNLOADED, recipient_id=found.recipient.id
+            found.share, kind=Kind.DOCUMENT_DOWNLOADED, recipient_id=found.recipient.id
         )
         await outbox.enqueue_many(session, [notice], at=now)
     return found
@@ -339,9 +341,9 @@ async def set_notification(env: Env, *, chat_id: int, kind: str, enabled: bool) 
     updated = []
     for person in people:
         prefs = dict(person.notification_prefs)
-        telegram = dict(prefs.get("telegram", {}))
+        telegram = dict(prefs.get(Via.TELEGRAM, {}))
         telegram[kind] = enabled
-        prefs["telegram"] = telegram
+        prefs[Via.TELEGRAM.value] = telegram
         updated += await _update_people(
             env,
             chat_id,
@@ -353,7 +355,7 @@ async def set_notification(env: Env, *, chat_id: int, kind: str, enabled: bool) 
     return updated
 
 
-def wants(recipient: Recipient, kind: str, channel: str = "telegram") -> bool:
+def wants(recipient: Recipient, kind: str, channel: Via = Via.TELEGRAM) -> bool:
     return bool(recipient.notification_prefs.get(channel, {}).get(kind, True))
 
 
@@ -384,8 +386,3 @@ async def _update_people(
                 details=dict(details),
             )
     return people
-
-
-def _id(value: int | None) -> int:
-    assert value is not None
-    return value

@@ -14,9 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
 from storage.models import Document, Group, GroupMember, Recipient, Share, Space, SpaceMember
+from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.outbox.kinds import Channel, SharePayload
 from workflows.people.recipients import MemberRow, can_receive, group_member_rows
 from workflows.scope import clean_text, get_scoped
 from workflows.tokens import new_token
@@ -74,7 +76,7 @@ def _check_terms(terms: ShareTerms, now: datetime) -> str | None:
             raise InvalidInput("the expiry needs a time zone")
         if terms.expires_at <= now:
             raise InvalidInput("the expiry must be in the future")
-    return clean_text(terms.message, what="message", max_len=2000, required=False)
+    return clean_text(terms.message, what="message", max_len=2000, required=False, multiline=True)
 
 
 async def share_with_recipient(
@@ -100,7 +102,7 @@ async def share_with_recipient(
         if refusal:
             raise NotAllowed(f"cannot share: {refusal}")
         person = MemberRow(
-            _id(recipient.id), recipient.name, recipient.status, recipient.access_expires_at
+            id_of(recipient), recipient.name, recipient.status, recipient.access_expires_at
         )
         shared = await _share_with_each(
             session,
@@ -175,7 +177,7 @@ async def _share_with_each(
 
     Shares, events and notices are written as plain rows in one bulk insert each: a group
     may hold ten thousand people, and model objects would cost most of the time."""
-    org_id, document_id = document.org_id, _id(document.id)
+    org_id, document_id = document.org_id, id_of(document)
     held = await _active_direct_shares(session, document, [r.id for r in recipients], now)
     results: list[ShareResult] = []
     fresh: list[tuple[MemberRow, dict[str, Any], str]] = []
@@ -301,10 +303,9 @@ def _shared_notice(
 ) -> outbox.NewNotification:
     return outbox.NewNotification(
         org_id=org_id,
-        channel="recipient",
+        channel=Channel.RECIPIENT,
         target=str(recipient_id),
-        kind="document.shared",
-        payload={"share_id": share_id, "document_id": document_id},
+        payload=SharePayload(share_id=share_id, document_id=document_id),
         dedupe_key=f"share:{share_id}:recipient:{recipient_id}",
     )
 
@@ -382,7 +383,7 @@ async def share_with_space(
             if refusal:
                 skipped.append(refusal)
             else:
-                told.append(_id(recipient.id))
+                told.append(id_of(recipient))
         # Those who hold the document already, directly or through another space, are
         # not told again.
         holders = set(await _active_direct_shares(session, document, told, now))
@@ -390,7 +391,7 @@ async def share_with_space(
         notified = await outbox.enqueue_many(
             session,
             [
-                _shared_notice(org_id, _id(share.id), document_id, person)
+                _shared_notice(org_id, id_of(share), document_id, person)
                 for person in told
                 if person not in holders
             ],
@@ -540,11 +541,6 @@ def _active(share: Share | Row[Any], now: datetime) -> bool:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _id(value: int | None) -> int:
-    assert value is not None, "row was not flushed"
-    return value
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ from workflows import audit, media, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.media import PDF
+from workflows.outbox.kinds import Channel, Kind, PartyPayload, SignStatusPayload
 from workflows.people.organizations import check_email
 from workflows.people.recipients import LANGUAGES, can_receive, check_phone
 from workflows.scope import clean_text, get_scoped
+from workflows.sharing import staff_notices
 from workflows.tokens import new_token
 
 ROLES = ("signer", "approver", "viewer")
@@ -47,12 +49,6 @@ ENDED = (COMPLETED, DECLINED, EXPIRED, CANCELLED)
 MAX_DOCUMENTS = 20
 MAX_PARTIES = 20
 REF_PREFIX = "S-"
-
-INVITE = "sign.invite"
-ENDED_NOTICE = "sign.ended"
-STAFF_NOTICE = "sign.status"
-SEAL = "request.seal"
-SEAL_CHANNEL = "seal"
 
 
 @dataclass(frozen=True)
@@ -126,7 +122,7 @@ async def create_request(
     the parties whose turn it is, in one transaction."""
     now = env.clock.now()
     _check_shape(new, now)
-    message = clean_text(new.message, what="message", max_len=2000, required=False)
+    message = clean_text(new.message, what="message", max_len=2000, required=False, multiline=True)
     await _refuse_encrypted(env, org_id, new.document_ids)
     async with env.sessions() as session, session.begin():
         organization = await session.get(Organization, org_id, with_for_update=True)
@@ -381,7 +377,7 @@ async def invite_due(session: AsyncSession, request: SignatureRequest, now: date
         if party.role in DECIDING and request.reminders_max > 0:
             party.next_reminder_at = now + timedelta(days=request.remind_every_days)
         session.add(party)
-        note = party_notice(request, party, kind=INVITE, key="invite")
+        note = party_notice(request, party, kind=Kind.SIGN_INVITE, key="invite")
         if note is not None:
             await outbox.enqueue_many(session, [note], at=now)
     return len(due)
@@ -402,23 +398,22 @@ def is_turn(
 
 
 def party_notice(
-    request: SignatureRequest, party: Party, *, kind: str, key: str
+    request: SignatureRequest, party: Party, *, kind: Kind, key: str
 ) -> outbox.NewNotification | None:
     """A notification to ``party`` through their channel: a recipient's (Telegram, else
     mail), or mail for a person outside the system; None when only their link reaches them."""
     assert party.id is not None and request.id is not None
     if party.recipient_id is not None:
-        channel, target = "recipient", str(party.recipient_id)
+        channel, target = Channel.RECIPIENT, str(party.recipient_id)
     elif party.email:
-        channel, target = "party", str(party.id)
+        channel, target = Channel.PARTY, str(party.id)
     else:
         return None
     return outbox.NewNotification(
         org_id=party.org_id,
         channel=channel,
         target=target,
-        kind=kind,
-        payload={"request_id": request.id, "party_id": party.id},
+        payload=PartyPayload(kind=kind, request_id=request.id, party_id=party.id),
         dedupe_key=f"sign:{party.id}:{key}",
     )
 
@@ -426,13 +421,11 @@ def party_notice(
 def staff_notice(request: SignatureRequest, *, status: str) -> outbox.NewNotification:
     """'Request S-4 is now completed' (or declined, expired…) for the staff who sent it."""
     assert request.id is not None
-    target = f"staff:{request.created_by_staff_id}" if request.created_by_staff_id else "org"
     return outbox.NewNotification(
         org_id=request.org_id,
-        channel="slack",
-        target=target,
-        kind=STAFF_NOTICE,
-        payload={"request_id": request.id, "status": status},
+        channel=Channel.SLACK,
+        target=staff_notices.target_of(request.created_by_staff_id),
+        payload=SignStatusPayload(request_id=request.id, status=status),
         dedupe_key=f"sign:{request.id}:staff:{status}",
     )
 
@@ -468,7 +461,7 @@ async def end_request(
     session.add(request)
     parties = await _parties(session, request.id)
     notes = [
-        party_notice(request, party, kind=ENDED_NOTICE, key=status)
+        party_notice(request, party, kind=Kind.SIGN_ENDED, key=status)
         for party in parties
         if party.invited_at is not None
     ]
@@ -516,7 +509,7 @@ async def cancel_request(
     env: Env, *, org_id: int, actor: Actor, ref: str, reason: str | None = None
 ) -> SignatureRequest:
     """Staff call a pending request off; the parties and staff are told."""
-    why = clean_text(reason, what="reason", max_len=2000, required=False)
+    why = clean_text(reason, what="reason", max_len=2000, required=False, multiline=True)
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
         request = await locked_by_ref(session, org_id, ref)
