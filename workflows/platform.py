@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
@@ -50,3 +53,17 @@ async def first_delivery(env: Env, *, source: str, update_id: str) -> bool:
             .returning(col(ProcessedUpdate.source))
         )
         return result.first() is not None
+
+
+REMEMBERED = timedelta(days=1)
+"""How long a handled update is remembered: longer than any platform repeats one (Slack
+retries within minutes and a signature is good for five; Telegram within a day)."""
+
+
+async def forget_handled(env: Env, *, at: datetime) -> int:
+    """Drop the record of updates handled longer than ``REMEMBERED`` before ``at``."""
+    async with env.sessions() as session, session.begin():
+        result = await session.exec(
+            delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < at - REMEMBERED)
+        )
+        return int(result.rowcount or 0)

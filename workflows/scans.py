@@ -32,7 +32,7 @@ from storage.models import (
     Share,
     SpaceMember,
 )
-from workflows import audit, outbox, quiet_hours
+from workflows import audit, outbox, platform, quiet_hours
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound
 from workflows.outbox.kinds import (
@@ -98,6 +98,7 @@ async def run_all(env: Env, *, at: datetime) -> ScanReport:
     report.links_unused = await scan_unused_links(env, at=at)
     report.access_ending, report.access_ending_staff = await scan_access_ending(env, at=at)
     report.dead_summaries = await scan_dead(env, at=at)
+    await platform.forget_handled(env, at=at)
     return report
 
 

@@ -16,7 +16,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import Notification, Organization, Party, SignatureRequest
 from tests.conftest import STAFF, START, Tenant
 from tests.helpers import stored_notifications, upload
-from workflows import quiet_hours, scans
+from workflows import platform, quiet_hours, scans
 from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
 from workflows.outbox.kinds import Kind
@@ -764,3 +764,17 @@ async def test_an_ending_document_is_shown_as_unavailable_at_its_moment(
     clock.at = until
     with pytest.raises(NotAvailableNow):
         await access.resolve(env, shared.token)
+
+
+async def test_the_scans_forget_updates_handled_more_than_a_day_ago(
+    env: Env, clock: FixedClock
+) -> None:
+    assert await platform.first_delivery(env, source="slack-signature", update_id="old")
+    clock.at += timedelta(hours=23)
+    assert await platform.first_delivery(env, source="slack", update_id="recent")
+    clock.at += timedelta(hours=2)
+
+    await scans.run_all(env, at=clock.now())
+
+    assert await platform.first_delivery(env, source="slack-signature", update_id="old")
+    assert not await platform.first_delivery(env, source="slack", update_id="recent")
