@@ -56,11 +56,9 @@ class OrgScope:
 
 def named_argument(kind: lookup.Kind, metavar: str, *, many: bool = False) -> Any:
     """A positional argument naming a ``kind`` by id or name (resolve it with ``named``)."""
-    also = " or email" if kind in ("recipient", "staff member") else ""
+    by = "id, name or email" if kind in ("recipient", "staff member") else "id or name"
     what = f"{kind}s" if many else f"the {kind}"
-    return typer.Argument(
-        metavar=metavar, help=f"{what.capitalize()}: id, name{also}.", show_default=False
-    )
+    return typer.Argument(metavar=metavar, help=f"{what.capitalize()}: {by}.", show_default=False)
 
 
 def named_option(flag: str, kind: lookup.Kind, help: str) -> Any:
