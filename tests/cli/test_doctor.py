@@ -14,17 +14,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
-from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from minio import Minio
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from sqlalchemy import text
@@ -42,6 +35,7 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_socket import DEFAULT_APP_TOKEN
 from tests.fakes.smtp import SMTP_CREDENTIALS, SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.tsa import serving_tsa, tsa_identity
 from workflows.signing.seal_keys import SEAL_VALIDITY, create_self_signed_seal
 
 PUBLIC_URL = "https://docs.example.test"
@@ -593,46 +587,6 @@ def test_a_seal_whose_key_does_not_match_fails(home: Home, tmp_path: Path) -> No
 # -- timestamp authority ----------------------------------------------------------------------
 
 
-def tsa_identity() -> tuple[asn1_x509.Certificate, asn1_keys.PrivateKeyInfo]:
-    # pyHanko's DummyTimeStamper signs with RSA only.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    der_key = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return (
-        asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        asn1_keys.PrivateKeyInfo.load(der_key),
-    )
-
-
-async def serve_tsa(answer: Any) -> AsyncIterator[str]:
-    app_ = web.Application()
-    app_.router.add_post("/tsa", answer)
-    runner = web.AppRunner(app_)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/tsa"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def tsa() -> AsyncIterator[tuple[str, list[bytes]]]:
     """An RFC 3161 responder (pyHanko's DummyTimeStamper behind HTTP) and the digests it
@@ -648,7 +602,7 @@ async def tsa() -> AsyncIterator[tuple[str, list[bytes]]]:
         reply = stamper.request_tsa_response(query)
         return web.Response(body=reply.dump(), content_type="application/timestamp-reply")
 
-    async for url in serve_tsa(answer):
+    async with serving_tsa(answer) as url:
         yield url, digests
 
 
@@ -657,7 +611,7 @@ async def unavailable_tsa() -> AsyncIterator[str]:
     async def answer(request: web.Request) -> web.Response:
         return web.Response(status=503, text="down for maintenance")
 
-    async for url in serve_tsa(answer):
+    async with serving_tsa(answer) as url:
         yield url
 
 

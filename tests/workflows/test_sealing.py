@@ -17,14 +17,12 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from aiohttp import web
-from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -36,6 +34,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from inkpost.sample_pdf import make_pdf
+from tests.fakes.tsa import serving_tsa, tsa_identity
 from workflows.errors import InvalidInput
 from workflows.signing.seal import (
     AuditHead,
@@ -397,47 +396,10 @@ def test_a_certificate_without_parties_or_with_a_bad_hash_is_refused(
 # -- timestamps ----------------------------------------------------------------------------
 
 
-def _tsa_identity() -> tuple[asn1_x509.Certificate, asn1_keys.PrivateKeyInfo]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    der_key = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return (
-        asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        asn1_keys.PrivateKeyInfo.load(der_key),
-    )
-
-
-async def _serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/tsa"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def tsa() -> AsyncIterator[tuple[str, asn1_x509.Certificate, list[int]]]:
     """An RFC 3161 responder on 127.0.0.1 (pyHanko's DummyTimeStamper behind HTTP)."""
-    cert, key = _tsa_identity()
+    cert, key = tsa_identity()
     stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key)
     requests: list[int] = []
 
@@ -448,9 +410,7 @@ async def tsa() -> AsyncIterator[tuple[str, asn1_x509.Certificate, list[int]]]:
         reply = stamper.request_tsa_response(query)
         return web.Response(body=reply.dump(), content_type="application/timestamp-reply")
 
-    app = web.Application()
-    app.router.add_post("/tsa", answer)
-    async for url in _serve(app):
+    async with serving_tsa(answer) as url:
         yield url, cert, requests
 
 
@@ -459,9 +419,7 @@ async def failing_tsa() -> AsyncIterator[str]:
     async def fail(request: web.Request) -> web.Response:
         return web.Response(status=500, text="internal error")
 
-    app = web.Application()
-    app.router.add_post("/tsa", fail)
-    async for url in _serve(app):
+    async with serving_tsa(fail) as url:
         yield url
 
 
@@ -497,7 +455,7 @@ async def test_with_a_tsa_every_signature_is_timestamped_and_carries_validation_
 async def test_any_injected_timestamper_stamps_every_signature(
     seal: SealKey, original: bytes
 ) -> None:
-    cert, key = _tsa_identity()
+    cert, key = tsa_identity()
     stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key)
     parties = [party("Alice Anders", "signer"), party("Bob Berg", "approver")]
 
