@@ -74,7 +74,7 @@ from tests.fakes.telegram_api import (  # noqa: E402
 from workflows.context import Actor, Env, Limits  # noqa: E402
 from workflows.documents import filing  # noqa: E402
 from workflows.outbox import claims  # noqa: E402
-from workflows.people import organizations, recipients  # noqa: E402
+from workflows.people import groups, organizations  # noqa: E402
 from workflows.sharing import sharing  # noqa: E402
 
 BENCH = Actor.system("bench")
@@ -148,7 +148,7 @@ async def populate(env: Env, n: int) -> Population:
         session.add_all(people)
         await session.flush()
         ids = [person.id for person in people]
-    group = await recipients.create_group(env, org_id=org.id, actor=BENCH, name="Everyone")
+    group = await groups.create_group(env, org_id=org.id, actor=BENCH, name="Everyone")
     assert group.id is not None
     async with env.sessions() as session, session.begin():
         session.add_all(

@@ -63,7 +63,7 @@ from workflows import audit  # noqa: E402
 from workflows.context import Actor, Env, Limits  # noqa: E402
 from workflows.documents import filing  # noqa: E402
 from workflows.people import organizations  # noqa: E402
-from workflows.sharing import sharing  # noqa: E402
+from workflows.sharing import links  # noqa: E402
 
 BENCH = Actor.system("bench")
 NOISE_SIDE = 1300  # 1300 x 1300 RGB of noise: ~5 MB that does not compress
@@ -154,7 +154,7 @@ async def prepare(url: str, workdir: Path) -> tuple[Env, AsyncEngine, str, Path]
         content=_chunks(five_megabyte_pdf()),
     )
     assert document.id is not None
-    link = await sharing.create_link(env, org_id=org.id, actor=BENCH, document_id=document.id)
+    link = await links.create_link(env, org_id=org.id, actor=BENCH, document_id=document.id)
     assert link.token is not None
     path = env.blobs.local_path(document.blob_key)
     assert path is not None

@@ -21,6 +21,7 @@ from typing import Protocol
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
 from storage.models import Notification
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import WorkflowError
 from workflows.outbox import claims
@@ -152,7 +153,6 @@ class RecipientDelivery:
         """Route the row and make its message ready; a row that is not to be sent now is
         settled here and None returned. A row of a kind this worker does not deliver, or
         whose payload cannot be read, is given up at once."""
-        assert row.id is not None
         try:
             if row.kind in notices.KINDS:
                 return await self._prepare_share(row)
@@ -186,35 +186,34 @@ class RecipientDelivery:
     ) -> Via | None:
         """The channel a routed recipient's notice goes through; None once the row is
         settled instead (cancelled, or waiting for a channel)."""
-        assert row.id is not None
+        row_id = id_of(row)
         if route.way == Hold.CANCEL:
             await claims.mark_cancelled(
-                self.env, row.id, worker=self.worker_id, reason=route.reason or "cancelled"
+                self.env, row_id, worker=self.worker_id, reason=route.reason or "cancelled"
             )
             return None
         if isinstance(route.way, Hold) or route.notice is None:
             await claims.mark_waiting(
-                self.env, row.id, worker=self.worker_id, reason=route.reason or "no channel"
+                self.env, row_id, worker=self.worker_id, reason=route.reason or "no channel"
             )
             return None
         way = self._channel(route.way, email=route.notice.recipient.email)
         if way is None:
             await claims.mark_waiting(
                 self.env,
-                row.id,
+                row_id,
                 worker=self.worker_id,
                 reason=f"no {route.way} channel is configured",
             )
         return way
 
     async def _prepare_sign(self, row: Notification) -> tuple[Via, _Letter] | None:
-        assert row.id is not None
         kept = party_notices.kept_payload(row)
         route = await party_notices.route_sign_notice(self.env, row)
         if route.way == Hold.CANCEL or route.notice is None:
             await claims.mark_cancelled(
                 self.env,
-                row.id,
+                id_of(row),
                 worker=self.worker_id,
                 reason=route.reason or "cancelled",
                 payload=kept,
@@ -249,13 +248,13 @@ class RecipientDelivery:
     async def _wait(self, row: Notification, letter: _Letter, reason: str) -> None:
         """Keep the row until a channel appears, unless it holds a secret such as a one-time
         code: that one is of no use later and must not linger, so it is cancelled."""
-        assert row.id is not None
+        row_id = id_of(row)
         if letter.kept_payload is not None:
             await claims.mark_cancelled(
-                self.env, row.id, worker=self.worker_id, reason=reason, payload=letter.kept_payload
+                self.env, row_id, worker=self.worker_id, reason=reason, payload=letter.kept_payload
             )
         else:
-            await claims.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+            await claims.mark_waiting(self.env, row_id, worker=self.worker_id, reason=reason)
 
     def _channel(self, way: Via, *, email: str | None) -> Via | None:
         """The configured channel for ``way``: Telegram falls back to mail when it can."""
@@ -266,7 +265,6 @@ class RecipientDelivery:
         return None
 
     async def _send(self, row: Notification, way: Via, letter: _Letter) -> None:
-        assert row.id is not None
         async with self._unsettled[way]:
             try:
                 result = await letter.send(self.senders[way], way)
@@ -275,7 +273,7 @@ class RecipientDelivery:
             else:
                 await claims.mark_sent(
                     self.env,
-                    row.id,
+                    id_of(row),
                     worker=self.worker_id,
                     via=way,
                     result=result,
@@ -287,10 +285,9 @@ class RecipientDelivery:
     async def _settle_failure(
         self, row: Notification, way: Via, letter: _Letter, failure: DeliveryError
     ) -> None:
-        assert row.id is not None
         if isinstance(failure, Throttled):
             await claims.mark_throttled(
-                self.env, row.id, worker=self.worker_id, retry_after=failure.retry_after
+                self.env, id_of(row), worker=self.worker_id, retry_after=failure.retry_after
             )
         elif isinstance(failure, Unreachable):
             if way == Via.TELEGRAM:
@@ -319,9 +316,8 @@ class RecipientDelivery:
             )
 
     async def _link(self, notice: ShareNotice) -> str:
-        assert notice.share.id is not None and notice.recipient.id is not None
         token = await inbox.personal_link(
-            self.env, share_id=notice.share.id, recipient_id=notice.recipient.id
+            self.env, share_id=id_of(notice.share), recipient_id=id_of(notice.recipient)
         )
         return f"{self.public_url}/d/{token}"
 

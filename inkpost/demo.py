@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from inkpost.runtime import Runtime
 from inkpost.sample_pdf import make_pdf
 from storage.models import Client, Document, Organization, Recipient
+from storage.rows import id_of
 from workflows.context import Actor, Env
 from workflows.documents import filing
 from workflows.people import organizations, recipients
-from workflows.sharing import sharing
+from workflows.sharing import links, sharing
 
 DEMO_SLUG = "demo"
 DEMO_ORG = "Demo Law Office"
@@ -50,21 +51,25 @@ async def prepare_demo(runtime: Runtime) -> DemoSetup:
     """Find or make the demo tenant and document, then create a new public link to it."""
     env = runtime.env
     org, reused = await _organization(env)
-    assert org.id is not None
-    client = await _client(env, org.id)
-    assert client.id is not None
-    recipient = await _recipient(env, org_id=org.id, client_id=client.id)
-    document = await _document(env, org_id=org.id, client_id=client.id)
-    assert document.id is not None and recipient.id is not None
+    org_id = id_of(org)
+    client = await _client(env, org_id)
+    client_id = id_of(client)
+    recipient = await _recipient(env, org_id=org_id, client_id=client_id)
+    document = await _document(env, org_id=org_id, client_id=client_id)
+    document_id = id_of(document)
     if recipients.can_receive(recipient, env.clock.now()) is None:
         await sharing.share_with_recipient(
-            env, org_id=org.id, actor=DEMO_ACTOR, document_id=document.id, recipient_id=recipient.id
+            env,
+            org_id=org_id,
+            actor=DEMO_ACTOR,
+            document_id=document_id,
+            recipient_id=id_of(recipient),
         )
-    link = await sharing.create_link(
+    link = await links.create_link(
         env,
-        org_id=org.id,
+        org_id=org_id,
         actor=DEMO_ACTOR,
-        document_id=document.id,
+        document_id=document_id,
         terms=sharing.ShareTerms(message="Our fees for 2027, as agreed."),
     )
     assert link.token is not None

@@ -25,6 +25,7 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBacken
 
 from inkpost.settings import Settings
 from storage.models import Notification
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.outbox import claims
 from workflows.outbox.kinds import BadPayload, Channel, SealPayload, Via
@@ -90,7 +91,6 @@ class SealWorker:
             await self._handle(row)
 
     async def _handle(self, row: Notification) -> None:
-        assert row.id is not None
         try:
             request_id = SealPayload.parse(row).request_id
         except BadPayload as error:
@@ -113,5 +113,9 @@ class SealWorker:
             )
             return
         await claims.mark_sent(
-            self.env, row.id, worker=self.worker_id, via=Via.SEAL, result={"status": request.status}
+            self.env,
+            id_of(row),
+            worker=self.worker_id,
+            via=Via.SEAL,
+            result={"status": request.status},
         )

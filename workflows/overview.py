@@ -28,6 +28,7 @@ from storage.models import (
     SpaceMember,
     StaffUser,
 )
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import NotFound
 from workflows.outbox import claims, kinds
@@ -279,13 +280,13 @@ async def _failed(
     names = await _addressees(session, org_id, rows)
     failed = []
     for row in rows:
-        assert row.id is not None
-        document_id = about[row.id]
+        row_id = id_of(row)
+        document_id = about[row_id]
         failed.append(
             FailedDelivery(
-                notification_id=row.id,
+                notification_id=row_id,
                 kind=row.kind,
-                to=names.get(row.id, row.target),
+                to=names.get(row_id, row.target),
                 document=documents.get(document_id) if document_id is not None else None,
                 error=row.last_error,
                 created_at=row.created_at,
@@ -312,17 +313,17 @@ async def _addressees(
     organization = await session.get(Organization, org_id)
     names: dict[int, str] = {}
     for row in rows:
-        assert row.id is not None
+        row_id = id_of(row)
         if row.channel == Channel.RECIPIENT and row.target.isdigit():
-            names[row.id] = people.get(int(row.target), "a former recipient")
+            names[row_id] = people.get(int(row.target), "a former recipient")
         elif row.channel == Channel.SLACK:
             staff_id = staff_notices.staff_id_of(row.target)
             if organization is not None and organization.slack_channel:
-                names[row.id] = f"Slack channel {organization.slack_channel}"
+                names[row_id] = f"Slack channel {organization.slack_channel}"
             elif staff_id is not None:
-                names[row.id] = f"{staff.get(staff_id, 'staff')} on Slack"
+                names[row_id] = f"{staff.get(staff_id, 'staff')} on Slack"
             else:
-                names[row.id] = "staff on Slack"
+                names[row_id] = "staff on Slack"
     return names
 
 

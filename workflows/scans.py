@@ -32,6 +32,7 @@ from storage.models import (
     Share,
     SpaceMember,
 )
+from storage.rows import id_of
 from workflows import audit, outbox, platform, quiet_hours
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound
@@ -293,13 +294,12 @@ def _availability_notice(
     holder: _Holder, organization: Organization, until: datetime, at: datetime
 ) -> outbox.NewNotification:
     share = holder.share
-    assert share.id is not None and organization.id is not None
     return outbox.NewNotification(
-        org_id=organization.id,
+        org_id=id_of(organization),
         channel=Channel.RECIPIENT,
         target=str(holder.recipient_id),
         payload=AvailabilityPayload(
-            share_id=share.id, document_id=share.document_id, available_until=until
+            share_id=id_of(share), document_id=share.document_id, available_until=until
         ),
         dedupe_key=f"remind-until:{share.document_id}:{holder.recipient_id}:{_stamp(until)}",
         due=quiet_hours.send_from(organization, at),
@@ -352,15 +352,16 @@ async def scan_unused_links(env: Env, *, at: datetime) -> int:
 
 
 def _unused_notice(share: Share) -> outbox.NewNotification:
-    assert share.id is not None and share.expires_at is not None
+    assert share.expires_at is not None
+    share_id = id_of(share)
     return outbox.NewNotification(
         org_id=share.org_id,
         channel=Channel.SLACK,
         target=staff_notices.target_of(share.created_by_staff_id),
         payload=LinkUnusedPayload(
-            document_id=share.document_id, share_id=share.id, expires_at=share.expires_at
+            document_id=share.document_id, share_id=share_id, expires_at=share.expires_at
         ),
-        dedupe_key=f"unused:{share.id}",
+        dedupe_key=f"unused:{share_id}",
     )
 
 
@@ -388,16 +389,17 @@ async def scan_access_ending(env: Env, *, at: datetime) -> tuple[int, int]:
         }
         to_people, to_staff = [], []
         for person in people:
-            assert person.access_expires_at is not None and person.id is not None
+            assert person.access_expires_at is not None
+            person_id = id_of(person)
             ends = person.access_expires_at
-            key = f"access-ending:{person.id}:{_stamp(ends)}"
+            key = f"access-ending:{person_id}:{_stamp(ends)}"
             to_people.append(
                 outbox.NewNotification(
                     org_id=person.org_id,
                     channel=Channel.RECIPIENT,
-                    target=str(person.id),
+                    target=str(person_id),
                     payload=AccessPayload(
-                        kind=Kind.ACCESS_ENDING, recipient_id=person.id, access_expires_at=ends
+                        kind=Kind.ACCESS_ENDING, recipient_id=person_id, access_expires_at=ends
                     ),
                     dedupe_key=key,
                     due=quiet_hours.send_from(orgs[person.org_id], at),
@@ -410,7 +412,7 @@ async def scan_access_ending(env: Env, *, at: datetime) -> tuple[int, int]:
                     target=staff_notices.ORG_TARGET,
                     payload=AccessPayload(
                         kind=Kind.RECIPIENT_ACCESS_ENDING,
-                        recipient_id=person.id,
+                        recipient_id=person_id,
                         access_expires_at=ends,
                     ),
                     dedupe_key=f"{key}:staff",
@@ -442,18 +444,18 @@ async def scan_dead(env: Env, *, at: datetime) -> int:
         orgs = await _in_chunks(session, Organization, col(Organization.id), set(by_org))
         notes = []
         for organization in orgs:
-            assert organization.id is not None
+            organization_id = id_of(organization)
             if not quiet_hours.day_started(organization, at):
                 continue
-            kinds = by_org[organization.id]
+            kinds = by_org[organization_id]
             day = quiet_hours.local_day(organization, at)
             notes.append(
                 outbox.NewNotification(
-                    org_id=organization.id,
+                    org_id=organization_id,
                     channel=Channel.SLACK,
                     target=staff_notices.ORG_TARGET,
                     payload=DeadSummaryPayload(count=sum(kinds.values()), by_kind=kinds, day=day),
-                    dedupe_key=f"dead-summary:{organization.id}:{day.isoformat()}",
+                    dedupe_key=f"dead-summary:{organization_id}:{day.isoformat()}",
                 )
             )
         return await _enqueue_fresh(session, notes, at)

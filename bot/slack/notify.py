@@ -30,6 +30,7 @@ from bot.errors import DeliveryError, PermanentFailure, TemporaryFailure, Thrott
 from bot.slack.blocks import Message, escape, when
 from bot.slack.views import actions, button, context_block, section, sentence
 from storage.models import Notification
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.outbox import claims, kinds
 from workflows.outbox.kinds import (
@@ -414,7 +415,6 @@ class StaffNotifier:
         """Settle a row that cannot be sent now: an unknown kind, a payload that cannot be
         read, or nowhere to send it."""
         row = notice.row
-        assert row.id is not None
         unreadable = None
         if notice.kind not in staff_notices.KINDS:
             unreadable = f"unknown kind {row.kind}"
@@ -426,7 +426,7 @@ class StaffNotifier:
             )
         elif notice.destination is None:
             reason = notice.reason or "nowhere to send it"
-            await claims.mark_waiting(self.env, row.id, worker=self.worker_id, reason=reason)
+            await claims.mark_waiting(self.env, id_of(row), worker=self.worker_id, reason=reason)
 
     async def _send_in_turn(self, groups: list[Group], deadline: float) -> None:
         """The groups of one conversation, one after another at the pacer's speed."""
@@ -443,9 +443,12 @@ class StaffNotifier:
                 await self._fail(group, failure)
             else:
                 for notice in group.notices:
-                    assert notice.row.id is not None
                     await claims.mark_sent(
-                        self.env, notice.row.id, worker=self.worker_id, via=Via.SLACK, result=result
+                        self.env,
+                        id_of(notice.row),
+                        worker=self.worker_id,
+                        via=Via.SLACK,
+                        result=result,
                     )
 
     async def _post(self, group: Group, deadline: float) -> dict[str, Any]:
@@ -477,9 +480,8 @@ class StaffNotifier:
         """Rows not sent this round, due again after ``retry_after``, attempt not counted."""
         for group in groups:
             for notice in group.notices:
-                assert notice.row.id is not None
                 await claims.mark_throttled(
-                    self.env, notice.row.id, worker=self.worker_id, retry_after=retry_after
+                    self.env, id_of(notice.row), worker=self.worker_id, retry_after=retry_after
                 )
 
     async def _fail(self, group: Group, failure: DeliveryError) -> None:

@@ -18,6 +18,7 @@ from inkpost.cli.context import (
 from inkpost.cli.output import Column, emit_json, err, show_rows
 from inkpost.runtime import Runtime
 from storage.models import AuditEvent, Document
+from storage.rows import id_of
 from workflows import audit
 from workflows.documents import filing
 from workflows.documents.history import NOBODY, Directory, describe, directory_for
@@ -61,9 +62,8 @@ def history(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> Non
 
     async def work(scope: OrgScope) -> tuple[Document, list[dict[str, Any]]]:
         document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)
-        assert document.id is not None
         events = await audit.document_history(
-            scope.env, org_id=scope.org_id, document_id=document.id
+            scope.env, org_id=scope.org_id, document_id=id_of(document)
         )
         directory = await directory_for(scope.env, org_id=scope.org_id, events=events)
         return document, [event_row(e, directory) for e in events]
@@ -103,11 +103,11 @@ def audit_verify(
             orgs = list(await organizations.list_organizations(runtime.env))
         rows = []
         for org in orgs:
-            assert org.id is not None
+            org_id = id_of(org)
             try:
-                report = await audit.verify_chain(runtime.env, org_id=org.id)
+                report = await audit.verify_chain(runtime.env, org_id=org_id)
             except NotFound as e:
-                report = audit.ChainReport(org.id, 0, False, 1, str(e))
+                report = audit.ChainReport(org_id, 0, False, 1, str(e))
             rows.append(
                 {
                     "org": org.slug,

@@ -20,6 +20,7 @@ from inkpost.runtime import Runtime, open_runtime
 from inkpost.settings import Settings
 from storage import migrate
 from storage.models import Organization
+from storage.rows import id_of
 from workflows import lookup
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound
@@ -50,8 +51,7 @@ class OrgScope:
 
     @property
     def org_id(self) -> int:
-        assert self.org.id is not None
-        return self.org.id
+        return id_of(self.org)
 
 
 def named_argument(kind: lookup.Kind, metavar: str, *, many: bool = False) -> Any:
@@ -168,18 +168,17 @@ async def acting_as(runtime: Runtime, org: Organization, staff: str | None) -> A
     A blocked or unknown staff member is refused before anything happens."""
     if not staff:
         return operator()
-    assert org.id is not None
+    org_id = id_of(org)
     try:
         staff_id = await lookup.resolve(
-            runtime.env, org_id=org.id, kind="staff member", value=staff
+            runtime.env, org_id=org_id, kind="staff member", value=staff
         )
-        member = await organizations.get_staff(runtime.env, org_id=org.id, staff_id=staff_id)
+        member = await organizations.get_staff(runtime.env, org_id=org_id, staff_id=staff_id)
     except (NotFound, InvalidInput) as e:
         raise UserError(f"--as {staff}: {e}") from e
     if member.status != "active":
         raise NotAllowed(f"staff member {member.name} is blocked and cannot act")
-    assert member.id is not None
-    return Actor.staff(member.id, label=member.name)
+    return Actor.staff(id_of(member), label=member.name)
 
 
 def _login() -> str:

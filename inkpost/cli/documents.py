@@ -36,6 +36,7 @@ from inkpost.cli.people import client_names
 from inkpost.cli.sharing import SHARE_COLUMNS, share_row
 from inkpost.errors import UserError
 from storage.models import Document
+from storage.rows import id_of
 from workflows.documents import filing
 from workflows.errors import WorkflowError
 from workflows.sharing import sharing
@@ -330,10 +331,10 @@ def documents_show(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False)
 
     async def work(scope: OrgScope) -> dict[str, Any]:
         document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)
-        assert document.id is not None
+        document_id = id_of(document)
         names = await client_names(scope)
-        chain = await filing.versions(scope.env, org_id=scope.org_id, document_id=document.id)
-        shares = await sharing.list_shares(scope.env, org_id=scope.org_id, document_id=document.id)
+        chain = await filing.versions(scope.env, org_id=scope.org_id, document_id=document_id)
+        shares = await sharing.list_shares(scope.env, org_id=scope.org_id, document_id=document_id)
         now = scope.env.clock.now()
         return {
             **document_row(document, names),

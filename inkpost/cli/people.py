@@ -27,6 +27,7 @@ from inkpost.cli.output import Column, say, show_record, show_rows
 from inkpost.errors import UserError
 from inkpost.runtime import Runtime
 from storage.models import Client, Organization, Recipient, StaffUser
+from storage.rows import id_of
 from workflows.people import organizations, recipients
 from workflows.people.recipients import UNSET
 from workflows.sharing import staff_notices
@@ -112,9 +113,8 @@ def org_create(
         )
         if channel is None:
             return org
-        assert org.id is not None
         return await staff_notices.set_notice_channel(
-            runtime.env, org_id=org.id, actor=actor, channel=channel
+            runtime.env, org_id=id_of(org), actor=actor, channel=channel
         )
 
     org = with_runtime(ctx, work)

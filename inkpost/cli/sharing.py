@@ -25,7 +25,7 @@ from inkpost.errors import UserError
 from storage.models import Document, Share
 from storage.rows import id_of
 from workflows.documents import filing
-from workflows.sharing import sharing
+from workflows.sharing import links, sharing
 
 SHARE_COLUMNS = (
     Column("id", "Share", "right"),
@@ -197,7 +197,7 @@ def link(
 
     async def work(scope: OrgScope) -> tuple[Document, sharing.ShareResult]:
         document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)
-        result = await sharing.create_link(
+        result = await links.create_link(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,

@@ -12,7 +12,7 @@ from inkpost.cli.context import JsonOption, OrgScope, client_id, in_org, named, 
 from inkpost.cli.output import Column, say, show_record, show_rows
 from inkpost.cli.people import RECIPIENT_COLUMNS, ClientOption, client_names, recipient_row
 from storage.models import Group, Space
-from workflows.people import recipients, spaces
+from workflows.people import groups, spaces
 
 GroupArg = Annotated[str, named_argument("group", "GROUP")]
 SpaceArg = Annotated[str, named_argument("space", "SPACE")]
@@ -45,7 +45,7 @@ def group_create(
     """Create a group."""
 
     async def work(scope: OrgScope) -> Group:
-        return await recipients.create_group(
+        return await groups.create_group(
             scope.env, org_id=scope.org_id, actor=scope.actor, name=name
         )
 
@@ -64,7 +64,7 @@ def group_add(
 
     async def work(scope: OrgScope) -> tuple[int, int]:
         ids = {await named(scope, "recipient", person) for person in people}
-        added = await recipients.add_to_group(
+        added = await groups.add_to_group(
             scope.env,
             org_id=scope.org_id,
             actor=scope.actor,
@@ -83,7 +83,7 @@ def group_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """List groups."""
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
-        found = await recipients.list_groups(scope.env, org_id=scope.org_id)
+        found = await groups.list_groups(scope.env, org_id=scope.org_id)
         return [group_row(g.group, g.members) for g in found]
 
     show_rows(in_org(ctx, work), columns=GROUP_COLUMNS, title="Groups", as_json=as_json)

@@ -21,7 +21,7 @@ from tests.fakes.telegram_api import FakeTelegramApi
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, TELEGRAM_BOT, Stage
 from workflows.documents import filing
 from workflows.errors import Unavailable
-from workflows.people import linking, organizations, recipients, spaces, staff
+from workflows.people import groups, linking, organizations, recipients, spaces, staff
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import sharing
 
@@ -403,7 +403,7 @@ async def test_block_and_unblock_from_the_row_menu(stage: Stage) -> None:
 async def test_recipient_joins_spaces_and_groups_from_one_modal(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
-    board = await recipients.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
+    board = await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
     panel = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Panel")
     old = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Old panel")
     assert old.id is not None
@@ -433,7 +433,7 @@ async def test_recipient_joins_spaces_and_groups_from_one_modal(stage: Stage) ->
 async def test_member_changes_groups_but_not_spaces_of_a_recipient(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
-    board = await recipients.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
+    board = await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
     await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Panel")
     answer = await stage.command(BORIS, "recipients")
     modal = await choose(stage, BORIS, answer, "Anna Berg", "places")
@@ -448,7 +448,7 @@ async def test_member_changes_groups_but_not_spaces_of_a_recipient(stage: Stage)
 
 async def test_group_of_another_organisation_is_refused_for_a_recipient(stage: Stage) -> None:
     other_id, _ = await other_org(stage)
-    theirs = await recipients.create_group(stage.env, org_id=other_id, actor=STAFF, name="Theirs")
+    theirs = await groups.create_group(stage.env, org_id=other_id, actor=STAFF, name="Theirs")
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
     answer = await stage.command(STELLA, "recipients")
@@ -493,14 +493,14 @@ async def test_add_group_with_members(stage: Stage) -> None:
     )
 
     assert errors is None
-    [summary] = await recipients.list_groups(stage.env, org_id=stage.org_id)
+    [summary] = await groups.list_groups(stage.env, org_id=stage.org_id)
     assert (summary.group.name, summary.members) == ("Board", 2)
     redrawn = str(stage.fake.responses[-1].blocks)
     assert "Created group Board with 2 members" in redrawn and "Anna Berg, Carl Dahl" in redrawn
 
 
 async def test_group_name_taken_or_empty_is_shown_on_the_name(stage: Stage) -> None:
-    await recipients.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
+    await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
     answer = await stage.command(STELLA, "groups")
     modal = await click(stage, STELLA, answer, views.COLLECTION_ADD)
     assert isinstance(modal, dict)
@@ -510,7 +510,7 @@ async def test_group_name_taken_or_empty_is_shown_on_the_name(stage: Stage) -> N
 
     assert taken == {views.NAME: "A group named 'board' already exists"}
     assert empty == {views.NAME: "Group name must not be empty"}
-    assert len(await recipients.list_groups(stage.env, org_id=stage.org_id)) == 1
+    assert len(await groups.list_groups(stage.env, org_id=stage.org_id)) == 1
 
 
 async def test_group_with_a_member_of_another_organisation_is_not_created(stage: Stage) -> None:
@@ -524,14 +524,14 @@ async def test_group_with_a_member_of_another_organisation_is_not_created(stage:
     )
 
     assert errors == {views.MEMBERS: f"Recipient {stranger.id} not found"}
-    assert await recipients.list_groups(stage.env, org_id=stage.org_id) == []
+    assert await groups.list_groups(stage.env, org_id=stage.org_id) == []
 
 
 async def test_edit_group_members_adds_and_removes(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     carl = await person(stage, "Carl Dahl")
     assert anna.id is not None and carl.id is not None
-    board = await recipients.create_group(
+    board = await groups.create_group(
         stage.env, org_id=stage.org_id, actor=STAFF, name="Board", member_ids=[anna.id]
     )
     answer = await stage.command(BORIS, "groups")
@@ -555,7 +555,7 @@ async def test_edit_group_members_adds_and_removes(stage: Stage) -> None:
 
     assert errors is None
     assert board.id is not None
-    members = await recipients.list_group_members(stage.env, org_id=stage.org_id, group_id=board.id)
+    members = await groups.list_group_members(stage.env, org_id=stage.org_id, group_id=board.id)
     assert [m.name for m in members] == ["Carl Dahl"]
     assert "Added: Carl Dahl; removed: Anna Berg." in str(stage.fake.responses[-1].blocks)
 
@@ -564,7 +564,7 @@ async def test_edit_group_members_refuses_nonsense(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     carl = await person(stage, "Carl Dahl")
     assert anna.id is not None
-    board = await recipients.create_group(
+    board = await groups.create_group(
         stage.env, org_id=stage.org_id, actor=STAFF, name="Board", member_ids=[anna.id]
     )
     answer = await stage.command(STELLA, "groups")
@@ -584,14 +584,14 @@ async def test_edit_group_members_refuses_nonsense(stage: Stage) -> None:
     assert both == {views.ADD_MEMBERS: "The same person cannot be added and removed at once"}
     assert outsider == {views.REMOVE_MEMBERS: f"Recipient {carl.id} is not a member of Board"}
     assert board.id is not None
-    members = await recipients.list_group_members(stage.env, org_id=stage.org_id, group_id=board.id)
+    members = await groups.list_group_members(stage.env, org_id=stage.org_id, group_id=board.id)
     assert [m.name for m in members] == ["Anna Berg"]
 
 
 async def test_only_admins_delete_groups(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
-    board = await recipients.create_group(
+    board = await groups.create_group(
         stage.env, org_id=stage.org_id, actor=STAFF, name="Board", member_ids=[anna.id]
     )
     as_member = await stage.command(BORIS, "groups")
@@ -602,7 +602,7 @@ async def test_only_admins_delete_groups(stage: Stage) -> None:
     refused = await click(stage, BORIS, as_admin, views.COLLECTION_DELETE)
     assert isinstance(refused, ResponseMessage)
     assert refused.text == "Only administrators may delete groups"
-    assert len(await recipients.list_groups(stage.env, org_id=stage.org_id)) == 1
+    assert len(await groups.list_groups(stage.env, org_id=stage.org_id)) == 1
 
     ref = await stage.document()
     document = await _document_id(stage, ref)
@@ -613,7 +613,7 @@ async def test_only_admins_delete_groups(stage: Stage) -> None:
     deleted = await click(stage, STELLA, as_admin, views.COLLECTION_DELETE)
     assert isinstance(deleted, ResponseMessage)
     assert "Deleted group Board" in shown(deleted) and "No groups yet" in shown(deleted)
-    assert await recipients.list_groups(stage.env, org_id=stage.org_id) == []
+    assert await groups.list_groups(stage.env, org_id=stage.org_id) == []
     async with stage.env.reads() as session:
         [share] = (await session.exec(select(Share).where(Share.recipient_id == anna.id))).all()
     assert (share.group_id, share.revoked_at) == (None, None)

@@ -19,7 +19,7 @@ from workflows import overview
 from workflows.documents import search
 from workflows.errors import Conflict, Unavailable
 from workflows.people import organizations, recipients
-from workflows.sharing import sharing
+from workflows.sharing import links, sharing
 
 
 def refusing(error: Exception) -> Any:
@@ -61,7 +61,7 @@ async def test_a_button_refused_unexpectedly_answers_beside_the_message_it_is_on
 ) -> None:
     ref = await stage.document()
     link = await stage.command(STELLA, f"link {ref}")
-    monkeypatch.setattr(sharing, "watch_unused", refusing(Conflict("the link is being changed")))
+    monkeypatch.setattr(links, "watch_unused", refusing(Conflict("the link is being changed")))
     before = len(stage.fake.responses)
 
     await stage.slack.block_action(

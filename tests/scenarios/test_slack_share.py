@@ -23,7 +23,7 @@ from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, ResponseMessage, find_element
 from tests.helpers import upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
-from workflows.people import organizations, recipients, spaces
+from workflows.people import groups, organizations, recipients, spaces
 from workflows.sharing import sharing
 
 
@@ -131,7 +131,7 @@ async def test_pickers_keep_to_slacks_limits_on_options(stage: Stage) -> None:
 
 async def test_more_groups_than_a_select_holds_are_searched_by_name(stage: Stage) -> None:
     for number in range(101):
-        await recipients.create_group(
+        await groups.create_group(
             stage.env, org_id=stage.org_id, actor=STAFF, name=f"Team {number:03}"
         )
     view = await open_share(stage, STELLA)
@@ -146,11 +146,9 @@ async def test_sharing_through_the_modal_shares_notifies_and_reports(stage: Stag
     anna, bert = await recipient(stage, "Anna"), await recipient(stage, "Bert")
     carl, dora = await recipient(stage, "Carl"), await recipient(stage, "Dora")
     emil = await recipient(stage, "Emil")
-    group = await recipients.create_group(
-        stage.env, org_id=stage.org_id, actor=STAFF, name="Partners"
-    )
+    group = await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Partners")
     assert group.id is not None
-    await recipients.add_to_group(
+    await groups.add_to_group(
         stage.env, org_id=stage.org_id, actor=STAFF, group_id=group.id, recipient_ids=[carl, dora]
     )
     space = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
@@ -240,9 +238,7 @@ async def test_refusals_of_groups_spaces_and_documents_show_on_their_fields(
     stage: Stage,
 ) -> None:
     ref = await stage.document()
-    empty = await recipients.create_group(
-        stage.env, org_id=stage.org_id, actor=STAFF, name="Nobody"
-    )
+    empty = await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Nobody")
     space = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
     assert space.id is not None and empty.id is not None
     await spaces.add_space_member(

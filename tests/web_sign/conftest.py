@@ -18,7 +18,7 @@ from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
 from web_sign import create_app
 from workflows.context import Env
-from workflows.sharing import sharing
+from workflows.sharing import links, sharing
 
 PUBLIC_URL = "http://127.0.0.1:8080"
 
@@ -70,7 +70,7 @@ async def make_link(
         env, org_id=tenant.org_id, client_id=tenant.client_id, data=data, **meta
     )
     assert document.id is not None
-    result = await sharing.create_link(
+    result = await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -11,15 +11,13 @@ from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import audit_events, upload
 from workflows import audit
 from workflows.context import Env
-from workflows.sharing import access, sharing
+from workflows.sharing import access, links, sharing
 from workflows.sharing.access import Visitor
 
 
 async def _busy_history(env: Env, tenant: Tenant) -> int:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    link = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     assert link.token is not None
     await access.open_shared(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
     await access.start_download(env, link.token, Visitor(ip="203.0.113.9", user_agent="Phone/1.0"))
@@ -108,9 +106,7 @@ async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
     env: Env, tenant: Tenant
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    link = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     assert link.token is not None
     token = link.token
 

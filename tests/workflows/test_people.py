@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from workflows.context import Env
 from workflows.errors import Conflict, InvalidInput, NotFound
-from workflows.people import organizations, recipients, spaces
+from workflows.people import groups, organizations, recipients, spaces
 
 
 async def test_an_organisation_starts_with_the_default_categories(env: Env) -> None:
@@ -38,9 +38,9 @@ async def test_duplicates_are_conflicts(env: Env, tenant: Tenant) -> None:
         await organizations.add_staff(
             env, org_id=tenant.org_id, actor=STAFF, name="Twin", email="stella@acme.test"
         )
-    await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
     with pytest.raises(Conflict, match="group named"):
-        await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="board")
+        await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="board")
 
 
 async def test_several_organisations_need_a_name(env: Env, tenant: Tenant) -> None:
@@ -122,16 +122,16 @@ async def test_recipients_can_be_edited_blocked_and_unblocked(env: Env, tenant: 
 
 
 async def test_groups_count_their_members(env: Env, tenant: Tenant) -> None:
-    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
     assert group.id is not None
-    added = await recipients.add_to_group(
+    added = await groups.add_to_group(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
         group_id=group.id,
         recipient_ids=[tenant.recipient_id, tenant.recipient_id],
     )
-    again = await recipients.add_to_group(
+    again = await groups.add_to_group(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -139,10 +139,10 @@ async def test_groups_count_their_members(env: Env, tenant: Tenant) -> None:
         recipient_ids=[tenant.recipient_id],
     )
     assert (added, again) == (1, 0)
-    (summary,) = await recipients.list_groups(env, org_id=tenant.org_id)
+    (summary,) = await groups.list_groups(env, org_id=tenant.org_id)
     assert summary.members == 1
     with pytest.raises(InvalidInput, match="at least one recipient"):
-        await recipients.add_to_group(
+        await groups.add_to_group(
             env, org_id=tenant.org_id, actor=STAFF, group_id=group.id, recipient_ids=[]
         )
 

@@ -21,7 +21,7 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
-from workflows.sharing import access, inbox, notices, sharing, staff_notices
+from workflows.sharing import access, inbox, links, notices, sharing, staff_notices
 from workflows.signing import deciding, party_notices, party_reminders, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.requests import NewParty, NewRequest
@@ -472,7 +472,7 @@ async def _link(
     env: Env, tenant: Tenant, ends: datetime, *, notify: bool = True
 ) -> sharing.ShareResult:
     doc = await _document(env, tenant, until=None)
-    return await sharing.create_link(
+    return await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -505,7 +505,7 @@ async def test_a_used_link_expires_without_a_word(env: Env, tenant: Tenant) -> N
 async def test_a_link_that_never_expires_cannot_ask_to_be_told(env: Env, tenant: Tenant) -> None:
     doc = await _document(env, tenant, until=None)
     with pytest.raises(InvalidInput, match="a link that never expires cannot expire unused"):
-        await sharing.create_link(
+        await links.create_link(
             env, org_id=tenant.org_id, actor=STAFF, document_id=doc, notify_unused=True
         )
 

@@ -7,16 +7,16 @@ from datetime import timedelta
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import add_person, upload
 from workflows.context import Env, FixedClock
-from workflows.people import recipients, spaces
+from workflows.people import groups, recipients, spaces
 from workflows.sharing import sharing
 
 
 async def test_targets_that_may_be_shared_with_raise_no_problem(env: Env, tenant: Tenant) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
     space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel")
     assert document.id is not None and group.id is not None and space.id is not None
-    await recipients.add_to_group(
+    await groups.add_to_group(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -48,7 +48,7 @@ async def test_every_refused_target_is_named_and_nothing_is_shared(
     await recipients.set_recipient_blocked(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
     )
-    empty = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Empty")
+    empty = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Empty")
     space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel")
     assert document.id is not None and empty.id is not None and space.id is not None
     await sharing.share_with_space(

@@ -12,8 +12,8 @@ from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import add_person, stored_notifications, upload
 from workflows.context import Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotAvailableNow, NotFound
-from workflows.people import recipients, spaces
-from workflows.sharing import access, sharing
+from workflows.people import groups, recipients, spaces
+from workflows.sharing import access, links, sharing
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
 from workflows.tokens import hash_token
@@ -25,7 +25,7 @@ async def test_a_link_token_is_long_url_safe_and_stored_only_as_a_hash(
     env: Env, tenant: Tenant
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    result = await sharing.create_link(
+    result = await links.create_link(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
     )
     assert result.token is not None
@@ -73,9 +73,9 @@ async def test_a_group_share_skips_blocked_and_expired_members(
     await recipients.set_recipient_blocked(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
     )
-    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
     assert group.id is not None
-    await recipients.add_to_group(
+    await groups.add_to_group(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -225,7 +225,7 @@ async def test_link_limits_expiry_revocation_and_window(
         available_from=START + timedelta(days=1),
         available_until=START + timedelta(days=10),
     )
-    link = await sharing.create_link(
+    link = await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -246,7 +246,7 @@ async def test_link_limits_expiry_revocation_and_window(
     with pytest.raises(Gone, match="download limit"):
         await access.open_shared(env, link.token, VISITOR)
 
-    second = await sharing.create_link(
+    second = await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -258,9 +258,7 @@ async def test_link_limits_expiry_revocation_and_window(
     with pytest.raises(Gone, match="expired"):
         await access.open_shared(env, second.token, VISITOR)
 
-    third = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    third = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     assert third.token is not None
     await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=third.share.id)
     with pytest.raises(Gone, match="revoked"):
@@ -268,7 +266,7 @@ async def test_link_limits_expiry_revocation_and_window(
     with pytest.raises(Conflict, match="already revoked"):
         await sharing.revoke_share(env, org_id=tenant.org_id, actor=STAFF, share_id=third.share.id)
 
-    fourth = await sharing.create_link(
+    fourth = await links.create_link(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
     )
     assert fourth.token is not None
@@ -286,9 +284,7 @@ async def test_unknown_or_malformed_tokens_are_not_found(env: Env, token: str) -
 
 async def test_opening_records_first_open_and_counts(env: Env, tenant: Tenant) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    link = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     assert link.token is not None
     await access.open_shared(env, link.token, VISITOR)
     await access.open_shared(env, link.token, VISITOR)
@@ -312,7 +308,7 @@ async def test_bad_link_terms_are_refused_and_create_nothing(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     with pytest.raises(InvalidInput, match=message):
-        await sharing.create_link(
+        await links.create_link(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -326,11 +322,9 @@ async def test_bad_link_terms_are_refused_and_create_nothing(
 async def test_another_tenant_cannot_share_revoke_or_see_shares(env: Env, tenant: Tenant) -> None:
     other = await make_tenant(env, "globex")
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    link = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     with pytest.raises(NotFound):
-        await sharing.create_link(env, org_id=other.org_id, actor=STAFF, document_id=document.id)
+        await links.create_link(env, org_id=other.org_id, actor=STAFF, document_id=document.id)
     with pytest.raises(NotFound):
         await sharing.share_with_recipient(
             env,
@@ -348,7 +342,7 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
     from storage.models import GroupMember, Recipient
     from workflows import audit
 
-    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="All")
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="All")
     assert group.id is not None
     async with env.sessions() as session, session.begin():
         people = [
@@ -397,7 +391,7 @@ async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    forever = await sharing.create_link(
+    forever = await links.create_link(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
     )
     direct = await sharing.share_with_recipient(
@@ -408,7 +402,7 @@ async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(
         recipient_id=tenant.recipient_id,
     )
     ends = clock.now() + timedelta(days=2)
-    expiring = await sharing.create_link(
+    expiring = await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -419,7 +413,7 @@ async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(
 
     async def watch(share: Share, org_id: int = tenant.org_id) -> Share:
         assert share.id is not None
-        return await sharing.watch_unused(
+        return await links.watch_unused(
             env, org_id=org_id, actor=STAFF, share_id=share.id, staff_id=tenant.staff_id
         )
 
@@ -462,9 +456,9 @@ async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
     notices = await stored_notifications(env)
     assert [n.payload["share_id"] for n in notices] == [first.share.id, second.share.id]
     # A group share then finds the live one and changes nothing.
-    group = await recipients.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
     assert group.id is not None
-    await recipients.add_to_group(
+    await groups.add_to_group(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

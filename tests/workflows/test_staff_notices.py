@@ -18,7 +18,7 @@ from workflows.errors import InvalidInput, NotFound
 from workflows.outbox import claims
 from workflows.people import linking, spaces
 from workflows.people.linking import ChatIdentity
-from workflows.sharing import access, inbox, sharing, staff_notices
+from workflows.sharing import access, inbox, links, sharing, staff_notices
 from workflows.sharing.access import AccessRecorder, Visitor
 from workflows.sharing.sharing import ShareTerms
 
@@ -145,9 +145,7 @@ async def test_a_link_tells_of_its_first_open_once_and_has_no_recipient(
     env: Env, tenant: Tenant
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id
-    )
+    link = await links.create_link(env, org_id=tenant.org_id, actor=STAFF, document_id=document.id)
     assert link.token is not None
 
     for _ in range(3):

@@ -19,6 +19,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Notification
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import NotFound
 from workflows.outbox.kinds import Channel, Payload, Status, Via
@@ -168,7 +169,6 @@ async def mark_failed(
     Giving up tells staff (a ``slack`` notice) in the same transaction and, with
     ``payload``, replaces the row's own (a row retried keeps what it needs).
     """
-    assert notification.id is not None
     dead = permanent or notification.attempts >= MAX_ATTEMPTS
     status = Status.DEAD if dead else Status.PENDING
     delay = (backoff or Backoff()).delay(notification.attempts)
@@ -179,7 +179,7 @@ async def mark_failed(
 
     await _settle(
         env,
-        notification.id,
+        id_of(notification),
         worker,
         then=tell_staff if dead else None,
         **_kept(payload if dead else None),

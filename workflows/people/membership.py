@@ -3,7 +3,7 @@
 Groups (for sharing with many at once) and spaces (client panels) are both a named set
 whose members are recipients; making one, adding and removing members with their checks and
 history, and listing them work the same for both. What differs is a `Kind`. What only one
-of them does stays in its own module: a group's bulk add in `recipients`, a space's client,
+of them does stays in its own module: a group's bulk add in `groups`, a space's client,
 shares and deletion in `spaces`.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -173,6 +173,28 @@ async def members(
             .order_by(col(Recipient.id))
         )
     ).all()
+
+
+class MemberRow(NamedTuple):
+    """A member as a plain row of what sharing needs: a group may hold thousands, and full
+    models would cost most of the time of sharing with them."""
+
+    id: int
+    name: str
+    status: str
+    access_expires_at: datetime | None
+
+
+async def member_rows(
+    session: AsyncSession, kind: Kind[Place], *, org_id: int, place_id: int
+) -> list[MemberRow]:
+    rows = await session.exec(
+        select(Recipient.id, Recipient.name, Recipient.status, Recipient.access_expires_at)
+        .join(kind.link, col(kind.link.recipient_id) == Recipient.id)
+        .where(kind.place_column == place_id, Recipient.org_id == org_id)
+        .order_by(col(Recipient.id))
+    )
+    return [MemberRow(*row) for row in rows.all()]
 
 
 async def list_members(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlmodel import col, func, select
 
 from storage.models import Client, Organization, StaffUser
+from storage.rows import id_of
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
@@ -66,11 +67,11 @@ async def create_organization(
         )
         session.add(org)
         await session.flush()
-        assert org.id is not None
-        await audit.start_chain(session, org.id)
+        org_id = id_of(org)
+        await audit.start_chain(session, org_id)
         await audit.record(
             session,
-            org_id=org.id,
+            org_id=org_id,
             actor=actor,
             action="organization.created",
             at=env.clock.now(),

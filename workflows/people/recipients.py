@@ -1,22 +1,19 @@
-"""Recipients (people at a client) and groups of them."""
+"""Recipients: the people at a client who receive documents and decide."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from sqlmodel import col, delete, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col, select
 
-from storage.models import Client, Group, GroupMember, Recipient, Share
+from storage.models import Client, Recipient
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput
-from workflows.people import membership
-from workflows.people.membership import GROUPS, MembershipChange, live_recipient
+from workflows.people.membership import live_recipient
 from workflows.people.organizations import check_email
 from workflows.scope import clean_text, get_scoped
 
@@ -210,121 +207,3 @@ async def search_recipients(
             query.order_by(col(Recipient.name), col(Recipient.id)).limit(limit)
         )
         return rows.all()
-
-
-# Groups: named sets of recipients for sharing with many at once --------------------------
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    group: Group
-    members: int
-
-
-async def create_group(
-    env: Env, *, org_id: int, actor: Actor, name: str, member_ids: Sequence[int] = ()
-) -> Group:
-    """A new group, with its first members in the same transaction."""
-    title = clean_text(name, what="group name", max_len=200)
-    assert title is not None
-    now = env.clock.now()
-    async with env.sessions() as session, session.begin():
-        group = Group(org_id=org_id, name=title, created_at=now)
-        return await membership.create(
-            session, GROUPS, place=group, actor=actor, member_ids=member_ids, at=now
-        )
-
-
-async def add_to_group(
-    env: Env, *, org_id: int, actor: Actor, group_id: int, recipient_ids: Sequence[int]
-) -> int:
-    """Add recipients to a group; returns how many were new members."""
-    if not recipient_ids:
-        raise InvalidInput("name at least one recipient")
-    async with env.sessions() as session, session.begin():
-        group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-        joined, _ = await membership.join(session, GROUPS, place=group, recipient_ids=recipient_ids)
-        await audit.record(
-            session,
-            org_id=org_id,
-            actor=actor,
-            action=GROUPS.joined,
-            at=env.clock.now(),
-            details={
-                "group_id": group_id,
-                "name": group.name,
-                "recipient_ids": list(recipient_ids),
-            },
-        )
-    return len(joined)
-
-
-async def list_groups(env: Env, *, org_id: int) -> list[GroupSummary]:
-    found = await membership.counted(env, GROUPS, org_id=org_id)
-    return [GroupSummary(group, count) for group, count in found]
-
-
-async def list_group_members(env: Env, *, org_id: int, group_id: int) -> Sequence[Recipient]:
-    return await membership.list_members(env, GROUPS, org_id=org_id, place_id=group_id)
-
-
-async def change_group_members(
-    env: Env,
-    *,
-    org_id: int,
-    actor: Actor,
-    group_id: int,
-    add: Sequence[int] = (),
-    remove: Sequence[int] = (),
-) -> MembershipChange:
-    """Add and remove members of a group in one transaction; adding a member is a no-op."""
-    return await membership.change_members(
-        env, GROUPS, org_id=org_id, actor=actor, place_id=group_id, add=add, remove=remove
-    )
-
-
-class MemberRow(NamedTuple):
-    id: int
-    name: str
-    status: str
-    access_expires_at: datetime | None
-
-
-async def group_member_rows(
-    session: AsyncSession, *, org_id: int, group_id: int
-) -> list[MemberRow]:
-    """A group's members as plain rows of what sharing needs: a group may hold thousands,
-    and full models would cost most of the time of sharing with them."""
-    rows = await session.exec(
-        select(Recipient.id, Recipient.name, Recipient.status, Recipient.access_expires_at)
-        .join(GroupMember, col(GroupMember.recipient_id) == Recipient.id)
-        .where(GroupMember.group_id == group_id, Recipient.org_id == org_id)
-        .order_by(col(Recipient.id))
-    )
-    return [MemberRow(*row) for row in rows.all()]
-
-
-async def delete_group(env: Env, *, org_id: int, actor: Actor, group_id: int) -> Group:
-    """Delete the group. What was shared through it stays shared with each recipient, since
-    a group only addresses people; those shares just stop naming the group."""
-    async with env.sessions() as session, session.begin():
-        group = await get_scoped(
-            session, Group, org_id=org_id, id=group_id, what="group", lock=True
-        )
-        await session.exec(
-            update(Share)
-            .where(col(Share.org_id) == org_id, col(Share.group_id) == group_id)
-            .values(group_id=None)
-        )
-        await session.exec(delete(GroupMember).where(col(GroupMember.group_id) == group_id))
-        await session.flush()
-        await session.delete(group)
-        await audit.record(
-            session,
-            org_id=org_id,
-            actor=actor,
-            action="group.deleted",
-            at=env.clock.now(),
-            details={"group_id": group_id, "name": group.name},
-        )
-    return group

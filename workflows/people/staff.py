@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 
 from storage.models import Organization, StaffUser
+from storage.rows import id_of
 from workflows.context import Actor, Env
 from workflows.errors import NotAllowed, NotFound
 
@@ -18,13 +19,11 @@ class StaffContext:
 
     @property
     def org_id(self) -> int:
-        assert self.organization.id is not None
-        return self.organization.id
+        return id_of(self.organization)
 
     @property
     def actor(self) -> Actor:
-        assert self.staff.id is not None
-        return Actor.staff(self.staff.id, self.staff.name)
+        return Actor.staff(id_of(self.staff), self.staff.name)
 
     @property
     def is_admin(self) -> bool:

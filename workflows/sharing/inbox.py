@@ -315,9 +315,11 @@ async def return_document(
         content=content,
         uploaded_by_recipient_id=person.id,
     )
-    assert document.id is not None and person.id is not None
     notice = staff_notices.returned_notice(
-        org_id=person.org_id, sharer_id=sharer, document_id=document.id, recipient_id=person.id
+        org_id=person.org_id,
+        sharer_id=sharer,
+        document_id=id_of(document),
+        recipient_id=id_of(person),
     )
     async with env.sessions() as session, session.begin():
         await outbox.enqueue_many(session, [notice], at=now)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.models import Document, Notification, Organization, Recipient, Share, StaffUser
+from storage.rows import id_of
 from workflows import scans
 from workflows.context import Env
 from workflows.outbox.kinds import (
@@ -112,10 +113,12 @@ async def _stale_reminder(
     """Why a reminder before a document stops being available is no longer needed."""
     if document.available_until is None or payload.available_until != document.available_until:
         return "the document's availability changed since the reminder was queued"
-    assert document.id is not None and recipient.id is not None
     async with env.reads() as session:
         seen = await scans.has_seen(
-            session, org_id=document.org_id, document_id=document.id, recipient_id=recipient.id
+            session,
+            org_id=document.org_id,
+            document_id=id_of(document),
+            recipient_id=id_of(recipient),
         )
     return "the recipient has opened the document meanwhile" if seen else None
 

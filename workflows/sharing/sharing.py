@@ -1,11 +1,16 @@
-"""Sharing documents with recipients, groups and spaces, and by public link; revoking."""
+"""Sharing documents with recipients, groups and spaces; revoking.
+
+Every share is written the same way, by `_write`: plain rows in one bulk insert each for
+the shares, their history events and their notices. A group may hold ten thousand people,
+and model objects would cost most of the time; a share with one person or a space takes
+the same path. The refusals each kind of target can meet are written once, in the
+``_…_refusing`` checks, which sharing raises and `check_targets` collects."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Row, or_
@@ -13,13 +18,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
-from storage.models import Document, Group, GroupMember, Recipient, Share, Space, SpaceMember
+from storage.models import Document, Group, Recipient, Share, Space, SpaceMember
 from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.errors import Conflict, InvalidInput, NotAllowed, WorkflowError
 from workflows.outbox.kinds import Channel, SharePayload
-from workflows.people.recipients import MemberRow, can_receive, group_member_rows
+from workflows.people.membership import GROUPS, SPACES, MemberRow, member_rows
+from workflows.people.recipients import can_receive
 from workflows.scope import clean_text, get_scoped
 from workflows.tokens import new_token
 
@@ -28,24 +34,45 @@ IN_LIST = 500
 """Ids sent in one IN list; past this, a query reads the document's rows whole."""
 
 
+@dataclass(frozen=True, slots=True)
+class ShareRow:
+    """What is known of a share just made or found: its row, without the token's hash."""
+
+    id: int
+    document_id: int
+    kind: str
+    recipient_id: int | None = None
+    group_id: int | None = None
+    space_id: int | None = None
+    message: str | None = None
+    expires_at: datetime | None = None
+    max_downloads: int | None = None
+    notify_unused_expiry: bool = False
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> ShareRow:
+        return cls(
+            id=row["id"],
+            document_id=row["document_id"],
+            kind=row["kind"],
+            recipient_id=row.get("recipient_id"),
+            group_id=row.get("group_id"),
+            space_id=row.get("space_id"),
+            message=row.get("message"),
+            expires_at=row.get("expires_at"),
+            max_downloads=row.get("max_downloads"),
+            notify_unused_expiry=bool(row.get("notify_unused_expiry")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ShareResult:
     """A share made (or found) for someone, with its raw token when it was just made: the
     token is handed out once; only its hash is kept."""
 
-    def __init__(
-        self, share: Share | dict[str, Any], token: str | None, created: bool = True
-    ) -> None:
-        self._share = share
-        self.token = token
-        self.created = created
-
-    @cached_property
-    def share(self) -> Share:
-        """The share; one written as a plain row becomes a model only when asked for, as
-        a group of ten thousand would otherwise spend much of its time building them."""
-        if isinstance(self._share, Share):
-            return self._share
-        return Share.model_construct(**self._share)
+    share: ShareRow
+    token: str | None
+    created: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,13 +97,128 @@ class ShareTerms:
     staff_id: int | None = None
 
 
-def _check_terms(terms: ShareTerms, now: datetime) -> str | None:
+def check_terms(terms: ShareTerms, now: datetime) -> str | None:
+    """The terms' message, cleaned; refuses an expiry without a zone or in the past."""
     if terms.expires_at is not None:
         if terms.expires_at.tzinfo is None:
             raise InvalidInput("the expiry needs a time zone")
         if terms.expires_at <= now:
             raise InvalidInput("the expiry must be in the future")
     return clean_text(terms.message, what="message", max_len=2000, required=False, multiline=True)
+
+
+@dataclass(frozen=True)
+class NewShare:
+    """A share to write: to whom (or to which space, or to the link's holder), and what the
+    history says of it."""
+
+    kind: str
+    action: str
+    details: dict[str, Any]
+    recipient_id: int | None = None
+    group_id: int | None = None
+    space_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Columns only some kinds set (a link's limits), the same for every share of a batch."""
+
+
+async def write(
+    session: AsyncSession,
+    *,
+    document: Document,
+    actor: Actor,
+    terms: ShareTerms,
+    message: str | None,
+    now: datetime,
+    new: Sequence[NewShare],
+) -> list[ShareResult]:
+    """Insert ``new`` shares of ``document`` and their history events, in the caller's
+    transaction, in one bulk insert each; each comes back with its token."""
+    org_id, document_id = document.org_id, id_of(document)
+    ids = await bulk.reserve_ids(session, SHARES, len(new))
+    rows: list[dict[str, Any]] = []
+    tokens: list[str] = []
+    for share, share_id in zip(new, ids, strict=True):
+        token, token_hash = new_token()
+        tokens.append(token)
+        rows.append(
+            {
+                "id": share_id,
+                "org_id": org_id,
+                "document_id": document_id,
+                "kind": share.kind,
+                "recipient_id": share.recipient_id,
+                "group_id": share.group_id,
+                "space_id": share.space_id,
+                "token_hash": token_hash,
+                "message": message,
+                "created_by_staff_id": terms.staff_id,
+                "created_at": now,
+                "expires_at": terms.expires_at,
+                **share.extra,
+            }
+        )
+    await bulk.insert(session, SHARES, rows)
+    await audit.append_events(
+        session,
+        [
+            audit.NewEvent(
+                org_id=org_id,
+                actor=actor,
+                action=share.action,
+                at=now,
+                document_id=document_id,
+                share_id=row["id"],
+                details={**share.details, "expires_at": _iso(terms.expires_at)},
+            )
+            for share, row in zip(new, rows, strict=True)
+        ],
+    )
+    return [ShareResult(ShareRow.of(row), token) for row, token in zip(rows, tokens, strict=True)]
+
+
+# The refusals: each raises what sharing with that target would refuse -------------------
+
+
+async def _recipient_refusing(
+    session: AsyncSession, *, org_id: int, recipient_id: int, now: datetime
+) -> MemberRow:
+    recipient = await get_scoped(
+        session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
+    )
+    refusal = can_receive(recipient, now)
+    if refusal:
+        raise NotAllowed(f"cannot share: {refusal}")
+    return MemberRow(
+        id_of(recipient), recipient.name, recipient.status, recipient.access_expires_at
+    )
+
+
+async def _group_refusing(
+    session: AsyncSession, *, org_id: int, group_id: int
+) -> tuple[Group, list[MemberRow]]:
+    group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
+    members = await member_rows(session, GROUPS, org_id=org_id, place_id=group_id)
+    if not members:
+        raise InvalidInput(f"group {group.name} has no members")
+    return group, members
+
+
+async def _space_refusing(
+    session: AsyncSession, *, document: Document, space_id: int, now: datetime
+) -> Space:
+    space = await get_scoped(session, Space, org_id=document.org_id, id=space_id, what="space")
+    held = await session.exec(
+        select(Share).where(
+            Share.org_id == document.org_id,
+            Share.document_id == document.id,
+            Share.space_id == space_id,
+            col(Share.revoked_at).is_(None),
+        )
+    )
+    if any(active(share, now) for share in held.all()):
+        raise Conflict(f"{document.ref} is already shared with space {space.name}")
+    return space
 
 
 async def share_with_recipient(
@@ -90,19 +232,13 @@ async def share_with_recipient(
 ) -> ShareResult:
     terms = terms or ShareTerms()
     now = env.clock.now()
-    message = _check_terms(terms, now)
+    message = check_terms(terms, now)
     async with env.sessions() as session, session.begin():
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        recipient = await get_scoped(
-            session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
-        )
-        refusal = can_receive(recipient, now)
-        if refusal:
-            raise NotAllowed(f"cannot share: {refusal}")
-        person = MemberRow(
-            id_of(recipient), recipient.name, recipient.status, recipient.access_expires_at
+        person = await _recipient_refusing(
+            session, org_id=org_id, recipient_id=recipient_id, now=now
         )
         shared = await _share_with_each(
             session,
@@ -129,16 +265,13 @@ async def share_with_group(
     """Share with every member who may receive documents; name those skipped and why."""
     terms = terms or ShareTerms()
     now = env.clock.now()
-    message = _check_terms(terms, now)
+    message = check_terms(terms, now)
     result = GroupShareResult()
     async with env.sessions() as session, session.begin():
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-        members = await group_member_rows(session, org_id=org_id, group_id=group_id)
-        if not members:
-            raise InvalidInput(f"group {group.name} has no members")
+        _, members = await _group_refusing(session, org_id=org_id, group_id=group_id)
         eligible = []
         for recipient in members:
             refusal = can_receive(recipient, now)
@@ -173,73 +306,43 @@ async def _share_with_each(
 ) -> list[ShareResult]:
     """A direct share of ``document`` for each of ``recipients`` (who may all receive it),
     in the caller's transaction: the live share someone already has, or a new one with its
-    history event and, unless they hold the document through a space, a notice.
-
-    Shares, events and notices are written as plain rows in one bulk insert each: a group
-    may hold ten thousand people, and model objects would cost most of the time."""
-    org_id, document_id = document.org_id, id_of(document)
+    history event and, unless they hold the document through a space, a notice."""
     held = await _active_direct_shares(session, document, [r.id for r in recipients], now)
-    results: list[ShareResult] = []
-    fresh: list[tuple[MemberRow, dict[str, Any], str]] = []
-    for recipient in recipients:
-        existing = held.get(recipient.id)
-        if existing is not None:
-            results.append(ShareResult(existing, None, created=False))
-            continue
-        token, token_hash = new_token()
-        row = {
-            "org_id": org_id,
-            "document_id": document_id,
-            "kind": "recipient",
-            "recipient_id": recipient.id,
-            "group_id": group_id,
-            "token_hash": token_hash,
-            "message": message,
-            "created_by_staff_id": terms.staff_id,
-            "created_at": now,
-            "expires_at": terms.expires_at,
-        }
-        fresh.append((recipient, row, token))
-    await _insert_share_rows(session, [row for _, row, _ in fresh])
-    await audit.append_events(
+    results = [
+        ShareResult(ShareRow.of(held[r.id]), None, created=False)
+        for r in recipients
+        if r.id in held
+    ]
+    fresh = [r for r in recipients if r.id not in held]
+    made = await write(
         session,
-        [
-            audit.NewEvent(
-                org_id=org_id,
-                actor=actor,
+        document=document,
+        actor=actor,
+        terms=terms,
+        message=message,
+        now=now,
+        new=[
+            NewShare(
+                kind="recipient",
                 action="document.shared",
-                at=now,
-                document_id=document_id,
-                share_id=row["id"],
-                details={
-                    "recipient_id": recipient.id,
-                    "recipient": recipient.name,
-                    "group_id": group_id,
-                    "expires_at": _iso(terms.expires_at),
-                },
+                recipient_id=r.id,
+                group_id=group_id,
+                details={"recipient_id": r.id, "recipient": r.name, "group_id": group_id},
             )
-            for recipient, row, _ in fresh
+            for r in fresh
         ],
     )
-    holders = await _holders_elsewhere(session, document, [r.id for r, _, _ in fresh], now)
+    holders = await _holders_elsewhere(session, document, [r.id for r in fresh], now)
     await outbox.enqueue_many(
         session,
         [
-            _shared_notice(org_id, row["id"], document_id, recipient.id)
-            for recipient, row, _ in fresh
-            if recipient.id not in holders
+            _shared_notice(document, result.share.id, r.id)
+            for r, result in zip(fresh, made, strict=True)
+            if r.id not in holders
         ],
         at=now,
     )
-    results.extend(ShareResult(row, token) for _, row, token in fresh)
-    return results
-
-
-async def _insert_share_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert many shares at once, each with a fresh id put into its row."""
-    for row, share_id in zip(rows, await bulk.reserve_ids(session, SHARES, len(rows)), strict=True):
-        row["id"] = share_id
-    await bulk.insert(session, SHARES, rows)
+    return results + made
 
 
 async def _active_direct_shares(
@@ -251,6 +354,8 @@ async def _active_direct_shares(
 
     For many recipients the document's shares are read whole and filtered here: one
     plain query instead of a long IN list compiled and sent chunk by chunk."""
+    if not recipient_ids:
+        return {}
     wanted = set(recipient_ids)
     query = select(SHARES).where(
         SHARES.c.org_id == document.org_id,
@@ -264,7 +369,7 @@ async def _active_direct_shares(
     connection = await session.connection()
     for share in (await connection.execute(query)).all():
         rid = share.recipient_id
-        if rid is not None and rid in wanted and _active(share, now):
+        if rid is not None and rid in wanted and active(share, now):
             held[rid] = share._asdict()
     return held
 
@@ -298,14 +403,12 @@ async def _holders_elsewhere(
     return set((await session.exec(query)).all()) & set(recipient_ids)
 
 
-def _shared_notice(
-    org_id: int, share_id: int, document_id: int, recipient_id: int
-) -> outbox.NewNotification:
+def _shared_notice(document: Document, share_id: int, recipient_id: int) -> outbox.NewNotification:
     return outbox.NewNotification(
-        org_id=org_id,
+        org_id=document.org_id,
         channel=Channel.RECIPIENT,
         target=str(recipient_id),
-        payload=SharePayload(share_id=share_id, document_id=document_id),
+        payload=SharePayload(share_id=share_id, document_id=id_of(document)),
         dedupe_key=f"share:{share_id}:recipient:{recipient_id}",
     )
 
@@ -322,137 +425,50 @@ async def share_with_space(
     """One share for the space; each member who may receive documents is notified."""
     terms = terms or ShareTerms()
     now = env.clock.now()
-    message = _check_terms(terms, now)
+    message = check_terms(terms, now)
     async with env.sessions() as session, session.begin():
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        space = await get_scoped(session, Space, org_id=org_id, id=space_id, what="space")
-        existing = (
-            await session.exec(
-                select(Share).where(
-                    Share.org_id == org_id,
-                    Share.document_id == document_id,
-                    Share.space_id == space_id,
-                    col(Share.revoked_at).is_(None),
-                )
-            )
-        ).first()
-        if existing is not None and _active(existing, now):
-            raise Conflict(f"{document.ref} is already shared with space {space.name}")
-        token, token_hash = new_token()
-        share = Share(
-            org_id=org_id,
-            document_id=document_id,
-            kind="space",
-            space_id=space_id,
-            token_hash=token_hash,
-            message=message,
-            created_by_staff_id=terms.staff_id,
-            created_at=now,
-            expires_at=terms.expires_at,
-        )
-        session.add(share)
-        await session.flush()
-        await audit.record(
+        space = await _space_refusing(session, document=document, space_id=space_id, now=now)
+        [made] = await write(
             session,
-            org_id=org_id,
+            document=document,
             actor=actor,
-            action="document.shared",
-            at=now,
-            document_id=document_id,
-            share_id=share.id,
-            details={
-                "space_id": space_id,
-                "space": space.name,
-                "expires_at": _iso(terms.expires_at),
-            },
+            terms=terms,
+            message=message,
+            now=now,
+            new=[
+                NewShare(
+                    kind="space",
+                    action="document.shared",
+                    space_id=space_id,
+                    details={"space_id": space_id, "space": space.name},
+                )
+            ],
         )
-        members = (
-            await session.exec(
-                select(Recipient)
-                .join(SpaceMember, col(SpaceMember.recipient_id) == Recipient.id)
-                .where(SpaceMember.space_id == space_id)
-                .order_by(col(Recipient.id))
-            )
-        ).all()
         skipped: list[str] = []
         told: list[int] = []
-        for recipient in members:
+        for recipient in await member_rows(session, SPACES, org_id=org_id, place_id=space_id):
             refusal = can_receive(recipient, now)
             if refusal:
                 skipped.append(refusal)
             else:
-                told.append(id_of(recipient))
+                told.append(recipient.id)
         # Those who hold the document already, directly or through another space, are
         # not told again.
         holders = set(await _active_direct_shares(session, document, told, now))
-        holders |= await _holders_elsewhere(session, document, told, now, besides=share.id)
+        holders |= await _holders_elsewhere(session, document, told, now, besides=made.share.id)
         notified = await outbox.enqueue_many(
             session,
             [
-                _shared_notice(org_id, id_of(share), document_id, person)
+                _shared_notice(document, made.share.id, person)
                 for person in told
                 if person not in holders
             ],
             at=now,
         )
-    return SpaceShareResult(ShareResult(share, token), notified=notified, skipped=skipped)
-
-
-async def create_link(
-    env: Env,
-    *,
-    org_id: int,
-    actor: Actor,
-    document_id: int,
-    terms: ShareTerms | None = None,
-    max_downloads: int | None = None,
-    notify_unused: bool = False,
-) -> ShareResult:
-    """A public link: whoever holds the token may view and download, within the limits.
-    With ``notify_unused`` its creator is told if it expires never opened nor downloaded."""
-    terms = terms or ShareTerms()
-    now = env.clock.now()
-    message = _check_terms(terms, now)
-    if max_downloads is not None and max_downloads < 1:
-        raise InvalidInput("the download limit must be at least 1")
-    if notify_unused and terms.expires_at is None:
-        raise InvalidInput("a link that never expires cannot expire unused: give it an expiry")
-    async with env.sessions() as session, session.begin():
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
-        token, token_hash = new_token()
-        share = Share(
-            org_id=org_id,
-            document_id=document_id,
-            kind="link",
-            token_hash=token_hash,
-            message=message,
-            created_by_staff_id=terms.staff_id,
-            created_at=now,
-            expires_at=terms.expires_at,
-            max_downloads=max_downloads,
-            notify_unused_expiry=notify_unused,
-        )
-        session.add(share)
-        await session.flush()
-        await audit.record(
-            session,
-            org_id=org_id,
-            actor=actor,
-            action="link.created",
-            at=now,
-            document_id=document.id,
-            share_id=share.id,
-            details={
-                "expires_at": _iso(terms.expires_at),
-                "max_downloads": max_downloads,
-                "notify_unused": notify_unused,
-            },
-        )
-    return ShareResult(share, token)
+    return SpaceShareResult(made, notified=notified, skipped=skipped)
 
 
 async def revoke_share(env: Env, *, org_id: int, actor: Actor, share_id: int) -> Share:
@@ -478,43 +494,6 @@ async def revoke_share(env: Env, *, org_id: int, actor: Actor, share_id: int) ->
     return share
 
 
-async def watch_unused(
-    env: Env, *, org_id: int, actor: Actor, share_id: int, staff_id: int | None
-) -> Share:
-    """Ask to be told if a link expires never opened nor downloaded; the one asking
-    becomes whom the notice is for when the link has no creator on record."""
-    now = env.clock.now()
-    async with env.sessions() as session, session.begin():
-        share = await get_scoped(
-            session, Share, org_id=org_id, id=share_id, what="share", lock=True
-        )
-        if share.kind != "link":
-            raise InvalidInput(f"share {share_id} is not a link")
-        if share.revoked_at is not None:
-            raise Conflict(f"link {share_id} was revoked")
-        if share.expires_at is None:
-            raise InvalidInput("a link that never expires cannot expire unused")
-        if share.expires_at <= now:
-            raise Conflict(f"link {share_id} has expired already")
-        if share.notify_unused_expiry:
-            return share
-        share.notify_unused_expiry = True
-        if share.created_by_staff_id is None:
-            share.created_by_staff_id = staff_id
-        session.add(share)
-        await audit.record(
-            session,
-            org_id=org_id,
-            actor=actor,
-            action="link.watched",
-            at=now,
-            document_id=share.document_id,
-            share_id=share.id,
-            details={"notify_unused_expiry": True},
-        )
-    return share
-
-
 async def list_shares(
     env: Env, *, org_id: int, document_id: int | None = None, active_only: bool = False
 ) -> Sequence[Share]:
@@ -527,11 +506,12 @@ async def list_shares(
         rows = (await session.exec(query.order_by(col(Share.id)))).all()
     if active_only:
         now = env.clock.now()
-        rows = [share for share in rows if _active(share, now)]
+        rows = [share for share in rows if active(share, now)]
     return rows
 
 
-def _active(share: Share | Row[Any], now: datetime) -> bool:
+def active(share: Share | Row[Any], now: datetime) -> bool:
+    """Whether the share still opens: not revoked, not expired, downloads left."""
     if share.revoked_at is not None:
         return False
     if share.expires_at is not None and share.expires_at <= now:
@@ -574,41 +554,28 @@ async def check_targets(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
         for recipient_id in recipient_ids:
-            try:
-                recipient = await get_scoped(
-                    session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
+            problems.recipients.extend(
+                await _refusal(
+                    _recipient_refusing(session, org_id=org_id, recipient_id=recipient_id, now=now)
                 )
-            except NotFound as e:
-                problems.recipients.append(str(e))
-                continue
-            refusal = can_receive(recipient, now)
-            if refusal:
-                problems.recipients.append(f"cannot share: {refusal}")
+            )
         for group_id in group_ids:
-            try:
-                group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-            except NotFound as e:
-                problems.groups.append(str(e))
-                continue
-            member = await session.exec(
-                select(GroupMember.recipient_id).where(GroupMember.group_id == group_id).limit(1)
+            problems.groups.extend(
+                await _refusal(_group_refusing(session, org_id=org_id, group_id=group_id))
             )
-            if member.first() is None:
-                problems.groups.append(f"group {group.name} has no members")
         for space_id in space_ids:
-            try:
-                space = await get_scoped(session, Space, org_id=org_id, id=space_id, what="space")
-            except NotFound as e:
-                problems.spaces.append(str(e))
-                continue
-            held = await session.exec(
-                select(Share).where(
-                    Share.org_id == org_id,
-                    Share.document_id == document_id,
-                    Share.space_id == space_id,
-                    col(Share.revoked_at).is_(None),
+            problems.spaces.extend(
+                await _refusal(
+                    _space_refusing(session, document=document, space_id=space_id, now=now)
                 )
             )
-            if any(_active(share, now) for share in held.all()):
-                problems.spaces.append(f"{document.ref} is already shared with space {space.name}")
     return problems
+
+
+async def _refusal(check: Awaitable[object]) -> list[str]:
+    """What ``check`` refuses, as a list of its one message; empty when it passes."""
+    try:
+        await check
+    except WorkflowError as e:
+        return [str(e)]
+    return []

@@ -31,6 +31,7 @@ from storage.models import (
     SignatureRequest,
     StaffUser,
 )
+from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound
@@ -75,9 +76,9 @@ def target_of(staff_id: int | None) -> str:
 def visit_notice(share: Share, *, kind: Kind, recipient_id: int | None) -> outbox.NewNotification:
     """'Someone opened (or downloaded) this share', once per recipient, or once for a link
     nobody in particular holds."""
-    assert share.id is not None
+    share_id = id_of(share)
     payload = VisitPayload(
-        kind=kind, document_id=share.document_id, share_id=share.id, recipient_id=recipient_id
+        kind=kind, document_id=share.document_id, share_id=share_id, recipient_id=recipient_id
     )
     who = f"recipient:{recipient_id}" if recipient_id is not None else "link"
     return outbox.NewNotification(
@@ -85,7 +86,7 @@ def visit_notice(share: Share, *, kind: Kind, recipient_id: int | None) -> outbo
         channel=Channel.SLACK,
         target=target_of(share.created_by_staff_id),
         payload=payload,
-        dedupe_key=f"{kind.removeprefix('document.')}:{share.id}:{who}",
+        dedupe_key=f"{kind.removeprefix('document.')}:{share_id}:{who}",
     )
 
 

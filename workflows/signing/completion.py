@@ -32,6 +32,7 @@ from storage.models import (
     SignatureRequest,
 )
 from storage.models import AuditHead as ChainHead
+from storage.rows import id_of
 from workflows import outbox
 from workflows.context import Actor, Env
 from workflows.documents import filing
@@ -274,16 +275,15 @@ def _signed_file(
     """One sealed PDF for a recipient party's chat; the routing decides if it can go."""
     if party.recipient_id is None:
         return None
-    assert party.id is not None and request.id is not None
-    assert document.id is not None
+    party_id, document_id = id_of(party), id_of(document)
     return outbox.NewNotification(
         org_id=request.org_id,
         channel=Channel.RECIPIENT,
         target=str(party.recipient_id),
         payload=SignedFilePayload(
-            request_id=request.id, party_id=party.id, document_id=document.id
+            request_id=id_of(request), party_id=party_id, document_id=document_id
         ),
-        dedupe_key=f"sign:{party.id}:file:{document.id}",
+        dedupe_key=f"sign:{party_id}:file:{document_id}",
     )
 
 

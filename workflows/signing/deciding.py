@@ -32,6 +32,7 @@ from storage.models import (
     Recipient,
     SignatureRequest,
 )
+from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
@@ -237,13 +238,13 @@ async def send_code(env: Env, token: str) -> CodeSent:
         party.code_attempts = 0
         party.code_sent_at = now
         session.add(party)
-        assert party.id is not None and page.request.id is not None
+        party_id = id_of(party)
         contact = page.contact
         if contact is not None:
             target_channel, target = Channel.RECIPIENT, str(contact.id)
             to = _masked(channel, contact.email, contact.telegram_username)
         else:
-            target_channel, target = Channel.PARTY, str(party.id)
+            target_channel, target = Channel.PARTY, str(party_id)
             to = _masked(channel, party.email, party.telegram_username)
         await outbox.enqueue_many(
             session,
@@ -253,9 +254,9 @@ async def send_code(env: Env, token: str) -> CodeSent:
                     channel=target_channel,
                     target=target,
                     payload=CodePayload(
-                        request_id=page.request.id, party_id=party.id, code=code, via=channel
+                        request_id=id_of(page.request), party_id=party_id, code=code, via=channel
                     ),
-                    dedupe_key=f"sign:{party.id}:code:{now.isoformat()}",
+                    dedupe_key=f"sign:{party_id}:code:{now.isoformat()}",
                 )
             ],
             at=now,
@@ -344,11 +345,11 @@ async def decide(env: Env, token: str, decision: Decision, *, actor: Actor) -> P
         _check_decision(page, decision, reason=reason, typed_name=typed_name)
         auth_level = _auth_level(page, decision)
         decider = page.decider
-        assert page.party.id is not None and request.id is not None
+        party_id = id_of(page.party)
         row = PartyDecision(
-            party_id=page.party.id,
+            party_id=party_id,
             org_id=page.party.org_id,
-            request_id=request.id,
+            request_id=id_of(request),
             decision=RESULTS[decision.kind],
             reason=reason,
             typed_name=typed_name,
@@ -367,7 +368,7 @@ async def decide(env: Env, token: str, decision: Decision, *, actor: Actor) -> P
             raise Conflict("this party has already decided") from e
         details: dict[str, object] = {
             "party": page.party.name,
-            "party_id": page.party.id,
+            "party_id": party_id,
             "role": page.party.role,
             "auth_level": auth_level,
         }
@@ -452,7 +453,7 @@ async def _advance(
     now: datetime,
     actor: Actor,
 ) -> None:
-    assert request.id is not None
+    request_id = id_of(request)
     if row.decision == "declined":
         await requests.end_request(
             session, request, status=requests.DECLINED, actor=actor, now=now, reason=row.reason
@@ -466,9 +467,9 @@ async def _advance(
             channel=Channel.SLACK,
             target=requests.staff_notice(request, status=row.decision).target,
             payload=SignStatusPayload(
-                request_id=request.id, status=row.decision, party_id=row.party_id
+                request_id=request_id, status=row.decision, party_id=row.party_id
             ),
-            dedupe_key=f"sign:{request.id}:staff:party:{row.party_id}",
+            dedupe_key=f"sign:{request_id}:staff:party:{row.party_id}",
         )
     ]
     if waiting:
@@ -482,9 +483,9 @@ async def _advance(
         outbox.NewNotification(
             org_id=request.org_id,
             channel=Channel.SEAL,
-            target=str(request.id),
-            payload=SealPayload(request_id=request.id),
-            dedupe_key=f"seal:{request.id}",
+            target=str(request_id),
+            payload=SealPayload(request_id=request_id),
+            dedupe_key=f"seal:{request_id}",
         )
     )
     await outbox.enqueue_many(session, notes, at=now)

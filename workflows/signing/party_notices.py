@@ -30,6 +30,7 @@ from storage.models import (
     SignatureRequest,
     StaffUser,
 )
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import Gone, NotAllowed, NotFound
 from workflows.outbox.kinds import (
@@ -356,14 +357,13 @@ async def _cancel_reason(session: AsyncSession, request: SignatureRequest) -> st
 async def notice_link(env: Env, notice: SignNotice, *, via: str) -> str:
     """A fresh link to the party's page for this notice, issued for the channel it takes:
     the recipient's own (or their colleague's), or the ad-hoc party's by mail."""
-    assert notice.party.id is not None
+    party_id = id_of(notice.party)
     if notice.recipient is not None:
-        assert notice.recipient.id is not None
         return await deciding.link_for_recipient(
-            env, party_id=notice.party.id, recipient_id=notice.recipient.id, via=via
+            env, party_id=party_id, recipient_id=id_of(notice.recipient), via=via
         )
     async with env.sessions() as session, session.begin():
-        party = await session.get(Party, notice.party.id)
+        party = await session.get(Party, party_id)
         if party is None:
             raise NotFound("this request is no longer available")
         return await requests.mint_link(session, party, Via.EMAIL, env.clock.now())
@@ -395,13 +395,11 @@ async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: 
         for person in live:
             if chosen is not None:
                 break
-            assert person.id is not None
-            chosen = await deciding.shared_cabinet_colleague(session, party, person.id)
+            chosen = await deciding.shared_cabinet_colleague(session, party, id_of(person))
     if chosen is None:
         raise NotAllowed("this request was sent to someone else")
     if chosen.telegram_user_id != telegram_user_id:
         raise NotAllowed("this Telegram account is not the one this request was sent to")
-    assert chosen.id is not None
     return await deciding.link_for_recipient(
-        env, party_id=party_id, recipient_id=chosen.id, via=Via.TELEGRAM
+        env, party_id=party_id, recipient_id=id_of(chosen), via=Via.TELEGRAM
     )

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Organization, Party, PartyDecision, SignatureRequest
+from storage.rows import id_of
 from workflows import outbox, quiet_hours
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, NotFound
@@ -96,8 +97,8 @@ async def _due_batch(
     if len(rows) < BATCH:
         return queued, None
     last = rows[-1][0]
-    assert last.next_reminder_at is not None and last.id is not None
-    return queued, (last.next_reminder_at, last.id)
+    assert last.next_reminder_at is not None
+    return queued, (last.next_reminder_at, id_of(last))
 
 
 def _advance(
@@ -110,9 +111,9 @@ def _advance(
     """A due party's new reminder state (None: unchanged for now) and the reminder to
     queue, if one is. The reminder's number comes from the state read, so two scans that
     read the same state queue the same dedupe key, which the outbox takes once."""
-    assert party.id is not None
+    party_id = id_of(party)
     state: dict[str, object] = {
-        "party": party.id,
+        "party": party_id,
         "sent": party.reminders_sent,
         "reminded": party.reminded_at,
         "next": None,
@@ -126,7 +127,7 @@ def _advance(
         if ended
         else requests.party_notice(request, party, kind=Kind.SIGN_REMINDER, key="remind")
     )
-    if party.id in decided or note is None or number > request.reminders_max:
+    if party_id in decided or note is None or number > request.reminders_max:
         return state, None
     if party.reminded_at is not None and at - party.reminded_at < MIN_GAP:
         return None, None  # staff reminded them a moment ago; this one waits for the gap
@@ -137,7 +138,7 @@ def _advance(
         else None
     )
     state.update(sent=number, reminded=send_at, next=following)
-    return state, replace(note, dedupe_key=reminder_key(party.id, number), due=send_at)
+    return state, replace(note, dedupe_key=reminder_key(party_id, number), due=send_at)
 
 
 async def _move_on(session: AsyncSession, moves: list[dict[str, object]]) -> None:
@@ -184,12 +185,13 @@ async def remind_now(
     async with env.sessions() as session, session.begin():
         request = await _pending_request(session, org_id, ref, now)
         organization = await session.get(Organization, org_id)
-        assert organization is not None and request.id is not None
+        assert organization is not None
+        request_id = id_of(request)
         parties = list(
             (
                 await session.exec(
                     select(Party)
-                    .where(Party.request_id == request.id)
+                    .where(Party.request_id == request_id)
                     .order_by(col(Party.position))
                     .with_for_update()
                 )
@@ -199,7 +201,7 @@ async def remind_now(
             d.party_id: d
             for d in (
                 await session.exec(
-                    select(PartyDecision).where(PartyDecision.request_id == request.id)
+                    select(PartyDecision).where(PartyDecision.request_id == request_id)
                 )
             ).all()
         }
@@ -213,9 +215,11 @@ async def remind_now(
         notes = []
         for party in ready:
             note = requests.party_notice(request, party, kind=Kind.SIGN_REMINDER, key="remind")
-            assert note is not None and party.id is not None
+            assert note is not None
             stamp = f"{now:%Y%m%dT%H%M%S}"
-            notes.append(replace(note, dedupe_key=f"remind:{party.id}:now:{stamp}", due=send_at))
+            notes.append(
+                replace(note, dedupe_key=f"remind:{id_of(party)}:now:{stamp}", due=send_at)
+            )
             party.reminded_at = send_at
             if party.next_reminder_at is not None:
                 restart = send_at + timedelta(days=request.remind_every_days)

@@ -29,6 +29,7 @@ from storage.models import (
     RequestDocument,
     SignatureRequest,
 )
+from storage.rows import id_of
 from workflows import audit, media, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
@@ -103,8 +104,7 @@ class RequestState:
     """The sealed version of each document, by the original's id, once sealed."""
 
     def decision_of(self, party: Party) -> PartyDecision | None:
-        assert party.id is not None
-        return self.decisions.get(party.id)
+        return self.decisions.get(id_of(party))
 
 
 def parse_request_ref(ref: str) -> int:
@@ -160,20 +160,19 @@ async def create_request(
         )
         session.add(request)
         await session.flush()
-        assert request.id is not None
+        request_id = id_of(request)
         for position, document in enumerate(docs, start=1):
-            assert document.id is not None
             session.add(
                 RequestDocument(
-                    request_id=request.id,
-                    document_id=document.id,
+                    request_id=request_id,
+                    document_id=id_of(document),
                     org_id=org_id,
                     position=position,
                 )
             )
         links: list[PartyLinkResult] = []
         for party in parties:
-            party.request_id = request.id
+            party.request_id = request_id
             session.add(party)
         await session.flush()
         for party in parties:
@@ -188,7 +187,7 @@ async def create_request(
                 document_id=document.id,
                 details={
                     "request": request.ref,
-                    "request_id": request.id,
+                    "request_id": request_id,
                     "order": request.signing_order,
                     "parties": [{"name": p.name, "role": p.role} for p in parties],
                 },
@@ -350,12 +349,11 @@ async def mint_link(
 ) -> str:
     """A new link to ``party``'s page (for ``recipient_id``, a colleague deciding in their
     place, if given); returns the raw token, keeps only its hash."""
-    assert party.id is not None
     token, token_hash = new_token()
     session.add(
         PartyLink(
             org_id=party.org_id,
-            party_id=party.id,
+            party_id=id_of(party),
             token_hash=token_hash,
             issued_for=issued_for,
             recipient_id=recipient_id,
@@ -368,9 +366,9 @@ async def mint_link(
 async def invite_due(session: AsyncSession, request: SignatureRequest, now: datetime) -> int:
     """Invite every party whose turn it is and who has not been invited: all of them in
     parallel order, else viewers and the first party still to decide. Returns how many."""
-    assert request.id is not None
-    parties = await _parties(session, request.id)
-    decided = await _decided_ids(session, request.id)
+    request_id = id_of(request)
+    parties = await _parties(session, request_id)
+    decided = await _decided_ids(session, request_id)
     due = [p for p in parties if p.invited_at is None and _turn(request, p, parties, decided)]
     for party in due:
         party.invited_at = now
@@ -402,31 +400,31 @@ def party_notice(
 ) -> outbox.NewNotification | None:
     """A notification to ``party`` through their channel: a recipient's (Telegram, else
     mail), or mail for a person outside the system; None when only their link reaches them."""
-    assert party.id is not None and request.id is not None
+    party_id = id_of(party)
     if party.recipient_id is not None:
         channel, target = Channel.RECIPIENT, str(party.recipient_id)
     elif party.email:
-        channel, target = Channel.PARTY, str(party.id)
+        channel, target = Channel.PARTY, str(party_id)
     else:
         return None
     return outbox.NewNotification(
         org_id=party.org_id,
         channel=channel,
         target=target,
-        payload=PartyPayload(kind=kind, request_id=request.id, party_id=party.id),
-        dedupe_key=f"sign:{party.id}:{key}",
+        payload=PartyPayload(kind=kind, request_id=id_of(request), party_id=party_id),
+        dedupe_key=f"sign:{party_id}:{key}",
     )
 
 
 def staff_notice(request: SignatureRequest, *, status: str) -> outbox.NewNotification:
     """'Request S-4 is now completed' (or declined, expired…) for the staff who sent it."""
-    assert request.id is not None
+    request_id = id_of(request)
     return outbox.NewNotification(
         org_id=request.org_id,
         channel=Channel.SLACK,
         target=staff_notices.target_of(request.created_by_staff_id),
-        payload=SignStatusPayload(request_id=request.id, status=status),
-        dedupe_key=f"sign:{request.id}:staff:{status}",
+        payload=SignStatusPayload(request_id=request_id, status=status),
+        dedupe_key=f"sign:{request_id}:staff:{status}",
     )
 
 
@@ -455,11 +453,11 @@ async def end_request(
 ) -> None:
     """Move a pending request to an end (declined, expired, cancelled) and tell everyone
     concerned: every invited party and the staff who sent it."""
-    assert status in (DECLINED, EXPIRED, CANCELLED) and request.id is not None
+    assert status in (DECLINED, EXPIRED, CANCELLED)
     request.status = status
     request.status_changed_at = now
     session.add(request)
-    parties = await _parties(session, request.id)
+    parties = await _parties(session, id_of(request))
     notes = [
         party_notice(request, party, kind=Kind.SIGN_ENDED, key=status)
         for party in parties
@@ -487,10 +485,10 @@ async def record_all(
     details: dict[str, object] | None = None,
 ) -> None:
     """One audit event per document of the request, so each document's history shows it."""
-    assert request.id is not None
+    request_id = id_of(request)
     rows = await session.exec(
         select(RequestDocument.document_id)
-        .where(RequestDocument.request_id == request.id)
+        .where(RequestDocument.request_id == request_id)
         .order_by(col(RequestDocument.position))
     )
     for document_id in rows.all():
@@ -501,7 +499,7 @@ async def record_all(
             action=action,
             at=at,
             document_id=document_id,
-            details={"request": request.ref, "request_id": request.id, **(details or {})},
+            details={"request": request.ref, "request_id": request_id, **(details or {})},
         )
 
 
@@ -605,25 +603,25 @@ async def request_state(env: Env, *, org_id: int, ref: str) -> RequestState:
 
 
 async def load_state(session: AsyncSession, request: SignatureRequest) -> RequestState:
-    assert request.id is not None
+    request_id = id_of(request)
     documents = await session.exec(
         select(Document)
         .join(RequestDocument, col(RequestDocument.document_id) == Document.id)
-        .where(RequestDocument.request_id == request.id)
+        .where(RequestDocument.request_id == request_id)
         .order_by(col(RequestDocument.position))
     )
     decisions = await session.exec(
-        select(PartyDecision).where(PartyDecision.request_id == request.id)
+        select(PartyDecision).where(PartyDecision.request_id == request_id)
     )
     sealed = await session.exec(
         select(RequestDocument.document_id, Document)
         .join(Document, col(Document.id) == RequestDocument.sealed_document_id)
-        .where(RequestDocument.request_id == request.id)
+        .where(RequestDocument.request_id == request_id)
     )
     return RequestState(
         request=request,
         documents=list(documents.all()),
-        parties=await _parties(session, request.id),
+        parties=await _parties(session, request_id),
         decisions={d.party_id: d for d in decisions.all()},
         sealed={original: version for original, version in sealed.all()},
     )

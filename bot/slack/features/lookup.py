@@ -17,12 +17,13 @@ from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Subcommand, Usage, Who
 from bot.slack.listeners import RefusingApp, action_value, staff_of, tell, who_of
+from storage.rows import id_of
 from workflows import audit
 from workflows.context import Env
 from workflows.documents import filing, search
 from workflows.errors import InvalidInput, NotFound
 from workflows.people import organizations
-from workflows.sharing import sharing
+from workflows.sharing import links, sharing
 
 DEFAULT_LINK_DAYS = 7
 MAX_LINK_DAYS = 365
@@ -90,23 +91,22 @@ class Lookup:
         ref, _, days_text = args.partition(" ")
         days = _days(days_text.strip())
         document = await filing.find_document(self.env, org_id=context.org_id, ref=_ref(ref))
-        assert document.id is not None
-        result = await sharing.create_link(
+        result = await links.create_link(
             self.env,
             org_id=context.org_id,
             actor=context.actor,
-            document_id=document.id,
+            document_id=id_of(document),
             terms=sharing.ShareTerms(
                 expires_at=self.env.clock.now() + timedelta(days=days),
                 staff_id=context.staff.id,
             ),
         )
-        assert result.token is not None and result.share.id is not None
+        assert result.token is not None
         return blocks.link_message(
             document,
             url=f"{self.public_url}/d/{result.token}",
             expires_at=result.share.expires_at,
-            share_id=result.share.id,
+            share_id=id_of(result.share),
         )
 
     async def revoke(self, who: Who, value: str) -> Message:
@@ -116,14 +116,13 @@ class Lookup:
         share = await sharing.revoke_share(
             self.env, org_id=context.org_id, actor=context.actor, share_id=int(value)
         )
-        assert share.id is not None
-        return blocks.revoked_message(share.id, by=context.staff.name)
+        return blocks.revoked_message(id_of(share), by=context.staff.name)
 
     async def watch(self, who: Who, value: str) -> Message:
         context = await staff_of(self.env, who)
         if not value.isdigit():
             raise InvalidInput("this button does not name a link")
-        share = await sharing.watch_unused(
+        share = await links.watch_unused(
             self.env,
             org_id=context.org_id,
             actor=context.actor,
@@ -135,9 +134,8 @@ class Lookup:
     async def history(self, who: Who, args: str) -> Message:
         context = await staff_of(self.env, who)
         document = await filing.find_document(self.env, org_id=context.org_id, ref=_ref(args))
-        assert document.id is not None
         events = await audit.document_history(
-            self.env, org_id=context.org_id, document_id=document.id
+            self.env, org_id=context.org_id, document_id=id_of(document)
         )
         return blocks.history_message(document, events)
 
@@ -171,8 +169,7 @@ class Lookup:
         if len(chosen) > 1:
             names = ", ".join(c.name for c in chosen[: CLIENT_CHOICES - 1])
             raise InvalidInput(f"client:{name} could be {names}; quote the full name")
-        assert chosen[0].id is not None
-        return chosen[0].id
+        return id_of(chosen[0])
 
 
 def _ref(text: str) -> str:

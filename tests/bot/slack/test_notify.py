@@ -33,7 +33,7 @@ from workflows.outbox.kinds import (
     UnopenedPayload,
 )
 from workflows.people import organizations, recipients
-from workflows.sharing import access, sharing, staff_notices
+from workflows.sharing import access, links, sharing, staff_notices
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
 from workflows.signing import deciding, requests
@@ -162,7 +162,7 @@ async def test_a_link_is_someone_and_names_are_shown_literally(
 ) -> None:
     await _on_slack(env, slack_api, tenant.staff_id, STELLA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    link = await sharing.create_link(
+    link = await links.create_link(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -22,7 +22,7 @@ from bot.slack.features.sharing.views import (
 from storage.models import Document, Group, Space
 from tests.fakes.slack_api import find_element
 from tests.fakes.slack_blocks import check_message_blocks, check_view
-from workflows.people.recipients import GroupSummary
+from workflows.people.groups import GroupSummary
 from workflows.people.spaces import SpaceSummary
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

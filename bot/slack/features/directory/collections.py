@@ -13,7 +13,7 @@ from bot.slack.features.directory.views import ListState, Modal
 from bot.slack.views import sentence
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotFound, WorkflowError
-from workflows.people import membership, recipients, spaces
+from workflows.people import groups, membership, spaces
 from workflows.people.staff import StaffContext, require_admin
 from workflows.scope import clean_text
 
@@ -41,7 +41,7 @@ class CollectionForms:
     async def _collection(self, context: StaffContext, kind: str, item_id: int) -> tuple[str, int]:
         """The name and size of a group or space of this organisation."""
         if kind == "group":
-            found = await recipients.list_groups(self.env, org_id=context.org_id)
+            found = await groups.list_groups(self.env, org_id=context.org_id)
             pairs = [(g.group.id, g.group.name, g.members) for g in found]
         else:
             listed = await spaces.list_spaces(self.env, org_id=context.org_id)
@@ -64,7 +64,7 @@ class CollectionForms:
         assert name is not None
         try:
             if kind == "group":
-                await recipients.create_group(
+                await groups.create_group(
                     self.env,
                     org_id=context.org_id,
                     actor=context.actor,
@@ -97,7 +97,7 @@ class CollectionForms:
         form.done()
         try:
             if kind == "group":
-                change = await recipients.change_group_members(
+                change = await groups.change_group_members(
                     self.env,
                     org_id=context.org_id,
                     actor=context.actor,
@@ -122,7 +122,7 @@ class CollectionForms:
     async def delete(self, context: StaffContext, kind: str, item_id: int) -> str:
         require_admin(context, to=f"delete {kind}s")
         if kind == "group":
-            group = await recipients.delete_group(
+            group = await groups.delete_group(
                 self.env, org_id=context.org_id, actor=context.actor, group_id=item_id
             )
             return f"Deleted group {group.name}; what was shared through it stays shared."

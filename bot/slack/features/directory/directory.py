@@ -45,9 +45,10 @@ from bot.slack.features.directory.views import (
 from bot.slack.listeners import RefusingApp, staff_of, tell, who_of
 from bot.slack.views import MAX_OPTIONS
 from storage.models import Client, Group, Recipient, Space
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import InvalidInput
-from workflows.people import organizations, recipients, spaces
+from workflows.people import groups, organizations, recipients, spaces
 from workflows.people.staff import StaffContext
 from workflows.scope import clean_text, get_scoped
 
@@ -130,7 +131,7 @@ class Directory:
         summaries: list[tuple[Group | Space, int]]
         if kind == "group":
             summaries = [
-                (g.group, g.members) for g in await recipients.list_groups(self.env, org_id=org_id)
+                (g.group, g.members) for g in await groups.list_groups(self.env, org_id=org_id)
             ]
         else:
             summaries = [
@@ -139,8 +140,7 @@ class Directory:
         page = paginate(summaries, state)
         rows = []
         for item, count in page.items:
-            assert item.id is not None
-            members = await self._members(org_id, kind, item.id)
+            members = await self._members(org_id, kind, id_of(item))
             rows.append(CollectionRow(item, count, [m.name for m in members[:SAMPLE_NAMES]]))
         shown = views.Page(rows, page.number, page.pages, page.total, page.first)
         can_edit = kind == "group" or context.is_admin
@@ -150,7 +150,7 @@ class Directory:
 
     async def _members(self, org_id: int, kind: str, item_id: int) -> Sequence[Recipient]:
         if kind == "group":
-            return await recipients.list_group_members(self.env, org_id=org_id, group_id=item_id)
+            return await groups.list_group_members(self.env, org_id=org_id, group_id=item_id)
         return await spaces.space_members(self.env, org_id=org_id, space_id=item_id)
 
     # -- listeners ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from bot.slack.features.directory.forms import parse_modal
 from bot.slack.views import MAX_OPTIONS, option
 from storage.models import Recipient
 from workflows.context import Env
-from workflows.people import organizations, recipients, spaces
+from workflows.people import groups, organizations, recipients, spaces
 from workflows.people.staff import StaffContext
 
 Options = list[dict[str, Any]]
@@ -43,7 +43,7 @@ async def offer_members(
     if modal.id is None:
         return []
     if modal.kind == "group":
-        members = await recipients.list_group_members(env, org_id=context.org_id, group_id=modal.id)
+        members = await groups.list_group_members(env, org_id=context.org_id, group_id=modal.id)
     elif modal.kind == "space":
         members = await spaces.space_members(env, org_id=context.org_id, space_id=modal.id)
     else:
@@ -61,7 +61,7 @@ async def offer_spaces(
 async def offer_groups(
     env: Env, context: StaffContext, typed: str, body: dict[str, Any]
 ) -> Options:
-    found = await recipients.list_groups(env, org_id=context.org_id)
+    found = await groups.list_groups(env, org_id=context.org_id)
     return _named([(g.group.name, g.group.id) for g in found], typed)
 
 

@@ -12,6 +12,7 @@ from bot.slack.features.directory.forms import FieldErrors, Form, change_notice,
 from bot.slack.features.directory.views import Modal, expiry_of, last_day, zone
 from bot.slack.views import MAX_OPTIONS, sentence
 from storage.models import Client, Recipient
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import InvalidInput, NotFound, Unavailable
 from workflows.people import linking, organizations, recipients, spaces
@@ -143,14 +144,13 @@ class RecipientForms:
             changes["access_expires_at"] = details["access_expires_at"]
         if not changes:
             return f"Nothing changed for {recipient.name}."
-        assert recipient.id is not None
         edited = await on_field(
             views.NAME,
             recipients.edit_recipient(
                 self.env,
                 org_id=context.org_id,
                 actor=context.actor,
-                recipient_id=recipient.id,
+                recipient_id=id_of(recipient),
                 name=changes.get("name"),
                 email=changes.get("email", UNSET),
                 phone=changes.get("phone", UNSET),
@@ -162,9 +162,8 @@ class RecipientForms:
 
     async def places_modal(self, context: StaffContext, modal: Modal) -> Message:
         recipient, _ = await self._recipient(context, modal)
-        assert recipient.id is not None
         memberships = await spaces.memberships_of(
-            self.env, org_id=context.org_id, recipient_id=recipient.id
+            self.env, org_id=context.org_id, recipient_id=id_of(recipient)
         )
         if max(len(memberships.spaces), len(memberships.groups)) > MAX_OPTIONS:
             raise InvalidInput(

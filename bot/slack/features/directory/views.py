@@ -30,6 +30,7 @@ from bot.slack.views import (
     section,
 )
 from storage.models import Client, Group, Recipient, Space
+from storage.rows import id_of
 from workflows.people.recipients import LANGUAGES
 from workflows.people.spaces import Memberships
 
@@ -224,7 +225,7 @@ def _recipient_line(row: RecipientRow, now: datetime, tz: ZoneInfo) -> str:
 
 
 def _recipient_menu(recipient: Recipient, state: ListState) -> dict[str, Any]:
-    assert recipient.id is not None
+    recipient_id = id_of(recipient)
     choices = [*MENU_ACTIONS.items()]
     choices.insert(
         2, ("unblock", "Unblock") if recipient.status == "blocked" else ("block", "Block")
@@ -232,7 +233,7 @@ def _recipient_menu(recipient: Recipient, state: ListState) -> dict[str, Any]:
     return {
         "type": "overflow",
         "action_id": RECIPIENT_MENU,
-        "options": [option(label, state.value(do=do, id=recipient.id)) for do, label in choices],
+        "options": [option(label, state.value(do=do, id=recipient_id)) for do, label in choices],
     }
 
 
@@ -422,14 +423,13 @@ def collections_message(
     title = "Groups" if kind == "group" else "Spaces"
     blocks = [section(_heading(title, state, page.total)), *notice_block(notice)]
     for row in page.items:
-        assert row.item.id is not None
         people = ", ".join(escape(n) for n in row.sample)
         more = f" and {row.members - len(row.sample)} more" if row.members > len(row.sample) else ""
         who = f"{people}{more}" if row.members else "no members yet"
         count = f"{row.members} member{'s' if row.members != 1 else ''}"
         blocks.append(section(f"*{escape(row.item.name)}* · {count}\n{who}"))
         buttons = []
-        value = state.value(id=row.item.id)
+        value = state.value(id=id_of(row.item))
         if can_edit:
             buttons.append(button(COLLECTION_MEMBERS, "Edit members", value))
         if can_delete:
@@ -507,12 +507,11 @@ def members_modal(modal: Modal, *, name: str, members: int) -> Message:
 def clients_message(page: Page[Client], state: ListState, *, notice: str | None = None) -> Message:
     blocks = [section(_heading("Clients", state, page.total)), *notice_block(notice)]
     for client in page.items:
-        assert client.id is not None
         cabinet = "shared cabinet" if client.shared_cabinet else "private cabinet"
         blocks.append(
             section(
                 f"*{escape(client.name)}* · {cabinet}",
-                button(CLIENT_EDIT, "Edit", state.value(id=client.id)),
+                button(CLIENT_EDIT, "Edit", state.value(id=id_of(client))),
             )
         )
     if not page.items:

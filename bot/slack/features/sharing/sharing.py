@@ -55,10 +55,11 @@ from bot.slack.listeners import (
 )
 from bot.slack.views import MAX_OPTIONS, Errors, joined, sentence
 from storage.models import Document
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.documents import filing, search
 from workflows.errors import WorkflowError
-from workflows.people import recipients, spaces
+from workflows.people import groups, recipients, spaces
 from workflows.people.staff import StaffContext
 from workflows.sharing import sharing
 
@@ -127,9 +128,9 @@ class Sharing:
         if ref.strip():
             document = await filing.find_document(self.env, org_id=context.org_id, ref=ref.strip())
         view = await open_form(client, trigger_id=trigger_id, view=loading_modal())
-        groups = await recipients.list_groups(self.env, org_id=context.org_id)
+        listed = await groups.list_groups(self.env, org_id=context.org_id)
         found = await spaces.list_spaces(self.env, org_id=context.org_id)
-        form = share_modal(document=document, groups=groups, spaces=found)
+        form = share_modal(document=document, groups=listed, spaces=found)
         try:
             await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
         except SlackApiError as error:
@@ -153,7 +154,7 @@ class Sharing:
     async def group_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         """Only asked when an organisation has more groups than a select can hold."""
         wanted = typed.strip().lower()
-        found = await recipients.list_groups(self.env, org_id=context.org_id)
+        found = await groups.list_groups(self.env, org_id=context.org_id)
         return [group_option(g) for g in found if wanted in g.group.name.lower()][:MAX_OPTIONS]
 
     async def space_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
@@ -185,11 +186,10 @@ class Sharing:
             document = await filing.find_document(self.env, org_id=context.org_id, ref=ref)
         except WorkflowError as error:
             return {document_block: sentence(str(error))}
-        assert document.id is not None
         problems = await sharing.check_targets(
             self.env,
             org_id=context.org_id,
-            document_id=document.id,
+            document_id=id_of(document),
             recipient_ids=recipient_ids,
             group_ids=group_ids,
             space_ids=space_ids,
@@ -208,11 +208,10 @@ class Sharing:
         """Share as planned, recipients first, then groups, then spaces. Should something
         change between the check and a share, sharing stops there and the outcome says so."""
         context, terms = plan.context, plan.terms
-        assert plan.document.id is not None
         common: dict[str, Any] = {
             "org_id": context.org_id,
             "actor": context.actor,
-            "document_id": plan.document.id,
+            "document_id": id_of(plan.document),
             "terms": terms,
         }
         outcome = Outcome(plan.document, expires_at=terms.expires_at, message=terms.message)

@@ -19,7 +19,7 @@ from bot.slack.views import (
     section,
 )
 from storage.models import Document, Recipient
-from workflows.people.recipients import GroupSummary
+from workflows.people.groups import GroupSummary
 from workflows.people.spaces import SpaceSummary
 
 CALLBACK = "share"

@@ -29,6 +29,7 @@ from bot.slack.views import (
     sentence,
 )
 from storage.models import Client, Document
+from storage.rows import id_of
 from workflows.errors import InvalidInput
 from workflows.media import ACCEPTED, EXTENSIONS
 
@@ -141,8 +142,7 @@ def _client_input(clients: Sequence[Client] | None) -> Block:
 
 
 def client_option(client: Client) -> Block:
-    assert client.id is not None
-    return option(client.name, str(client.id))
+    return option(client.name, str(id_of(client)))
 
 
 def _date_input(block_id: str, label: str, hint: str) -> Block:
