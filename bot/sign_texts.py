@@ -10,10 +10,10 @@ from datetime import datetime
 
 from bot.i18n import text
 from workflows.outbox.kinds import Kind
-from workflows.signing import deciding
+from workflows.signing import identity
 from workflows.signing.party_notices import SignNotice
 
-CODE_MINUTES = int(deciding.CODE_TTL.total_seconds() // 60)
+CODE_MINUTES = int(identity.CODE_TTL.total_seconds() // 60)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,13 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+def reach_of(settings: Settings) -> frozenset[str]:
+    """The channels recipients' notices go out through: Telegram with a bot token, email
+    with a mail server."""
+    configured = {"telegram": settings.telegram_token, "email": settings.smtp_url}
+    return frozenset(channel for channel, setting in configured.items() if setting is not None)
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
     """The engine and stores for one process; migrations applied when ``upgrade``."""
@@ -64,6 +71,7 @@ async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIter
             sessions=make_session_factory(engine),
             blobs=blobs,
             limits=Limits(max_upload_bytes=settings.max_upload_bytes),
+            reach=reach_of(settings),
         )
         yield Runtime(settings=settings, engine=engine, env=env)
     finally:

@@ -26,7 +26,15 @@ from workflows.signing.seal_keys import BadSealKey, SealKey
 
 LOG = logging.getLogger("inkpost.server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram.ext.Updater", "slack_bolt", "slack_sdk")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "telegram.ext.Updater",
+    "slack_bolt",
+    "slack_sdk",
+    "aiosqlite",
+    "sqlalchemy.engine",
+)
 SHUTDOWN_TIMEOUT = 10.0
 """Seconds in-flight requests get to finish once a stop signal arrives."""
 
@@ -37,7 +45,8 @@ def configure_logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request URL at INFO, and a Bot API URL carries the bot's token.
+    # httpx logs every request URL at INFO, and a Bot API URL carries the bot's token; the
+    # database drivers log statements with their parameters (a code on its way out).
     for chatty in QUIET_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     install_redaction()

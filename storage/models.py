@@ -355,6 +355,38 @@ class PartyLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class PartySession(SQLModel, table=True):
+    """A browser in which whoever decides through a party's link confirmed who they are,
+    by a one-time code or by Telegram. The browser keeps the token in a cookie; only its
+    hash is kept here. Another browser holding the same link is asked again."""
+
+    __tablename__ = "party_session"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    party_id: int = Field(foreign_key="party.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    via: str = Field(max_length=32)
+    """How they confirmed: by a code sent by ``email`` or ``telegram``, or ``telegram`` itself
+    vouching for a Mini App launch."""
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class CodeEvent(SQLModel, table=True):
+    """A one-time code sent, or typed wrong, kept for a day to limit how many codes one
+    party is sent and how many wrong ones one address or one party may try."""
+
+    __tablename__ = "code_event"
+    __table_args__ = (Index("ix_code_event_ip_at", "ip", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    party_id: int = Field(foreign_key="party.id", index=True)
+    kind: str = Field(max_length=16)
+    """``sent`` or ``wrong``."""
+    ip: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
 class PartyDecision(SQLModel, table=True):
     """The one decision of a party: its primary key makes a second one impossible."""
 

@@ -16,7 +16,7 @@ from workflows.context import Actor, Env
 from workflows.documents import filing
 from workflows.people import linking, recipients
 from workflows.people.linking import ChatIdentity
-from workflows.signing import requests
+from workflows.signing import identity, party_page, requests
 from workflows.signing.requests import NewParty, NewRequest
 
 STAFF = Actor.system("tests")
@@ -145,3 +145,12 @@ async def sealed_documents(env: Env, *, org_id: int, request_id: int) -> list[Do
             .order_by(col(RequestDocument.position))
         )
         return list(rows.all())
+
+
+async def confirmed_browser(env: Env, token: str, *, via: str = "email") -> str:
+    """The session token of a browser in which whoever decides through ``token`` has just
+    confirmed who they are (by a code sent by ``via``), as the signing page keeps it."""
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        page = await party_page.load_page(session, token, now)
+        return identity.open_session(session, page.party, via=via, now=now).token

@@ -23,6 +23,7 @@ from workflows.errors import (
     NotAllowed,
     NotAvailableNow,
     NotFound,
+    TooMany,
     Unavailable,
     WorkflowError,
 )
@@ -57,6 +58,7 @@ WORKFLOW_PAGES: dict[type[Exception], ErrorPage] = {
     NotAvailableNow: ErrorPage(
         403, "This document is not available now", template="not_available.html"
     ),
+    TooMany: ErrorPage(429, "Too many attempts"),
     NotAllowed: ErrorPage(403, "Access has ended"),
     Unavailable: TEMPORARILY_DOWN,
     StorageError: TEMPORARILY_DOWN,

@@ -14,10 +14,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from web_sign.pages import render
-from web_sign.signing import SIGN_HEADERS, SIGNING
+from web_sign.signing import SIGN_HEADERS, SIGNING, bind_session
 from web_sign.state import ENV, SETTINGS
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
-from workflows.signing import deciding
+from workflows.signing import identity
 from workflows.tokens import well_formed
 
 
@@ -67,9 +67,11 @@ async def start_session(request: web.Request) -> web.StreamResponse:
             "Which request?",
             "this app opens from a signing request; use the button in the bot's message",
         )
-    recognised = await deciding.recognise_telegram(env, token, launch.user.id)
+    confirmed = await identity.recognise_telegram(env, token, launch.user.id)
     location = f"{request.app[SETTINGS].url_prefix}/s/{token}"
-    raise web.HTTPSeeOther(location if recognised else f"{location}?telegram=unknown")
+    if confirmed is None:
+        raise web.HTTPSeeOther(f"{location}?telegram=unknown")
+    raise bind_session(request, web.HTTPSeeOther(location), token, confirmed)
 
 
 def _text(value: object) -> str:

@@ -32,8 +32,10 @@ from web_sign.telegram_auth import InitDataInvalid, validate_init_data
 from web_sign.views import PREVIEW_CACHE, visitor_of
 from workflows.context import Actor
 from workflows.errors import InvalidInput, NotAllowed, NotFound, WorkflowError
-from workflows.signing import deciding
-from workflows.signing.deciding import Decision, PartyPage
+from workflows.signing import deciding, identity, party_page
+from workflows.signing.deciding import Decision
+from workflows.signing.identity import Confirmed
+from workflows.signing.party_page import PartyPage
 from workflows.signing.requests import COMPLETED, PENDING, SEALING
 
 # Inside Telegram Web the Mini App is a frame of web.telegram.org; everywhere else the
@@ -58,6 +60,8 @@ STATUS_LABELS = {
 }
 ROLE_LABELS = {"signer": "Signer", "approver": "Approver", "viewer": "Viewer (for information)"}
 CHANNEL_LABELS = {"email": "email address", "telegram": "Telegram chat"}
+SESSION_COOKIE = "inkpost_party"
+"""Holds the session opened where a party confirmed who they are; scoped to their link."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def form_token(secret: bytes, token: str) -> str:
 async def sign_page(request: web.Request) -> web.Response:
     """The request as this party sees it, and what they may do now."""
     token = request.match_info["token"]
-    page = await deciding.open_page(request.app[ENV], token)
+    page = await _open(request, token)
     notice = None
     if request.query.get("telegram") == "unknown" and not page.verified:
         notice = (
@@ -127,26 +131,49 @@ async def send_code(request: web.Request) -> web.Response:
     if await _checked_form(request) is None:
         return _form_refused(request)
     try:
-        sent = await deciding.send_code(request.app[ENV], token)
+        sent = await identity.send_code(request.app[ENV], token, ip=visitor_of(request).ip)
     except WorkflowError as e:
         return await _refused(request, token, e, Problem("code", str(e)))
-    minutes = int(deciding.CODE_TTL.total_seconds() // 60)
-    page = await deciding.open_page(request.app[ENV], token)
+    minutes = int(identity.CODE_TTL.total_seconds() // 60)
+    page = await _open(request, token)
     notice = f"We sent a code to {sent.to}. It works for {minutes} minutes."
     return _page(request, token, page, code_notice=notice)
 
 
 async def verify_code(request: web.Request) -> web.StreamResponse:
-    """Check the one-time code; once it is right the page offers the decision forms."""
+    """Check the one-time code; once it is right, this browser (and no other) is offered
+    the decision forms."""
     token = request.match_info["token"]
     form = await _checked_form(request)
     if form is None:
         return _form_refused(request)
     try:
-        await deciding.confirm_code(request.app[ENV], token, _text(form, "code"))
+        confirmed = await identity.confirm_code(
+            request.app[ENV], token, _text(form, "code"), ip=visitor_of(request).ip
+        )
     except WorkflowError as e:
         return await _refused(request, token, e, Problem("code", str(e)))
-    raise web.HTTPSeeOther(_page_url(request, token))
+    raise bind_session(request, web.HTTPSeeOther(_page_url(request, token)), token, confirmed)
+
+
+def bind_session(
+    request: web.Request, response: web.HTTPException, token: str, confirmed: Confirmed
+) -> web.HTTPException:
+    """``response`` carrying the cookie of the session just opened for ``token``'s party:
+    sent back on that link's pages only, never readable by scripts, and gone when the
+    session expires."""
+    settings = request.app[SETTINGS]
+    ttl = confirmed.expires_at - request.app[ENV].clock.now()
+    response.set_cookie(
+        SESSION_COOKIE,
+        confirmed.token,
+        path=_page_url(request, token),
+        max_age=max(int(ttl.total_seconds()), 0),
+        httponly=True,
+        samesite="Lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+    return response
 
 
 async def decide(request: web.Request) -> web.StreamResponse:
@@ -162,16 +189,18 @@ async def decide(request: web.Request) -> web.StreamResponse:
     try:
         if kind not in KINDS:
             raise InvalidInput("choose whether to decide in favour or to decline")
-        page = await deciding.open_page(env, token)
+        page = await _open(request, token)
         decision = Decision(
             kind=kind,
             reason=reason or None,
             typed_name=typed_name or None,
             consent=_text(form, "consent") == "yes",
             signature_png=_drawn_signature(_text(form, "signature")) if kind == "sign" else None,
-            telegram_user_id=await _telegram_user(request, token, _text(form, "tg_init_data")),
+            telegram_user_id=_telegram_user(request, page, _text(form, "tg_init_data")),
         )
-        await deciding.decide(env, token, decision, actor=_actor(request, page))
+        await deciding.decide(
+            env, token, decision, actor=_actor(request, page), browser=_browser(request)
+        )
     except NotFound:
         raise  # an unknown link: the friendly 404 page
     except WorkflowError as e:
@@ -184,7 +213,7 @@ async def document_page(request: web.Request) -> web.Response:
     """One document of the request with all its page previews; opening it is recorded."""
     token, page, document = await _document(request)
     if request.method == "GET":
-        await deciding.record_opened(
+        await party_page.record_opened(
             request.app[ENV], token, id_of(document), actor=_actor(request, page)
         )
     base = _page_url(request, token)
@@ -207,7 +236,7 @@ async def document_page(request: web.Request) -> web.Response:
 
 async def page_image(request: web.Request) -> web.StreamResponse:
     """A page of a request's document as a PNG; records nothing."""
-    document = await deciding.document_of(
+    document = await party_page.document_of(
         request.app[ENV], request.match_info["token"], int(request.match_info["document_id"])
     )
     try:
@@ -224,7 +253,7 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     env = request.app[ENV]
     token, page, document = await _document(request)
     if downloads.counted_before_lookup(request):
-        await deciding.record_opened(env, token, id_of(document), actor=_actor(request, page))
+        await party_page.record_opened(env, token, id_of(document), actor=_actor(request, page))
     return await downloads.send_document(request, blobs=env.blobs, document=document)
 
 
@@ -240,7 +269,7 @@ async def signed_file(request: web.Request) -> web.StreamResponse:
 
 async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
     token = request.match_info["token"]
-    page = await deciding.open_page(request.app[ENV], token)
+    page = await _open(request, token)
     wanted = int(request.match_info["document_id"])
     for document in page.state.documents:
         if document.id == wanted:
@@ -250,7 +279,16 @@ async def _document(request: web.Request) -> tuple[str, PartyPage, Document]:
 
 def _actor(request: web.Request, page: PartyPage) -> Actor:
     visitor = visitor_of(request)
-    return deciding.party_actor(page, ip=visitor.ip, user_agent=visitor.user_agent)
+    return party_page.party_actor(page, ip=visitor.ip, user_agent=visitor.user_agent)
+
+
+def _browser(request: web.Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+async def _open(request: web.Request, token: str) -> PartyPage:
+    """The party's page as this browser sees it: confirmed or not."""
+    return await party_page.open_page(request.app[ENV], token, browser=_browser(request))
 
 
 async def _checked_form(request: web.Request) -> Form | None:
@@ -292,27 +330,26 @@ def _drawn_signature(value: str) -> bytes | None:
         raise InvalidInput("the drawn signature could not be read") from e
 
 
-async def _telegram_user(request: web.Request, token: str, init_data: str) -> int | None:
+def _telegram_user(request: web.Request, page: PartyPage, init_data: str) -> int | None:
     """The Telegram user id to decide with, when the Mini App's launch data vouches for
     the person this link reaches; None outside the Mini App or for someone else."""
     bot_token = request.app[SIGNING].telegram_bot_token
     if not init_data or bot_token is None:
         return None
-    env = request.app[ENV]
     try:
-        launch = validate_init_data(init_data, bot_token=bot_token, now=env.clock.now())
+        launch = validate_init_data(
+            init_data, bot_token=bot_token, now=request.app[ENV].clock.now()
+        )
     except InitDataInvalid as e:
         raise NotAllowed(f"Telegram could not confirm who you are ({e}); reopen the app") from e
-    if await deciding.recognise_telegram(env, token, launch.user.id):
-        return launch.user.id
-    return None
+    return launch.user.id if identity.telegram_is_contact(page, launch.user.id) else None
 
 
 async def _refused(
     request: web.Request, token: str, error: WorkflowError, problem: Problem
 ) -> web.Response:
     """The page again, with the reason beside the form that was refused."""
-    page = await deciding.open_page(request.app[ENV], token)
+    page = await _open(request, token)
     return _page(request, token, page, problem=problem, status=page_for(error).status)
 
 
@@ -333,7 +370,7 @@ def _page(
     expired = sign_request.expires_at is not None and sign_request.expires_at <= now
     status_key = "expired" if expired and sign_request.status == PENDING else sign_request.status
     may_decide = page.may_decide and not expired
-    needs_code = may_decide and page.code_channel is not None and not page.verified
+    needs_code = may_decide and page.code_owed and not page.verified
     forms = {"code"} if needs_code else {"decide", "decline"} if may_decide else set()
     if problem is not None and problem.where not in forms:
         problem = replace(problem, where="page")
@@ -353,6 +390,7 @@ def _page(
         role_label=ROLE_LABELS.get(page.party.role, page.party.role),
         may_decide=may_decide,
         needs_code=needs_code,
+        cannot_send=identity.cannot_send(page),
         channel_label=CHANNEL_LABELS.get(page.code_channel or "", "channel"),
         documents=[
             DocumentItem(

@@ -43,6 +43,10 @@ class Env:
     blobs: BlobStore
     clock: Clock = field(default_factory=SystemClock)
     limits: Limits = field(default_factory=Limits)
+    reach: frozenset[str] = frozenset({"telegram", "email"})
+    """The channels this installation sends recipients' notices through (``telegram``,
+    ``email``). A notice for any other would wait in the outbox forever, so nothing that
+    depends on one (a one-time code) is promised through it."""
 
     def reads(self) -> AsyncSession:
         """A session for queries only: on SQLite it does not wait for, or block, writers."""

@@ -18,6 +18,10 @@ class NotAllowed(WorkflowError):
     """The thing exists but this actor may not do this to it."""
 
 
+class TooMany(NotAllowed):
+    """Too many tries in a while (wrong codes, codes asked for): try again later."""
+
+
 class Conflict(WorkflowError):
     """The request clashes with the current state (a duplicate, already revoked, ...)."""
 

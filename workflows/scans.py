@@ -48,7 +48,7 @@ from workflows.outbox.kinds import (
 )
 from workflows.people.recipients import can_receive
 from workflows.sharing import staff_notices
-from workflows.signing import party_reminders, requests
+from workflows.signing import identity, party_reminders, requests
 
 ACCESS_NOTICE_AHEAD = timedelta(days=3)
 UNUSED_LOOKBACK = timedelta(days=7)
@@ -100,6 +100,7 @@ async def run_all(env: Env, *, at: datetime) -> ScanReport:
     report.access_ending, report.access_ending_staff = await scan_access_ending(env, at=at)
     report.dead_summaries = await scan_dead(env, at=at)
     await platform.forget_handled(env, at=at)
+    await identity.forget(env, at=at)
     return report
 
 

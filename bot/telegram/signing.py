@@ -33,8 +33,9 @@ from bot.i18n import text
 from bot.telegram import messages
 from bot.telegram.refusals import DECISION, refusing
 from workflows.context import Env
-from workflows.signing import deciding, party_notices
-from workflows.signing.deciding import Decision, PartyPage
+from workflows.signing import deciding, party_notices, party_page
+from workflows.signing.deciding import Decision
+from workflows.signing.party_page import PartyPage
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -105,7 +106,7 @@ class SigningButtons:
             self.env,
             token,
             Decision(kind="approve", telegram_user_id=user.id, needs_review=False),
-            actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
+            actor=party_page.party_actor(found, ip=None, user_agent=USER_AGENT),
         )
         done = text(language, "sign.approved", escape=False, ref=found.request.ref)
         await query.answer(done)
@@ -144,7 +145,7 @@ class SigningButtons:
             return
         token = prompt_token(message.reply_to_message, self.page_prefix)
         assert token is not None
-        found = await deciding.open_page(self.env, token)
+        found = await party_page.open_page(self.env, token)
         refusal = _not_now(found, wanted="declined", language=language)
         if refusal is not None:
             await message.reply_text(refusal)
@@ -158,7 +159,7 @@ class SigningButtons:
                 telegram_user_id=user.id,
                 needs_review=False,
             ),
-            actor=deciding.party_actor(found, ip=None, user_agent=USER_AGENT),
+            actor=party_page.party_actor(found, ip=None, user_agent=USER_AGENT),
         )
         await message.reply_text(
             text(language, "sign.declined", escape=False, ref=found.request.ref)
@@ -171,7 +172,7 @@ class SigningButtons:
         token = await party_notices.chat_link(
             self.env, party_id=party_id, chat_id=chat.id, telegram_user_id=user.id
         )
-        return token, await deciding.open_page(self.env, token)
+        return token, await party_page.open_page(self.env, token)
 
 
 def _not_now(page: PartyPage, *, wanted: str, language: str) -> str | None:

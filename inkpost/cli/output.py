@@ -121,3 +121,8 @@ def print_table(table: Table) -> None:
 def say(message: str) -> None:
     """A short human line on stdout, printed as is (no markup, no wrapping)."""
     out.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    """Something the operator should know though the command succeeded, on stderr."""
+    err.print(f"warning: {message}", markup=False)

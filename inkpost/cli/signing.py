@@ -20,7 +20,7 @@ from inkpost.cli.context import (
     settings_of,
     when_option,
 )
-from inkpost.cli.output import Column, emit_json, say, show_record, show_rows
+from inkpost.cli.output import Column, emit_json, say, show_record, show_rows, warn
 from inkpost.errors import UserError
 from storage.models import Document, Party, PartyDecision, SignatureRequest
 from storage.rows import id_of
@@ -212,9 +212,16 @@ def create(
         {**party_row(link.party, None), "url": party_url(ctx, link.token)}
         for link in created.parties
     ]
+    for why in created.unconfirmable:
+        warn(why)
     if as_json:
         emit_json(
-            {**request_row(request), "documents": doc_rows(created.documents), "parties": rows}
+            {
+                **request_row(request),
+                "documents": doc_rows(created.documents),
+                "parties": rows,
+                "unconfirmable": created.unconfirmable,
+            }
         )
         return
     ends = f"expires {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else "no expiry"

@@ -9,7 +9,7 @@ import typer
 
 from bot.slack.manifest import manifest
 from inkpost.cli.context import cli_state
-from inkpost.cli.output import emit_json, err
+from inkpost.cli.output import emit_json, warn
 
 slack_app = typer.Typer(help="The Slack app for staff.", no_args_is_help=True)
 
@@ -35,17 +35,13 @@ def slack_manifest(
     over_socket = settings.slack_app_token is not None if socket_mode is None else socket_mode
     if not over_socket:
         if not state.explicit_public_url:
-            _warn(
+            warn(
                 f"INKPOST_PUBLIC_URL is not set: the request URLs point at "
                 f"{settings.public_url}, which Slack cannot reach"
             )
         elif urlsplit(settings.public_url).scheme != "https":
-            _warn(
+            warn(
                 f"Slack sends requests only to https:// URLs, and INKPOST_PUBLIC_URL is "
                 f"{settings.public_url}"
             )
     emit_json(manifest(public_url=settings.public_url, socket_mode=over_socket))
-
-
-def _warn(message: str) -> None:
-    err.print(f"warning: {message}", markup=False)

@@ -20,7 +20,7 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.people.linking import ChatIdentity
 from workflows.sharing.notices import ShareNotice
-from workflows.signing import deciding, requests
+from workflows.signing import deciding, identity, party_page, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.party_notices import SignNotice
 from workflows.signing.requests import NewParty
@@ -79,7 +79,7 @@ async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_
     assert mail.sent == [] and notice.kind == Kind.SIGN_INVITE
     token = _token(links)
     assert links is not None and links.app == f"{PUBLIC}/tg/app?s={token}"
-    page = await deciding.open_page(env, token)
+    page = await party_page.open_page(env, token)
     assert page.party.recipient_id == tenant.recipient_id and not page.on_behalf
     assert page.link.issued_for == "telegram"
     [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
@@ -104,7 +104,7 @@ async def test_without_a_chat_the_invitation_goes_by_mail_with_a_link_issued_for
     assert message["Subject"] == "Acme Law asks you to approve S-1: Fee table 2027"
     body = message.get_content()
     [link] = [line for line in body.splitlines() if line.startswith(f"{PUBLIC}/s/")]
-    page = await deciding.open_page(env, link.rsplit("/", 1)[1])
+    page = await party_page.open_page(env, link.rsplit("/", 1)[1])
     assert page.link.issued_for == "email" and page.party.role == "approver"
     assert "/tg/app" not in body
     [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
@@ -124,7 +124,7 @@ async def test_a_blocked_bot_sends_the_invitation_by_mail_with_a_link_minted_for
     [(notice, links)] = mail.sent
     assert telegram.sent == [] and notice.kind == Kind.SIGN_INVITE
     assert links is not None and links.app is None
-    assert (await deciding.open_page(env, _token(links))).link.issued_for == "email"
+    assert (await party_page.open_page(env, _token(links))).link.issued_for == "email"
     [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.delivered_via) == ("sent", "email")
 
@@ -149,7 +149,7 @@ async def test_a_person_outside_the_system_is_invited_by_mail_in_their_language(
     body = message.get_content()
     assert body.startswith("Hej Adam Adhoc,") and "Dokument: Fee table 2027" in body
     [link] = [line for line in body.splitlines() if line.startswith(f"{PUBLIC}/s/")]
-    page = await deciding.open_page(env, link.rsplit("/", 1)[1])
+    page = await party_page.open_page(env, link.rsplit("/", 1)[1])
     assert page.party.name == "Adam Adhoc" and page.link.issued_for == "email"
     [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.channel, row.status, row.delivered_via) == ("party", "sent", "email")
@@ -176,7 +176,7 @@ async def test_a_one_time_code_is_delivered_and_not_kept_after(env: Env, tenant:
     await worker.run_once()
     token = created.parties[0].token
 
-    sent = await deciding.send_code(env, token)
+    sent = await identity.send_code(env, token)
     await worker.run_once()
 
     assert sent.channel == "telegram"
@@ -187,8 +187,9 @@ async def test_a_one_time_code_is_delivered_and_not_kept_after(env: Env, tenant:
     [row] = await stored_notifications(env, kind=Kind.SIGN_CODE, channels=PARTY_CHANNELS)
     assert row.status == "sent" and "code" not in row.payload
     assert row.payload["party_id"] == created.parties[0].party.id
-    await deciding.confirm_code(env, token, notice.code)
-    assert (await deciding.open_page(env, token)).verified
+    confirmed = await identity.confirm_code(env, token, notice.code)
+    assert (await party_page.open_page(env, token, browser=confirmed.token)).verified
+    assert not (await party_page.open_page(env, token)).verified
 
 
 async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
@@ -200,7 +201,7 @@ async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
     mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
     worker = _worker(env, mail=mail)
     await worker.run_once()
-    await deciding.send_code(env, created.parties[0].token)
+    await identity.send_code(env, created.parties[0].token)
 
     await worker.run_once()
 
@@ -209,9 +210,9 @@ async def test_a_code_by_mail_says_the_code_but_not_in_the_subject(
     assert "code" not in row.payload and row.status == "sent"
     body = message.get_content()
     [code] = [line.split(": ")[1] for line in body.splitlines() if line.startswith("Your code:")]
-    assert code.isdigit() and len(code) == deciding.CODE_DIGITS
+    assert code.isdigit() and len(code) == identity.CODE_DIGITS
     assert code not in message["Subject"] and "expires in 10 minutes" in body
-    await deciding.confirm_code(env, created.parties[0].token, code)
+    await identity.confirm_code(env, created.parties[0].token, code)
 
 
 async def test_a_replaced_or_undeliverable_code_is_dropped_without_a_trace(
@@ -225,9 +226,9 @@ async def test_a_replaced_or_undeliverable_code_is_dropped_without_a_trace(
     telegram = Recorder()
     worker = _worker(env, telegram=telegram)
     await worker.run_once()
-    await deciding.send_code(env, token)
-    clock.at += deciding.CODE_GAP
-    await deciding.send_code(env, token)
+    await identity.send_code(env, token)
+    clock.at += identity.CODE_GAP
+    await identity.send_code(env, token)
     telegram.failures.append(PermanentFailure("Bad Request: chat is deactivated"))
 
     await worker.run_once()

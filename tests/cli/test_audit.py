@@ -15,9 +15,10 @@ import pytest
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from tests.cli.conftest import PUBLIC_URL, Cli, Office
+from tests.helpers import confirmed_browser
 from workflows.context import Actor, Env
 from workflows.sharing import access
-from workflows.signing import deciding
+from workflows.signing import deciding, party_page
 
 
 def _some_history(cli: Cli, office: Office, pdf_file: Path) -> None:
@@ -111,11 +112,11 @@ def _visit_link(cli: Cli, token: str) -> None:
 
 def _decide(cli: Cli, token: str, decision: deciding.Decision) -> None:
     async def visit(env: Env) -> None:
-        page = await deciding.open_page(env, token)
+        page = await party_page.open_page(env, token)
         assert page.party.id is not None
         for document in page.state.documents:
             assert document.id is not None
-            await deciding.record_opened(
+            await party_page.record_opened(
                 env, token, document.id, actor=Actor(type="party", label=page.party.name)
             )
         await deciding.decide(
@@ -123,6 +124,7 @@ def _decide(cli: Cli, token: str, decision: deciding.Decision) -> None:
             token,
             replace(decision, typed_name=page.party.name),
             actor=Actor(type="party", label=page.party.name, ip="198.51.100.4"),
+            browser=await confirmed_browser(env, token),
         )
 
     asyncio.run(_in_store(cli, visit))
@@ -153,7 +155,6 @@ def busy_history(cli: Cli, office: Office, pdf_file: Path) -> None:
     )  # fmt: skip
     cli.ok("sign-request", "link", "S-1", "--party", "1")
     cli.ok("sign-request", "remind", "S-1")
-    cli.execute("UPDATE party SET verified_at = created_at, verified_via = 'email'")
     bo, cy = (_token(party["url"]) for party in created["parties"][:2])
     _decide(cli, bo, deciding.Decision(kind="approve", consent=True, needs_review=False))
     _decide(cli, cy, deciding.Decision(kind="decline", reason="Wrong annex attached"))

@@ -16,3 +16,12 @@ def test_request_urls_with_bot_tokens_are_not_logged(caplog: pytest.LogCaptureFi
         # What httpx (under python-telegram-bot) logs for every Bot API call.
         logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', secret_url)
     assert "SECRET-TOKEN" not in caplog.text
+
+
+def test_statements_and_their_parameters_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    server.configure_logging()
+    with caplog.at_level(logging.DEBUG):
+        # What aiosqlite logs for every statement, a one-time code among its parameters.
+        logging.getLogger("aiosqlite").debug("executing %s", ("INSERT", '{"code": "482913"}'))
+        logging.getLogger("sqlalchemy.engine.Engine").info("[generated] ('482913',)")
+    assert "482913" not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from inkpost.sample_pdf import make_pdf
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory
 from tests.cli.conftest import PUBLIC_URL, Cli, Office
+from tests.helpers import confirmed_browser
 from workflows.context import Actor, Env
-from workflows.signing import deciding
-from workflows.signing.deciding import Decision, PartyPage
+from workflows.signing import deciding, party_page
+from workflows.signing.deciding import Decision
+from workflows.signing.party_page import PartyPage
 
 URL = re.compile(re.escape(PUBLIC_URL) + r"/s/([A-Za-z0-9_-]+)")
 TABLES = ("signature_request", "party", "party_link", "signature_request_document")
@@ -41,7 +44,7 @@ async def _in_store(cli: Cli, work: str, token: str) -> PartyPage:
     engine = make_engine(cli.database_url)
     try:
         env = Env(sessions=make_session_factory(engine), blobs=FileBlobStore(cli.blobs_root))
-        page = await deciding.open_page(env, token)
+        page = await party_page.open_page(env, token)
         if work == "approve":
             assert page.party.id is not None
             await deciding.decide(
@@ -51,8 +54,9 @@ async def _in_store(cli: Cli, work: str, token: str) -> PartyPage:
                     kind="approve", consent=True, typed_name=page.party.name, needs_review=False
                 ),
                 actor=Actor(type="party", label="page", ip="203.0.113.9"),
+                browser=await confirmed_browser(env, token),
             )
-            page = await deciding.open_page(env, token)
+            page = await party_page.open_page(env, token)
         return page
     finally:
         await engine.dispose()
@@ -167,7 +171,6 @@ def test_show_lists_parties_with_their_decisions(cli: Cli, office: Office, pdfs:
     )
     token = URL.fullmatch(created["parties"][0]["url"])
     assert token is not None
-    cli.execute("UPDATE party SET verified_at = created_at, verified_via = 'email'")
     _page(cli, token.group(1), "approve")
 
     shown = cli.json("sign-request", "show", "S-1")
@@ -260,3 +263,22 @@ def test_help_explains_how_parties_are_written(cli: Cli) -> None:
 
     for part in ("Name <email>", "@telegram", "id, name or email", "sequential", "--approver"):
         assert part in text
+
+
+def test_create_warns_of_parties_whose_code_cannot_be_sent(
+    cli: Cli, office: Office, pdfs: list[str]
+) -> None:
+    args = ("sign-request", "create", "--doc", "D-1", "--signer", "Anna Berg <anna@firm.test>")
+    mailing = {"INKPOST_SMTP_URL": "smtp://127.0.0.1:2525"}
+
+    warned = cli(*args)
+    quiet = cli(*args, env=mailing)
+    as_json = cli(*args, "--json")
+
+    assert warned.exit_code == 0 and "Created S-1" in warned.stdout
+    assert warned.stderr.strip() == (
+        "warning: Anna Berg cannot confirm who they are: their one-time code would go by "
+        "email, which this installation does not send; they cannot decide until it does"
+    )
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert json.loads(as_json.stdout)["unconfirmable"][0].startswith("Anna Berg cannot confirm")

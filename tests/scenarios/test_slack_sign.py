@@ -26,11 +26,11 @@ from bot.slack.features.signing.views import (
 from storage.models import Notification, SignatureRequest
 from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, PostedMessage, find_element
-from tests.helpers import upload
+from tests.helpers import confirmed_browser, upload
 from tests.scenarios.slack_stage import BORIS, NINA, PUBLIC, STELLA, Stage
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
-from workflows.signing import deciding
+from workflows.signing import deciding, party_page
 
 LINK = re.compile(re.escape(PUBLIC) + r"/s/([A-Za-z0-9_-]+)")
 
@@ -121,7 +121,7 @@ async def test_a_request_to_recipients_and_other_people_lists_each_partys_link(
     assert request.message == "Please sign by Friday"
     tokens = LINK.findall(message.text)
     assert len(tokens) == 4 and message.text.startswith("Sent S-1 Contract 2027")
-    pages = [await deciding.open_page(stage.env, token) for token in tokens]
+    pages = [await party_page.open_page(stage.env, token) for token in tokens]
     assert [(p.party.position, p.party.role, p.party.name) for p in pages] == [
         (1, "signer", "Anna Berg"),
         (2, "approver", "Bert Boss"),
@@ -332,16 +332,13 @@ async def test_requests_lists_pending_ones_and_shows_one_with_its_parties(stage:
     )
     message = await sent(stage)
     bo_token = LINK.findall(message.text)[1]
-    page = await deciding.open_page(stage.env, bo_token)
-    async with stage.env.sessions() as session, session.begin():
-        party = page.party
-        party.verified_via, party.verified_at = "email", START
-        session.add(party)
+    page = await party_page.open_page(stage.env, bo_token)
     await deciding.decide(
         stage.env,
         bo_token,
         deciding.Decision(kind="approve", needs_review=False),
-        actor=deciding.party_actor(page, ip="203.0.113.9", user_agent="Firefox"),
+        actor=party_page.party_actor(page, ip="203.0.113.9", user_agent="Firefox"),
+        browser=await confirmed_browser(stage.env, bo_token),
     )
 
     listed = await stage.command(STELLA, "requests")

@@ -21,7 +21,7 @@ from workflows.people import organizations, recipients, staff
 from workflows.sharing import access, sharing
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
-from workflows.signing import deciding, requests
+from workflows.signing import deciding, party_page, requests
 
 VISITOR = Visitor(ip="198.51.100.7")
 
@@ -148,7 +148,7 @@ async def test_status_lists_requests_waiting_for_decisions(stage: Stage) -> None
         ),
     )
     page = Actor(type="party", label="page")
-    await deciding.record_opened(stage.env, created.parties[0].token, document.id, actor=page)
+    await party_page.record_opened(stage.env, created.parties[0].token, document.id, actor=page)
     await deciding.decide(
         stage.env,
         created.parties[0].token,

@@ -26,7 +26,7 @@ from tests.helpers import request_status, sealed_documents, stored_notifications
 from workflows.context import Env
 from workflows.outbox.kinds import Kind
 from workflows.people import linking, organizations, recipients
-from workflows.signing import completion, deciding, requests
+from workflows.signing import completion, identity, party_page, requests
 from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
@@ -189,7 +189,7 @@ async def test_a_signer_gets_review_and_sign_which_opens_their_page(tg: SigningS
     [button] = invitation.buttons
     assert button["text"] == "Review and sign" and "callback_data" not in button
     assert button["url"].startswith("http://docs.example.test/s/")
-    page = await deciding.open_page(tg.env, button["url"].rsplit("/", 1)[1])
+    page = await party_page.open_page(tg.env, button["url"].rsplit("/", 1)[1])
     assert page.party.recipient_id == rita and page.verb == "sign" and page.may_decide
 
 
@@ -318,7 +318,7 @@ async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningSt
     created = await tg.request(NewParty(role="signer", recipient_id=rita))
     await tg.worker.run_once()
     token = created.parties[0].token
-    await deciding.send_code(tg.env, token)
+    await identity.send_code(tg.env, token)
     before = len(tg.fake.messages_to(RITA))
 
     await tg.worker.run_once()
@@ -331,8 +331,8 @@ async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningSt
     assert "expires in 10 minutes" in text
     [row] = await stored_notifications(tg.env, kind=Kind.SIGN_CODE)
     assert row.status == "sent" and "code" not in row.payload
-    await deciding.confirm_code(tg.env, token, code)
-    assert (await deciding.open_page(tg.env, token)).party.verified_via == "telegram"
+    await identity.confirm_code(tg.env, token, code)
+    assert (await party_page.open_page(tg.env, token)).party.verified_via == "telegram"
 
 
 async def test_once_sealed_the_signed_pdf_arrives_in_the_partys_chat(

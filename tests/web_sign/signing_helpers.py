@@ -5,19 +5,38 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
+from aiohttp import web
 from sqlmodel import select
 
 from storage.models import Party, PartyDecision
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
+from tests.web_sign.conftest import PUBLIC_URL
+from web_sign import create_app
 from web_sign.telegram_auth import signature
 from workflows.context import Env
 from workflows.signing import requests
 from workflows.signing.requests import NewParty, NewRequest
 
 BOT_TOKEN = "123456:test-bot-token-for-mini-app"
+SECRET = "test-secret"
+"""The signing forms' key in these tests, so a test can compute a form's token."""
+
+
+def signing_app(
+    env: Env, cache_dir: Path, *, public_url: str = PUBLIC_URL, secret_key: str = SECRET
+) -> web.Application:
+    """The web app with the signing pages keyed by ``secret_key`` and the Mini App on."""
+    return create_app(
+        env=env,
+        cache_dir=cache_dir,
+        public_url=public_url,
+        secret_key=secret_key,
+        telegram_bot_token=BOT_TOKEN,
+    )
 
 
 def init_data(

@@ -14,17 +14,16 @@ from aiohttp import web
 
 from storage.models import Recipient
 from tests.conftest import Tenant
-from tests.web_sign.conftest import PUBLIC_URL
 from tests.web_sign.signing_helpers import (
-    BOT_TOKEN,
     decisions,
     envelope,
     init_data,
     link_only,
     party_named,
+    signing_app,
 )
 from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
-from web_sign import RedactingAccessLogger, create_app
+from web_sign import RedactingAccessLogger
 from workflows.context import Env, FixedClock
 from workflows.signing.requests import NewParty
 
@@ -43,13 +42,7 @@ pytestmark = [
 
 @pytest.fixture
 def app(env: Env, cache_dir: Path) -> web.Application:
-    return create_app(
-        env=env,
-        cache_dir=cache_dir,
-        public_url=PUBLIC_URL,
-        secret_key="browser-test-secret",
-        telegram_bot_token=BOT_TOKEN,
-    )
+    return signing_app(env, cache_dir, secret_key="browser-test-secret")
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from tests.conftest import STAFF, Tenant
 from tests.helpers import request_status, sealed_documents, stored_notifications
 from tests.web_sign.conftest import PUBLIC_URL
 from tests.web_sign.signing_helpers import (
-    BOT_TOKEN,
     Envelope,
     decisions,
     envelope,
     init_data,
     link_only,
     party_named,
+    signing_app,
 )
 from web_sign import create_app
 from web_sign.logs import redact
@@ -46,13 +46,7 @@ UA = "PhoneBrowser/2.0"
 
 @pytest.fixture
 def app(env: Env, cache_dir: Path) -> web.Application:
-    return create_app(
-        env=env,
-        cache_dir=cache_dir,
-        public_url=PUBLIC_URL,
-        secret_key="test-secret",
-        telegram_bot_token=BOT_TOKEN,
-    )
+    return signing_app(env, cache_dir)
 
 
 def _csrf(text: str) -> str:

@@ -19,7 +19,7 @@ from tests.workflows.test_sealing import drawn_signature, pdfsig
 from workflows.context import Actor, Env
 from workflows.errors import Conflict
 from workflows.outbox.kinds import Kind
-from workflows.signing import completion, deciding, requests
+from workflows.signing import completion, deciding, identity, party_page, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.party_notices import route_sign_notice
 from workflows.signing.requests import NewParty, NewRequest
@@ -57,7 +57,7 @@ async def _decided_request(env: Env, tenant: Tenant) -> tuple[int, list[int]]:
     )
     for link in created.parties:
         for document_id in ids:
-            await deciding.record_opened(env, link.token, document_id, actor=WEB)
+            await party_page.record_opened(env, link.token, document_id, actor=WEB)
     signer, approver = created.parties
     await deciding.decide(
         env,
@@ -213,13 +213,19 @@ async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
     )
     [party] = created.parties
     assert created.request.id is not None
-    await deciding.send_code(env, party.token)  # Rita has only an email: she confirms a code
+    await identity.send_code(env, party.token)  # Rita has only an email: she confirms a code
     async with env.reads() as session:
         [code] = (
             await session.exec(select(Notification).where(Notification.kind == "sign.code"))
         ).all()
-    await deciding.confirm_code(env, party.token, code.payload["code"])
-    await deciding.decide(env, party.token, Decision(kind="approve", needs_review=False), actor=WEB)
+    confirmed = await identity.confirm_code(env, party.token, code.payload["code"])
+    await deciding.decide(
+        env,
+        party.token,
+        Decision(kind="approve", needs_review=False),
+        actor=WEB,
+        browser=confirmed.token,
+    )
     await completion.complete_request(env, created.request.id, key=seal)
 
     async with env.reads() as session:

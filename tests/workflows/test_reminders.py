@@ -22,7 +22,14 @@ from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
 from workflows.sharing import access, inbox, links, notices, sharing, staff_notices
-from workflows.signing import deciding, party_notices, party_reminders, requests
+from workflows.signing import (
+    deciding,
+    identity,
+    party_notices,
+    party_page,
+    party_reminders,
+    requests,
+)
 from workflows.signing.deciding import Decision
 from workflows.signing.requests import NewParty, NewRequest
 
@@ -205,13 +212,14 @@ async def _request(
 
 async def _decide(env: Env, token: str, kind: str) -> None:
     """Decide as the party does on their page: confirm the code sent to them, then decide."""
-    page = await deciding.open_page(env, token)
-    if page.code_channel is not None and not page.verified:
-        await deciding.send_code(env, token)
+    page = await party_page.open_page(env, token)
+    browser = None
+    if page.code_channel is not None:
+        await identity.send_code(env, token)
         code = (await stored_notifications(env, kind=Kind.SIGN_CODE))[-1].payload["code"]
-        await deciding.confirm_code(env, token, code)
+        browser = (await identity.confirm_code(env, token, code)).token
     decision = Decision(kind=kind, typed_name="Typed Name", consent=True, needs_review=False)
-    await deciding.decide(env, token, decision, actor=WEB)
+    await deciding.decide(env, token, decision, actor=WEB, browser=browser)
 
 
 async def _party(env: Env, party_id: int | None) -> Party:

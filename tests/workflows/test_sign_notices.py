@@ -13,7 +13,7 @@ from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox
-from workflows.signing import deciding, party_notices, requests
+from workflows.signing import identity, party_notices, party_page, requests
 from workflows.signing.requests import NewParty
 
 RITA_CHAT, RITA_USER = 4242, 9001
@@ -85,14 +85,14 @@ async def test_a_code_is_cancelled_once_replaced_expired_or_no_longer_needed(
         env, tenant, NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
     )
     token = created.parties[0].token
-    await deciding.send_code(env, token)
-    clock.at += deciding.CODE_GAP
-    await deciding.send_code(env, token)
+    await identity.send_code(env, token)
+    clock.at += identity.CODE_GAP
+    await identity.send_code(env, token)
     first, second = await stored_notifications(env, kind=Kind.SIGN_CODE)
 
     assert (await party_notices.route_sign_notice(env, first)).reason == "a newer code was sent"
     assert (await party_notices.route_sign_notice(env, second)).way == "email"
-    clock.at += deciding.CODE_TTL
+    clock.at += identity.CODE_TTL
     expired = await party_notices.route_sign_notice(env, second)
     assert expired.reason == "the code expired before it was delivered"
     kept = party_notices.kept_payload(second)
@@ -139,11 +139,11 @@ async def test_a_chat_gets_a_link_for_its_own_party_or_as_a_shared_cabinet_colle
     party_id = _party_id(created, "Olga Owner")
 
     own = await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)
-    assert not (await deciding.open_page(env, own)).on_behalf
+    assert not (await party_page.open_page(env, own)).on_behalf
     theirs = await party_notices.chat_link(
         env, party_id=party_id, chat_id=5002, telegram_user_id=5002
     )
-    page = await deciding.open_page(env, theirs)
+    page = await party_page.open_page(env, theirs)
     assert page.on_behalf and page.decider is not None and page.decider.name == "Carl Colleague"
 
     with pytest.raises(NotAllowed, match="sent to someone else"):

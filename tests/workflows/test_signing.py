@@ -28,7 +28,7 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
-from workflows.signing import deciding, requests
+from workflows.signing import deciding, identity, party_page, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.requests import NewParty, NewRequest
 
@@ -76,7 +76,7 @@ def _link_only(name: str, role: str = "signer") -> NewParty:
 
 async def _open_all(env: Env, token: str, envelope: Envelope) -> None:
     for document_id in envelope.document_ids:
-        await deciding.record_opened(env, token, document_id, actor=WEB)
+        await party_page.record_opened(env, token, document_id, actor=WEB)
 
 
 async def _sign(env: Env, token: str, envelope: Envelope, name: str) -> PartyDecision:
@@ -110,7 +110,7 @@ async def test_a_request_gives_each_party_a_link_and_invites_them(env: Env, tena
     assert all(len(link.token_hash) == 64 for link in links)
     assert not any(link.token_hash in envelope.tokens.values() for link in links)
     assert sorted(e.document_id for e in events) == sorted(envelope.document_ids)
-    page = await deciding.open_page(env, envelope.tokens["Adam Adhoc"])
+    page = await party_page.open_page(env, envelope.tokens["Adam Adhoc"])
     assert page.party.role == "approver" and page.may_decide and page.code_channel == "email"
 
 
@@ -206,7 +206,7 @@ async def test_sequential_parties_are_invited_one_after_another(env: Env, tenant
         assert party.phone  # reachable only by link: they decide on possession of it
     envelope = await _envelope(env, tenant, parties, order="sequential")
 
-    second = await deciding.open_page(env, envelope.tokens["Second"])
+    second = await party_page.open_page(env, envelope.tokens["Second"])
     assert not second.may_decide and second.waiting_for == "First"
     with pytest.raises(Conflict, match="not your turn yet: waiting for First"):
         await deciding.decide(
@@ -216,7 +216,7 @@ async def test_sequential_parties_are_invited_one_after_another(env: Env, tenant
     first = await _sign(env, envelope.tokens["First"], envelope, "First Person")
     assert first.auth_level == "link" and first.ip == "203.0.113.9"
 
-    second = await deciding.open_page(env, envelope.tokens["Second"])
+    second = await party_page.open_page(env, envelope.tokens["Second"])
     assert second.may_decide and second.party.invited_at is not None
     await _open_all(env, envelope.tokens["Second"], envelope)
     await deciding.decide(
@@ -258,19 +258,23 @@ async def test_a_party_with_a_channel_confirms_a_code_first(env: Env, tenant: Te
             env, token, Decision(kind="sign", typed_name="Adam", consent=True), actor=WEB
         )
 
-    sent = await deciding.send_code(env, token)
+    sent = await identity.send_code(env, token)
     assert (sent.channel, sent.to) == ("email", "a***@example.test")
     with pytest.raises(Conflict, match="wait a minute"):
-        await deciding.send_code(env, token)
+        await identity.send_code(env, token)
     [note] = await stored_notifications(env, kind=Kind.SIGN_CODE)
     code = note.payload["code"]
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(InvalidInput, match="that code is wrong; 4 tries left"):
-        await deciding.confirm_code(env, token, wrong)
-    await deciding.confirm_code(env, token, f"{code[:3]} {code[3:]}")
+        await identity.confirm_code(env, token, wrong)
+    confirmed = await identity.confirm_code(env, token, f"{code[:3]} {code[3:]}")
 
     decision = await deciding.decide(
-        env, token, Decision(kind="sign", typed_name="Adam Adhoc", consent=True), actor=WEB
+        env,
+        token,
+        Decision(kind="sign", typed_name="Adam Adhoc", consent=True),
+        actor=WEB,
+        browser=confirmed.token,
     )
     assert decision.auth_level == "code:email" and decision.decided_by_name == "Adam Adhoc"
 
@@ -282,23 +286,23 @@ async def test_codes_expire_and_run_out_of_tries(
         env, tenant, [NewParty(role="signer", name="Adam", email="adam@example.test")]
     )
     token = envelope.tokens["Adam"]
-    await deciding.send_code(env, token)
+    await identity.send_code(env, token)
     [note] = await stored_notifications(env, kind=Kind.SIGN_CODE)
     wrong = "000000" if note.payload["code"] != "000000" else "111111"
     for left in (4, 3, 2, 1):
         with pytest.raises(InvalidInput, match=f"{left} tr"):
-            await deciding.confirm_code(env, token, wrong)
+            await identity.confirm_code(env, token, wrong)
     with pytest.raises(NotAllowed, match="too many wrong codes"):
-        await deciding.confirm_code(env, token, wrong)
+        await identity.confirm_code(env, token, wrong)
     with pytest.raises(NotAllowed, match="too many wrong codes"):
-        await deciding.confirm_code(env, token, note.payload["code"])
+        await identity.confirm_code(env, token, note.payload["code"])
 
-    clock.at += deciding.CODE_GAP
-    await deciding.send_code(env, token)
-    clock.at += deciding.CODE_TTL
+    clock.at += identity.CODE_GAP
+    await identity.send_code(env, token)
+    clock.at += identity.CODE_TTL
     latest = (await stored_notifications(env, kind=Kind.SIGN_CODE))[-1]
     with pytest.raises(Gone, match="this code has expired"):
-        await deciding.confirm_code(env, token, latest.payload["code"])
+        await identity.confirm_code(env, token, latest.payload["code"])
 
 
 async def test_telegram_vouches_for_its_own_user_only(env: Env, tenant: Tenant) -> None:
@@ -355,7 +359,7 @@ async def test_a_decline_ends_the_request_for_everyone(env: Env, tenant: Tenant)
     ]
     assert staff.target == f"staff:{tenant.staff_id}"
     with pytest.raises(Gone, match="this request is declined"):
-        await deciding.send_code(env, envelope.tokens["Rita Recipient"])
+        await identity.send_code(env, envelope.tokens["Rita Recipient"])
     async with env.reads() as session:
         actions = (await session.exec(select(AuditEvent.action))).all()
     assert "signature.declined" in actions
@@ -453,7 +457,7 @@ async def test_a_colleague_in_a_shared_cabinet_decides_for_an_absent_party(
         env, party_id=party.id, recipient_id=colleague.id, via="telegram"
     )
 
-    page = await deciding.open_page(env, token)
+    page = await party_page.open_page(env, token)
     assert page.on_behalf and page.decider is not None and page.decider.name == "Carl Colleague"
     assert page.code_channel is None  # Carl has no channel: his link alone decides
     await _open_all(env, token, envelope)
@@ -493,9 +497,9 @@ async def test_a_drawn_signature_is_kept_and_a_bad_one_refused(env: Env, tenant:
 
 async def test_unknown_links_are_not_found(env: Env, tenant: Tenant) -> None:
     with pytest.raises(NotFound, match="signing link does not exist"):
-        await deciding.open_page(env, "x" * 32)
+        await party_page.open_page(env, "x" * 32)
     with pytest.raises(NotFound):
-        await deciding.open_page(env, "../../etc")
+        await party_page.open_page(env, "../../etc")
 
 
 async def test_a_refused_decision_keeps_no_drawing_on_the_medium(

@@ -21,7 +21,7 @@ from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import sealed_documents, upload
 from tests.workflows.test_sealing import certificate_for, party
 from workflows.context import Actor, Env, FixedClock
-from workflows.signing import completion, deciding, requests
+from workflows.signing import completion, deciding, party_page, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal import seal_pdf
@@ -85,7 +85,7 @@ async def completed_request(
     )
     sign_link, approve_link, _ = created.parties
     for link in (sign_link, approve_link):
-        await deciding.record_opened(env, link.token, document.id, actor=WEB)
+        await party_page.record_opened(env, link.token, document.id, actor=WEB)
     await deciding.decide(
         env, sign_link.token, Decision(kind="sign", typed_name=signer, consent=True), actor=WEB
     )

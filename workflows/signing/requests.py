@@ -34,7 +34,7 @@ from workflows import audit, media, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.media import PDF
-from workflows.outbox.kinds import Channel, Kind, PartyPayload, SignStatusPayload
+from workflows.outbox.kinds import Channel, Kind, PartyPayload, SignStatusPayload, Via
 from workflows.people.organizations import check_email
 from workflows.people.recipients import LANGUAGES, can_receive, check_phone
 from workflows.scope import clean_text, get_scoped
@@ -90,6 +90,33 @@ class CreatedRequest:
     request: SignatureRequest
     documents: list[Document]
     parties: list[PartyLinkResult]
+    unconfirmable: list[str] = field(default_factory=list)
+    """For each party who must confirm a one-time code that this installation cannot send
+    them, who and why: they cannot decide until it can (`cannot_confirm`)."""
+
+
+def channels_of(party: Party, contact: Recipient | None) -> list[Via]:
+    """The channels whoever decides for ``party`` is known by, the one to prefer first:
+    ``contact`` is the recipient deciding (the party, or a colleague in their place)."""
+    if contact is not None:
+        linked = contact.telegram_chat_id is not None and contact.telegram_active
+        known = [(Via.TELEGRAM, linked), (Via.EMAIL, bool(contact.email))]
+    else:
+        known = [(Via.EMAIL, bool(party.email))]
+    return [via for via, ok in known if ok]
+
+
+def cannot_confirm(party: Party, contact: Recipient | None, reach: frozenset[str]) -> str | None:
+    """Why whoever decides for ``party`` cannot confirm who they are: a code is owed and
+    none of their channels is one this installation sends through. None when they can."""
+    channels = channels_of(party, contact)
+    if not channels or any(via in reach for via in channels):
+        return None
+    by = " or ".join("Telegram" if via == Via.TELEGRAM else "email" for via in channels)
+    return (
+        f"{party.name} cannot confirm who they are: their one-time code would go by {by}, "
+        "which this installation does not send; they cannot decide until it does"
+    )
 
 
 @dataclass(frozen=True)
@@ -193,7 +220,19 @@ async def create_request(
                 },
             )
         await invite_due(session, request, now)
-    return CreatedRequest(request=request, documents=docs, parties=links)
+        unconfirmable = [
+            why
+            for party in parties
+            if party.role in DECIDING
+            and (why := cannot_confirm(party, await _contact(session, party), env.reach))
+        ]
+    return CreatedRequest(
+        request=request, documents=docs, parties=links, unconfirmable=unconfirmable
+    )
+
+
+async def _contact(session: AsyncSession, party: Party) -> Recipient | None:
+    return await session.get(Recipient, party.recipient_id) if party.recipient_id else None
 
 
 def _check_shape(new: NewRequest, now: datetime) -> None:

@@ -36,7 +36,7 @@ from workflows.people import organizations, recipients
 from workflows.sharing import access, links, sharing, staff_notices
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
-from workflows.signing import deciding, requests
+from workflows.signing import deciding, party_page, requests
 
 STELLA = "U0STELLA"
 SAM = "U0SAM"
@@ -431,7 +431,7 @@ async def test_a_signature_request_moving_on_is_told_to_who_sent_it(
     )
     ada, bo = created.parties
     page = deciding.Decision(kind="approve", consent=True)
-    await deciding.record_opened(env, ada.token, document.id, actor=PARTY)
+    await party_page.record_opened(env, ada.token, document.id, actor=PARTY)
     await deciding.decide(env, ada.token, page, actor=PARTY)
     await deciding.decide(
         env, bo.token, deciding.Decision(kind="decline", reason="No"), actor=PARTY

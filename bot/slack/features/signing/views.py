@@ -235,6 +235,9 @@ def created_message(created: CreatedRequest, *, public_url: str) -> Message:
         lines.append(f"{party.position}. {party.role} {party.name}: {url}")
     if request.message:
         blocks.append(context_block(f"Message: “{escape(request.message[:300])}”"))
+    for why in created.unconfirmable:
+        blocks.append(section(f":warning: {escape(why)}."))
+        lines.append(f"Warning: {why}.")
     blocks.append(
         context_block("Each link opens that party's page; pass it on only to them if they need it.")
     )
