@@ -4,8 +4,10 @@ what its worker still holds, and runs as long as an aiohttp application."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiohttp import web
 from sqlmodel import col, select
@@ -13,7 +15,7 @@ from sqlmodel import col, select
 from storage.models import Notification
 from tests.conftest import START, Tenant
 from workflows import outbox
-from workflows.context import Env
+from workflows.context import Env, SystemClock
 from workflows.outbox import claims
 from workflows.outbox.kinds import Channel, SharePayload, Status, Via
 from workflows.outbox.loop import Claim, OutboxLoop
@@ -153,3 +155,38 @@ async def test_the_loop_runs_as_long_as_an_aiohttp_application(env: Env, tenant:
     await _queue(env, tenant, 3)
     await asyncio.sleep(0.05)
     assert worker.handled == [1, 2], "nothing is claimed once the application stopped"
+
+
+async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
+    env: Env, tenant: Tenant
+) -> None:
+    """Two workers, short leases: the first claims every row, then its channel is down for
+    three leases. Its leases are renewed meanwhile, so the second takes none of them over."""
+    real = dataclasses.replace(env, clock=SystemClock())
+    await _queue(real, tenant, 12)
+    lease = timedelta(seconds=0.3)
+    first = Holder(
+        real, Claim(worker="first", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
+    )
+    second = Holder(
+        real, Claim(worker="second", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
+    )
+    second.release.set()
+
+    async with OutboxLoop(real, first, name="first", idle_seconds=0.01).running():
+
+        async def all_claimed() -> bool:
+            return [s for s, _ in await _statuses(real)] == [Status.SENDING] * 12
+
+        await _until(all_claimed)
+        async with OutboxLoop(real, second, name="second", idle_seconds=0.01).running():
+            await asyncio.sleep(3 * lease.total_seconds())  # the outage
+            first.release.set()
+
+            async def all_sent() -> bool:
+                return len(first.handled) + len(second.handled) == 12
+
+            await _until(all_sent)
+
+    assert sorted(first.handled) == list(range(1, 13)) and second.handled == []
+    assert await _statuses(real) == [(Status.SENT, 1)] * 12

@@ -1,9 +1,10 @@
 """Claiming and settling outbox rows: the part of delivery that lives in the store.
 
 Workers run the loop (`workflows.outbox.loop`): claim due rows, handle each, then mark
-it sent, throttled, failed or waiting. A claim is a lease: a worker that dies between
-sending and marking leaves its rows to be claimed again when the lease ends, so at most
-those rows are sent twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
+it sent, throttled, failed or waiting. A claim is a lease, renewed while the worker is
+still working on its rows (`renew`): a worker that dies between sending and marking
+leaves its rows to be claimed again when the lease ends, so at most those rows are sent
+twice. On PostgreSQL several workers claim with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -220,6 +221,25 @@ async def mark_cancelled(
         last_error=reason,
         **_kept(payload),
     )
+
+
+async def renew(env: Env, *, worker: str, ids: Sequence[int], lease: timedelta = LEASE) -> int:
+    """Extend ``worker``'s lease on those of ``ids`` it still holds, from now: a row that
+    waits its turn behind a rate limiter or an outage must not be taken over and sent again
+    by another worker while this one is still working on it. Returns how many it holds."""
+    if not ids:
+        return 0
+    async with env.sessions() as session, session.begin():
+        result = await session.exec(
+            update(Notification)
+            .where(
+                col(Notification.id).in_(ids),
+                col(Notification.status) == Status.SENDING,
+                col(Notification.claimed_by) == worker,
+            )
+            .values(claimed_until=env.clock.now() + lease)
+        )
+        return result.rowcount
 
 
 async def release_claims(env: Env, *, worker: str) -> int:

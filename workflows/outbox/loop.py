@@ -4,11 +4,13 @@ A worker (delivery to recipients, staff notices, sealing) supplies only what it 
 (`Claim`) and how it handles the rows of one claim (`Worker.handle`); the loop does the
 rest the same way for all. Claimed rows are handled in the background, up to ``ahead``
 claims at once, so a worker whose rows wait on a rate limiter claims the next batch while
-earlier ones are still out. Every wait is bounded: when nothing is due the loop looks again
-after ``idle_seconds``. A database that fails for a moment is logged and tried again. On a
-clean stop the rows in hand get ``drain_seconds`` to finish; whatever the worker still
-holds then is handed back, in a ``finally``, so that it is due again at once rather than
-when its lease ends.
+earlier ones are still out. While a claim is in hand its leases are renewed every third of
+a lease, so rows that wait long (a rate limiter, a channel that is down) are not taken
+over and sent a second time by another worker. Every wait is bounded: when nothing is due
+the loop looks again after ``idle_seconds``. A database that fails for a moment is logged
+and tried again. On a clean stop the rows in hand get ``drain_seconds`` to finish;
+whatever the worker still holds then is handed back, in a ``finally``, so that it is due
+again at once rather than when its lease ends.
 
 `OutboxLoop.lifetime` runs the loop as long as an aiohttp application (its
 ``cleanup_ctx``), the shape of aiohttp's ``examples/background_tasks.py``.
@@ -25,6 +27,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from storage.models import Notification
+from storage.rows import id_of
 from workflows.context import Env
 from workflows.outbox import claims
 from workflows.outbox.kinds import Channel
@@ -96,6 +99,8 @@ class OutboxLoop:
         at most ``drain_seconds``) and hand back what is still held."""
         self._stop = stop
         in_hand: set[asyncio.Task[None]] = set()
+        held: dict[asyncio.Task[None], list[int]] = {}
+        renewing = asyncio.create_task(self._renew(held), name=f"{self.name}: leases")
         caught_up = False  # the last claim took every due row: rest before the next
         try:
             while not stop.is_set():
@@ -108,7 +113,9 @@ class OutboxLoop:
                     if rows:
                         task = asyncio.create_task(self._handle(rows))
                         in_hand.add(task)
+                        held[task] = [id_of(row) for row in rows]
                         task.add_done_callback(in_hand.discard)
+                        task.add_done_callback(lambda done: held.pop(done, None))
                     caught_up = len(rows) < self.worker.claim.batch
                 if len(in_hand) >= self.ahead:
                     await _first_of(in_hand, stop, seconds=self.idle_seconds)
@@ -117,7 +124,11 @@ class OutboxLoop:
                         await asyncio.wait_for(stop.wait(), self.idle_seconds)
                     caught_up = False
         finally:
-            await self._drain(in_hand, graceful=stop.is_set())
+            try:
+                await self._drain(in_hand, graceful=stop.is_set())
+            finally:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -149,6 +160,19 @@ class OutboxLoop:
             limit=claim.batch,
             lease=claim.lease,
         )
+
+    async def _renew(self, held: dict[asyncio.Task[None], list[int]]) -> None:
+        """Every third of a lease, renew the leases of the rows of the claims in hand (the
+        worker settles each row when done with it; a settled row is not renewed)."""
+        claim = self.worker.claim
+        period = claim.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)
+            ids = [row_id for ids in list(held.values()) for row_id in ids]
+            try:
+                await claims.renew(self.env, worker=claim.worker, ids=ids, lease=claim.lease)
+            except Exception:  # the next round tries again before the leases end
+                log.exception("%s: renewing leases failed", self.name)
 
     async def _handle(self, rows: Sequence[Notification]) -> None:
         try:
