@@ -180,6 +180,24 @@ class Share(SQLModel, table=True):
     """Tell the staff who created it if it expires never opened nor downloaded."""
 
 
+class RangeProgress(SQLModel, table=True):
+    """The parts of a shared file one visitor has fetched by range requests so far: once
+    they make up the whole file, that is a download (counted, recorded) and the row goes."""
+
+    __tablename__ = "range_progress"
+    __table_args__ = (UniqueConstraint("share_id", "visitor"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    share_id: int = Field(foreign_key="share.id", index=True)
+    visitor: str = Field(max_length=64)
+    """A hash of the visitor's address and browser: pieces from one download manager."""
+    spans: list[list[int]] = Field(
+        default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]")
+    )
+    """The byte ranges fetched, merged: ``[[start, stop), …]``."""
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
 class AuditHead(SQLModel, table=True):
     """The end of one organisation's chain; its row lock orders appends."""
 

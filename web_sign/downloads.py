@@ -61,12 +61,6 @@ class Transfer:
     stop: int = 0
     """Exclusive."""
 
-    def counts_as_download(self, method: str) -> bool:
-        """A GET that sends the file from its first byte: a full download or a range at 0."""
-        return (
-            method == "GET" and self.outcome in (Outcome.FULL, Outcome.PARTIAL) and self.start == 0
-        )
-
 
 def file_validators(path: Path) -> Validators:
     """The validators ``web.FileResponse`` uses for a file (its ETag is mtime-size)."""
@@ -79,9 +73,20 @@ def document_validators(document: Document) -> Validators:
     return Validators(document.sha256, document.size, document.created_at.timestamp())
 
 
+def whole_file_asked(request: web.BaseRequest) -> bool:
+    """Whether a request gets the whole file whatever the document's validators say: a GET
+    without conditions or ranges."""
+    headers = request.headers
+    return (
+        request.method == "GET"
+        and "Range" not in headers
+        and not any(name in headers for name in CONDITIONAL_HEADERS)
+    )
+
+
 def counted_before_lookup(request: web.BaseRequest) -> bool:
-    """Whether a request is a download whatever the document's validators say: a GET
-    without conditions, asking for everything or for a range from byte 0."""
+    """Whether a request reads the file from its start whatever the document's validators
+    say: a GET without conditions, asking for everything or for a range from byte 0."""
     if request.method != "GET":
         return False
     headers = request.headers

@@ -12,7 +12,7 @@ from web_sign import downloads
 from web_sign.pages import render
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS
-from workflows.sharing import access
+from workflows.sharing import access, ranges
 from workflows.sharing.access import Visitor
 
 PREVIEW_MAX_AGE = 7 * 24 * 3600
@@ -80,15 +80,16 @@ async def page_image(request: web.Request) -> web.StreamResponse:
 async def download(request: web.Request) -> web.StreamResponse:
     """The file itself, with ranges and conditional requests.
 
-    Only a GET that sends the file from byte 0 counts against the link's download limit
-    and is recorded; HEAD, 304, 412, 416 and later ranges only check the link.
+    A GET answered with the whole file counts against the link's download limit and is
+    recorded, before a byte goes. Range requests count once the visitor has fetched the
+    whole file by them (`ranges`); HEAD, 304, 412 and 416 only check the link.
     """
     env = request.app[ENV]
     token = request.match_info["token"]
     visitor = visitor_of(request)
     recorder = request.app.get(RECORDER)
     # A plain GET is a download whatever the file says: check and count in one step.
-    counted = downloads.counted_before_lookup(request)
+    counted = downloads.whole_file_asked(request)
     if counted:
         found = await access.start_download(env, token, visitor, recorder=recorder)
     else:
@@ -100,9 +101,14 @@ async def download(request: web.Request) -> web.StreamResponse:
     else:
         validators = downloads.document_validators(document)
     transfer = downloads.plan_transfer(request, validators)
-    if not counted and transfer.counts_as_download(request.method):
-        await access.start_download(env, token, visitor, recorder=recorder)
-        counted = True
+    if not counted and request.method == "GET":
+        if transfer.outcome is downloads.Outcome.FULL:
+            await access.start_download(env, token, visitor, recorder=recorder)
+            counted = True
+        elif transfer.outcome is downloads.Outcome.PARTIAL:
+            _, counted = await ranges.fetch_range(
+                env, token, visitor, start=transfer.start, stop=transfer.stop, recorder=recorder
+            )
     if counted:
         request.app[METRICS].downloaded.inc()
     if local is not None:

@@ -47,7 +47,7 @@ from workflows.outbox.kinds import (
     UnopenedPayload,
 )
 from workflows.people.recipients import can_receive
-from workflows.sharing import staff_notices
+from workflows.sharing import ranges, staff_notices
 from workflows.signing import identity, party_reminders, requests
 
 ACCESS_NOTICE_AHEAD = timedelta(days=3)
@@ -101,6 +101,7 @@ async def run_all(env: Env, *, at: datetime) -> ScanReport:
     report.dead_summaries = await scan_dead(env, at=at)
     await platform.forget_handled(env, at=at)
     await identity.forget(env, at=at)
+    await ranges.forget(env, at=at)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from tests.web_sign.conftest import (
 )
 from web_sign import create_app
 from web_sign.downloads import content_disposition
-from workflows.context import Env
+from workflows.context import Env, FixedClock
+from workflows.sharing import ranges
 
 
 class StreamingStore(FileBlobStore):
@@ -122,12 +124,13 @@ async def test_if_none_match_answers_304_and_counts_nothing(
     assert len(await events(env, "document.downloaded")) == 1
 
 
-async def test_ranges_send_the_right_bytes_and_only_a_range_from_zero_counts(
+async def test_ranges_send_the_right_bytes_and_count_once_they_make_up_the_file(
     client: TestClient, env: Env, link: Link
 ) -> None:
     data = stored_bytes(env, link)
 
     head = await client.get(link.file, headers={"Range": "bytes=0-99"})
+    assert await events(env, "document.downloaded") == []
     tail = await client.get(link.file, headers={"Range": "bytes=100-"})
     suffix = await client.get(link.file, headers={"Range": "bytes=-10"})
 
@@ -136,7 +139,43 @@ async def test_ranges_send_the_right_bytes_and_only_a_range_from_zero_counts(
     assert head.headers["Content-Range"] == f"bytes 0-99/{len(data)}"
     assert await tail.read() == data[100:]
     assert await suffix.read() == data[-10:]
+    [counted] = await events(env, "document.downloaded")
+    assert counted.details == {"download": 1}
+
+
+async def test_a_range_does_not_use_up_a_one_download_link_but_the_whole_file_does(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    link = await make_link(env, tenant, max_downloads=1)
+    size = link.document.size
+    other = {"User-Agent": "OtherBrowser/1.0"}
+
+    peeks = [
+        await client.get(link.file, headers={"Range": "bytes=0-399"}),
+        await client.get(link.file, headers={"Range": "bytes=0-399", **other}),
+    ]
+    pieces = [
+        await client.get(
+            link.file, headers={"Range": f"bytes={start}-{min(start + 999, size - 1)}"}
+        )
+        for start in range(400, size, 1000)
+    ]
+
+    assert [r.status for r in peeks + pieces] == [206] * (2 + len(pieces))
     assert len(await events(env, "document.downloaded")) == 1
+    refused = await client.get(link.file, headers={"Range": "bytes=0-399", **other})
+    assert refused.status == 410 and "download limit" in await refused.text()
+
+
+async def test_range_progress_is_forgotten_a_day_after_the_last_piece(
+    client: TestClient, env: Env, link: Link, clock: FixedClock
+) -> None:
+    await client.get(link.file, headers={"Range": "bytes=0-99"})
+    assert await ranges.forget(env, at=clock.now()) == 0
+
+    assert await ranges.forget(env, at=clock.now() + ranges.KEPT + timedelta(seconds=1)) == 1
+    await client.get(link.file, headers={"Range": "bytes=100-"})
+    assert await events(env, "document.downloaded") == []
 
 
 async def test_an_unsatisfiable_range_answers_416(client: TestClient, env: Env, link: Link) -> None:
