@@ -26,6 +26,7 @@ from storage.models import Document, Share
 from storage.rows import id_of
 from workflows.documents import filing
 from workflows.sharing import links, sharing
+from workflows.sharing.targets import AcrossClients
 
 SHARE_COLUMNS = (
     Column("id", "Share", "right"),
@@ -92,16 +93,27 @@ def share(
         When | None, when_option("--expires", f"When the share ends: {DATE_HELP}.")
     ] = None,
     message: Annotated[str | None, typer.Option(help="A note for the recipients.")] = None,
+    across_clients: Annotated[
+        bool,
+        typer.Option(
+            "--across-clients",
+            help="Share on purpose with people of another client than the document's "
+            "(recorded in its history).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Share a document with a recipient, a group or a space (exactly one of them)."""
+    """Share a document with a recipient, a group or a space (exactly one of them). A
+    document goes only to its own client's people unless --across-clients says so."""
     targets = [t for t in (recipient, group, space) if t is not None]
     if len(targets) != 1:
         raise UserError("name exactly one of --recipient, --group or --space")
 
     async def work(scope: OrgScope) -> tuple[str, list[sharing.ShareResult], list[str]]:
         env, org_id, actor = scope.env, scope.org_id, scope.actor
-        terms = sharing.ShareTerms(expires_at=ending(expires, scope), message=message)
+        terms = sharing.ShareTerms(
+            expires_at=ending(expires, scope), message=message, across_clients=across_clients
+        )
         document = await filing.find_document(env, org_id=org_id, ref=ref)
         doc_id, shared = id_of(document), document.ref
         if recipient is not None:
@@ -135,7 +147,13 @@ def share(
         )
         return shared, [spaced.share], spaced.skipped
 
-    shared, results, skipped = in_org(ctx, work)
+    async def checked(scope: OrgScope) -> tuple[str, list[sharing.ShareResult], list[str]]:
+        try:
+            return await work(scope)
+        except AcrossClients as e:
+            raise AcrossClients(f"{e}; add --across-clients to share it anyway") from e
+
+    shared, results, skipped = in_org(ctx, checked)
     rows = [
         {
             "share_id": r.share.id,

@@ -64,7 +64,7 @@ def test_sharing_with_a_recipient_a_group_and_a_space(
     assert [s["created"] for s in grouped["shares"]] == [False]
     assert grouped["skipped"] == ["recipient Olle Other is blocked"]
 
-    space = cli.json("space", "create", "Board room")
+    space = cli.json("space", "create", "Board room", "--client", str(office.client_id))
     cli.ok("space", "add-member", str(space["id"]), rid)
     spaced = cli.ok("share", uploaded, "--space", str(space["id"]), "--expires", "2099-01-01")
     assert f"Shared with space {space['id']}" in spaced.stdout
@@ -140,3 +140,33 @@ def test_links_follow_the_served_port_unless_a_public_url_is_set(cli: Cli, uploa
     result = cli.ok("link", uploaded, env={"INKPOST_PUBLIC_URL": None, "INKPOST_PORT": "9123"})
 
     assert result.stdout.strip().splitlines()[-1].startswith("http://127.0.0.1:9123/d/")
+
+
+def test_a_document_goes_to_another_clients_people_only_on_purpose(
+    cli: Cli, office: Office, uploaded: str
+) -> None:
+    nordic = cli.json("client", "add", "Nordic Family Trust")
+    theirs = cli.json("recipient", "add", "Nils Nordic", "--client", str(nordic["id"]))
+    lobby = cli.json("space", "create", "Lobby")
+    mixed = cli.json("group", "create", "Everyone")
+    cli.ok("group", "add", str(mixed["id"]), str(office.recipient_id), str(theirs["id"]))
+
+    refused = cli.fails("share", uploaded, "--recipient", str(theirs["id"]))
+    no_client = cli.fails("share", uploaded, "--space", str(lobby["id"]))
+    mixing = cli.fails("share", uploaded, "--group", str(mixed["id"]), "--across-clients")
+
+    assert refused == (
+        f"error: {uploaded} belongs to Nordic Timber, and Nils Nordic is a recipient of Nordic "
+        "Family Trust; add --across-clients to share it anyway"
+    )
+    assert no_client.endswith(
+        "space Lobby belongs to no client; add --across-clients to share it anyway"
+    )
+    assert cli.json("history", uploaded)[-1]["action"] != "document.shared"
+    assert mixing.startswith("error: group Everyone mixes people of several clients (")
+    shared = cli.json("share", uploaded, "--recipient", str(theirs["id"]), "--across-clients")
+    [made] = shared["shares"]
+    [event] = [e for e in cli.json("history", uploaded) if e["action"] == "document.shared"]
+    assert event["details"]["across_clients"] == "Nordic Family Trust" and made["created"]
+    history = cli.ok("history", uploaded).stdout
+    assert "outside the document's client on purpose (Nordic Family Trust)" in history

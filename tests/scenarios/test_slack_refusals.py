@@ -19,7 +19,7 @@ from workflows import overview
 from workflows.documents import search
 from workflows.errors import Conflict, Unavailable
 from workflows.people import organizations, recipients
-from workflows.sharing import links, sharing
+from workflows.sharing import links, sharing, targets
 
 
 def refusing(error: Exception) -> Any:
@@ -87,7 +87,7 @@ async def test_a_form_refused_unexpectedly_stays_open_with_the_refusal_on_its_fi
         stage.env, org_id=stage.org_id, actor=STAFF, client_id=stage.client_id, name="Anna"
     )
     view = await share_form(stage)
-    monkeypatch.setattr(sharing, "check_targets", refusing(Unavailable("the database is busy")))
+    monkeypatch.setattr(targets, "check_targets", refusing(Unavailable("the database is busy")))
 
     response = await stage.slack.view_submission(
         STELLA, view, {DOCUMENT: ref, RECIPIENTS: [str(anna.id)]}

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.slack.blocks import FOUND_HISTORY, FOUND_LINK, FOUND_SHARE
 from bot.slack.features.sharing.views import (
+    ACROSS,
     DATE,
     DAYS,
     DOCUMENT,
@@ -19,6 +20,7 @@ from bot.slack.features.sharing.views import (
     SPACES,
 )
 from storage.models import Notification, Share
+from storage.rows import id_of
 from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, ResponseMessage, find_element
 from tests.helpers import upload
@@ -151,7 +153,9 @@ async def test_sharing_through_the_modal_shares_notifies_and_reports(stage: Stag
     await groups.add_to_group(
         stage.env, org_id=stage.org_id, actor=STAFF, group_id=group.id, recipient_ids=[carl, dora]
     )
-    space = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
+    space = await spaces.create_space(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Board", client_id=stage.client_id
+    )
     assert space.id is not None
     await spaces.add_space_member(
         stage.env, org_id=stage.org_id, actor=STAFF, space_id=space.id, recipient_id=emil
@@ -239,7 +243,9 @@ async def test_refusals_of_groups_spaces_and_documents_show_on_their_fields(
 ) -> None:
     ref = await stage.document()
     empty = await groups.create_group(stage.env, org_id=stage.org_id, actor=STAFF, name="Nobody")
-    space = await spaces.create_space(stage.env, org_id=stage.org_id, actor=STAFF, name="Board")
+    space = await spaces.create_space(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Board", client_id=stage.client_id
+    )
     assert space.id is not None and empty.id is not None
     await spaces.add_space_member(
         stage.env,
@@ -374,3 +380,24 @@ async def click(stage: Stage, answer: ResponseMessage, action_id: str, ref: str)
     return await stage.slack.block_action(
         STELLA, action_id, ref, message=message, channel_id=stage.fake.dm_channel(STELLA)
     )
+
+
+async def test_another_clients_people_are_shared_with_only_when_ticked(stage: Stage) -> None:
+    ref = await stage.document()
+    nordic = await organizations.add_client(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Nordic Family Trust"
+    )
+    theirs = await recipients.add_recipient(
+        stage.env, org_id=stage.org_id, actor=STAFF, client_id=id_of(nordic), name="Nils"
+    )
+    view = await open_share(stage, STELLA)
+
+    await submit(stage, view, {DOCUMENT: ref, RECIPIENTS: [str(theirs.id)]})
+    refused = errors_shown(stage, view)
+    await submit(stage, view, {DOCUMENT: ref, RECIPIENTS: [str(theirs.id)], ACROSS: ["yes"]})
+    await stage.fake.wait_for_messages(stage.fake.dm_channel(STELLA))
+
+    assert refused["recipients"].endswith("and Nils is a recipient of Nordic Family Trust")
+    assert refused["across"] == "Tick “Share outside the document's client” to share it anyway"
+    [share] = await shares(stage)
+    assert share.recipient_id == theirs.id

@@ -147,6 +147,7 @@ async def test_space_members_are_reminded_one_by_one(env: Env, tenant: Tenant) -
         actor=STAFF,
         name="Board",
         member_ids=[tenant.recipient_id, other],
+        client_id=tenant.client_id,
     )
     assert space.id is not None
     doc = await _document(env, tenant, until=START + DAY)

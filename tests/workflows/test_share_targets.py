@@ -8,13 +8,15 @@ from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import add_person, upload
 from workflows.context import Env, FixedClock
 from workflows.people import groups, recipients, spaces
-from workflows.sharing import sharing
+from workflows.sharing import sharing, targets
 
 
 async def test_targets_that_may_be_shared_with_raise_no_problem(env: Env, tenant: Tenant) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
-    space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel")
+    space = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Panel", client_id=tenant.client_id
+    )
     assert document.id is not None and group.id is not None and space.id is not None
     await groups.add_to_group(
         env,
@@ -24,7 +26,7 @@ async def test_targets_that_may_be_shared_with_raise_no_problem(env: Env, tenant
         recipient_ids=[tenant.recipient_id],
     )
 
-    problems = await sharing.check_targets(
+    problems = await targets.check_targets(
         env,
         org_id=tenant.org_id,
         document_id=document.id,
@@ -49,14 +51,16 @@ async def test_every_refused_target_is_named_and_nothing_is_shared(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
     )
     empty = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Empty")
-    space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel")
+    space = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Panel", client_id=tenant.client_id
+    )
     assert document.id is not None and empty.id is not None and space.id is not None
     await sharing.share_with_space(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
     )
     clock.at = START + timedelta(days=2)
 
-    problems = await sharing.check_targets(
+    problems = await targets.check_targets(
         env,
         org_id=tenant.org_id,
         document_id=document.id,
@@ -77,7 +81,9 @@ async def test_every_refused_target_is_named_and_nothing_is_shared(
 
 async def test_a_revoked_space_share_may_be_shared_again(env: Env, tenant: Tenant) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
-    space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel")
+    space = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Panel", client_id=tenant.client_id
+    )
     assert document.id is not None and space.id is not None
     shared = await sharing.share_with_space(
         env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, space_id=space.id
@@ -87,7 +93,7 @@ async def test_a_revoked_space_share_may_be_shared_again(env: Env, tenant: Tenan
         env, org_id=tenant.org_id, actor=STAFF, share_id=shared.share.share.id
     )
 
-    problems = await sharing.check_targets(
+    problems = await targets.check_targets(
         env, org_id=tenant.org_id, document_id=document.id, space_ids=[space.id]
     )
 

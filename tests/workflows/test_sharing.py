@@ -182,8 +182,12 @@ async def test_deleting_a_space_revokes_its_shares_and_removes_only_its_own_memb
     env: Env, tenant: Tenant
 ) -> None:
     loner = await add_person(env, tenant, name="Lone Member")
-    first = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel A")
-    second = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Panel B")
+    first = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Panel A", client_id=tenant.client_id
+    )
+    second = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Panel B", client_id=tenant.client_id
+    )
     assert first.id is not None and second.id is not None
     memberships = [
         (first.id, loner),
@@ -358,7 +362,9 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
         )
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     # Two members already hold the document through a space: shared, but not told again.
-    space = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    space = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Board", client_id=tenant.client_id
+    )
     assert space.id is not None
     for person in people[:2]:
         assert person.id is not None
@@ -480,8 +486,12 @@ async def test_a_space_share_tells_members_whose_other_shares_ran_out(
     colleague = await add_person(env, tenant, name="Carl Colleague")
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    old_room = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Old room")
-    board = await spaces.create_space(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    old_room = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Old room", client_id=tenant.client_id
+    )
+    board = await spaces.create_space(
+        env, org_id=tenant.org_id, actor=STAFF, name="Board", client_id=tenant.client_id
+    )
     assert old_room.id is not None and board.id is not None
     for space_id, member in (
         (old_room.id, colleague),

@@ -167,6 +167,7 @@ async def test_each_member_of_a_space_is_told_of_separately(env: Env, tenant: Te
         actor=STAFF,
         name="Board",
         member_ids=[tenant.recipient_id, carl],
+        client_id=tenant.client_id,
     )
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     shared = await sharing.share_with_space(
@@ -337,7 +338,12 @@ async def test_the_overview_counts_who_has_not_opened_yet(
 ) -> None:
     carl = await add_person(env, tenant, name="Carl Colleague")
     space = await spaces.create_space(
-        env, org_id=tenant.org_id, actor=STAFF, name="Board", member_ids=[tenant.recipient_id, carl]
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        name="Board",
+        member_ids=[tenant.recipient_id, carl],
+        client_id=tenant.client_id,
     )
     board = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title="Minutes")
     shared = await sharing.share_with_space(

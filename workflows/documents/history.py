@@ -230,6 +230,9 @@ def _shared(d: _Details, event: AuditEvent, directory: Directory) -> str:
     group = d.get("group_id")
     if group is not None:
         target += f" through group {directory.groups.get(group, group)}"
+    other = d.get("across_clients")
+    if other:
+        target += f", outside the document's client on purpose ({other})"
     expires = d.get("expires_at")
     ends = f" until {when(expires, directory.timezone)}" if expires else ", with no end date"
     return f"Shared with {target}{ends}{_share(event)}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from sqlalchemy import select as sa_select
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,7 @@ from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.scope import get_scoped
 
 Place = TypeVar("Place", Group, Space)
+RECIPIENTS = Recipient.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -183,17 +185,20 @@ class MemberRow(NamedTuple):
     name: str
     status: str
     access_expires_at: datetime | None
+    client_id: int
 
 
 async def member_rows(
     session: AsyncSession, kind: Kind[Place], *, org_id: int, place_id: int
 ) -> list[MemberRow]:
-    rows = await session.exec(
-        select(Recipient.id, Recipient.name, Recipient.status, Recipient.access_expires_at)
-        .join(kind.link, col(kind.link.recipient_id) == Recipient.id)
-        .where(kind.place_column == place_id, Recipient.org_id == org_id)
-        .order_by(col(Recipient.id))
+    people = RECIPIENTS.c
+    query = (
+        sa_select(people.id, people.name, people.status, people.access_expires_at, people.client_id)
+        .join(kind.link, col(kind.link.recipient_id) == people.id)
+        .where(kind.place_column == place_id, people.org_id == org_id)
+        .order_by(people.id)
     )
+    rows = await (await session.connection()).execute(query)
     return [MemberRow(*row) for row in rows.all()]
 
 

@@ -1,32 +1,32 @@
 """Sharing documents with recipients, groups and spaces; revoking.
 
-Every share is written the same way, by `_write`: plain rows in one bulk insert each for
+Every share is written the same way, by `write`: plain rows in one bulk insert each for
 the shares, their history events and their notices. A group may hold ten thousand people,
 and model objects would cost most of the time; a share with one person or a space takes
-the same path. The refusals each kind of target can meet are written once, in the
-``_…_refusing`` checks, which sharing raises and `check_targets` collects."""
+the same path. Whom a document may go to, and the refusals, are `targets`'."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
-from storage.models import Document, Group, Recipient, Share, Space, SpaceMember
+from storage.models import Document, Share, SpaceMember
 from storage.rows import id_of
 from workflows import audit, outbox
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, InvalidInput, NotAllowed, WorkflowError
+from workflows.errors import Conflict, InvalidInput
 from workflows.outbox.kinds import Channel, SharePayload
-from workflows.people.membership import GROUPS, SPACES, MemberRow, member_rows
+from workflows.people.membership import SPACES, MemberRow, member_rows
 from workflows.people.recipients import can_receive
 from workflows.scope import clean_text, get_scoped
+from workflows.sharing import targets
 from workflows.tokens import new_token
 
 SHARES = Share.__table__  # type: ignore[attr-defined]
@@ -95,6 +95,9 @@ class ShareTerms:
     expires_at: datetime | None = None
     message: str | None = None
     staff_id: int | None = None
+    across_clients: bool = False
+    """Staff share on purpose with people of a client other than the document's; each
+    such share names that client in its history (`targets`)."""
 
 
 def check_terms(terms: ShareTerms, now: datetime) -> str | None:
@@ -177,50 +180,6 @@ async def write(
     return [ShareResult(ShareRow.of(row), token) for row, token in zip(rows, tokens, strict=True)]
 
 
-# The refusals: each raises what sharing with that target would refuse -------------------
-
-
-async def _recipient_refusing(
-    session: AsyncSession, *, org_id: int, recipient_id: int, now: datetime
-) -> MemberRow:
-    recipient = await get_scoped(
-        session, Recipient, org_id=org_id, id=recipient_id, what="recipient"
-    )
-    refusal = can_receive(recipient, now)
-    if refusal:
-        raise NotAllowed(f"cannot share: {refusal}")
-    return MemberRow(
-        id_of(recipient), recipient.name, recipient.status, recipient.access_expires_at
-    )
-
-
-async def _group_refusing(
-    session: AsyncSession, *, org_id: int, group_id: int
-) -> tuple[Group, list[MemberRow]]:
-    group = await get_scoped(session, Group, org_id=org_id, id=group_id, what="group")
-    members = await member_rows(session, GROUPS, org_id=org_id, place_id=group_id)
-    if not members:
-        raise InvalidInput(f"group {group.name} has no members")
-    return group, members
-
-
-async def _space_refusing(
-    session: AsyncSession, *, document: Document, space_id: int, now: datetime
-) -> Space:
-    space = await get_scoped(session, Space, org_id=document.org_id, id=space_id, what="space")
-    held = await session.exec(
-        select(Share).where(
-            Share.org_id == document.org_id,
-            Share.document_id == document.id,
-            Share.space_id == space_id,
-            col(Share.revoked_at).is_(None),
-        )
-    )
-    if any(active(share, now) for share in held.all()):
-        raise Conflict(f"{document.ref} is already shared with space {space.name}")
-    return space
-
-
 async def share_with_recipient(
     env: Env,
     *,
@@ -237,8 +196,12 @@ async def share_with_recipient(
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        person = await _recipient_refusing(
-            session, org_id=org_id, recipient_id=recipient_id, now=now
+        person, checked = await targets.recipient(
+            session,
+            document=document,
+            recipient_id=recipient_id,
+            now=now,
+            across_clients=terms.across_clients,
         )
         shared = await _share_with_each(
             session,
@@ -249,6 +212,7 @@ async def share_with_recipient(
             terms=terms,
             message=message,
             now=now,
+            other_client=checked.other_client,
         )
         return shared[0]
 
@@ -271,7 +235,9 @@ async def share_with_group(
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        _, members = await _group_refusing(session, org_id=org_id, group_id=group_id)
+        members, checked = await targets.group(
+            session, document=document, group_id=group_id, across_clients=terms.across_clients
+        )
         eligible = []
         for recipient in members:
             refusal = can_receive(recipient, now)
@@ -288,6 +254,7 @@ async def share_with_group(
             terms=terms,
             message=message,
             now=now,
+            other_client=checked.other_client,
         )
         result.shares.extend(shared)
     return result
@@ -303,6 +270,7 @@ async def _share_with_each(
     terms: ShareTerms,
     message: str | None,
     now: datetime,
+    other_client: str | None,
 ) -> list[ShareResult]:
     """A direct share of ``document`` for each of ``recipients`` (who may all receive it),
     in the caller's transaction: the live share someone already has, or a new one with its
@@ -327,7 +295,10 @@ async def _share_with_each(
                 action="document.shared",
                 recipient_id=r.id,
                 group_id=group_id,
-                details={"recipient_id": r.id, "recipient": r.name, "group_id": group_id},
+                details=_crossing(
+                    {"recipient_id": r.id, "recipient": r.name, "group_id": group_id},
+                    other_client,
+                ),
             )
             for r in fresh
         ],
@@ -369,7 +340,7 @@ async def _active_direct_shares(
     connection = await session.connection()
     for share in (await connection.execute(query)).all():
         rid = share.recipient_id
-        if rid is not None and rid in wanted and active(share, now):
+        if rid is not None and rid in wanted and targets.active(share, now):
             held[rid] = share._asdict()
     return held
 
@@ -430,7 +401,13 @@ async def share_with_space(
         document = await get_scoped(
             session, Document, org_id=org_id, id=document_id, what="document"
         )
-        space = await _space_refusing(session, document=document, space_id=space_id, now=now)
+        space, checked = await targets.space(
+            session,
+            document=document,
+            space_id=space_id,
+            now=now,
+            across_clients=terms.across_clients,
+        )
         [made] = await write(
             session,
             document=document,
@@ -443,7 +420,9 @@ async def share_with_space(
                     kind="space",
                     action="document.shared",
                     space_id=space_id,
-                    details={"space_id": space_id, "space": space.name},
+                    details=_crossing(
+                        {"space_id": space_id, "space": space.name}, checked.other_client
+                    ),
                 )
             ],
         )
@@ -506,76 +485,14 @@ async def list_shares(
         rows = (await session.exec(query.order_by(col(Share.id)))).all()
     if active_only:
         now = env.clock.now()
-        rows = [share for share in rows if active(share, now)]
+        rows = [share for share in rows if targets.active(share, now)]
     return rows
 
 
-def active(share: Share | Row[Any], now: datetime) -> bool:
-    """Whether the share still opens: not revoked, not expired, downloads left."""
-    if share.revoked_at is not None:
-        return False
-    if share.expires_at is not None and share.expires_at <= now:
-        return False
-    return share.max_downloads is None or share.download_count < share.max_downloads
+def _crossing(details: dict[str, Any], other_client: str | None) -> dict[str, Any]:
+    """The details of a share's event, naming the other client it went to on purpose."""
+    return {**details, "across_clients": other_client} if other_client else details
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-@dataclass(frozen=True)
-class TargetProblems:
-    """Why sharing would refuse each kind of target; all lists are empty when it would not."""
-
-    recipients: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
-    spaces: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.recipients or self.groups or self.spaces)
-
-
-async def check_targets(
-    env: Env,
-    *,
-    org_id: int,
-    document_id: int,
-    recipient_ids: Sequence[int] = (),
-    group_ids: Sequence[int] = (),
-    space_ids: Sequence[int] = (),
-) -> TargetProblems:
-    """What `share_with_recipient`, `share_with_group` and `share_with_space` would refuse
-    for these targets, found before any of them is called: a form shares with several
-    targets at once and must share with none when one of them would be refused."""
-    now = env.clock.now()
-    problems = TargetProblems()
-    async with env.reads() as session:
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
-        for recipient_id in recipient_ids:
-            problems.recipients.extend(
-                await _refusal(
-                    _recipient_refusing(session, org_id=org_id, recipient_id=recipient_id, now=now)
-                )
-            )
-        for group_id in group_ids:
-            problems.groups.extend(
-                await _refusal(_group_refusing(session, org_id=org_id, group_id=group_id))
-            )
-        for space_id in space_ids:
-            problems.spaces.extend(
-                await _refusal(
-                    _space_refusing(session, document=document, space_id=space_id, now=now)
-                )
-            )
-    return problems
-
-
-async def _refusal(check: Awaitable[object]) -> list[str]:
-    """What ``check`` refuses, as a list of its one message; empty when it passes."""
-    try:
-        await check
-    except WorkflowError as e:
-        return [str(e)]
-    return []

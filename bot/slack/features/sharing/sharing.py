@@ -3,7 +3,7 @@
 The modal opens at once with a loading state (a trigger_id lasts 3 s) and is filled with
 views.update once the organisation's groups and spaces are read; its document and
 recipient pickers search as the person types. A submission is checked whole before it is
-acknowledged, every target with `sharing.check_targets`, so that each refusal shows on its
+acknowledged, every target with `targets.check_targets`, so that each refusal shows on its
 field and nothing is shared; the shares happen after the acknowledgement and the outcome
 arrives as a direct message.
 """
@@ -24,6 +24,8 @@ from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.features.sharing.views import (
+    ACROSS,
+    ACROSS_LABEL,
     BLOCK_OF,
     CALLBACK,
     DATE,
@@ -61,7 +63,7 @@ from workflows.documents import filing, search
 from workflows.errors import WorkflowError
 from workflows.people import groups, recipients, spaces
 from workflows.people.staff import StaffContext
-from workflows.sharing import sharing
+from workflows.sharing import sharing, targets
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +188,23 @@ class Sharing:
             document = await filing.find_document(self.env, org_id=context.org_id, ref=ref)
         except WorkflowError as error:
             return {document_block: sentence(str(error))}
-        problems = await sharing.check_targets(
+        across_clients = form.ticked(ACROSS)
+        problems = await targets.check_targets(
             self.env,
             org_id=context.org_id,
             document_id=id_of(document),
             recipient_ids=recipient_ids,
             group_ids=group_ids,
             space_ids=space_ids,
+            across_clients=across_clients,
         )
         if problems:
             return _problem_errors(problems)
         terms = sharing.ShareTerms(
-            expires_at=expires_at, message=message, staff_id=context.staff.id
+            expires_at=expires_at,
+            message=message,
+            staff_id=context.staff.id,
+            across_clients=across_clients,
         )
         return Plan(context, document, recipient_ids, group_ids, space_ids, terms)
 
@@ -260,6 +267,9 @@ class _Form:
             return []
         return list(dict.fromkeys(int(value) for value in values))
 
+    def ticked(self, action_id: str) -> bool:
+        return bool(self._entry(action_id).get("selected_options"))
+
     def text(self, action_id: str) -> str:
         return str(self._entry(action_id).get("value") or "").strip()
 
@@ -294,8 +304,10 @@ class _Form:
         return None
 
 
-def _problem_errors(problems: sharing.TargetProblems) -> Errors:
+def _problem_errors(problems: targets.TargetProblems) -> Errors:
     errors: Errors = {}
+    if problems.across_clients:
+        errors[BLOCK_OF[ACROSS]] = f"Tick “{ACROSS_LABEL}” to share it anyway"
     for action_id, found in (
         (RECIPIENTS, problems.recipients),
         (GROUPS, problems.groups),

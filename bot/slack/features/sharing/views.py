@@ -30,6 +30,8 @@ SPACES = "share_spaces"
 MESSAGE = "share_message"
 DAYS = "share_days"
 DATE = "share_date"
+ACROSS = "share_across_clients"
+ACROSS_LABEL = "Share outside the document's client"
 BLOCK_OF = {
     DOCUMENT: "document",
     RECIPIENTS: "recipients",
@@ -38,6 +40,7 @@ BLOCK_OF = {
     MESSAGE: "message",
     DAYS: "days",
     DATE: "date",
+    ACROSS: "across",
 }
 """The input block holding each element: errors are keyed by block, values by both."""
 MAX_MESSAGE = 2000
@@ -160,6 +163,14 @@ def share_modal(
             "…or at the end of",
             {"type": "datepicker", "placeholder": placeholder("Pick a date")},
             optional=True,
+        ),
+        _input(
+            ACROSS,
+            "Other clients",
+            {"type": "checkboxes", "options": [option(ACROSS_LABEL, "yes")]},
+            optional=True,
+            hint="Only on purpose: a document goes to its own client's people unless this "
+            "is ticked, and the history records that it went elsewhere.",
         ),
     ]
     return modal_view(CALLBACK, title=TITLE, submit="Share", blocks=blocks)
