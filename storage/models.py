@@ -38,6 +38,9 @@ class Organization(SQLModel, table=True):
     """The Slack channel that gets every staff notice; without one, each goes to the staff
     member who shared."""
     storage_quota_bytes: int | None = None
+    allow_active_content: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """Accept PDFs that run JavaScript or programs by themselves (refused by default); each
+    such document records what it holds in ``Document.active_content``."""
     categories: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CATEGORIES), sa_column=Column(JSONType, nullable=False)
     )
@@ -149,6 +152,9 @@ class Document(SQLModel, table=True):
     direction: str = Field(default="outbound", max_length=16)
     uploaded_by_staff_id: int | None = Field(default=None, foreign_key="staffuser.id")
     uploaded_by_recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    active_content: str | None = Field(default=None, max_length=500)
+    """What in the PDF runs by itself (JavaScript, a Launch action…), when the organisation
+    accepts such files; None for a file without."""
     created_at: datetime = _created()
 
     @property

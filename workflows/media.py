@@ -52,6 +52,8 @@ PDFIUM_LOCK = threading.Lock()
 class PdfFacts:
     pages: int
     text: str
+    active: tuple[str, ...] = ()
+    """The active content found (`active_content`), as a person names it."""
 
 
 def sniff(path: Path) -> str:
@@ -119,11 +121,16 @@ def _looks_like_text(path: Path) -> bool:
 
 
 def inspect_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
-    """Open a PDF as a reader would; refuse one that is damaged, cut short or locked."""
+    """Open a PDF as a reader would; refuse one that is damaged, cut short, locked, or
+    also a ZIP archive (a polyglot, which a reader would open as something else). What it
+    holds that runs by itself is found and named, not refused: that is the caller's call."""
     if not _has_end_marker(path):
         raise InvalidInput("the PDF is truncated: it has no end-of-file marker")
+    if zipfile.is_zipfile(path):
+        raise InvalidInput("the file is a PDF and a ZIP archive at once; send the PDF on its own")
     with PDFIUM_LOCK:
-        return _read_pdf(path, max_text_chars=max_text_chars)
+        facts = _read_pdf(path, max_text_chars=max_text_chars)
+    return PdfFacts(facts.pages, facts.text, active=tuple(active_content(path)))
 
 
 def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
@@ -142,11 +149,14 @@ def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
         for index in range(pages):
             if total >= max_text_chars:
                 break
-            page = pdf[index]
-            textpage = page.get_textpage()
-            chunk = textpage.get_text_range()
-            textpage.close()
-            page.close()
+            try:
+                page = pdf[index]
+                textpage = page.get_textpage()
+                chunk = textpage.get_text_range()
+                textpage.close()
+                page.close()
+            except Exception as e:  # whatever a damaged page makes the reader raise
+                raise InvalidInput(f"the PDF cannot be read: page {index + 1} is damaged") from e
             parts.append(chunk)
             total += len(chunk)
         text = "\n".join(parts).replace("\x00", "")
@@ -159,7 +169,10 @@ def pdf_is_encrypted(path: Path) -> bool:
     """Whether a PDF carries encryption, even one that opens without a password (an
     owner password restricting changes): such a file cannot be signed incrementally."""
     with PDFIUM_LOCK:
-        pdf = pypdfium2.PdfDocument(path)
+        try:
+            pdf = pypdfium2.PdfDocument(path)
+        except pypdfium2.PdfiumError as e:
+            raise InvalidInput("the PDF cannot be opened: it is damaged") from e
         try:
             return bool(pypdfium2.raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1)
         finally:
@@ -171,3 +184,92 @@ def _has_end_marker(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.seek(max(0, size - 2048))
         return b"%%EOF" in handle.read()
+
+
+RUNNING_ACTIONS = {
+    "/JavaScript": "JavaScript",
+    "/Launch": "a Launch action (it starts a program)",
+    "/ImportData": "an ImportData action",
+    "/RichMediaExecute": "a RichMedia action",
+}
+"""Actions that run code or programs, wherever they sit in the file."""
+QUIET_ACTIONS = {"/GoTo"}
+"""Actions a PDF may run by itself (on opening, on an event): moving to one of its pages."""
+MAX_OBJECTS = 200_000
+
+
+def active_content(path: Path) -> list[str]:
+    """What in the PDF at ``path`` runs by itself or runs code: JavaScript, Launch and
+    similar actions anywhere, any action but moving to a page when it is opened or on an
+    event, XFA forms (which carry scripts). Names each kind once; empty for a plain PDF."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        with path.open("rb") as handle:
+            reader = PdfFileReader(handle, strict=False)
+            if reader.encrypted:
+                # Only a file that opens without a password gets this far (an owner
+                # password restricting changes): its objects open with the empty one.
+                reader.decrypt(b"")
+            return _walk(reader.trailer_view)
+    except (PdfReadError, ValueError, KeyError, TypeError, RecursionError) as e:
+        raise InvalidInput(
+            "the PDF cannot be read: its structure is damaged; save it as PDF again and send that"
+        ) from e
+
+
+def _walk(trailer: object) -> list[str]:
+    from pyhanko.pdf_utils import generic
+
+    found: dict[str, None] = {}
+    seen: set[tuple[int, int]] = set()
+    todo: list[object] = [trailer]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, generic.IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > MAX_OBJECTS:
+                raise InvalidInput("the PDF holds too many objects to be checked")
+            item = item.get_object()
+        if isinstance(item, generic.ArrayObject):
+            todo.extend(item)
+        elif isinstance(item, generic.DictionaryObject):
+            for name in _active_in(item):
+                found.setdefault(name)
+            todo.extend(item.values())
+    return list(found)
+
+
+def _active_in(entry: object) -> list[str]:
+    """What one dictionary itself says runs: its own action, what it runs on opening or
+    on events, an XFA form."""
+    from pyhanko.pdf_utils import generic
+
+    assert isinstance(entry, generic.DictionaryObject)
+    names = []
+    kind = entry.get("/S")
+    if "/JS" in entry:
+        names.append(RUNNING_ACTIONS["/JavaScript"])
+    elif kind in RUNNING_ACTIONS:
+        names.append(RUNNING_ACTIONS[str(kind)])
+    opening = entry.get("/OpenAction")
+    if opening is not None:
+        opening = opening.get_object()
+        if isinstance(opening, generic.DictionaryObject) and opening.get("/S") not in QUIET_ACTIONS:
+            names.append(f"an action run on opening ({str(opening.get('/S', '?'))[1:]})")
+    events = entry.get("/AA")
+    if events is not None:
+        events = events.get_object()
+        if isinstance(events, generic.DictionaryObject):
+            for action in events.values():
+                action = action.get_object()
+                kind = action.get("/S") if isinstance(action, generic.DictionaryObject) else None
+                if kind not in QUIET_ACTIONS:
+                    names.append(f"an action run on an event ({str(kind or '?')[1:]})")
+    if "/XFA" in entry:
+        names.append("an XFA form (it may run scripts)")
+    return names

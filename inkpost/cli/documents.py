@@ -62,6 +62,7 @@ def document_row(document: Document, client_names: dict[int, str] | None = None)
         "version_no": document.version_no,
         "version_of": document.version_of,
         "direction": document.direction,
+        "active_content": document.active_content,
         "available_from": document.available_from,
         "available_until": document.available_until,
         "created_at": document.created_at,

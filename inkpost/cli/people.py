@@ -3,6 +3,7 @@ groups and spaces. Each command is one workflow call and one rendering of its re
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -41,6 +42,13 @@ recipient_app = typer.Typer(help="Recipients: people at a client.", no_args_is_h
 
 StaffArg = Annotated[str, named_argument("staff member", "STAFF")]
 RecipientArg = Annotated[str, named_argument("recipient", "RECIPIENT")]
+
+
+class ActiveContent(StrEnum):
+    ALLOW = "allow"
+    REFUSE = "refuse"
+
+
 SlackChannelOption = Annotated[
     str | None,
     typer.Option(
@@ -64,6 +72,7 @@ ORG_COLUMNS = (
     Column("slack_team_id", "Slack team"),
     Column("slack_channel", "Notice channel"),
     Column("default_language", "Language"),
+    Column("allow_active_content", "Active content"),
     Column("created_at", "Created"),
 )
 
@@ -78,6 +87,7 @@ def org_row(org: Organization) -> dict[str, Any]:
         "default_language": org.default_language,
         "timezone": org.timezone,
         "categories": list(org.categories),
+        "allow_active_content": org.allow_active_content,
         "created_at": org.created_at,
     }
 
@@ -126,16 +136,35 @@ def org_edit(
     ctx: typer.Context,
     *,
     slack_channel: SlackChannelOption = None,
+    active_content: Annotated[
+        ActiveContent | None,
+        typer.Option(
+            help="Whether uploads may be PDFs that run JavaScript or programs by themselves "
+            "(refused by default; each accepted one records what it holds).",
+            case_sensitive=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change the organisation's settings (the one --org names, or the only one)."""
-    if slack_channel is None:
+    if slack_channel is None and active_content is None:
         raise UserError("say what to change, e.g. --slack-channel C0123ABCD")
 
     async def work(scope: OrgScope) -> Organization:
-        return await staff_notices.set_notice_channel(
-            scope.env, org_id=scope.org_id, actor=scope.actor, channel=slack_channel
-        )
+        org = None
+        if slack_channel is not None:
+            org = await staff_notices.set_notice_channel(
+                scope.env, org_id=scope.org_id, actor=scope.actor, channel=slack_channel
+            )
+        if active_content is not None:
+            org = await organizations.set_active_content(
+                scope.env,
+                org_id=scope.org_id,
+                actor=scope.actor,
+                allow=active_content is ActiveContent.ALLOW,
+            )
+        assert org is not None
+        return org
 
     org = in_org(ctx, work)
     show_record(org_row(org), title=f"Updated organisation {org.slug}", as_json=as_json)

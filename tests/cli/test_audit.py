@@ -141,7 +141,7 @@ def busy_history(cli: Cli, office: Office, pdf_file: Path) -> None:
     group = cli.json("group", "create", "Board")
     cli.ok("group", "add", str(group["id"]), str(other["id"]))
     cli.ok("share", "D-1", "--group", str(group["id"]))
-    space = cli.json("space", "create", "Board room")
+    space = cli.json("space", "create", "Board room", "--client", str(office.client_id))
     cli.ok("share", "D-1", "--space", str(space["id"]), "--expires", "2027-06-30T17:30")
     link = cli.json(
         "link", "D-1", "--max-downloads", "1", "--expires", "2027-12-31", "--tell-me-if-unused"

@@ -12,6 +12,7 @@ import pytest
 from inkpost.cli import documents as cli_documents
 from inkpost.sample_pdf import make_pdf
 from tests.cli.conftest import Cli, Office
+from tests.damaged_pdfs import damaged, hostile
 from tests.helpers import blob_files
 
 
@@ -257,3 +258,37 @@ def test_the_workflow_limit_holds_when_a_file_grows_after_it_was_checked(
     assert line == f"error: file is larger than the limit of 1 MB (file {big})"
     assert cli.count("document") == 0
     assert blob_files(cli.blobs_root) == []
+
+
+@pytest.mark.parametrize("name", sorted({**damaged(), **hostile()}))
+def test_a_damaged_or_hostile_pdf_is_refused_in_one_line_and_leaves_nothing(
+    cli: Cli, office: Office, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / "upload.pdf"
+    path.write_bytes({**damaged(), **hostile()}[name])
+
+    line = cli.fails(
+        "upload", str(path), "--category", "contract", "--client", str(office.client_id)
+    )
+
+    assert line.startswith(("error: the PDF", "error: the file is a PDF and a ZIP")), line
+    assert cli.count("document") == 0
+    assert blob_files(cli.blobs_root) == []
+
+
+def test_an_organisation_that_accepts_active_content_records_it(
+    cli: Cli, office: Office, tmp_path: Path
+) -> None:
+    path = tmp_path / "scripted.pdf"
+    path.write_bytes(hostile()["JavaScript on opening"])
+    cli.ok("org", "edit", "--active-content", "allow")
+
+    client = str(office.client_id)
+    [uploaded] = cli.json("upload", str(path), "--category", "contract", "--client", client)
+
+    shown = cli.json("documents", "show", uploaded["ref"])
+    assert shown["active_content"] == "an action run on opening (JavaScript); JavaScript"
+    assert cli.json("org", "list")[0]["allow_active_content"] is True
+    cli.ok("org", "edit", "--active-content", "refuse")
+    refused = cli.fails("upload", str(path), "--category", "contract", "--client", client)
+    assert refused.startswith("error: the PDF holds content that runs by itself")

@@ -14,6 +14,7 @@ from bot.slack.features.upload import views
 from inkpost.sample_pdf import make_pdf
 from storage.models import Document
 from tests.conftest import STAFF
+from tests.damaged_pdfs import damaged, hostile
 from tests.fakes.slack_api import GENERAL_CHANNEL, PostedMessage
 from tests.helpers import blob_files
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, Stage
@@ -401,3 +402,17 @@ async def test_a_rate_limited_modal_waits_its_retry_after_and_opens(stage: Stage
 
     assert view["blocks"]
     assert [r.status for r in stage.fake.requests_for("views.open")] == [429, 200]
+
+
+@pytest.mark.parametrize("name", ["page tree that loops", "JavaScript on opening"])
+async def test_a_damaged_or_hostile_pdf_is_refused_and_not_kept(stage: Stage, name: str) -> None:
+    data = {**damaged(), **hostile()}[name]
+    view = await open_upload(stage)
+    file = picked(stage, "letter.pdf", data, "application/pdf")
+
+    await submit(stage, view, {**form(), views.FILE: [file], views.CLIENT: str(stage.client_id)})
+    message = await result(stage)
+
+    assert "letter.pdf was not saved: the PDF" in message.text
+    assert await stored(stage) == []
+    assert blob_files(stage.env.blobs.root) == []

@@ -30,6 +30,7 @@ from bot.telegram.sender import TelegramSender
 from inkpost.sample_pdf import make_pdf
 from storage.models import AuditEvent, Document, Recipient
 from tests.conftest import STAFF, Tenant
+from tests.damaged_pdfs import damaged, hostile
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.telegram_api import FakeTelegramApi, FloodLimits, TgUser
 from tests.helpers import stored_notifications, upload
@@ -413,3 +414,20 @@ async def test_the_webhook_takes_only_updates_with_the_secret(
     assert telegram_api.webhook_deliveries and all(
         d.status == 200 for d in telegram_api.webhook_deliveries
     )
+
+
+@pytest.mark.parametrize("name", ["cut, end marker kept", "Launch action on opening"])
+async def test_a_damaged_or_hostile_returned_file_is_refused_with_its_reason(
+    stage: Stage, name: str
+) -> None:
+    await stage.link(stage.tenant.recipient_id, RITA)
+    before = len(stage.fake.messages_to(RITA))
+
+    stage.fake.user_sends_document(
+        RITA, "signed.pdf", {**damaged(), **hostile()}[name], "application/pdf"
+    )
+    await stage.fake.wait_for(lambda: len(stage.fake.messages_to(RITA)) > before)
+
+    assert "the PDF" in (stage.fake.messages_to(RITA)[-1].text or "")
+    async with stage.env.sessions() as session:
+        assert (await session.exec(select(Document))).all() == []

@@ -18,7 +18,7 @@ from storage.models import Client, Document, Organization
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound, Unavailable
-from workflows.media import EXTENSIONS, PDF, check_name, inspect_pdf, sniff
+from workflows.media import EXTENSIONS, PDF, PdfFacts, check_name, inspect_pdf, sniff
 from workflows.scope import clean_text, get_scoped
 
 REF = re.compile(r"^\s*(?:d-?)?(\d{1,12})\s*$", re.IGNORECASE)
@@ -110,7 +110,8 @@ async def upload_document(
     try:
         if meta.version_of is not None:
             await _refuse_unchanged(env, org_id, meta.version_of, staged.sha256)
-        media_type, pages, text = await _inspect(env, staged, filename=meta.filename)
+        media_type, facts = await _inspect(env, staged, filename=meta.filename)
+        active = _active_content(facts, allowed=org.allow_active_content)
         filename = safe_filename(meta.filename)
         if "." not in filename:
             filename += EXTENSIONS[media_type]
@@ -143,8 +144,9 @@ async def upload_document(
                 size=staged.size,
                 sha256=staged.sha256,
                 blob_key=staged.key,
-                page_count=pages,
-                text_content=text,
+                page_count=facts.pages if facts else None,
+                text_content=facts.text if facts else None,
+                active_content=active,
                 available_from=meta.available_from,
                 available_until=meta.available_until,
                 version_of=root,
@@ -172,6 +174,7 @@ async def upload_document(
                     "size": staged.size,
                     "sha256": staged.sha256,
                     "version_no": version_no,
+                    **({"active_content": active} if active else {}),
                 },
             )
     finally:
@@ -228,17 +231,29 @@ async def same_content(env: Env, *, org_id: int, document: Document) -> Sequence
         ).all()
 
 
-async def _inspect(
-    env: Env, staged: StagedBlob, *, filename: str
-) -> tuple[str, int | None, str | None]:
+async def _inspect(env: Env, staged: StagedBlob, *, filename: str) -> tuple[str, PdfFacts | None]:
     media_type = await asyncio.to_thread(sniff, staged.path)
     check_name(filename, media_type)
     if media_type != PDF:
-        return media_type, None, None
+        return media_type, None
     facts = await asyncio.to_thread(
         inspect_pdf, staged.path, max_text_chars=env.limits.max_text_chars
     )
-    return media_type, facts.pages, facts.text
+    return media_type, facts
+
+
+def _active_content(facts: PdfFacts | None, *, allowed: bool) -> str | None:
+    """What in the PDF runs by itself, to record; refused unless the organisation accepts
+    such files."""
+    if facts is None or not facts.active:
+        return None
+    found = "; ".join(facts.active)
+    if not allowed:
+        raise InvalidInput(
+            f"the PDF holds content that runs by itself ({found}), which could harm whoever "
+            "opens it; send it without, or ask an admin to accept such files"
+        )
+    return found[:500]
 
 
 async def _check_quota(env: Env, org_id: int, size: int) -> None:

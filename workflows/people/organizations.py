@@ -278,3 +278,23 @@ async def edit_client(
             details={"client_id": client_id, "changed": changes},
         )
     return client
+
+
+async def set_active_content(env: Env, *, org_id: int, actor: Actor, allow: bool) -> Organization:
+    """Accept (or refuse again) PDFs that run code by themselves; recorded in the history."""
+    async with env.sessions() as session, session.begin():
+        organization = await session.get(Organization, org_id, with_for_update=True)
+        if organization is None:
+            raise NotFound("organisation not found")
+        if organization.allow_active_content != allow:
+            organization.allow_active_content = allow
+            session.add(organization)
+            await audit.record(
+                session,
+                org_id=org_id,
+                actor=actor,
+                action="organization.active_content_set",
+                at=env.clock.now(),
+                details={"allow": allow},
+            )
+    return organization
