@@ -16,8 +16,8 @@ from workflows.context import Actor, Env
 from workflows.documents import filing
 from workflows.people import linking, recipients
 from workflows.people.linking import ChatIdentity
-from workflows.signing import identity, party_page, requests
-from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing import creation, identity, party_page
+from workflows.signing.creation import NewParty, NewRequest
 
 STAFF = Actor.system("tests")
 
@@ -84,11 +84,11 @@ async def link_chat(
 
 async def request_signatures(
     env: Env, tenant: Tenant, *parties: NewParty, message: str | None = None
-) -> requests.CreatedRequest:
+) -> creation.CreatedRequest:
     """Staff asks ``parties`` to decide on a freshly uploaded document."""
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    return await requests.create_request(
+    return await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -26,8 +26,9 @@ from storage.models import Document, Party, PartyDecision, SignatureRequest
 from storage.rows import id_of
 from workflows.documents import filing
 from workflows.errors import InvalidInput, NotFound, WorkflowError
-from workflows.signing import forms, party_reminders, requests
-from workflows.signing.requests import NewParty, NewRequest, RequestState
+from workflows.signing import creation, forms, party_reminders, requests
+from workflows.signing.creation import NewParty, NewRequest
+from workflows.signing.requests import RequestState
 
 sign_request_app = typer.Typer(
     help="Signature requests: documents to be signed or approved by parties.",
@@ -190,7 +191,7 @@ def create(
         ctx, {"signer": signer or [], "approver": approver or [], "viewer": viewer or []}
     )
 
-    async def work(scope: OrgScope) -> requests.CreatedRequest:
+    async def work(scope: OrgScope) -> creation.CreatedRequest:
         found = [await filing.find_document(scope.env, org_id=scope.org_id, ref=r) for r in doc]
         parties = [await party_of(scope, role, text, language) for role, text in typed]
         new = NewRequest(
@@ -202,7 +203,7 @@ def create(
             language=language,
             title=title,
         )
-        return await requests.create_request(
+        return await creation.create_request(
             scope.env, org_id=scope.org_id, actor=scope.actor, staff_id=None, new=new
         )
 

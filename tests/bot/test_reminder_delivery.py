@@ -23,10 +23,10 @@ from workflows.people.linking import ChatIdentity
 from workflows.people.recipients import edit_recipient
 from workflows.sharing import sharing
 from workflows.sharing.notices import AccessNotice, ShareNotice
-from workflows.signing import deciding, party_reminders, requests
+from workflows.signing import creation, deciding, party_reminders
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
 from workflows.signing.party_notices import SignNotice
-from workflows.signing.requests import NewParty, NewRequest
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001
@@ -168,7 +168,7 @@ async def test_a_sign_reminder_for_an_approver_carries_the_decision_buttons(
     await link_chat(env, tenant, chat=RITA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    await requests.create_request(
+    await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -199,7 +199,7 @@ async def test_the_worker_drops_a_reminder_to_a_party_who_decided_meanwhile(
     await link_chat(env, tenant, chat=RITA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

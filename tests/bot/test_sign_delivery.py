@@ -21,9 +21,9 @@ from workflows.outbox.kinds import Kind
 from workflows.people.linking import ChatIdentity
 from workflows.sharing.notices import ShareNotice
 from workflows.signing import deciding, identity, party_page, requests
+from workflows.signing.creation import NewParty
 from workflows.signing.deciding import Decision
 from workflows.signing.party_notices import SignNotice
-from workflows.signing.requests import NewParty
 
 PUBLIC = "https://docs.example.test"
 CHAT, USER = 4242, 9001

@@ -21,7 +21,7 @@ from workflows.people import organizations, recipients, staff
 from workflows.sharing import access, sharing
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
-from workflows.signing import deciding, party_page, requests
+from workflows.signing import creation, deciding, party_page
 
 VISITOR = Visitor(ip="198.51.100.7")
 
@@ -133,16 +133,16 @@ async def test_status_shows_what_waits_what_was_opened_and_what_failed(stage: St
 async def test_status_lists_requests_waiting_for_decisions(stage: Stage) -> None:
     document = await upload(stage.env, org_id=stage.org_id, client_id=stage.client_id)
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         stage.env,
         org_id=stage.org_id,
         actor=STAFF,
         staff_id=None,
-        new=requests.NewRequest(
+        new=creation.NewRequest(
             document_ids=[document.id],
             parties=[
-                requests.NewParty(role="approver", name="Ada", phone="+46 70 111 22 33"),
-                requests.NewParty(role="signer", name="Bo <i>", phone="+46 70 444 55 66"),
+                creation.NewParty(role="approver", name="Ada", phone="+46 70 111 22 33"),
+                creation.NewParty(role="signer", name="Bo <i>", phone="+46 70 444 55 66"),
             ],
             title="Lease 2027",
         ),

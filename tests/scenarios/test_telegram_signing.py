@@ -26,8 +26,8 @@ from tests.helpers import request_status, sealed_documents, stored_notifications
 from workflows.context import Env
 from workflows.outbox.kinds import Kind
 from workflows.people import linking, organizations, recipients
-from workflows.signing import completion, identity, party_page, requests
-from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing import completion, creation, identity, party_page, requests
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
 PUBLIC = "https://docs.example.test"
@@ -67,12 +67,12 @@ class SigningStage:
         assert person.id is not None
         return person.id
 
-    async def request(self, *parties: NewParty) -> requests.CreatedRequest:
+    async def request(self, *parties: NewParty) -> creation.CreatedRequest:
         document = await upload(
             self.env, org_id=self.tenant.org_id, client_id=self.tenant.client_id
         )
         assert document.id is not None
-        return await requests.create_request(
+        return await creation.create_request(
             self.env,
             org_id=self.tenant.org_id,
             actor=STAFF,

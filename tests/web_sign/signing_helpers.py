@@ -18,8 +18,8 @@ from tests.web_sign.conftest import PUBLIC_URL
 from web_sign import create_app
 from web_sign.telegram_auth import signature
 from workflows.context import Env
-from workflows.signing import requests
-from workflows.signing.requests import NewParty, NewRequest
+from workflows.signing import creation
+from workflows.signing.creation import NewParty, NewRequest
 
 BOT_TOKEN = "123456:test-bot-token-for-mini-app"
 SECRET = "test-secret"
@@ -92,7 +92,7 @@ async def envelope(
         document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=name)
         assert document.id is not None
         document_ids.append(document.id)
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -25,7 +25,7 @@ from tests.web_sign.signing_helpers import (
 from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from web_sign import RedactingAccessLogger
 from workflows.context import Env, FixedClock
-from workflows.signing.requests import NewParty
+from workflows.signing.creation import NewParty
 
 if TYPE_CHECKING:
     from playwright.async_api import Page

@@ -23,7 +23,7 @@ from web_sign.signing import SESSION_COOKIE, form_token
 from workflows.context import Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.signing import identity
-from workflows.signing.requests import NewParty
+from workflows.signing.creation import NewParty
 
 ADAM = NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
 RITA_TELEGRAM = 5550001

@@ -37,7 +37,7 @@ from workflows.context import Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
 from workflows.signing import completion, deciding, requests
-from workflows.signing.requests import NewParty
+from workflows.signing.creation import NewParty
 from workflows.signing.seal_keys import create_self_signed_seal, load_seal_key
 
 RITA_TELEGRAM = 5550001

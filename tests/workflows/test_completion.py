@@ -19,10 +19,10 @@ from tests.workflows.test_sealing import drawn_signature, pdfsig
 from workflows.context import Actor, Env
 from workflows.errors import Conflict
 from workflows.outbox.kinds import Kind
-from workflows.signing import completion, deciding, identity, party_page, requests
+from workflows.signing import completion, creation, deciding, identity, party_page, requests
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
 from workflows.signing.party_notices import route_sign_notice
-from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal import SealingFailed, verify_pdf
 from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 
@@ -42,7 +42,7 @@ async def _decided_request(env: Env, tenant: Tenant) -> tuple[int, list[int]]:
         document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=title)
         assert document.id is not None
         ids.append(document.id)
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -147,7 +147,7 @@ async def test_a_request_not_waiting_for_its_seal_is_left_alone(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -201,7 +201,7 @@ async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
 ) -> None:
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -23,6 +23,7 @@ from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
 from workflows.sharing import access, inbox, links, notices, sharing, staff_notices
 from workflows.signing import (
+    creation,
     deciding,
     identity,
     party_notices,
@@ -30,8 +31,8 @@ from workflows.signing import (
     party_reminders,
     requests,
 )
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
-from workflows.signing.requests import NewParty, NewRequest
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -200,9 +201,9 @@ async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
 
 async def _request(
     env: Env, tenant: Tenant, parties: list[NewParty], *, order: str = "parallel", **extra: object
-) -> requests.CreatedRequest:
+) -> creation.CreatedRequest:
     doc = await _document(env, tenant, until=None, title="Contract")
-    return await requests.create_request(
+    return await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from workflows.errors import InvalidInput
+from workflows.signing.creation import NewParty
 from workflows.signing.forms import parse_contact, parse_people
-from workflows.signing.requests import NewParty
 
 
 def test_a_name_may_carry_several_contacts() -> None:

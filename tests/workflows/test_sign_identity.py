@@ -16,9 +16,9 @@ from tests.web_sign.signing_helpers import envelope
 from workflows.context import Actor, Env, FixedClock
 from workflows.errors import InvalidInput, NotAllowed, TooMany
 from workflows.outbox.kinds import Kind
-from workflows.signing import deciding, identity, party_page, requests
+from workflows.signing import creation, deciding, identity, party_page
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
-from workflows.signing.requests import NewParty, NewRequest
 
 WEB = Actor(type="party", label="page", ip="203.0.113.9")
 ADAM = NewParty(role="signer", name="Adam Adhoc", email="adam@example.test")
@@ -144,7 +144,7 @@ async def test_staff_are_told_which_parties_cannot_confirm_who_they_are(
 
     async def create(reach: frozenset[str]) -> list[str]:
         mailless = dataclasses.replace(env, reach=reach)
-        created = await requests.create_request(
+        created = await creation.create_request(
             mailless, org_id=tenant.org_id, actor=STAFF, staff_id=tenant.staff_id, new=new
         )
         return created.unconfirmable

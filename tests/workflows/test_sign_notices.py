@@ -13,14 +13,14 @@ from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox
-from workflows.signing import identity, party_notices, party_page, requests
-from workflows.signing.requests import NewParty
+from workflows.signing import creation, identity, party_notices, party_page, requests
+from workflows.signing.creation import NewParty
 
 RITA_CHAT, RITA_USER = 4242, 9001
 RITA = ChatIdentity(chat_id=RITA_CHAT, user_id=RITA_USER)
 
 
-def _party_id(created: requests.CreatedRequest, name: str) -> int:
+def _party_id(created: creation.CreatedRequest, name: str) -> int:
     [party] = [link.party for link in created.parties if link.party.name == name]
     assert party.id is not None
     return party.id

@@ -28,9 +28,9 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients
-from workflows.signing import deciding, identity, party_page, requests
+from workflows.signing import creation, deciding, identity, party_page, requests
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
-from workflows.signing.requests import NewParty, NewRequest
 
 WEB = Actor(type="party", label="page", ip="203.0.113.9", user_agent="Firefox")
 
@@ -54,7 +54,7 @@ async def _envelope(
     env: Env, tenant: Tenant, parties: list[NewParty], *, order: str = "parallel", docs: int = 1
 ) -> Envelope:
     document_ids = [await _pdf(env, tenant, f"Contract part {i}") for i in range(docs)]
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -148,7 +148,7 @@ async def test_a_bad_request_is_refused_and_writes_nothing(
         values["expires_at"] = clock.now() - timedelta(seconds=1)
 
     with pytest.raises(InvalidInput, match=message):
-        await requests.create_request(
+        await creation.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -180,7 +180,7 @@ async def test_only_pdfs_of_this_organisation_and_live_recipients_can_be_used(
     ours = await _pdf(env, tenant)
 
     async def create(document_id: int, party: NewParty) -> None:
-        await requests.create_request(
+        await creation.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,
@@ -408,7 +408,7 @@ async def test_requests_expire_at_their_moment_and_not_before(
 ) -> None:
     document_id = await _pdf(env, tenant)
     ends = clock.now() + timedelta(days=3)
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -536,7 +536,7 @@ async def test_an_encrypted_pdf_cannot_be_sent_for_signature(env: Env, tenant: T
     assert locked.id is not None
 
     with pytest.raises(InvalidInput, match=f"{locked.ref} is an encrypted PDF"):
-        await requests.create_request(
+        await creation.create_request(
             env,
             org_id=tenant.org_id,
             actor=STAFF,

@@ -21,9 +21,9 @@ from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import sealed_documents, upload
 from tests.workflows.test_sealing import certificate_for, party
 from workflows.context import Actor, Env, FixedClock
-from workflows.signing import completion, deciding, party_page, requests
+from workflows.signing import completion, creation, deciding, party_page, requests
+from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
-from workflows.signing.requests import NewParty, NewRequest
 from workflows.signing.seal import seal_pdf
 from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 from workflows.signing.verification import NOT_THE_ISSUED_COPY, check_sealed
@@ -68,7 +68,7 @@ async def completed_request(
         env, org_id=tenant.org_id, client_id=tenant.client_id, data=data, title=title
     )
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,

@@ -25,7 +25,8 @@ from workflows.media import PDF
 from workflows.people.organizations import check_email
 from workflows.people.recipients import can_receive, check_phone
 from workflows.scope import clean_text
-from workflows.signing.requests import ROLES, NewParty
+from workflows.signing.creation import NewParty
+from workflows.signing.requests import ROLES
 
 FORMATS = "“Name <email>”, “Name, +phone” or “Name, @telegram”"
 BRACKETED = re.compile(r"^(?P<name>[^<>]*)<(?P<email>[^<>]*)>$")

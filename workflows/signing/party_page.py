@@ -26,7 +26,7 @@ from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Gone, NotFound
 from workflows.outbox.kinds import Via
-from workflows.signing import requests
+from workflows.signing import creation, requests
 from workflows.signing.requests import DECIDING, PENDING, RequestState
 from workflows.tokens import hash_token, well_formed
 
@@ -84,7 +84,7 @@ class PartyPage:
     @property
     def channels(self) -> list[Via]:
         """The channels whoever decides is known by, the one to prefer first."""
-        return requests.channels_of(self.party, self.contact)
+        return creation.channels_of(self.party, self.contact)
 
     @property
     def code_owed(self) -> bool:

@@ -36,7 +36,7 @@ from workflows.people import organizations, recipients
 from workflows.sharing import access, links, sharing, staff_notices
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
-from workflows.signing import deciding, party_page, requests
+from workflows.signing import creation, deciding, party_page
 
 STELLA = "U0STELLA"
 SAM = "U0SAM"
@@ -415,16 +415,16 @@ async def test_a_signature_request_moving_on_is_told_to_who_sent_it(
     await _on_slack(env, slack_api, tenant.staff_id, STELLA)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await requests.create_request(
+    created = await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
         staff_id=tenant.staff_id,
-        new=requests.NewRequest(
+        new=creation.NewRequest(
             document_ids=[document.id],
             parties=[
-                requests.NewParty(role="approver", name="Ada <b>", phone="+46 70 111 22 33"),
-                requests.NewParty(role="approver", name="Bo", phone="+46 70 444 55 66"),
+                creation.NewParty(role="approver", name="Ada <b>", phone="+46 70 111 22 33"),
+                creation.NewParty(role="approver", name="Bo", phone="+46 70 444 55 66"),
             ],
             title="Fee table sign-off",
         ),

@@ -7,7 +7,8 @@ import json
 from bot.slack.features.signing.views import created_message
 from storage.models import Party, SignatureRequest
 from tests.conftest import START
-from workflows.signing.requests import CreatedRequest, PartyLinkResult
+from workflows.signing.creation import CreatedRequest
+from workflows.signing.requests import PartyLinkResult
 
 WHY = (
     "Anna Berg cannot confirm who they are: their one-time code would go by email, which "

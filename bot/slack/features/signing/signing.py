@@ -61,8 +61,9 @@ from workflows.media import PDF
 from workflows.people import recipients
 from workflows.people.recipients import LANGUAGES
 from workflows.people.staff import StaffContext
-from workflows.signing import forms, party_reminders, requests
-from workflows.signing.requests import DECIDING, MAX_PARTIES, ORDERS, NewParty, NewRequest
+from workflows.signing import creation, forms, party_reminders, requests
+from workflows.signing.creation import NewParty, NewRequest
+from workflows.signing.requests import DECIDING, MAX_PARTIES, ORDERS
 
 LISTED = 40
 """Requests listed in one message; Slack allows 50 blocks."""
@@ -235,7 +236,7 @@ class Signing:
         so the refusal says what it is about."""
         context = plan.context
         try:
-            created = await requests.create_request(
+            created = await creation.create_request(
                 self.env,
                 org_id=context.org_id,
                 actor=context.actor,

@@ -24,8 +24,9 @@ from bot.slack.views import (
 )
 from storage.models import Document, Party, PartyDecision, SignatureRequest
 from workflows.people.recipients import LANGUAGES
+from workflows.signing.creation import CreatedRequest
 from workflows.signing.party_reminders import Reminded
-from workflows.signing.requests import MAX_PARTIES, PENDING, CreatedRequest, RequestState
+from workflows.signing.requests import MAX_PARTIES, PENDING, RequestState
 
 CALLBACK = "sign_request"
 DOCUMENTS = "sign_documents"
