@@ -21,7 +21,7 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.people.linking import ChatIdentity
 from workflows.people.recipients import edit_recipient
-from workflows.sharing import sharing
+from workflows.sharing import availability, sharing
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing import creation, deciding, party_reminders
 from workflows.signing.creation import NewParty, NewRequest
@@ -94,7 +94,7 @@ async def test_an_availability_reminder_in_telegram_has_the_open_and_download_bu
     await _shared_doc_ending(env, tenant)
     telegram = Recorder()
     await _settle_queue(env, _worker(env, telegram=telegram))  # the share notice itself
-    assert await scans.scan_availability(env, at=START) == (1, 1)
+    assert await availability.scan_availability(env, at=START) == (1, 1)
 
     await _settle_queue(env, _worker(env, telegram=telegram))
 
@@ -113,7 +113,7 @@ async def test_an_availability_reminder_by_mail(
 ) -> None:
     await _shared_doc_ending(env, tenant)
     mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
-    await scans.scan_availability(env, at=START)
+    await availability.scan_availability(env, at=START)
 
     await _settle_queue(env, _worker(env, mail=mail))
 

@@ -9,7 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.slack.features.status import RETRY_FROM_STATUS
-from bot.slack.notify import RETRY_FROM_NOTICE, StaffNotifier
+from bot.slack.notices import RETRY_FROM_NOTICE
+from bot.slack.notify import StaffNotifier
 from storage.models import Notification
 from tests.conftest import STAFF
 from tests.fakes.slack_api import ResponseMessage

@@ -21,7 +21,7 @@ from workflows.context import Actor, Env, FixedClock
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotAvailableNow, NotFound
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
-from workflows.sharing import access, inbox, links, notices, sharing, staff_notices
+from workflows.sharing import access, availability, inbox, links, notices, sharing, staff_notices
 from workflows.signing import (
     creation,
     deciding,
@@ -94,10 +94,10 @@ async def test_an_unopened_document_is_reminded_exactly_three_days_before_it_end
     shared = await _share(env, tenant, doc, tenant.recipient_id)
     boundary = until - 3 * DAY
 
-    assert await scans.scan_availability(env, at=boundary - SECOND) == (0, 0)
-    assert await scans.scan_availability(env, at=boundary) == (1, 1)
-    assert await scans.scan_availability(env, at=boundary + SECOND) == (0, 0)
-    assert await scans.scan_availability(env, at=until - SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=boundary - SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=boundary) == (1, 1)
+    assert await availability.scan_availability(env, at=boundary + SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=until - SECOND) == (0, 0)
 
     [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert (reminder.channel, reminder.target) == ("recipient", str(tenant.recipient_id))
@@ -116,8 +116,8 @@ async def test_nothing_is_reminded_once_the_document_has_ended(env: Env, tenant:
     until = START + 2 * DAY
     doc = await _document(env, tenant, until=until)
     await _share(env, tenant, doc, tenant.recipient_id)
-    assert await scans.scan_availability(env, at=until) == (0, 0)
-    assert await scans.scan_availability(env, at=until + SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=until) == (0, 0)
+    assert await availability.scan_availability(env, at=until + SECOND) == (0, 0)
 
 
 async def test_a_recipient_who_opened_or_downloaded_is_not_reminded(
@@ -131,7 +131,7 @@ async def test_a_recipient_who_opened_or_downloaded_is_not_reminded(
     assert opened.token is not None
     await access.open_shared(env, opened.token, access.Visitor())
 
-    assert await scans.scan_availability(env, at=START) == (1, 1)
+    assert await availability.scan_availability(env, at=START) == (1, 1)
     [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert reminder.target == str(other)
     [told] = await stored_notifications(env, kind=Kind.DOCUMENT_UNOPENED)
@@ -160,7 +160,7 @@ async def test_space_members_are_reminded_one_by_one(env: Env, tenant: Tenant) -
     token = await inbox.personal_link(env, share_id=share_id, recipient_id=other)
     await access.start_download(env, token, access.Visitor())
 
-    assert await scans.scan_availability(env, at=START) == (1, 1)
+    assert await availability.scan_availability(env, at=START) == (1, 1)
     [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     assert reminder.target == str(tenant.recipient_id)
     [told] = await stored_notifications(env, kind=Kind.DOCUMENT_UNOPENED)
@@ -172,10 +172,10 @@ async def test_the_reminder_period_is_the_organisations(env: Env, tenant: Tenant
     doc = await _document(env, tenant, until=until)
     await _share(env, tenant, doc, tenant.recipient_id)
     await _set_org(env, tenant.org_id, remind_days_before=0)
-    assert await scans.scan_availability(env, at=until - SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=until - SECOND) == (0, 0)
     await scans.set_reminder_settings(env, org_id=tenant.org_id, actor=STAFF, remind_days_before=5)
-    assert await scans.scan_availability(env, at=until - 5 * DAY - SECOND) == (0, 0)
-    assert await scans.scan_availability(env, at=until - 5 * DAY) == (1, 1)
+    assert await availability.scan_availability(env, at=until - 5 * DAY - SECOND) == (0, 0)
+    assert await availability.scan_availability(env, at=until - 5 * DAY) == (1, 1)
 
 
 async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
@@ -183,7 +183,7 @@ async def test_a_reminder_to_someone_who_opened_meanwhile_is_cancelled(
 ) -> None:
     doc = await _document(env, tenant, until=START + DAY)
     shared = await _share(env, tenant, doc, tenant.recipient_id)
-    await scans.scan_availability(env, at=START)
+    await availability.scan_availability(env, at=START)
     [reminder] = await stored_notifications(env, kind=Kind.AVAILABILITY_ENDING)
     route = await notices.route_share_notice(env, reminder)
     assert route.way == "email" and route.notice is not None

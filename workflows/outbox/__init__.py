@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
 from storage.models import Notification
+from storage.rows import chunks
 from workflows.context import Env
 from workflows.outbox.kinds import Channel, Kind, Payload, Status
 
@@ -90,3 +91,26 @@ async def list_notifications(
         query = query.where(Notification.status == status)
     async with env.sessions() as session:
         return (await session.exec(query.order_by(col(Notification.id)).limit(limit))).all()
+
+
+async def enqueue_fresh(
+    session: AsyncSession, notes: Sequence[NewNotification], at: datetime
+) -> int:
+    """Queue the notes whose dedupe keys are new. Existing keys are looked up first (one
+    unique-index probe each) so that a scan repeated every minute writes nothing it wrote
+    before; the insert itself still skips any key another scan has just taken."""
+    if not notes:
+        return 0
+    existing: set[str] = set()
+    for chunk in chunks([n.dedupe_key for n in notes]):
+        rows = await session.exec(
+            select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(chunk))
+        )
+        existing.update(rows.all())
+    fresh = [n for n in notes if n.dedupe_key not in existing]
+    return await enqueue_many(session, fresh, at=at)
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as dedupe keys name it, to the second: ``20270131T170000``."""
+    return f"{moment:%Y%m%dT%H%M%S}"

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from storage.models import Document, Notification, Organization, Recipient, Share, StaffUser
 from storage.rows import id_of
-from workflows import scans
 from workflows.context import Env
 from workflows.outbox.kinds import (
     AccessPayload,
@@ -20,6 +19,7 @@ from workflows.outbox.kinds import (
     Way,
 )
 from workflows.people.recipients import can_receive
+from workflows.sharing import availability
 from workflows.sharing.inbox import wants
 
 PREFERENCES = {
@@ -114,7 +114,7 @@ async def _stale_reminder(
     if document.available_until is None or payload.available_until != document.available_until:
         return "the document's availability changed since the reminder was queued"
     async with env.reads() as session:
-        seen = await scans.has_seen(
+        seen = await availability.has_seen(
             session,
             org_id=document.org_id,
             document_id=id_of(document),

@@ -18,7 +18,7 @@ from bot.slack import blocks
 from bot.slack.blocks import Message, escape, when
 from bot.slack.feature import Subcommand, Usage, Who
 from bot.slack.listeners import RefusingApp, action_value, staff_of, team_of, who_of
-from bot.slack.notify import RETRY_FROM_NOTICE
+from bot.slack.notices import RETRY_FROM_NOTICE
 from bot.slack.views import button, context_block, plain, section
 from workflows import overview
 from workflows.context import Env

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.slack.notify import RETRY_FROM_NOTICE, StaffNotifier
+from bot.slack.notices import RETRY_FROM_NOTICE
+from bot.slack.notify import StaffNotifier
 from inkpost import services
 from inkpost.runtime import Runtime
 from inkpost.settings import Settings
