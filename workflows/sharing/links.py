@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Document, Share
+from storage.models import Share
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput
 from workflows.scope import get_scoped
-from workflows.sharing.sharing import NewShare, ShareResult, ShareTerms, check_terms, write
+from workflows.sharing.sharing import NewShare, ShareResult, ShareTerms, sharing, write
 
 
 async def create_link(
@@ -26,25 +26,16 @@ async def create_link(
 ) -> ShareResult:
     """A new link to the document. With ``notify_unused`` its creator is told if it
     expires never opened nor downloaded."""
-    terms = terms or ShareTerms()
-    now = env.clock.now()
-    message = check_terms(terms, now)
     if max_downloads is not None and max_downloads < 1:
         raise InvalidInput("the download limit must be at least 1")
-    if notify_unused and terms.expires_at is None:
+    if notify_unused and (terms is None or terms.expires_at is None):
         raise InvalidInput("a link that never expires cannot expire unused: give it an expiry")
-    async with env.sessions() as session, session.begin():
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
-        [made] = await write(
-            session,
-            document=document,
-            actor=actor,
-            terms=terms,
-            message=message,
-            now=now,
-            new=[
+    async with sharing(
+        env, org_id=org_id, actor=actor, document_id=document_id, terms=terms
+    ) as made:
+        [link] = await write(
+            made,
+            [
                 NewShare(
                     kind="link",
                     action="link.created",
@@ -53,7 +44,7 @@ async def create_link(
                 )
             ],
         )
-    return made
+    return link
 
 
 async def watch_unused(

@@ -7,7 +7,8 @@ the same path. Whom a document may go to, and the refusals, are `targets`'."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,18 +126,44 @@ class NewShare:
     """Columns only some kinds set (a link's limits), the same for every share of a batch."""
 
 
-async def write(
-    session: AsyncSession,
-    *,
-    document: Document,
-    actor: Actor,
-    terms: ShareTerms,
-    message: str | None,
-    now: datetime,
-    new: Sequence[NewShare],
-) -> list[ShareResult]:
-    """Insert ``new`` shares of ``document`` and their history events, in the caller's
+@dataclass(frozen=True)
+class Sharing:
+    """A document being shared: the transaction, the document, who shares, on what terms
+    (their message cleaned) and when."""
+
+    session: AsyncSession
+    document: Document
+    actor: Actor
+    terms: ShareTerms
+    message: str | None
+    now: datetime
+
+
+@contextlib.asynccontextmanager
+async def sharing(
+    env: Env, *, org_id: int, actor: Actor, document_id: int, terms: ShareTerms | None
+) -> AsyncIterator[Sharing]:
+    """Check the terms, then open the transaction a share is written in, with its document."""
+    terms = terms or ShareTerms()
+    now = env.clock.now()
+    message = check_terms(terms, now)
+    async with env.sessions() as session, session.begin():
+        document = await get_scoped(
+            session, Document, org_id=org_id, id=document_id, what="document"
+        )
+        yield Sharing(session, document, actor, terms, message, now)
+
+
+async def write(made: Sharing, new: Sequence[NewShare]) -> list[ShareResult]:
+    """Insert ``new`` shares of the document and their history events, in the sharing's
     transaction, in one bulk insert each; each comes back with its token."""
+    session, document, terms, message, now = (
+        made.session,
+        made.document,
+        made.terms,
+        made.message,
+        made.now,
+    )
     org_id, document_id = document.org_id, id_of(document)
     ids = await bulk.reserve_ids(session, SHARES, len(new))
     rows: list[dict[str, Any]] = []
@@ -167,7 +194,7 @@ async def write(
         [
             audit.NewEvent(
                 org_id=org_id,
-                actor=actor,
+                actor=made.actor,
                 action=share.action,
                 at=now,
                 document_id=document_id,
@@ -189,31 +216,17 @@ async def share_with_recipient(
     recipient_id: int,
     terms: ShareTerms | None = None,
 ) -> ShareResult:
-    terms = terms or ShareTerms()
-    now = env.clock.now()
-    message = check_terms(terms, now)
-    async with env.sessions() as session, session.begin():
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
+    async with sharing(
+        env, org_id=org_id, actor=actor, document_id=document_id, terms=terms
+    ) as made:
         person, checked = await targets.recipient(
-            session,
-            document=document,
+            made.session,
+            document=made.document,
             recipient_id=recipient_id,
-            now=now,
-            across_clients=terms.across_clients,
+            now=made.now,
+            across_clients=made.terms.across_clients,
         )
-        shared = await _share_with_each(
-            session,
-            actor=actor,
-            document=document,
-            recipients=[person],
-            group_id=None,
-            terms=terms,
-            message=message,
-            now=now,
-            other_client=checked.other_client,
-        )
+        shared = await _share_with_each(made, [person], None, checked.other_client)
         return shared[0]
 
 
@@ -227,54 +240,37 @@ async def share_with_group(
     terms: ShareTerms | None = None,
 ) -> GroupShareResult:
     """Share with every member who may receive documents; name those skipped and why."""
-    terms = terms or ShareTerms()
-    now = env.clock.now()
-    message = check_terms(terms, now)
     result = GroupShareResult()
-    async with env.sessions() as session, session.begin():
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
+    async with sharing(
+        env, org_id=org_id, actor=actor, document_id=document_id, terms=terms
+    ) as made:
         members, checked = await targets.group(
-            session, document=document, group_id=group_id, across_clients=terms.across_clients
+            made.session,
+            document=made.document,
+            group_id=group_id,
+            across_clients=made.terms.across_clients,
         )
         eligible = []
         for recipient in members:
-            refusal = can_receive(recipient, now)
+            refusal = can_receive(recipient, made.now)
             if refusal:
                 result.skipped.append(refusal)
             else:
                 eligible.append(recipient)
-        shared = await _share_with_each(
-            session,
-            actor=actor,
-            document=document,
-            recipients=eligible,
-            group_id=group_id,
-            terms=terms,
-            message=message,
-            now=now,
-            other_client=checked.other_client,
-        )
-        result.shares.extend(shared)
+        result.shares.extend(await _share_with_each(made, eligible, group_id, checked.other_client))
     return result
 
 
 async def _share_with_each(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    document: Document,
+    made: Sharing,
     recipients: Sequence[MemberRow],
     group_id: int | None,
-    terms: ShareTerms,
-    message: str | None,
-    now: datetime,
     other_client: str | None,
 ) -> list[ShareResult]:
-    """A direct share of ``document`` for each of ``recipients`` (who may all receive it),
-    in the caller's transaction: the live share someone already has, or a new one with its
-    history event and, unless they hold the document through a space, a notice."""
+    """A direct share of the document for each of ``recipients`` (who may all receive it),
+    in the sharing's transaction: the live share someone already has, or a new one with
+    its history event and, unless they hold the document through a space, a notice."""
+    session, document, now = made.session, made.document, made.now
     held = await _active_direct_shares(session, document, [r.id for r in recipients], now)
     results = [
         ShareResult(ShareRow.of(held[r.id]), None, created=False)
@@ -282,14 +278,9 @@ async def _share_with_each(
         if r.id in held
     ]
     fresh = [r for r in recipients if r.id not in held]
-    made = await write(
-        session,
-        document=document,
-        actor=actor,
-        terms=terms,
-        message=message,
-        now=now,
-        new=[
+    shared = await write(
+        made,
+        [
             NewShare(
                 kind="recipient",
                 action="document.shared",
@@ -308,12 +299,12 @@ async def _share_with_each(
         session,
         [
             _shared_notice(document, result.share.id, r.id)
-            for r, result in zip(fresh, made, strict=True)
+            for r, result in zip(fresh, shared, strict=True)
             if r.id not in holders
         ],
         at=now,
     )
-    return results + made
+    return results + shared
 
 
 async def _active_direct_shares(
@@ -394,28 +385,20 @@ async def share_with_space(
     terms: ShareTerms | None = None,
 ) -> SpaceShareResult:
     """One share for the space; each member who may receive documents is notified."""
-    terms = terms or ShareTerms()
-    now = env.clock.now()
-    message = check_terms(terms, now)
-    async with env.sessions() as session, session.begin():
-        document = await get_scoped(
-            session, Document, org_id=org_id, id=document_id, what="document"
-        )
+    async with sharing(
+        env, org_id=org_id, actor=actor, document_id=document_id, terms=terms
+    ) as made:
+        session, document, now = made.session, made.document, made.now
         space, checked = await targets.space(
             session,
             document=document,
             space_id=space_id,
             now=now,
-            across_clients=terms.across_clients,
+            across_clients=made.terms.across_clients,
         )
-        [made] = await write(
-            session,
-            document=document,
-            actor=actor,
-            terms=terms,
-            message=message,
-            now=now,
-            new=[
+        [shared] = await write(
+            made,
+            [
                 NewShare(
                     kind="space",
                     action="document.shared",
@@ -437,17 +420,17 @@ async def share_with_space(
         # Those who hold the document already, directly or through another space, are
         # not told again.
         holders = set(await _active_direct_shares(session, document, told, now))
-        holders |= await _holders_elsewhere(session, document, told, now, besides=made.share.id)
+        holders |= await _holders_elsewhere(session, document, told, now, besides=shared.share.id)
         notified = await outbox.enqueue_many(
             session,
             [
-                _shared_notice(document, made.share.id, person)
+                _shared_notice(document, shared.share.id, person)
                 for person in told
                 if person not in holders
             ],
             at=now,
         )
-    return SpaceShareResult(made, notified=notified, skipped=skipped)
+    return SpaceShareResult(shared, notified=notified, skipped=skipped)
 
 
 async def revoke_share(env: Env, *, org_id: int, actor: Actor, share_id: int) -> Share:
