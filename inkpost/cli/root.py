@@ -40,6 +40,7 @@ from inkpost.cli import (
     chat,
     doctor,
     documents,
+    organizations,
     people,
     reminders,
     sharing,
@@ -414,7 +415,7 @@ def demo(
 # The command tree ---------------------------------------------------------------------
 
 app.add_typer(db_app, name="db")
-app.add_typer(people.org_app, name="org")
+app.add_typer(organizations.org_app, name="org")
 app.add_typer(people.staff_app, name="staff")
 app.add_typer(people.client_app, name="client")
 people.recipient_app.command("invite")(chat.invite)

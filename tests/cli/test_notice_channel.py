@@ -31,7 +31,9 @@ def test_a_bad_notice_channel_is_refused_and_creates_nothing(cli: Cli) -> None:
 def test_editing_needs_something_to_change_and_a_good_channel(cli: Cli) -> None:
     cli.ok("org", "create", "acme", "Acme Law", "--slack-channel", "C0NOTICES")
 
-    assert cli.fails("org", "edit") == "error: say what to change, e.g. --slack-channel C0123ABCD"
+    assert cli.fails("org", "edit") == (
+        "error: say what to change: --slack-channel C0123ABCD or --active-content allow"
+    )
     assert cli.fails("org", "edit", "--slack-channel", "general").startswith(
         "error: 'general' is not a Slack channel id"
     )

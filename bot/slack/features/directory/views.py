@@ -1,5 +1,6 @@
 """Block Kit for the directory: lists of recipients, groups, spaces and clients, and the
-modals that add and change them.
+modals that add and change them. They share one list shape (state, pages, pager, the
+row menus), so they stay together though that makes this module longer than most.
 
 A list message carries its own state (which list, which page, which search words) in the
 values of its buttons, because Slack sends an ephemeral message's buttons back without the
