@@ -16,7 +16,7 @@ from tests.web_sign.signing_helpers import envelope
 from workflows.context import Actor, Env, FixedClock
 from workflows.errors import InvalidInput, NotAllowed, TooMany
 from workflows.outbox.kinds import Kind
-from workflows.signing import creation, deciding, identity, party_page
+from workflows.signing import creation, deciding, identity, party_notices, party_page
 from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.deciding import Decision
 
@@ -157,3 +157,19 @@ async def test_staff_are_told_which_parties_cannot_confirm_who_they_are(
     nothing = await create(frozenset())
     assert [why.split(" cannot")[0] for why in nothing] == ["Adam Adhoc", "Rita Recipient"]
     assert "would go by Telegram or email" in nothing[1]
+
+
+async def test_a_code_for_a_second_browser_is_sent_though_the_party_confirmed_before(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    request = await envelope(env, tenant, [ADAM])
+    token = request.tokens["Adam Adhoc"]
+    await identity.send_code(env, token)
+    await identity.confirm_code(env, token, await _latest_code(env))  # the first browser
+    clock.at += identity.CODE_GAP
+
+    await identity.send_code(env, token)  # another browser, later
+    [first, second] = await stored_notifications(env, kind=Kind.SIGN_CODE)
+
+    assert (await party_notices.route_sign_notice(env, first)).way == "cancel"
+    assert (await party_notices.route_sign_notice(env, second)).way == "email"

@@ -291,10 +291,10 @@ def _stale_code(notice: SignNotice, notification: Notification, now: datetime) -
         return "the code is no longer kept"
     if notice.request.status != requests.PENDING:
         return f"the request is {notice.request.status}"
-    if party.verified_at is not None:
-        return "the party has confirmed who they are meanwhile"
     if party.code_sent_at is not None and party.code_sent_at > notification.created_at:
         return "a newer code was sent"
+    if party.code_hash is None:
+        return "the code was used meanwhile"
     if party.code_expires_at is None or party.code_expires_at <= now:
         return "the code expired before it was delivered"
     return None
