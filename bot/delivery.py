@@ -26,7 +26,7 @@ from workflows.context import Env
 from workflows.errors import WorkflowError
 from workflows.outbox import claims
 from workflows.outbox.kinds import BadPayload, CodePayload, Hold, Kind, Payload, Via
-from workflows.outbox.loop import Claim, OutboxLoop
+from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.people import linking
 from workflows.sharing import inbox, notices
 from workflows.sharing.notices import AccessNotice, ShareNotice
@@ -57,7 +57,7 @@ class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, Prot
     """A channel of the worker: Telegram or mail."""
 
 
-class RecipientDelivery:
+class RecipientDelivery(ClaimingWorker):
     """One worker; several may run against one PostgreSQL (claims skip each other's rows).
 
     Its loop (`workflows.outbox.loop`) keeps a pipeline: it claims the next ``batch`` while
@@ -108,27 +108,6 @@ class RecipientDelivery:
         )
         self._preparing = asyncio.Semaphore(prepare)
         self._unsettled = {way: asyncio.Semaphore(unsettled) for way in self.senders}
-
-    @property
-    def worker_id(self) -> str:
-        return self.claim.worker
-
-    @property
-    def batch(self) -> int:
-        return self.claim.batch
-
-    @property
-    def lease(self) -> timedelta:
-        return self.claim.lease
-
-    async def run_once(self) -> int:
-        """Claim and handle one batch; returns how many rows were handled."""
-        return await self.loop.run_once()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set, then let the rows in hand finish (for at most
-        ``drain_seconds``); sleeps ``idle_seconds`` when nothing is due."""
-        await self.loop.run(stop)
 
     async def handle(self, rows: Sequence[Notification]) -> None:
         """Route, send and settle each row of a claim, side by side (the semaphores and

@@ -29,7 +29,7 @@ from storage.rows import id_of
 from workflows.context import Env
 from workflows.outbox import claims
 from workflows.outbox.kinds import BadPayload, Channel, SealPayload, Via
-from workflows.outbox.loop import Claim, OutboxLoop
+from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.signing import completion
 from workflows.signing.seal_keys import SealKey
 
@@ -51,7 +51,7 @@ def fetcher_backend() -> FetcherBackend:
     return AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS)
 
 
-class SealWorker:
+class SealWorker(ClaimingWorker):
     """One worker; several may run against one PostgreSQL (claims skip each other's rows).
     Its loop (`workflows.outbox.loop`) seals the requests of one claim after another."""
 
@@ -76,14 +76,6 @@ class SealWorker:
             batch=batch,
         )
         self.loop = OutboxLoop(env, self, name="sealing", idle_seconds=idle_seconds)
-
-    @property
-    def worker_id(self) -> str:
-        return self.claim.worker
-
-    async def run_once(self) -> int:
-        """Seal the requests of the rows due now; returns how many rows were handled."""
-        return await self.loop.run_once()
 
     async def handle(self, rows: Sequence[Notification]) -> None:
         """Seal each row's request in turn (a fetcher backend serves one seal at a time)."""

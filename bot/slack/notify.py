@@ -35,7 +35,7 @@ from workflows.outbox.kinds import (
     Channel,
     Via,
 )
-from workflows.outbox.loop import Claim, OutboxLoop
+from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.sharing import staff_notices
 from workflows.sharing.staff_notices import StaffNotice
 
@@ -114,7 +114,7 @@ class ConversationPacer:
 # -- the worker ----------------------------------------------------------------------------
 
 
-class StaffNotifier:
+class StaffNotifier(ClaimingWorker):
     """Claims ``slack`` rows and posts them; several may run against one PostgreSQL.
 
     Its loop (`workflows.outbox.loop`) handles one claim at a time: the rows of a claim
@@ -149,30 +149,10 @@ class StaffNotifier:
         )
         self.loop = OutboxLoop(env, self, name="staff-notices", idle_seconds=idle_seconds)
 
-    @property
-    def worker_id(self) -> str:
-        return self.claim.worker
-
-    @property
-    def batch(self) -> int:
-        return self.claim.batch
-
-    @property
-    def lease(self) -> timedelta:
-        return self.claim.lease
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set, then hand back whatever is still claimed."""
-        await self.loop.run(stop)
-
-    async def run_once(self) -> int:
-        """Claim one batch and settle every row of it; returns how many rows."""
-        return await self.loop.run_once()
-
     async def handle(self, rows: Sequence[Notification]) -> None:
         """Settle every row of one claim: group what goes to one conversation, then post
         each conversation's groups in turn, the conversations side by side."""
-        deadline = self.clock() + self.lease.total_seconds() * LEASE_SHARE
+        deadline = self.clock() + self.claim.lease.total_seconds() * LEASE_SHARE
         notices = await staff_notices.prepare(self.env, rows)
         for notice in notices:
             await self._set_aside(notice)

@@ -103,7 +103,7 @@ async def test_the_worker_claims_ahead_and_sends_every_row_once_one_at_a_time(
 
     assert sorted(mail.sent) == sorted(shares)
     assert mail.most_at_once == 1
-    assert most_in_hand > worker.batch  # the next batch was claimed before this one was out
+    assert most_in_hand > worker.claim.batch  # the next batch was claimed before this one was out
     assert await _statuses(env) == {"sent": len(shares)}
 
 

@@ -21,7 +21,7 @@ def test_lease_and_unsettled_sends_come_from_the_settings(env: Env) -> None:
 
     worker = services.recipient_delivery(settings, env, telegram=None, mail=None)
 
-    assert worker.lease == timedelta(seconds=90)
+    assert worker.claim.lease == timedelta(seconds=90)
     assert worker.unsettled == 4
 
 

@@ -60,6 +60,27 @@ class Worker(Protocol):
         left unsettled is claimed again when its lease ends."""
 
 
+class ClaimingWorker:
+    """What every outbox worker has alike: its claim, the loop that runs it, and the few
+    ways to drive that loop. A worker sets ``claim`` and ``loop`` and writes ``handle``."""
+
+    claim: Claim
+    loop: OutboxLoop
+
+    @property
+    def worker_id(self) -> str:
+        """The name its claims are taken in; settling a row checks it."""
+        return self.claim.worker
+
+    async def run_once(self) -> int:
+        """Claim one batch and handle it; returns how many rows were claimed."""
+        return await self.loop.run_once()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and handle until ``stop`` is set, then let the rows in hand finish."""
+        await self.loop.run(stop)
+
+
 class OutboxLoop:
     """Runs one worker; several loops may claim from one PostgreSQL (claims skip each
     other's rows)."""
