@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from storage.models import Notification, Share
+from storage.models import Notification, Recipient, Share
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant
 from tests.helpers import audit_events, count_rows, upload
@@ -145,3 +145,24 @@ async def test_checking_targets_says_which_refusals_purpose_would_lift(
     assert plain.groups[0].startswith("group Everyone mixes people of several clients")
     assert on_purpose.recipients == [] and on_purpose.across_clients == []
     assert on_purpose.groups == plain.groups
+
+
+async def test_a_removed_member_of_another_client_does_not_make_a_group_mixed(
+    env: Env, tenant: Tenant, firm: Firm
+) -> None:
+    board = await groups.create_group(
+        env, org_id=tenant.org_id, actor=STAFF, name="Board", member_ids=[firm.ours, firm.theirs]
+    )
+    async with env.sessions() as session, session.begin():
+        nils = await session.get(Recipient, firm.theirs)
+        assert nils is not None
+        nils.status = "deleted"
+        session.add(nils)
+
+    shared = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=firm.document_id,
+        group_id=id_of(board),
+    )  # fmt: skip
+
+    assert [s.share.recipient_id for s in shared.shares] == [firm.ours]
+    assert shared.skipped == ["recipient Nils Nordic was removed"]

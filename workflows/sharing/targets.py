@@ -74,7 +74,8 @@ async def group(
     members = await member_rows(session, GROUPS, org_id=document.org_id, place_id=group_id)
     if not members:
         raise InvalidInput(f"group {found.name} has no members")
-    clients = sorted({m.client_id for m in members})
+    # Removed people receive nothing and do not make a group cross clients.
+    clients = sorted({m.client_id for m in members if m.status != "deleted"})
     if len(clients) > 1:
         names = ", ".join([await _client_name(session, c) for c in clients])
         ours = await _client_name(session, document.client_id)
@@ -82,8 +83,9 @@ async def group(
             f"group {found.name} mixes people of several clients ({names}); share "
             f"{document.ref} with {ours}'s own recipients, spaces or groups instead"
         )
+    theirs = clients[0] if clients else document.client_id
     other = await _other_client(
-        session, document, clients[0], across_clients, f"group {found.name} holds people of"
+        session, document, theirs, across_clients, f"group {found.name} holds people of"
     )
     return members, Checked(found.name, other)
 
