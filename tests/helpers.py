@@ -83,10 +83,15 @@ async def link_chat(
 
 
 async def request_signatures(
-    env: Env, tenant: Tenant, *parties: NewParty, message: str | None = None
+    env: Env,
+    tenant: Tenant,
+    *parties: NewParty,
+    message: str | None = None,
+    client_id: int | None = None,
 ) -> creation.CreatedRequest:
-    """Staff asks ``parties`` to decide on a freshly uploaded document."""
-    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    """Staff asks ``parties`` to decide on a freshly uploaded document of ``client_id``
+    (the tenant's client unless given)."""
+    document = await upload(env, org_id=tenant.org_id, client_id=client_id or tenant.client_id)
     assert document.id is not None
     return await creation.create_request(
         env,

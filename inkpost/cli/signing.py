@@ -26,6 +26,7 @@ from storage.models import Document, Party, PartyDecision, SignatureRequest
 from storage.rows import id_of
 from workflows.documents import filing
 from workflows.errors import InvalidInput, NotFound, WorkflowError
+from workflows.sharing.targets import AcrossClients
 from workflows.signing import creation, forms, party_reminders, requests
 from workflows.signing.creation import NewParty, NewRequest
 from workflows.signing.requests import RequestState
@@ -177,6 +178,14 @@ def create(
         str | None,
         typer.Option(help="Title (default: the first document's).", show_default=False),
     ] = None,
+    across_clients: Annotated[
+        bool,
+        typer.Option(
+            "--across-clients",
+            help="Send on purpose to recipients of another client than the documents' "
+            "(recorded in their history).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send documents for signature and print each party's link to pass on.
@@ -202,10 +211,14 @@ def create(
             message=message,
             language=language,
             title=title,
+            across_clients=across_clients,
         )
-        return await creation.create_request(
-            scope.env, org_id=scope.org_id, actor=scope.actor, staff_id=None, new=new
-        )
+        try:
+            return await creation.create_request(
+                scope.env, org_id=scope.org_id, actor=scope.actor, staff_id=None, new=new
+            )
+        except AcrossClients as e:
+            raise AcrossClients(f"{e}; add --across-clients to send it anyway") from e
 
     created = in_org(ctx, work)
     request = created.request

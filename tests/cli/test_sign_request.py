@@ -282,3 +282,21 @@ def test_create_warns_of_parties_whose_code_cannot_be_sent(
     )
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert json.loads(as_json.stdout)["unconfirmable"][0].startswith("Anna Berg cannot confirm")
+
+
+def test_a_recipient_of_another_client_is_a_party_only_on_purpose(
+    cli: Cli, office: Office, pdfs: list[str]
+) -> None:
+    nordic = cli.json("client", "add", "Nordic Family Trust")
+    cli.ok("recipient", "add", "Nils Nordic", "--client", str(nordic["id"]))
+
+    refused = cli.fails("sign-request", "create", "--doc", "D-1", "--signer", "Nils Nordic")
+    sent = cli.ok(
+        "sign-request", "create", "--doc", "D-1", "--signer", "Nils Nordic", "--across-clients"
+    )
+
+    assert refused == (
+        "error: D-1 belongs to Nordic Timber, and Nils Nordic is a recipient of Nordic Family "
+        "Trust; add --across-clients to send it anyway"
+    )
+    assert "Created S-1" in sent.stdout

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.slack.features.signing.views import (
+    ACROSS,
     APPROVERS,
     CANCEL,
     DOCUMENTS,
@@ -24,6 +25,7 @@ from bot.slack.features.signing.views import (
     VIEWERS,
 )
 from storage.models import Notification, SignatureRequest
+from storage.rows import id_of
 from tests.conftest import STAFF, START
 from tests.fakes.slack_api import JSON, PostedMessage, find_element
 from tests.helpers import confirmed_browser, upload
@@ -380,3 +382,28 @@ async def test_remind_reminds_the_waiting_parties_at_most_once_an_hour(stage: St
             await session.exec(select(Notification).where(Notification.kind == Kind.SIGN_REMINDER))
         ).all()
     assert [n.target for n in reminders] == [str(anna)]
+
+
+async def test_a_recipient_of_another_client_is_a_party_only_when_ticked(stage: Stage) -> None:
+    ref = await stage.document("Contract 2027")
+    nordic = await organizations.add_client(
+        stage.env, org_id=stage.org_id, actor=STAFF, name="Nordic Family Trust"
+    )
+    nils = await recipients.add_recipient(
+        stage.env, org_id=stage.org_id, actor=STAFF, client_id=id_of(nordic), name="Nils"
+    )
+    view = await open_sign(stage)
+
+    await submit(stage, view, {DOCUMENTS: [ref], SIGNERS: [str(nils.id)]})
+    shown = errors_shown(stage, view)
+    assert await requests_made(stage) == []
+    await submit(stage, view, {DOCUMENTS: [ref], SIGNERS: [str(nils.id)], ACROSS: ["yes"]})
+    await sent(stage)
+
+    assert (
+        shown["signers"]
+        == "D-1 belongs to Nordic Timber, and Nils is a recipient of Nordic Family Trust"
+    )
+    assert shown["across"].startswith("Tick “Send to people of another client")
+    [request] = await requests_made(stage)
+    assert request.ref == "S-1"

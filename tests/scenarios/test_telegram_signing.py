@@ -67,9 +67,11 @@ class SigningStage:
         assert person.id is not None
         return person.id
 
-    async def request(self, *parties: NewParty) -> creation.CreatedRequest:
+    async def request(
+        self, *parties: NewParty, client_id: int | None = None
+    ) -> creation.CreatedRequest:
         document = await upload(
-            self.env, org_id=self.tenant.org_id, client_id=self.tenant.client_id
+            self.env, org_id=self.tenant.org_id, client_id=client_id or self.tenant.client_id
         )
         assert document.id is not None
         return await creation.create_request(
@@ -296,7 +298,7 @@ async def test_a_colleague_in_a_shared_cabinet_decides_from_their_own_chat(
     carl = await tg.person("Carl Colleague", client_id=cabinet.id)
     await tg.link(olga, OLGA)
     await tg.link(carl, CARL)
-    created = await tg.request(NewParty(role="approver", recipient_id=olga))
+    created = await tg.request(NewParty(role="approver", recipient_id=olga), client_id=cabinet.id)
     await tg.worker.run_once()
     data = _invitation(tg, OLGA).buttons[0]["callback_data"]
     greeting = tg.fake.messages_to(CARL)[-1]

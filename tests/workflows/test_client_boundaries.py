@@ -3,11 +3,12 @@ and groups only on purpose, recorded; a group that mixes clients never."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
 
-from storage.models import Notification, Recipient, Share
+from storage.models import Notification, Recipient, Share, SignatureRequest
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant
 from tests.helpers import audit_events, count_rows, upload
@@ -16,6 +17,8 @@ from workflows.errors import NotAllowed
 from workflows.people import groups, organizations, recipients, spaces
 from workflows.sharing import sharing, targets
 from workflows.sharing.targets import AcrossClients
+from workflows.signing import creation
+from workflows.signing.creation import NewParty, NewRequest
 
 ON_PURPOSE = sharing.ShareTerms(across_clients=True)
 
@@ -166,3 +169,28 @@ async def test_a_removed_member_of_another_client_does_not_make_a_group_mixed(
 
     assert [s.share.recipient_id for s in shared.shares] == [firm.ours]
     assert shared.skipped == ["recipient Nils Nordic was removed"]
+
+
+async def test_a_signature_request_goes_to_another_clients_recipient_only_on_purpose(
+    env: Env, tenant: Tenant, firm: Firm
+) -> None:
+    parties = [
+        NewParty(role="signer", recipient_id=firm.ours),
+        NewParty(role="approver", recipient_id=firm.theirs),
+        NewParty(role="signer", name="Outside Counsel", email="counsel@example.test"),
+    ]
+    new = NewRequest(document_ids=[firm.document_id], parties=parties)
+
+    with pytest.raises(AcrossClients, match="Nils Nordic is a recipient of Nordic Family Trust"):
+        await creation.create_request(
+            env, org_id=tenant.org_id, actor=STAFF, staff_id=None, new=new
+        )
+    assert await count_rows(env, SignatureRequest) == 0
+
+    created = await creation.create_request(
+        env, org_id=tenant.org_id, actor=STAFF, staff_id=None,
+        new=dataclasses.replace(new, across_clients=True),
+    )  # fmt: skip
+    assert len(created.parties) == 3
+    [event] = await audit_events(env, org_id=tenant.org_id, action="signature.requested")
+    assert event.details["across_clients"] == ["Nordic Family Trust"]

@@ -135,7 +135,9 @@ async def test_a_chat_gets_a_link_for_its_own_party_or_as_a_shared_cabinet_colle
     await link_chat(env, tenant, chat=ChatIdentity(chat_id=5001, user_id=5001), recipient_id=olga)
     await link_chat(env, tenant, chat=ChatIdentity(chat_id=5002, user_id=5002), recipient_id=carl)
     await link_chat(env, tenant, chat=RITA)
-    created = await request_signatures(env, tenant, NewParty(role="approver", recipient_id=olga))
+    created = await request_signatures(
+        env, tenant, NewParty(role="approver", recipient_id=olga), client_id=cabinet.id
+    )
     party_id = _party_id(created, "Olga Owner")
 
     own = await party_notices.chat_link(env, party_id=party_id, chat_id=5001, telegram_user_id=5001)

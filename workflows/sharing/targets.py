@@ -77,8 +77,8 @@ async def group(
     # Removed people receive nothing and do not make a group cross clients.
     clients = sorted({m.client_id for m in members if m.status != "deleted"})
     if len(clients) > 1:
-        names = ", ".join([await _client_name(session, c) for c in clients])
-        ours = await _client_name(session, document.client_id)
+        names = ", ".join([await client_name(session, c) for c in clients])
+        ours = await client_name(session, document.client_id)
         raise NotAllowed(
             f"group {found.name} mixes people of several clients ({names}); share "
             f"{document.ref} with {ours}'s own recipients, spaces or groups instead"
@@ -126,16 +126,40 @@ async def _other_client(
     ``across_clients``. ``target`` says whose the target is, up to the client's name."""
     if client_id == document.client_id:
         return None
-    theirs = await _client_name(session, client_id) if client_id else "no client"
+    theirs = await client_name(session, client_id) if client_id else "no client"
     if not across_clients:
-        ours = await _client_name(session, document.client_id)
+        ours = await client_name(session, document.client_id)
         raise AcrossClients(f"{document.ref} belongs to {ours}, and {target} {theirs}")
     return theirs
 
 
-async def _client_name(session: AsyncSession, client_id: int) -> str:
+async def client_name(session: AsyncSession, client_id: int) -> str:
     client = await session.get(Client, client_id)
     return client.name if client is not None else f"client {client_id}"
+
+
+async def people_elsewhere(
+    session: AsyncSession,
+    *,
+    documents: Sequence[Document],
+    recipients: Sequence[Recipient],
+    across_clients: bool,
+) -> dict[int, str]:
+    """For each recipient who is a person of a client other than a document's, the client
+    (by recipient id). Refused (`AcrossClients`, naming the first) unless staff send the
+    documents across clients on purpose."""
+    found: dict[int, str] = {}
+    for person in recipients:
+        for document in documents:
+            if person.client_id != document.client_id:
+                target = f"{person.name} is a recipient of"
+                theirs = await _other_client(
+                    session, document, person.client_id, across_clients, target
+                )
+                if theirs is not None:
+                    found[id_of(person)] = theirs
+                break
+    return found
 
 
 def active(share: Share | Row[Any], now: datetime) -> bool:

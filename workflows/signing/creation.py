@@ -34,6 +34,7 @@ from workflows.outbox.kinds import Via
 from workflows.people.organizations import check_email
 from workflows.people.recipients import LANGUAGES, can_receive, check_phone
 from workflows.scope import clean_text, get_scoped
+from workflows.sharing import targets
 from workflows.signing.requests import (
     DECIDING,
     MAX_DOCUMENTS,
@@ -70,6 +71,9 @@ class NewRequest:
     title: str | None = None
     remind_every_days: int = 2
     reminders_max: int = 3
+    across_clients: bool = False
+    """Staff send the documents on purpose to recipients of another client than theirs
+    (`sharing.targets`); the history names those clients."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,18 @@ async def create_request(
             for position, spec in enumerate(new.parties, start=1)
         ]
         _check_parties(parties)
+        elsewhere = await targets.people_elsewhere(
+            session,
+            documents=docs,
+            recipients=[
+                await get_scoped(
+                    session, Recipient, org_id=org_id, id=p.recipient_id, what="recipient"
+                )
+                for p in parties
+                if p.recipient_id is not None
+            ],
+            across_clients=new.across_clients,
+        )
         number = organization.next_request_number
         await session.exec(
             update(Organization)
@@ -181,6 +197,7 @@ async def create_request(
                     "request_id": request_id,
                     "order": request.signing_order,
                     "parties": [{"name": p.name, "role": p.role} for p in parties],
+                    **({"across_clients": sorted(set(elsewhere.values()))} if elsewhere else {}),
                 },
             )
         await invite_due(session, request, now)

@@ -25,6 +25,8 @@ from workflows.media import PDF
 from workflows.people.organizations import check_email
 from workflows.people.recipients import can_receive, check_phone
 from workflows.scope import clean_text
+from workflows.sharing import targets
+from workflows.sharing.targets import AcrossClients
 from workflows.signing.creation import NewParty
 from workflows.signing.requests import ROLES
 
@@ -181,3 +183,23 @@ async def recipient_problems(
         if refusal:
             problems[recipient_id] = refusal
     return problems
+
+
+async def people_elsewhere(
+    env: Env, *, org_id: int, documents: Sequence[Document], recipient_ids: Sequence[int]
+) -> dict[int, str]:
+    """Why each of these recipients, a person of another client than a document's, may be
+    a party only when staff send the documents across clients on purpose."""
+    found: dict[int, str] = {}
+    async with env.reads() as session:
+        for recipient_id in recipient_ids:
+            person = await session.get(Recipient, recipient_id)
+            if person is None or person.org_id != org_id:
+                continue
+            try:
+                await targets.people_elsewhere(
+                    session, documents=documents, recipients=[person], across_clients=False
+                )
+            except AcrossClients as e:
+                found[recipient_id] = str(e)
+    return found

@@ -9,7 +9,7 @@ a direct message, with a button that cancels it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,6 +22,8 @@ from bot.slack.blocks import Message
 from bot.slack.feature import Call, Subcommand, Usage, Who
 from bot.slack.features.sharing.views import document_option, recipient_option
 from bot.slack.features.signing.views import (
+    ACROSS,
+    ACROSS_LABEL,
     BLOCK_OF,
     CALLBACK,
     CANCEL,
@@ -53,6 +55,7 @@ from bot.slack.listeners import (
     who_of,
 )
 from bot.slack.views import MAX_OPTIONS, Errors, joined, sentence
+from storage.models import Document
 from storage.rows import id_of
 from workflows.context import Env
 from workflows.documents import search
@@ -188,6 +191,9 @@ class Signing:
             if found.problems:
                 form.fail(DOCUMENTS, joined(found.problems))
         await self._check_recipients(form, context, picked)
+        across_clients = form.ticked(ACROSS)
+        if found.documents and not across_clients:
+            await self._check_clients(form, context, found.documents, picked)
         parties = [
             NewParty(role=role, recipient_id=rid) for role, ids in picked.items() for rid in ids
         ] + [replace(p, language=language) for p in people.parties]
@@ -201,8 +207,31 @@ class Signing:
             expires_at=expires_at,
             message=message or None,
             language=language,
+            across_clients=across_clients,
         )
         return Plan(context, new)
+
+    async def _check_clients(
+        self,
+        form: _Form,
+        context: StaffContext,
+        documents: Sequence[Document],
+        picked: dict[str, list[int]],
+    ) -> None:
+        """Refuse, on their fields, recipients of another client than the documents', unless
+        the form says to send across clients."""
+        elsewhere = await forms.people_elsewhere(
+            self.env,
+            org_id=context.org_id,
+            documents=documents,
+            recipient_ids=[rid for ids in picked.values() for rid in ids],
+        )
+        for role, ids in picked.items():
+            found = [sentence(elsewhere[rid]) for rid in ids if rid in elsewhere]
+            if found:
+                form.fail(ROLE_FIELDS[role], joined(found))
+        if elsewhere:
+            form.fail(ACROSS, f"Tick “{ACROSS_LABEL}” to send them anyway")
 
     async def _check_recipients(
         self, form: _Form, context: StaffContext, picked: dict[str, list[int]]
@@ -302,6 +331,9 @@ class _Form:
     def _entry(self, action_id: str) -> dict[str, Any]:
         entry = self.values.get(BLOCK_OF[action_id], {}).get(action_id)
         return entry if isinstance(entry, dict) else {}
+
+    def ticked(self, action_id: str) -> bool:
+        return bool(self._options(action_id))
 
     def _options(self, action_id: str) -> list[dict[str, Any]]:
         return list(self._entry(action_id).get("selected_options") or [])

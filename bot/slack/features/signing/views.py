@@ -40,6 +40,8 @@ MESSAGE = "sign_message"
 LANGUAGE = "sign_language"
 CANCEL = "sign_cancel"
 REMIND = "sign_remind"
+ACROSS = "sign_across_clients"
+ACROSS_LABEL = "Send to people of another client than the documents'"
 BLOCK_OF = {
     DOCUMENTS: "documents",
     SIGNERS: "signers",
@@ -50,6 +52,7 @@ BLOCK_OF = {
     EXPIRES: "expires",
     MESSAGE: "message",
     LANGUAGE: "language",
+    ACROSS: "across",
 }
 """The input block holding each element: errors are keyed by block, values by both."""
 ROLE_FIELDS = {"signer": SIGNERS, "approver": APPROVERS, "viewer": VIEWERS}
@@ -167,6 +170,14 @@ def sign_modal(*, documents: Sequence[Document], language: str) -> View:
             optional=False,
             hint="The request's language; people outside Inkpost are written to in it, "
             "recipients in their own.",
+        ),
+        _input(
+            ACROSS,
+            "Other clients",
+            {"type": "checkboxes", "options": [option(ACROSS_LABEL, "yes")]},
+            optional=True,
+            hint="Only on purpose: documents go to their own client's people unless this is "
+            "ticked, and the history records that they went elsewhere.",
         ),
     ]
     return modal_view(CALLBACK, title=TITLE, submit="Send", blocks=blocks)
