@@ -106,8 +106,14 @@ async def download(request: web.Request) -> web.StreamResponse:
             await access.start_download(env, token, visitor, recorder=recorder)
             counted = True
         elif transfer.outcome is downloads.Outcome.PARTIAL:
-            _, counted = await ranges.fetch_range(
-                env, token, visitor, start=transfer.start, stop=transfer.stop, recorder=recorder
+            counted = await ranges.fetch_range(
+                env,
+                token,
+                found,
+                visitor,
+                start=transfer.start,
+                stop=transfer.stop,
+                recorder=recorder,
             )
     if counted:
         request.app[METRICS].downloaded.inc()

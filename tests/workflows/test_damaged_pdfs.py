@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from storage.models import AuditEvent, Document
 from tests.conftest import STAFF, Tenant
 from tests.damaged_pdfs import damaged, hostile, readable_though_damaged, sound
-from tests.helpers import blob_files, count_rows, upload
+from tests.helpers import audit_events, blob_files, count_rows, upload
 from workflows import media
 from workflows.context import Env
 from workflows.errors import InvalidInput
@@ -62,6 +62,11 @@ async def test_an_organisation_may_accept_active_content_and_each_file_records_i
         )  # fmt: skip
 
     assert document.active_content == "an action run on opening (JavaScript); JavaScript"
+    await organizations.set_active_content(env, org_id=tenant.org_id, actor=STAFF, allow=True)
+    [changed] = await audit_events(
+        env, org_id=tenant.org_id, action="organization.active_content_set"
+    )
+    assert changed.details == {"allow": True}  # set once; setting it again records nothing
     plain = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, data=SOUND)
     assert plain.active_content is None
 

@@ -4,8 +4,8 @@ A plain GET of the file is a download, counted before a byte goes
 (`access.start_download`). A range request — a PDF viewer fetching what it shows, a
 download manager fetching in pieces — counts nothing by itself: the spans each visitor has
 fetched are kept (`RangeProgress`), and the request that completes the file is the
-download: counted, and refused when the link has none left, before its bytes go. Every
-range first checks the link as any visit does, so nothing goes out from a link that no
+download: counted, and refused when the link has none left, before its bytes go. The
+caller checks the link first, as for any visit, so nothing goes out from a link that no
 longer opens. A visitor is known by a hash of their address and browser; what they fetched
 is forgotten a day after their last range (`forget`).
 """
@@ -46,27 +46,29 @@ def visitor_key(visitor: Visitor) -> str:
 async def fetch_range(
     env: Env,
     token: str,
+    found: SharedDocument,
     visitor: Visitor,
     *,
     start: int,
     stop: int,
     recorder: AccessRecorder | None = None,
-) -> tuple[SharedDocument, bool]:
-    """Check the link for bytes ``[start, stop)`` of its file going to ``visitor``; when
-    with what they fetched before these complete the file, count and record the download.
-    Returns the shared document and whether this range made a download."""
-    found = await access.resolve(env, token)
-    size = found.document.size
+) -> bool:
+    """Note that bytes ``[start, stop)`` of ``found``'s file (its link ``token`` already
+    checked by `access.resolve`) go to ``visitor``; when with what they fetched before
+    these complete the file, count and record the download (refused when the link has
+    none left). Returns whether this range made a download."""
     for attempt in range(2):  # a first piece racing another for the same new row
         try:
-            complete = await _note(env, found, visitor_key(visitor), start, stop, size)
+            complete = await _note(
+                env, found, visitor_key(visitor), start, stop, found.document.size
+            )
             break
         except IntegrityError:
             if attempt:
                 raise
     if complete:
-        return await access.start_download(env, token, visitor, recorder=recorder), True
-    return found, False
+        await access.start_download(env, token, visitor, recorder=recorder)
+    return complete
 
 
 async def _note(
