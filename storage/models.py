@@ -61,7 +61,19 @@ class StaffUser(SQLModel, table=True):
     slack_user_id: str | None = Field(default=None, max_length=32)
     role: str = Field(default="member", max_length=16)
     status: str = Field(default="active", max_length=16)
+    walled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """Limited to the clients named in ``staff_client`` (an ethical wall): no row of any
+    other client exists for them."""
     created_at: datetime = _created()
+
+
+class StaffClient(SQLModel, table=True):
+    """A client a walled staff member may see."""
+
+    __tablename__ = "staff_client"
+    staff_id: int = Field(foreign_key="staffuser.id", primary_key=True, ondelete="CASCADE")
+    client_id: int = Field(foreign_key="client.id", primary_key=True, ondelete="CASCADE")
+    org_id: int = Field(foreign_key="organization.id", index=True)
 
 
 class Client(SQLModel, table=True):

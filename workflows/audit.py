@@ -200,6 +200,7 @@ class ChainReport:
 
 async def verify_chain(env: Env, *, org_id: int, batch: int = 2000) -> ChainReport:
     """Walk the chain in order; name the first event that does not match."""
+    env.require_every_client(to="verify the whole history")
     prev = GENESIS
     expected_seq = 1
     count = 0

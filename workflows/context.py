@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import walls
 from storage.blobs import BlobStore
 from storage.db import SessionFactory, read_session
+from storage.walls import Wall
+from workflows.errors import NotAllowed
 
 
 class Clock(Protocol):
@@ -47,6 +50,21 @@ class Env:
     """The channels this installation sends recipients' notices through (``telegram``,
     ``email``). A notice for any other would wait in the outbox forever, so nothing that
     depends on one (a one-time code) is promised through it."""
+    wall: Wall | None = None
+    """The clients a walled staff member may see; every session of this environment sees
+    only their rows (`storage.walls`). None: every client."""
+
+    def walled(self, wall: Wall | None) -> Env:
+        """This environment as seen by a staff member behind ``wall`` (None: no wall)."""
+        if wall is None:
+            return self
+        return replace(self, sessions=walls.walled(self.sessions, wall), wall=wall)
+
+    def require_every_client(self, *, to: str) -> None:
+        """Refuse a walled staff member what only someone who sees every client may do
+        (what the whole organisation holds, or its delivery queue)."""
+        if self.wall is not None:
+            raise NotAllowed(f"only staff who see every client may {to}")
 
     def reads(self) -> AsyncSession:
         """A session for queries only: on SQLite it does not wait for, or block, writers."""

@@ -29,6 +29,7 @@ from storage.models import (
     StaffUser,
 )
 from storage.rows import id_of
+from storage.walls import Wall, visible_documents
 from workflows.context import Env
 from workflows.errors import NotFound
 from workflows.outbox import claims, kinds
@@ -89,13 +90,19 @@ class Overview:
 
 
 async def overview(env: Env, *, org_id: int, limit: int = 10) -> Overview:
-    """Up to ``limit`` of each kind, newest first, with how many there are in all."""
+    """Up to ``limit`` of each kind, newest first, with how many there are in all.
+
+    Behind a wall, only those clients' requests, documents and visits; failed deliveries
+    (the organisation's queue) are left to staff who see every client."""
     now = env.clock.now()
     async with env.reads() as session:
         awaiting, awaiting_total = await _awaiting(session, org_id, limit)
-        unopened, unopened_total = await _unopened(session, org_id, now, limit)
+        unopened, unopened_total = await _unopened(session, org_id, now, limit, env.wall)
         recent = await _recent(session, org_id, limit)
-        failed, failed_total = await _failed(session, org_id, limit)
+        failed: list[FailedDelivery] = []
+        failed_total = 0
+        if env.wall is None:
+            failed, failed_total = await _failed(session, org_id, limit)
     return Overview(
         awaiting, awaiting_total, unopened, unopened_total, recent, failed, failed_total
     )
@@ -144,6 +151,7 @@ async def _awaiting(session: AsyncSession, org_id: int, limit: int) -> tuple[lis
 async def retry_failed(env: Env, *, org_id: int, ids: Sequence[int]) -> int:
     """Give those of ``ids`` that are still dead a fresh set of attempts; NotFound when
     none is (someone retried them already, or they are not this organisation's)."""
+    env.require_every_client(to="retry deliveries")
     async with env.reads() as session:
         dead = (
             await session.exec(
@@ -164,7 +172,7 @@ async def retry_failed(env: Env, *, org_id: int, ids: Sequence[int]) -> int:
 
 
 async def _unopened(
-    session: AsyncSession, org_id: int, now: datetime, limit: int
+    session: AsyncSession, org_id: int, now: datetime, limit: int, wall: Wall | None
 ) -> tuple[list[Unopened], int]:
     live = [
         col(Share.org_id) == org_id,
@@ -172,6 +180,8 @@ async def _unopened(
         or_(col(Share.expires_at).is_(None), col(Share.expires_at) > now),
         or_(col(Document.available_until).is_(None), col(Document.available_until) > now),
     ]
+    if wall is not None:  # Core statements on the connection are not narrowed by the wall
+        live.append(visible_documents(col(Share.document_id), wall))
     direct: Select[int, int, datetime] = (
         core_select(
             col(Share.document_id).label("document_id"),

@@ -36,6 +36,7 @@ from bot.slack.features.directory.directory import BotUsername, Directory
 from bot.slack.features.lookup import Lookup
 from bot.slack.features.sharing.sharing import Sharing
 from bot.slack.features.signing.signing import Signing
+from bot.slack.features.staff_clients import StaffClients
 from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
 from bot.slack.listeners import RefusingApp, team_of
@@ -96,6 +97,7 @@ def features(config: SlackConfig, env: Env) -> list[Feature]:
         Uploads(env, api_url=config.api_url),
         Status(env),
         Directory(env, telegram_username=config.telegram_username),
+        StaffClients(env),
     ]
 
 

@@ -21,6 +21,7 @@ from bot.slack.features.directory.directory import Directory
 from bot.slack.features.lookup import Lookup
 from bot.slack.features.sharing.sharing import Sharing
 from bot.slack.features.signing.signing import Signing
+from bot.slack.features.staff_clients import StaffClients
 from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
 from bot.slack.features.upload.views import SHORTCUT
@@ -85,7 +86,7 @@ def bot_events() -> list[str]:
 def subcommand_names() -> list[str]:
     """The `/inkpost` subcommands, in the order `/inkpost help` lists them."""
     usages: list[Usage] = [HELP]
-    for feature in (Lookup, Sharing, Signing, Uploads, Status, Directory):
+    for feature in (Lookup, Sharing, Signing, Uploads, Status, Directory, StaffClients):
         usages.extend(feature.usage)
     return [usage.usage.split(" ")[0] for usage in usages]
 

@@ -21,10 +21,11 @@ from inkpost.settings import Settings
 from storage import migrate
 from storage.models import Organization
 from storage.rows import id_of
+from storage.walls import Wall
 from workflows import lookup
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotAllowed, NotFound
-from workflows.people import organizations
+from workflows.people import client_access, organizations
 
 T = TypeVar("T")
 
@@ -39,15 +40,17 @@ class CliState:
 
 @dataclass(frozen=True)
 class OrgScope:
-    """A running store plus the organisation a command acts on."""
+    """A running store plus the organisation a command acts on, and who acts: the
+    environment is behind their wall when they have one."""
 
     runtime: Runtime
     org: Organization
     actor: Actor
+    wall: Wall | None = None
 
     @property
     def env(self) -> Env:
-        return self.runtime.env
+        return self.runtime.env.walled(self.wall)
 
     @property
     def org_id(self) -> int:
@@ -136,8 +139,8 @@ def in_org(ctx: typer.Context, work: Callable[[OrgScope], Awaitable[T]]) -> T:
 
     async def scoped(runtime: Runtime) -> T:
         org = await the_organization(runtime, settings.org)
-        actor = await acting_as(runtime, org, settings.staff)
-        return await work(OrgScope(runtime=runtime, org=org, actor=actor))
+        actor, wall = await acting_as(runtime, org, settings.staff)
+        return await work(OrgScope(runtime=runtime, org=org, actor=actor, wall=wall))
 
     return with_runtime(ctx, scoped)
 
@@ -162,23 +165,27 @@ def operator() -> Actor:
     return Actor.system(f"operator {_login()} (CLI)")
 
 
-async def acting_as(runtime: Runtime, org: Organization, staff: str | None) -> Actor:
-    """The staff member a command acts as; without one, the operator's login at the server.
+async def acting_as(
+    runtime: Runtime, org: Organization, staff: str | None
+) -> tuple[Actor, Wall | None]:
+    """The staff member a command acts as, with the wall they work behind; without one,
+    the operator's login at the server, who sees every client.
 
     A blocked or unknown staff member is refused before anything happens."""
     if not staff:
-        return operator()
+        return operator(), None
     org_id = id_of(org)
     try:
         staff_id = await lookup.resolve(
             runtime.env, org_id=org_id, kind="staff member", value=staff
         )
-        member = await organizations.get_staff(runtime.env, org_id=org_id, staff_id=staff_id)
+        access = await client_access.client_access(runtime.env, org_id=org_id, staff_id=staff_id)
     except (NotFound, InvalidInput) as e:
         raise UserError(f"--as {staff}: {e}") from e
+    member = access.staff
     if member.status != "active":
         raise NotAllowed(f"staff member {member.name} is blocked and cannot act")
-    return Actor.staff(id_of(member), label=member.name)
+    return Actor.staff(id_of(member), label=member.name), access.wall
 
 
 def _login() -> str:

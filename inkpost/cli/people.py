@@ -3,6 +3,7 @@ call and one rendering of its result."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -21,9 +22,10 @@ from inkpost.cli.context import (
     parse_when,
     parse_when_or_never,
 )
-from inkpost.cli.output import Column, say, show_record, show_rows
+from inkpost.cli.output import Column, emit_json, say, show_record, show_rows, warn
 from storage.models import Client, Recipient, StaffUser
-from workflows.people import organizations, recipients
+from storage.rows import id_of
+from workflows.people import client_access, organizations, recipients
 from workflows.people.recipients import UNSET
 
 staff_app = typer.Typer(help="Staff members of the organisation.", no_args_is_help=True)
@@ -50,10 +52,12 @@ STAFF_COLUMNS = (
     Column("slack_user_id", "Slack user"),
     Column("role", "Role"),
     Column("status", "Status"),
+    Column("clients", "Clients"),
 )
 
 
-def staff_row(staff: StaffUser) -> dict[str, Any]:
+def staff_row(staff: StaffUser, clients: Sequence[Client] | None = None) -> dict[str, Any]:
+    """A staff member; ``clients``: the only clients they see (None: every client)."""
     return {
         "id": staff.id,
         "name": staff.name,
@@ -61,6 +65,7 @@ def staff_row(staff: StaffUser) -> dict[str, Any]:
         "slack_user_id": staff.slack_user_id,
         "role": staff.role,
         "status": staff.status,
+        "clients": [c.name for c in clients] if clients is not None else "all",
         "created_at": staff.created_at,
     }
 
@@ -100,9 +105,60 @@ def staff_list(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
 
     async def work(scope: OrgScope) -> list[dict[str, Any]]:
         found = await organizations.list_staff(scope.env, org_id=scope.org_id)
-        return [staff_row(s) for s in found]
+        walled = await client_access.client_accesses(scope.env, org_id=scope.org_id)
+        return [staff_row(s, walled.get(id_of(s), ()) if s.walled else None) for s in found]
 
     show_rows(in_org(ctx, work), columns=STAFF_COLUMNS, title="Staff", as_json=as_json)
+
+
+@staff_app.command("limit")
+def staff_limit(
+    ctx: typer.Context,
+    staff: StaffArg,
+    *,
+    clients: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--client",
+            metavar="CLIENT",
+            help="A client they may see (id or name); repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
+    all_clients: Annotated[
+        bool, typer.Option("--all-clients", help="Let them see every client again.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Limit a staff member to named clients (an ethical wall): they see and act on no
+    other client's documents, people or requests, in the CLI and in Slack."""
+    if bool(clients) == all_clients:
+        raise typer.BadParameter("give --client (one or more) or --all-clients")
+
+    async def work(scope: OrgScope) -> tuple[client_access.ClientAccess, str | None]:
+        access = await client_access.limit_staff(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            staff_id=await named(scope, "staff member", staff),
+            client_ids=[await client_id(scope, c) for c in clients or ()] or None,
+        )
+        return access, scope.org.slack_channel
+
+    access, channel = in_org(ctx, work)
+    if as_json:
+        emit_json(staff_row(access.staff, access.clients))
+        return
+    member = access.staff
+    if access.clients is None:
+        say(f"Staff member {member.id} {member.name} now sees every client.")
+        return
+    say(f"Staff member {member.id} {member.name} now sees only {access.names}.")
+    if channel:
+        warn(
+            f"staff notices about every client go to the Slack channel {channel}: "
+            f"keep {member.name} out of it"
+        )
 
 
 def _set_staff_blocked(ctx: typer.Context, *, staff: str, blocked: bool) -> None:

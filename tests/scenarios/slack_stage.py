@@ -46,6 +46,23 @@ class Stage:
         await self.fake.wait_for(lambda: len(self.fake.responses) > before, what="an answer")
         return self.fake.responses[-1]
 
+    async def open_home(self, user: str) -> dict[str, object]:
+        """The user opens the App Home tab; returns the view published for them."""
+        before = self.fake.home_view(user)
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": self.fake.dm_channel(user),
+            "tab": "home",
+            "event_ts": "1700000000.000100",
+        }
+        response = await self.slack.event(event)
+        assert response.status == 200
+        await self.fake.wait_for(lambda: self.fake.home_view(user) not in (None, before))
+        view = self.fake.home_view(user)
+        assert view is not None
+        return view
+
     async def document(self, title: str = "Fee table 2027") -> str:
         document = await upload(self.env, org_id=self.org_id, client_id=self.client_id, title=title)
         return document.ref

@@ -202,29 +202,12 @@ async def test_help_lists_status(stage: Stage) -> None:
     assert "/inkpost status" in str(answer.blocks)
 
 
-async def _open_home(stage: Stage, user: str) -> dict[str, object]:
-    before = stage.fake.home_view(user)
-    event = {
-        "type": "app_home_opened",
-        "user": user,
-        "channel": stage.fake.dm_channel(user),
-        "tab": "home",
-        "event_ts": "1700000000.000100",
-    }
-    response = await stage.slack.event(event)
-    assert response.status == 200
-    await stage.fake.wait_for(lambda: stage.fake.home_view(user) not in (None, before))
-    view = stage.fake.home_view(user)
-    assert view is not None
-    return view
-
-
 async def test_the_home_tab_shows_the_same_for_the_staff_members_organisation(
     stage: Stage,
 ) -> None:
     await _office(stage)
 
-    view = await _open_home(stage, STELLA)
+    view = await stage.open_home(STELLA)
 
     shown = str(view["blocks"])
     assert "Inkpost · Acme Law" in shown
@@ -242,13 +225,13 @@ async def test_the_messages_tab_publishes_nothing(stage: Stage) -> None:
         "event_ts": "1700000000.000200",
     }
     await stage.slack.event(event)
-    await _open_home(stage, STELLA)  # answered after the first event
+    await stage.open_home(STELLA)  # answered after the first event
 
     assert len(stage.fake.requests_for("views.publish")) == 1
 
 
 async def test_the_home_tab_of_a_stranger_says_whom_to_ask(stage: Stage) -> None:
-    view = await _open_home(stage, NINA)
+    view = await stage.open_home(NINA)
 
     assert "ask Stella Staff" in str(view["blocks"])
     assert "Failed deliveries" not in str(view["blocks"])
@@ -256,7 +239,7 @@ async def test_the_home_tab_of_a_stranger_says_whom_to_ask(stage: Stage) -> None
 
 async def test_retry_in_the_home_tab_retries_and_shows_it(stage: Stage) -> None:
     office = await _office(stage)
-    view = await _open_home(stage, STELLA)
+    view = await stage.open_home(STELLA)
 
     response = await stage.slack.block_action(STELLA, RETRY_FROM_STATUS, view=view)
     assert response.status == 200

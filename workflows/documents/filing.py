@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.blobs import StagedBlob, stage
 from storage.errors import BlobTooLarge, EmptyBlob, StorageError
 from storage.models import Client, Document, Organization
+from storage.walls import EVERY_CLIENT
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import InvalidInput, NotFound, Unavailable
@@ -264,7 +265,9 @@ async def _check_quota(env: Env, org_id: int, size: int) -> None:
             return
         used = (
             await session.exec(
-                select(func.coalesce(func.sum(Document.size), 0)).where(Document.org_id == org_id)
+                select(func.coalesce(func.sum(Document.size), 0))
+                .where(Document.org_id == org_id)
+                .execution_options(**EVERY_CLIENT)
             )
         ).one()
     if used + size > org.storage_quota_bytes:

@@ -86,6 +86,7 @@ async def enqueue_many(
 async def list_notifications(
     env: Env, *, org_id: int, status: str | None = None, limit: int = 100
 ) -> Sequence[Notification]:
+    env.require_every_client(to="see the delivery queue")
     query = select(Notification).where(Notification.org_id == org_id)
     if status:
         query = query.where(Notification.status == status)

@@ -264,6 +264,7 @@ async def release_claims(env: Env, *, worker: str) -> int:
 
 
 async def list_dead(env: Env, *, org_id: int | None = None) -> Sequence[Notification]:
+    env.require_every_client(to="see the delivery queue")
     query = select(Notification).where(Notification.status == Status.DEAD)
     if org_id is not None:
         query = query.where(Notification.org_id == org_id)
@@ -275,6 +276,7 @@ async def retry_dead(
     env: Env, *, org_id: int | None = None, ids: Sequence[int] | None = None
 ) -> int:
     """Give dead rows a fresh set of attempts, now; returns how many."""
+    env.require_every_client(to="retry deliveries")
     conditions = [col(Notification.status) == Status.DEAD]
     if org_id is not None:
         conditions.append(col(Notification.org_id) == org_id)

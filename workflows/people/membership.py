@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Group, GroupMember, Recipient, Space, SpaceMember
 from storage.rows import id_of
+from storage.walls import EVERY_CLIENT
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
@@ -130,7 +131,9 @@ async def create(
     organisation already uses (in any case) is refused."""
     model, org_id = kind.model, place.org_id
     exists = await session.exec(
-        select(model).where(model.org_id == org_id, func.lower(model.name) == place.name.lower())
+        select(model)
+        .where(model.org_id == org_id, func.lower(model.name) == place.name.lower())
+        .execution_options(**EVERY_CLIENT)
     )
     if exists.first():
         raise Conflict(f"a {kind.what} named '{place.name}' already exists")

@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 
 from storage.models import Client, Organization, StaffUser
 from storage.rows import id_of
+from storage.walls import EVERY_CLIENT
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
@@ -113,6 +114,7 @@ async def add_staff(
     slack_user_id: str | None = None,
     role: str = "member",
 ) -> StaffUser:
+    env.require_every_client(to="add staff")
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not '{role}'")
     title = clean_text(name, what="name", max_len=200)
@@ -170,6 +172,7 @@ async def get_staff(env: Env, *, org_id: int, staff_id: int) -> StaffUser:
 async def set_staff_status(
     env: Env, *, org_id: int, actor: Actor, staff_id: int, blocked: bool
 ) -> StaffUser:
+    env.require_every_client(to="block or unblock staff")
     status = "blocked" if blocked else "active"
     async with env.sessions() as session, session.begin():
         staff = await get_scoped(
@@ -193,6 +196,7 @@ async def set_staff_status(
 async def add_client(
     env: Env, *, org_id: int, actor: Actor, name: str, shared_cabinet: bool = False
 ) -> Client:
+    env.require_every_client(to="add clients")
     title = clean_text(name, what="client name", max_len=200)
     assert title is not None
     async with env.sessions() as session, session.begin():
@@ -253,11 +257,13 @@ async def edit_client(
         changes: dict[str, str | bool] = {}
         if title is not None and title != client.name:
             clash = await session.exec(
-                select(Client).where(
+                select(Client)
+                .where(
                     Client.org_id == org_id,
                     func.lower(Client.name) == title.lower(),
                     Client.id != client_id,
                 )
+                .execution_options(**EVERY_CLIENT)
             )
             if clash.first():
                 raise Conflict(f"a client named '{title}' already exists")

@@ -13,7 +13,7 @@ from storage.models import Client, Group, Recipient, Share, Space, SpaceMember
 from storage.rows import id_of
 from workflows import audit
 from workflows.context import Actor, Env
-from workflows.errors import Conflict, NotFound
+from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.people import membership
 from workflows.people.membership import (
     GROUPS,
@@ -50,6 +50,8 @@ async def create_space(
     """A new space, with its first members in the same transaction."""
     title = clean_text(name, what="space name", max_len=200)
     assert title is not None
+    if client_id is None and env.wall is not None:
+        raise InvalidInput("name the client the space is for: you work only with named clients")
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
         if client_id is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
@@ -10,12 +10,17 @@ from storage.models import Organization, StaffUser
 from storage.rows import id_of
 from workflows.context import Actor, Env
 from workflows.errors import NotAllowed, NotFound
+from workflows.people.client_access import wall_of
 
 
 @dataclass(frozen=True)
 class StaffContext:
+    """A staff member at work, with the environment they act in: behind their wall, if
+    they have one, where no other client's rows exist."""
+
     organization: Organization
     staff: StaffUser
+    env: Env = field(repr=False)
 
     @property
     def org_id(self) -> int:
@@ -64,9 +69,10 @@ async def staff_of_slack(env: Env, *, team_id: str, user_id: str) -> StaffContex
             raise NotAllowed(
                 f"you are not registered as staff of {organization.name}; ask {who} for access"
             )
+        wall = await wall_of(session, staff)
     if staff.status == "blocked":
         raise NotAllowed(f"your access to {organization.name} is blocked")
-    return StaffContext(organization=organization, staff=staff)
+    return StaffContext(organization=organization, staff=staff, env=env.walled(wall))
 
 
 def require_admin(context: StaffContext, *, to: str) -> None:

@@ -27,8 +27,10 @@ from storage.models import (
     Organization,
     Party,
     Recipient,
+    RequestDocument,
     Share,
     SignatureRequest,
+    StaffClient,
     StaffUser,
 )
 from storage.rows import id_of
@@ -247,11 +249,26 @@ async def prepare(env: Env, rows: Sequence[Notification]) -> list[StaffNotice]:
         people = await _by_id(session, Recipient, recipient_ids)
         signature_requests = await _by_id(session, SignatureRequest, request_ids)
         parties = await _by_id(session, Party, party_ids)
+        walls = await _walls(session, [s for s in staff.values() if s.walled])
+        asked = {i for i in request_ids if i is not None}
+        request_clients = await _request_clients(session, asked) if walls else {}
     notices = []
     for row, (payload, problem) in zip(rows, read, strict=True):
         document = docs.get(kinds.document_of(payload) or 0)
         person = people.get(kinds.recipient_of(payload) or 0)
         destination, reason = _destination(row, orgs.get(row.org_id), staff)
+        member = staff.get(staff_id_of(row.target) or 0)
+        if destination is not None and not destination.is_channel and member is not None:
+            concerns = {document.client_id if document else None}
+            concerns |= {people[i].client_id for i in _recipient_ids(payload) if i in people}
+            concerns.add(person.client_id if person else None)
+            concerns |= request_clients.get(kinds.request_of(payload) or 0, set())
+            if not _admits(walls, member, concerns - {None}):
+                destination = None
+                reason = (
+                    f"{member.name} may not see this client and the organisation has no "
+                    "Slack channel for notices"
+                )
         request = signature_requests.get(kinds.request_of(payload) or 0)
         party = parties.get(_party_id(payload) or 0)
         notices.append(
@@ -290,6 +307,40 @@ def _recipient_ids(payload: Payload | None) -> tuple[int, ...]:
 
 def _party_id(payload: Payload | None) -> int | None:
     return payload.party_id if isinstance(payload, SignStatusPayload) else None
+
+
+async def _walls(session: AsyncSession, walled: Sequence[StaffUser]) -> dict[int, set[int]]:
+    """The clients each walled staff member of ``walled`` may see, by staff id."""
+    found: dict[int, set[int]] = {id_of(s): set() for s in walled}
+    if found:
+        rows = await session.exec(
+            select(StaffClient.staff_id, StaffClient.client_id).where(
+                col(StaffClient.staff_id).in_(found)
+            )
+        )
+        for staff_id, client_id in rows.all():
+            found[staff_id].add(client_id)
+    return found
+
+
+async def _request_clients(session: AsyncSession, ids: set[int]) -> dict[int, set[int]]:
+    """The clients of each request's documents."""
+    found: dict[int, set[int]] = {}
+    if ids:
+        rows = await session.exec(
+            select(RequestDocument.request_id, Document.client_id)
+            .join(Document, col(Document.id) == RequestDocument.document_id)
+            .where(col(RequestDocument.request_id).in_(ids))
+        )
+        for request_id, client_id in rows.all():
+            found.setdefault(request_id, set()).add(client_id)
+    return found
+
+
+def _admits(walls: dict[int, set[int]], member: StaffUser, clients: set[int | None]) -> bool:
+    """Whether ``member`` may hear about these clients: always, unless walled from one."""
+    inside = walls.get(id_of(member))
+    return inside is None or clients <= inside
 
 
 def _destination(

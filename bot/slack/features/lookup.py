@@ -23,6 +23,7 @@ from workflows.context import Env
 from workflows.documents import filing, search
 from workflows.errors import InvalidInput, NotFound
 from workflows.people import organizations
+from workflows.people.staff import StaffContext
 from workflows.sharing import links, sharing
 
 DEFAULT_LINK_DAYS = 7
@@ -90,14 +91,14 @@ class Lookup:
         context = await staff_of(self.env, who)
         ref, _, days_text = args.partition(" ")
         days = _days(days_text.strip())
-        document = await filing.find_document(self.env, org_id=context.org_id, ref=_ref(ref))
+        document = await filing.find_document(context.env, org_id=context.org_id, ref=_ref(ref))
         result = await links.create_link(
-            self.env,
+            context.env,
             org_id=context.org_id,
             actor=context.actor,
             document_id=id_of(document),
             terms=sharing.ShareTerms(
-                expires_at=self.env.clock.now() + timedelta(days=days),
+                expires_at=context.env.clock.now() + timedelta(days=days),
                 staff_id=context.staff.id,
             ),
         )
@@ -114,7 +115,7 @@ class Lookup:
         if not value.isdigit():
             raise InvalidInput("this button does not name a link")
         share = await sharing.revoke_share(
-            self.env, org_id=context.org_id, actor=context.actor, share_id=int(value)
+            context.env, org_id=context.org_id, actor=context.actor, share_id=int(value)
         )
         return blocks.revoked_message(id_of(share), by=context.staff.name)
 
@@ -123,7 +124,7 @@ class Lookup:
         if not value.isdigit():
             raise InvalidInput("this button does not name a link")
         share = await links.watch_unused(
-            self.env,
+            context.env,
             org_id=context.org_id,
             actor=context.actor,
             share_id=int(value),
@@ -133,9 +134,9 @@ class Lookup:
 
     async def history(self, who: Who, args: str) -> Message:
         context = await staff_of(self.env, who)
-        document = await filing.find_document(self.env, org_id=context.org_id, ref=_ref(args))
+        document = await filing.find_document(context.env, org_id=context.org_id, ref=_ref(args))
         events = await audit.document_history(
-            self.env, org_id=context.org_id, document_id=id_of(document)
+            context.env, org_id=context.org_id, document_id=id_of(document)
         )
         return blocks.history_message(document, events)
 
@@ -146,7 +147,7 @@ class Lookup:
             raise InvalidInput("say what to look for, e.g. `/inkpost find fee table`")
         client_id = None
         if typed.client is not None:
-            client_id = await self._client_named(context.org_id, typed.client)
+            client_id = await _client_named(context, typed.client)
         query = search.SearchQuery(
             words=typed.words,
             category=typed.category,
@@ -154,22 +155,23 @@ class Lookup:
             created_from=typed.created_from,
             created_until=typed.created_until,
         )
-        found = await search.find_documents(self.env, org_id=context.org_id, query=query)
+        found = await search.find_documents(context.env, org_id=context.org_id, query=query)
         return blocks.found_message(args, found)
 
-    async def _client_named(self, org_id: int, name: str) -> int:
-        """The one client ``name`` means: its exact name (any case), else the only match."""
-        matches = await organizations.find_clients(
-            self.env, org_id=org_id, words=name, limit=CLIENT_CHOICES
-        )
-        exact = [c for c in matches if c.name.casefold() == name.casefold()]
-        chosen = exact or list(matches)
-        if not chosen:
-            raise NotFound(f"no client is named like {name!r}")
-        if len(chosen) > 1:
-            names = ", ".join(c.name for c in chosen[: CLIENT_CHOICES - 1])
-            raise InvalidInput(f"client:{name} could be {names}; quote the full name")
-        return id_of(chosen[0])
+
+async def _client_named(context: StaffContext, name: str) -> int:
+    """The one client ``name`` means: its exact name (any case), else the only match."""
+    matches = await organizations.find_clients(
+        context.env, org_id=context.org_id, words=name, limit=CLIENT_CHOICES
+    )
+    exact = [c for c in matches if c.name.casefold() == name.casefold()]
+    chosen = exact or list(matches)
+    if not chosen:
+        raise NotFound(f"no client is named like {name!r}")
+    if len(chosen) > 1:
+        names = ", ".join(c.name for c in chosen[: CLIENT_CHOICES - 1])
+        raise InvalidInput(f"client:{name} could be {names}; quote the full name")
+    return id_of(chosen[0])
 
 
 def _ref(text: str) -> str:

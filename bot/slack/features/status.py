@@ -94,7 +94,7 @@ class Status:
 
     async def status(self, who: Who, *, note: Message | None = None) -> Message:
         context = await staff_of(self.env, who)
-        found = await overview.overview(self.env, org_id=context.org_id, limit=self.shown)
+        found = await overview.overview(context.env, org_id=context.org_id, limit=self.shown)
         return status_message(found, note=note)
 
     async def publish_home(
@@ -104,7 +104,7 @@ class Status:
         the one place the Home tab can show it."""
         try:
             context = await staff_of(self.env, who)
-            found = await overview.overview(self.env, org_id=context.org_id, limit=self.shown)
+            found = await overview.overview(context.env, org_id=context.org_id, limit=self.shown)
             view = home_view(found, organisation=context.organization.name, note=note)
         except WorkflowError as error:
             view = {"type": "home", "blocks": blocks.refusal(str(error))["blocks"]}
@@ -124,7 +124,7 @@ class Status:
         """Retry the notifications a button names; returns who did it."""
         context = await staff_of(self.env, who)
         ids = _ids(value)
-        await overview.retry_failed(self.env, org_id=context.org_id, ids=ids)
+        await overview.retry_failed(context.env, org_id=context.org_id, ids=ids)
         return context.staff.name
 
 

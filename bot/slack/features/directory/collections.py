@@ -41,10 +41,10 @@ class CollectionForms:
     async def _collection(self, context: StaffContext, kind: str, item_id: int) -> tuple[str, int]:
         """The name and size of a group or space of this organisation."""
         if kind == "group":
-            found = await groups.list_groups(self.env, org_id=context.org_id)
+            found = await groups.list_groups(context.env, org_id=context.org_id)
             pairs = [(g.group.id, g.group.name, g.members) for g in found]
         else:
-            listed = await spaces.list_spaces(self.env, org_id=context.org_id)
+            listed = await spaces.list_spaces(context.env, org_id=context.org_id)
             pairs = [(s.space.id, s.space.name, s.members) for s in listed]
         for found_id, name, count in pairs:
             if found_id == item_id:
@@ -65,7 +65,7 @@ class CollectionForms:
         try:
             if kind == "group":
                 await groups.create_group(
-                    self.env,
+                    context.env,
                     org_id=context.org_id,
                     actor=context.actor,
                     name=name,
@@ -73,7 +73,7 @@ class CollectionForms:
                 )
             else:
                 await spaces.create_space(
-                    self.env,
+                    context.env,
                     org_id=context.org_id,
                     actor=context.actor,
                     name=name,
@@ -98,7 +98,7 @@ class CollectionForms:
         try:
             if kind == "group":
                 change = await groups.change_group_members(
-                    self.env,
+                    context.env,
                     org_id=context.org_id,
                     actor=context.actor,
                     group_id=modal.id,
@@ -107,7 +107,7 @@ class CollectionForms:
                 )
             else:
                 change = await spaces.change_space_members(
-                    self.env,
+                    context.env,
                     org_id=context.org_id,
                     actor=context.actor,
                     space_id=modal.id,
@@ -123,12 +123,12 @@ class CollectionForms:
         require_admin(context, to=f"delete {kind}s")
         if kind == "group":
             group = await groups.delete_group(
-                self.env, org_id=context.org_id, actor=context.actor, group_id=item_id
+                context.env, org_id=context.org_id, actor=context.actor, group_id=item_id
             )
             return f"Deleted group {group.name}; what was shared through it stays shared."
         name, _ = await self._collection(context, kind, item_id)
         deletion = await spaces.delete_space(
-            self.env, org_id=context.org_id, actor=context.actor, space_id=item_id
+            context.env, org_id=context.org_id, actor=context.actor, space_id=item_id
         )
         removed = ", ".join(deletion.removed_recipients) or "none"
         return (

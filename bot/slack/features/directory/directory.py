@@ -99,7 +99,7 @@ class Directory:
         if state.kind == "recipients":
             return await self._recipients(context, state, notice)
         if state.kind == "clients":
-            found = await organizations.list_clients(self.env, org_id=context.org_id)
+            found = await organizations.list_clients(context.env, org_id=context.org_id)
             return views.clients_message(paginate(found, state), state, notice=notice)
         return await self._collections(context, state, notice)
 
@@ -107,9 +107,10 @@ class Directory:
         self, context: StaffContext, state: ListState, notice: str | None
     ) -> Message:
         clients = {
-            c.id: c.name for c in await organizations.list_clients(self.env, org_id=context.org_id)
+            c.id: c.name
+            for c in await organizations.list_clients(context.env, org_id=context.org_id)
         }
-        people = await recipients.list_recipients(self.env, org_id=context.org_id)
+        people = await recipients.list_recipients(context.env, org_id=context.org_id)
         rows = [RecipientRow(r, clients.get(r.client_id, "?")) for r in people]
         wanted = state.words.lower().split()
         if wanted:
@@ -118,7 +119,7 @@ class Directory:
         return views.recipients_message(
             page,
             state,
-            now=self.env.clock.now(),
+            now=context.env.clock.now(),
             tz=zone(context.organization.timezone),
             notice=notice,
         )
@@ -131,16 +132,16 @@ class Directory:
         summaries: list[tuple[Group | Space, int]]
         if kind == "group":
             summaries = [
-                (g.group, g.members) for g in await groups.list_groups(self.env, org_id=org_id)
+                (g.group, g.members) for g in await groups.list_groups(context.env, org_id=org_id)
             ]
         else:
             summaries = [
-                (s.space, s.members) for s in await spaces.list_spaces(self.env, org_id=org_id)
+                (s.space, s.members) for s in await spaces.list_spaces(context.env, org_id=org_id)
             ]
         page = paginate(summaries, state)
         rows = []
         for item, count in page.items:
-            members = await self._members(org_id, kind, id_of(item))
+            members = await self._members(context, kind, id_of(item))
             rows.append(CollectionRow(item, count, [m.name for m in members[:SAMPLE_NAMES]]))
         shown = views.Page(rows, page.number, page.pages, page.total, page.first)
         can_edit = kind == "group" or context.is_admin
@@ -148,10 +149,11 @@ class Directory:
             kind, shown, state, can_edit=can_edit, can_delete=context.is_admin, notice=notice
         )
 
-    async def _members(self, org_id: int, kind: str, item_id: int) -> Sequence[Recipient]:
+    async def _members(self, context: StaffContext, kind: str, item_id: int) -> Sequence[Recipient]:
+        env, org_id = context.env, context.org_id
         if kind == "group":
-            return await groups.list_group_members(self.env, org_id=org_id, group_id=item_id)
-        return await spaces.space_members(self.env, org_id=org_id, space_id=item_id)
+            return await groups.list_group_members(env, org_id=org_id, group_id=item_id)
+        return await spaces.space_members(env, org_id=org_id, space_id=item_id)
 
     # -- listeners ------------------------------------------------------------------------
 
@@ -204,7 +206,7 @@ class Directory:
         state, do, recipient_id = parse_target(_action_value(body))
         if do in ("block", "unblock"):
             changed = await recipients.set_recipient_blocked(
-                self.env,
+                staff_context.env,
                 org_id=staff_context.org_id,
                 actor=staff_context.actor,
                 recipient_id=recipient_id,
@@ -281,7 +283,7 @@ class Directory:
         async def suggest(ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
             staff_context = await staff_of(self.env, who_of(context, body))
             typed = str(body.get("value") or "").strip()
-            options = await offer(self.env, staff_context, typed, body)
+            options = await offer(staff_context.env, staff_context, typed, body)
             await ack(options=options[:MAX_OPTIONS])
 
         return suggest
@@ -294,7 +296,7 @@ class Directory:
         return views.client_modal(modal, await self._client(context, modal.id))
 
     async def _client(self, context: StaffContext, client_id: int) -> Client:
-        async with self.env.reads() as session:
+        async with context.env.reads() as session:
             return await get_scoped(
                 session, Client, org_id=context.org_id, id=client_id, what="client"
             )
@@ -310,7 +312,7 @@ class Directory:
             added = await on_field(
                 views.NAME,
                 organizations.add_client(
-                    self.env,
+                    context.env,
                     org_id=context.org_id,
                     actor=context.actor,
                     name=name,
@@ -321,7 +323,7 @@ class Directory:
         edited = await on_field(
             views.NAME,
             organizations.edit_client(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 client_id=modal.id,

@@ -38,7 +38,7 @@ class RecipientForms:
             raise Unavailable("Telegram is not set up here, so there is no link to send")
         username = await self.telegram_username()
         made = await linking.create_invite(
-            self.env, org_id=context.org_id, actor=context.actor, recipient_id=recipient_id
+            context.env, org_id=context.org_id, actor=context.actor, recipient_id=recipient_id
         )
         link = f"https://t.me/{username}?start={made.code}"
         return views.invite_message(made.recipient, link=link, expires_at=made.expires_at)
@@ -66,7 +66,7 @@ class RecipientForms:
     async def _recipient(self, context: StaffContext, modal: Modal) -> tuple[Recipient, Client]:
         """The recipient a modal is about, and their client, if both are this organisation's."""
         assert modal.id is not None
-        async with self.env.reads() as session:
+        async with context.env.reads() as session:
             recipient = await get_scoped(
                 session, Recipient, org_id=context.org_id, id=modal.id, what="recipient"
             )
@@ -87,7 +87,7 @@ class RecipientForms:
         tz = zone(context.organization.timezone)
         day = form.day(views.EXPIRY)
         expires = expiry_of(day, tz) if day else None
-        if expires is not None and expires <= self.env.clock.now():
+        if expires is not None and expires <= context.env.clock.now():
             form.errors[views.EXPIRY] = "Pick today or a later day"
         return {
             "name": form.check(
@@ -116,7 +116,7 @@ class RecipientForms:
         added = await on_field(
             views.CLIENT,
             recipients.add_recipient(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 client_id=client_id,
@@ -147,7 +147,7 @@ class RecipientForms:
         edited = await on_field(
             views.NAME,
             recipients.edit_recipient(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 recipient_id=id_of(recipient),
@@ -163,7 +163,7 @@ class RecipientForms:
     async def places_modal(self, context: StaffContext, modal: Modal) -> Message:
         recipient, _ = await self._recipient(context, modal)
         memberships = await spaces.memberships_of(
-            self.env, org_id=context.org_id, recipient_id=id_of(recipient)
+            context.env, org_id=context.org_id, recipient_id=id_of(recipient)
         )
         if max(len(memberships.spaces), len(memberships.groups)) > MAX_OPTIONS:
             raise InvalidInput(
@@ -183,7 +183,7 @@ class RecipientForms:
         assert modal.id is not None
         try:
             change = await spaces.set_memberships(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 recipient_id=modal.id,

@@ -128,10 +128,12 @@ class Sharing:
         context = await staff_of(self.env, who)
         document = None
         if ref.strip():
-            document = await filing.find_document(self.env, org_id=context.org_id, ref=ref.strip())
+            document = await filing.find_document(
+                context.env, org_id=context.org_id, ref=ref.strip()
+            )
         view = await open_form(client, trigger_id=trigger_id, view=loading_modal())
-        listed = await groups.list_groups(self.env, org_id=context.org_id)
-        found = await spaces.list_spaces(self.env, org_id=context.org_id)
+        listed = await groups.list_groups(context.env, org_id=context.org_id)
+        found = await spaces.list_spaces(context.env, org_id=context.org_id)
         form = share_modal(document=document, groups=listed, spaces=found)
         try:
             await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
@@ -143,26 +145,26 @@ class Sharing:
         if typed.strip() and not search.terms(typed):
             return []
         query = search.SearchQuery(words=typed.strip() or None, limit=MAX_OPTIONS)
-        found = await search.find_documents(self.env, org_id=context.org_id, query=query)
+        found = await search.find_documents(context.env, org_id=context.org_id, query=query)
         return [document_option(d) for d in found]
 
     async def recipient_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         found = await recipients.search_recipients(
-            self.env, org_id=context.org_id, name=typed, limit=MAX_OPTIONS
+            context.env, org_id=context.org_id, name=typed, limit=MAX_OPTIONS
         )
-        now = self.env.clock.now()
+        now = context.env.clock.now()
         return [recipient_option(r, recipients.can_receive(r, now)) for r in found]
 
     async def group_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         """Only asked when an organisation has more groups than a select can hold."""
         wanted = typed.strip().lower()
-        found = await groups.list_groups(self.env, org_id=context.org_id)
+        found = await groups.list_groups(context.env, org_id=context.org_id)
         return [group_option(g) for g in found if wanted in g.group.name.lower()][:MAX_OPTIONS]
 
     async def space_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         """Only asked when an organisation has more spaces than a select can hold."""
         wanted = typed.strip().lower()
-        found = await spaces.list_spaces(self.env, org_id=context.org_id)
+        found = await spaces.list_spaces(context.env, org_id=context.org_id)
         return [space_option(s) for s in found if wanted in s.space.name.lower()][:MAX_OPTIONS]
 
     async def check(self, who: Who, values: Mapping[str, Any]) -> Plan | Errors:
@@ -177,7 +179,7 @@ class Sharing:
         group_ids = form.ids(GROUPS, "group")
         space_ids = form.ids(SPACES, "space")
         message = form.message()
-        expires_at = form.expiry(self.env.clock.now())
+        expires_at = form.expiry(context.env.clock.now())
         if not ref:
             form.errors[document_block] = "Pick a document"
         if not (recipient_ids or group_ids or space_ids or form.errors):
@@ -185,12 +187,12 @@ class Sharing:
         if form.errors:
             return form.errors
         try:
-            document = await filing.find_document(self.env, org_id=context.org_id, ref=ref)
+            document = await filing.find_document(context.env, org_id=context.org_id, ref=ref)
         except WorkflowError as error:
             return {document_block: sentence(str(error))}
         across_clients = form.ticked(ACROSS)
         problems = await targets.check_targets(
-            self.env,
+            context.env,
             org_id=context.org_id,
             document_id=id_of(document),
             recipient_ids=recipient_ids,
@@ -225,17 +227,17 @@ class Sharing:
         try:
             for recipient_id in plan.recipient_ids:
                 one = await sharing.share_with_recipient(
-                    self.env, recipient_id=recipient_id, **common
+                    context.env, recipient_id=recipient_id, **common
                 )
                 outcome.recipients += 1
                 outcome.already += 0 if one.created else 1
             for group_id in plan.group_ids:
-                many = await sharing.share_with_group(self.env, group_id=group_id, **common)
+                many = await sharing.share_with_group(context.env, group_id=group_id, **common)
                 outcome.groups += 1
                 outcome.group_people += len(many.shares)
                 outcome.skipped += many.skipped
             for space_id in plan.space_ids:
-                spaced = await sharing.share_with_space(self.env, space_id=space_id, **common)
+                spaced = await sharing.share_with_space(context.env, space_id=space_id, **common)
                 outcome.spaces += 1
                 outcome.skipped += spaced.skipped
         except WorkflowError as error:

@@ -135,14 +135,14 @@ class Signing:
         if typed.strip() and not search.terms(typed):
             return []
         query = search.SearchQuery(words=typed.strip() or None, media_type=PDF, limit=MAX_OPTIONS)
-        found = await search.find_documents(self.env, org_id=context.org_id, query=query)
+        found = await search.find_documents(context.env, org_id=context.org_id, query=query)
         return [document_option(d) for d in found]
 
     async def recipient_options(self, context: StaffContext, typed: str) -> list[dict[str, Any]]:
         found = await recipients.search_recipients(
-            self.env, org_id=context.org_id, name=typed, limit=MAX_OPTIONS
+            context.env, org_id=context.org_id, name=typed, limit=MAX_OPTIONS
         )
-        now = self.env.clock.now()
+        now = context.env.clock.now()
         return [recipient_option(r, recipients.can_receive(r, now)) for r in found]
 
     # -- the modal
@@ -154,7 +154,7 @@ class Signing:
         chosen = []
         if call.args.strip():
             found = await forms.signable_documents(
-                self.env, org_id=context.org_id, refs=call.args.split()
+                context.env, org_id=context.org_id, refs=call.args.split()
             )
             if found.problems:
                 raise InvalidInput(found.problems[0])
@@ -182,12 +182,12 @@ class Signing:
         message = form.text(MESSAGE)
         if len(message) > MAX_MESSAGE:
             form.fail(MESSAGE, f"The message is longer than {MAX_MESSAGE} characters")
-        expires_at = form.expiry(self.env.clock.now())
+        expires_at = form.expiry(context.env.clock.now())
         found = forms.Signable()
         if not refs:
             form.fail(DOCUMENTS, "Pick at least one PDF")
         else:
-            found = await forms.signable_documents(self.env, org_id=context.org_id, refs=refs)
+            found = await forms.signable_documents(context.env, org_id=context.org_id, refs=refs)
             if found.problems:
                 form.fail(DOCUMENTS, joined(found.problems))
         await self._check_recipients(form, context, picked)
@@ -221,7 +221,7 @@ class Signing:
         """Refuse, on their fields, recipients of another client than the documents', unless
         the form says to send across clients."""
         elsewhere = await forms.people_elsewhere(
-            self.env,
+            context.env,
             org_id=context.org_id,
             documents=documents,
             recipient_ids=[rid for ids in picked.values() for rid in ids],
@@ -238,7 +238,7 @@ class Signing:
     ) -> None:
         everyone = [rid for ids in picked.values() for rid in ids]
         problems = await forms.recipient_problems(
-            self.env, org_id=context.org_id, recipient_ids=everyone
+            context.env, org_id=context.org_id, recipient_ids=everyone
         )
         seen: dict[int, str] = {}
         for role, ids in picked.items():
@@ -266,7 +266,7 @@ class Signing:
         context = plan.context
         try:
             created = await creation.create_request(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 staff_id=context.staff.id,
@@ -284,10 +284,10 @@ class Signing:
         context = await staff_of(self.env, who)
         try:
             request = await requests.cancel_request(
-                self.env, org_id=context.org_id, actor=context.actor, ref=ref
+                context.env, org_id=context.org_id, actor=context.actor, ref=ref
             )
         except Conflict as error:
-            state = await requests.request_state(self.env, org_id=context.org_id, ref=ref)
+            state = await requests.request_state(context.env, org_id=context.org_id, ref=ref)
             if state.request.status != requests.CANCELLED:
                 raise
             raise Conflict(f"{state.request.ref} is already cancelled") from error
@@ -297,9 +297,9 @@ class Signing:
         """Remind now every party still to decide whose turn it is (at most once an hour)."""
         context = await staff_of(self.env, who)
         reminded = await party_reminders.remind_now(
-            self.env, org_id=context.org_id, actor=context.actor, ref=ref
+            context.env, org_id=context.org_id, actor=context.actor, ref=ref
         )
-        return reminded_message(reminded, now=self.env.clock.now())
+        return reminded_message(reminded, now=context.env.clock.now())
 
     async def requests(self, who: Who, args: str) -> Message:
         """Pending requests; one request (``S-4``) with its parties; or those of a status."""
@@ -308,12 +308,12 @@ class Signing:
         if wanted in ("", *STATUSES):
             status = wanted or requests.PENDING
             found = await requests.list_requests(
-                self.env, org_id=context.org_id, status=status, limit=LISTED
+                context.env, org_id=context.org_id, status=status, limit=LISTED
             )
             return requests_message(found, status=status)
         if " " in wanted:
             raise InvalidInput("name one request, like S-4, or a status, like completed")
-        state = await requests.request_state(self.env, org_id=context.org_id, ref=wanted)
+        state = await requests.request_state(context.env, org_id=context.org_id, ref=wanted)
         return request_message(state)
 
 

@@ -133,7 +133,7 @@ class Uploads:
     async def modal(self, context: StaffContext, *, files: Sequence[PickedFile]) -> dict[str, Any]:
         """The form for this organisation: its categories and clients."""
         clients = await organizations.find_clients(
-            self.env, org_id=context.org_id, limit=MAX_OPTIONS + 1
+            context.env, org_id=context.org_id, limit=MAX_OPTIONS + 1
         )
         if not clients:
             raise InvalidInput(f"{context.organization.name} has no clients yet; add one first")
@@ -141,7 +141,7 @@ class Uploads:
             files=files,
             categories=context.organization.categories,
             clients=clients if len(clients) <= MAX_OPTIONS else None,
-            max_mb=self.env.limits.max_upload_bytes // (1024 * 1024),
+            max_mb=context.env.limits.max_upload_bytes // (1024 * 1024),
         )
 
     async def _shortcut(
@@ -180,7 +180,7 @@ class Uploads:
     async def client_options(self, context: StaffContext, typed: str) -> list[Block]:
         """Clients whose name holds what the user typed."""
         clients = await organizations.find_clients(
-            self.env, org_id=context.org_id, words=typed, limit=MAX_OPTIONS
+            context.env, org_id=context.org_id, words=typed, limit=MAX_OPTIONS
         )
         return [views.client_option(c) for c in clients]
 
@@ -200,8 +200,8 @@ class Uploads:
             form, errors = read_form(
                 view,
                 organization=found.organization,
-                now=self.env.clock.now(),
-                max_bytes=self.env.limits.max_upload_bytes,
+                now=found.env.clock.now(),
+                max_bytes=found.env.limits.max_upload_bytes,
             )
         except WorkflowError as error:
             await ack()
@@ -250,7 +250,7 @@ class Uploads:
     ) -> Document:
         if file.url is None:
             file = await file_info(client, file)
-        limit = self.env.limits.max_upload_bytes
+        limit = context.env.limits.max_upload_bytes
         if file.size is not None and file.size > limit:
             raise InvalidInput(str(BlobTooLarge(limit)))
         url = self.download_url(file)
@@ -264,7 +264,7 @@ class Uploads:
         )
         async with download(http, file, url=url, token=client.token or "") as content:
             return await filing.upload_document(
-                self.env,
+                context.env,
                 org_id=context.org_id,
                 actor=context.actor,
                 meta=meta,
