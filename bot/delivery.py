@@ -25,9 +25,19 @@ from storage.rows import id_of
 from workflows.context import Env
 from workflows.errors import WorkflowError
 from workflows.outbox import claims
-from workflows.outbox.kinds import BadPayload, CodePayload, Hold, Kind, Payload, Via
+from workflows.outbox.kinds import (
+    BadPayload,
+    CodePayload,
+    Hold,
+    Kind,
+    Payload,
+    SignInPayload,
+    Via,
+)
 from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.people import linking
+from workflows.portal import sessions
+from workflows.portal.sessions import SignInLink
 from workflows.sharing import inbox, notices
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing import party_notices
@@ -53,7 +63,11 @@ class AccessNoticeSender(Protocol):
     async def send_access_notice(self, notice: AccessNotice) -> dict[str, str]: ...
 
 
-class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, Protocol):
+class SignInSender(Protocol):
+    async def send_sign_in(self, link: SignInLink, *, url: str) -> dict[str, str]: ...
+
+
+class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, SignInSender, Protocol):
     """A channel of the worker: Telegram or mail."""
 
 
@@ -139,6 +153,8 @@ class RecipientDelivery(ClaimingWorker):
                 return await self._prepare_access(row)
             if row.kind in party_notices.KINDS:
                 return await self._prepare_sign(row)
+            if row.kind == Kind.PORTAL_SIGN_IN:
+                return await self._prepare_sign_in(row)
             error = f"unknown kind {row.kind}"
         except BadPayload as e:
             error = str(e)
@@ -159,6 +175,22 @@ class RecipientDelivery(ClaimingWorker):
         if way is None or route.notice is None:
             return None
         return way, _AccessLetter(route.notice)
+
+    async def _prepare_sign_in(self, row: Notification) -> tuple[Via, _Letter] | None:
+        """A sign-in link goes by mail, to the address it was asked for, and is minted
+        only now: one no longer wanted (too old, or its recipient may not sign in) is
+        cancelled, and without a mail server it is never promised (the page says so)."""
+        payload = SignInPayload.parse(row)
+        if Via.EMAIL not in self.senders:
+            reason = "no email channel is configured"
+            await claims.mark_cancelled(self.env, id_of(row), worker=self.worker_id, reason=reason)
+            return None
+        link = await sessions.mint_sign_in(self.env, request_id=payload.request_id)
+        if link is None:
+            reason = "the sign-in link is no longer wanted"
+            await claims.mark_cancelled(self.env, id_of(row), worker=self.worker_id, reason=reason)
+            return None
+        return Via.EMAIL, _SignInLetter(link, f"{self.public_url}/me/sign-in/{link.token}")
 
     async def _way(
         self, row: Notification, route: notices.Route | notices.AccessRoute
@@ -356,6 +388,27 @@ class _AccessLetter:
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_access_notice(self.notice)
+
+
+@dataclass(frozen=True)
+class _SignInLetter:
+    link: SignInLink
+    url: str
+
+    @property
+    def chat_id(self) -> int | None:
+        return None
+
+    @property
+    def email(self) -> str | None:
+        return self.link.recipient.email
+
+    @property
+    def kept_payload(self) -> Payload | None:
+        return None
+
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
+        return await sender.send_sign_in(self.link, url=self.url)
 
 
 class _SignLetter:

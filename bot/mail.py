@@ -14,6 +14,7 @@ from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
 from bot.i18n import text
 from bot.sign_texts import SignLinks
 from workflows.outbox.kinds import Kind
+from workflows.portal.sessions import LINK_TTL, SignInLink
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing.party_notices import SignNotice
 
@@ -170,6 +171,24 @@ class MailSender:
         if not notice.email:
             raise Unreachable(f"{notice.name} has no email address")
         return await self.send(self.compose_sign(notice, links=links), to=notice.email)
+
+    def compose_sign_in(self, link: SignInLink, *, url: str) -> EmailMessage:
+        """'Here is your link to sign in', for ``LINK_TTL`` and once."""
+        lang = link.recipient.language
+        minutes = int(LINK_TTL.total_seconds() // 60)
+        values = {"org": link.organization.name, "name": link.recipient.name}
+        return self._message(
+            to=link.recipient.email,
+            subject=text(lang, "email.sign_in.subject", escape=False, **values),
+            body=text(
+                lang, "email.sign_in.body", escape=False, link=url, minutes=minutes, **values
+            ),
+        )
+
+    async def send_sign_in(self, link: SignInLink, *, url: str) -> dict[str, str]:
+        if not link.recipient.email:
+            raise Unreachable("the recipient has no email address")
+        return await self.send(self.compose_sign_in(link, url=url), to=link.recipient.email)
 
     async def send(self, message: EmailMessage, *, to: str) -> dict[str, str]:
         """Hand one message to the SMTP server; its answer becomes a delivery outcome."""

@@ -441,3 +441,41 @@ class PartyDecision(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=512)
     signature_blob_key: str | None = Field(default=None, max_length=128)
     decided_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class PortalSession(SQLModel, table=True):
+    """A recipient signed in to their portal in one browser, which keeps the token in a
+    cookie; only its hash is kept here. It ends after a while unused, at the latest at
+    ``expires_at``, when they sign out everywhere, and when they are blocked."""
+
+    __tablename__ = "portal_session"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    via: str = Field(max_length=16)
+    """How they signed in: ``link`` (a personal link Inkpost sent), ``email`` (a sign-in
+    link asked for) or ``telegram`` (the Mini App)."""
+    created_at: datetime = _created()
+    last_seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    ended_at: datetime | None = _when()
+
+
+class SignInRequest(SQLModel, table=True):
+    """A sign-in link asked for an address, kept to limit how often one address or one IP
+    may ask: each ask is a row without a recipient, and each link for a recipient with that
+    address a row with one, whose ``token_hash`` is set as its mail goes out and
+    ``used_at`` once it was followed."""
+
+    __tablename__ = "sign_in_request"
+    __table_args__ = (Index("ix_sign_in_request_ip_at", "ip", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(max_length=64, index=True)
+    ip: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    org_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id", index=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    expires_at: datetime | None = _when()
+    used_at: datetime | None = _when()

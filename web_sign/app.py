@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from asn1crypto import x509 as asn1_x509
 
-from web_sign import health, mini_app, signing, verify, views
+from web_sign import health, mini_app, portal, signing, verify, views
 from web_sign.errors import error_pages
 from web_sign.logs import install_redaction
 from web_sign.metrics import Metrics, metrics_handler, stamp_start
@@ -65,6 +65,7 @@ def create_app(
     app.router.add_get("/d/{token}/file", views.download, name="file")
     signing.add_routes(app, secret_key=secret_key, telegram_bot_token=telegram_bot_token)
     mini_app.add_routes(app)
+    portal.add_routes(app)
     verify.add_routes(app, trust=seal_trust)
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/metrics", metrics_handler(metrics), name="metrics")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from web_sign.pages import render
-from web_sign.signing import SIGN_HEADERS, SIGNING, bind_session
-from web_sign.state import ENV, SETTINGS
+from web_sign.signing import SIGN_HEADERS, bind_session
+from web_sign.state import ENV, SETTINGS, SIGNING
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
 from workflows.signing import identity
 from workflows.tokens import well_formed

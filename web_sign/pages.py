@@ -56,6 +56,13 @@ def render(
     return response
 
 
+def form_refused(request: web.Request, *, reason: str) -> web.Response:
+    """A POST without its page's form token: a page saying so, and nothing changes."""
+    return render(
+        request, "error.html", status=403, heading="This form cannot be accepted", message=reason
+    )
+
+
 def readable_time(value: datetime) -> str:
     """'1 December 2026, 09:00 UTC'."""
     value = value.astimezone(UTC)

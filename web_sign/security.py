@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from aiohttp import web
 
 from web_sign.metrics import route_label
+from web_sign.state import SETTINGS
+from workflows.sharing.access import Visitor
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
@@ -34,3 +39,20 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     if "Cache-Control" not in headers:
         static = route_label(request) == "/static" and response.status < 400
         headers["Cache-Control"] = STATIC_CACHE if static else DEFAULT_CACHE
+
+
+def visitor_of(request: web.Request) -> Visitor:
+    """Who is asking: the peer address (or, when told to trust it, the address the proxy
+    in front of us appended to X-Forwarded-For) and the user agent."""
+    ip = request.remote
+    if request.app[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            ip = last
+    return Visitor(ip=ip, user_agent=request.headers.get("User-Agent"))
+
+
+def form_token(secret: bytes, token: str) -> str:
+    """The token every form of ``token``'s page carries."""
+    return hmac.new(secret, b"inkpost-sign-form\0" + token.encode(), hashlib.sha256).hexdigest()

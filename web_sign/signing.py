@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiohttp import web
@@ -25,11 +24,13 @@ from storage.models import Document
 from storage.rows import id_of
 from web_sign import downloads
 from web_sign.errors import page_for
-from web_sign.pages import render
+from web_sign.pages import form_refused, render
+from web_sign.portal import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
-from web_sign.state import ENV, PREVIEWS, SETTINGS
+from web_sign.security import form_token, visitor_of
+from web_sign.state import ENV, PREVIEWS, SETTINGS, SIGNING, SigningConfig
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
-from web_sign.views import PREVIEW_CACHE, visitor_of
+from web_sign.views import PREVIEW_CACHE
 from workflows.context import Actor
 from workflows.errors import InvalidInput, NotAllowed, NotFound, WorkflowError
 from workflows.signing import deciding, identity, party_page
@@ -65,17 +66,6 @@ SESSION_COOKIE = "inkpost_party"
 
 
 @dataclass(frozen=True)
-class SigningConfig:
-    form_secret: bytes = field(repr=False)
-    """Keys the forms' tokens; the same in every process that serves the pages."""
-    telegram_bot_token: str | None = field(default=None, repr=False)
-    """Checks Mini App launch data; None turns the Mini App off."""
-
-
-SIGNING = web.AppKey("inkpost_signing", SigningConfig)
-
-
-@dataclass(frozen=True)
 class Problem:
     """A refused form: which form it concerns, the message, and what was typed."""
 
@@ -105,11 +95,6 @@ def add_routes(
     app.router.add_get(doc + r"/page/{number:\d{1,6}}.png", page_image, name="sign_page_image")
     app.router.add_get(doc + "/file", document_file, name="sign_file")
     app.router.add_get(doc + "/signed", signed_file, name="sign_signed_file")
-
-
-def form_token(secret: bytes, token: str) -> str:
-    """The token every form of ``token``'s page carries."""
-    return hmac.new(secret, b"inkpost-sign-form\0" + token.encode(), hashlib.sha256).hexdigest()
 
 
 async def sign_page(request: web.Request) -> web.Response:
@@ -301,13 +286,8 @@ async def _checked_form(request: web.Request) -> Form | None:
 
 
 def _form_refused(request: web.Request) -> web.Response:
-    """A POST without the page's form token: a page saying so, and nothing changes."""
-    return render(
-        request,
-        "error.html",
-        status=403,
-        heading="This form cannot be accepted",
-        message="it was not sent from the signing page; reload the page and try again",
+    return form_refused(
+        request, reason="it was not sent from the signing page; reload the page and try again"
     )
 
 
@@ -413,6 +393,7 @@ def _page(
         ],
         base=base,
         csrf=form_token(settings.form_secret, token),
+        portal_csrf=link_form_token(request, token) if page.contact is not None else None,
         problem=problem,
         notice=notice,
         code_notice=code_notice,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -30,3 +30,14 @@ TEMPLATES = web.AppKey("inkpost_templates", jinja2.Environment)
 METRICS = web.AppKey("inkpost_metrics", Metrics)
 PREVIEWS = web.AppKey("inkpost_previews", Previews)
 RECORDER = web.AppKey("inkpost_access_recorder", AccessRecorder)
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    form_secret: bytes = field(repr=False)
+    """Keys the forms' tokens; the same in every process that serves the pages."""
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    """Checks Mini App launch data; None turns the Mini App off."""
+
+
+SIGNING = web.AppKey("inkpost_signing", SigningConfig)

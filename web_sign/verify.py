@@ -21,8 +21,8 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from asn1crypto import x509 as asn1_x509
 
 from web_sign.pages import human_size, render
-from web_sign.signing import SIGNING, form_token
-from web_sign.state import ENV, SETTINGS
+from web_sign.security import form_token
+from web_sign.state import ENV, SETTINGS, SIGNING
 from workflows.signing.verification import check_sealed
 
 COOKIE = "inkpost_verify"

@@ -10,25 +10,14 @@ from aiohttp import web
 
 from web_sign import downloads
 from web_sign.pages import render
+from web_sign.portal import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
+from web_sign.security import visitor_of
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS
 from workflows.sharing import access, ranges
-from workflows.sharing.access import Visitor
 
 PREVIEW_MAX_AGE = 7 * 24 * 3600
 PREVIEW_CACHE = f"private, max-age={PREVIEW_MAX_AGE}"
-
-
-def visitor_of(request: web.Request) -> Visitor:
-    """Who is asking: the peer address (or, when told to trust it, the address the proxy
-    in front of us appended to X-Forwarded-For) and the user agent."""
-    ip = request.remote
-    if request.app[SETTINGS].trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            ip = last
-    return Visitor(ip=ip, user_agent=request.headers.get("User-Agent"))
 
 
 async def document_page(request: web.Request) -> web.Response:
@@ -61,7 +50,16 @@ async def document_page(request: web.Request) -> web.Response:
         page_urls=[(n, f"{base}/pages/{n}.png") for n in range(1, shown + 1)],
         total_pages=document.page_count,
         more_pages=shown > 0 and (document.page_count or 0) > shown,
+        portal=_portal_form(request, token) if found.recipient is not None else None,
     )
+
+
+def _portal_form(request: web.Request, token: str) -> dict[str, str]:
+    """The "All your documents" form of a personal link's page."""
+    return {
+        "action": f"{request.app[SETTINGS].url_prefix}/d/{token}/me",
+        "csrf": link_form_token(request, token),
+    }
 
 
 async def page_image(request: web.Request) -> web.StreamResponse:

@@ -25,6 +25,7 @@ from storage.models import Document
 from workflows import platform
 from workflows.context import Env
 from workflows.outbox.kinds import Kind, Via
+from workflows.portal.sessions import SignInLink
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing.party_notices import SignNotice
 
@@ -103,6 +104,9 @@ class TelegramSender:
             )
         )
         return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
+
+    async def send_sign_in(self, link: SignInLink, *, url: str) -> dict[str, str]:
+        raise PermanentFailure("sign-in links go by mail only")
 
     async def send_file(self, *, chat_id: int, document: Document) -> Message:
         """Send a stored document, reusing Telegram's copy of the same bytes when it has one."""

@@ -3,52 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from tests.web_sign.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, PHONE, serve
 from tests.web_sign.conftest import Link
-from web_sign import RedactingAccessLogger
 from workflows.context import Env
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-HAVE_CHROMIUM = CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not HAVE_CHROMIUM,
-        reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-    ),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
 async def base_url(app: web.Application) -> AsyncIterator[str]:
-    """The app on a real loopback socket, as ``inkpost serve`` runs it."""
-    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async for url in serve(app):
+        yield url
 
 
 async def test_a_phone_reads_the_page_sees_previews_and_downloads(

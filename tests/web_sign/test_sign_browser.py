@@ -14,6 +14,7 @@ from aiohttp import web
 
 from storage.models import Recipient
 from tests.conftest import Tenant
+from tests.web_sign.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, PHONE, serve
 from tests.web_sign.signing_helpers import (
     decisions,
     envelope,
@@ -22,22 +23,13 @@ from tests.web_sign.signing_helpers import (
     party_named,
     signing_app,
 )
-from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
-from web_sign import RedactingAccessLogger
 from workflows.context import Env, FixedClock
 from workflows.signing.creation import NewParty
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not HAVE_CHROMIUM,
-        reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-    ),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
@@ -47,14 +39,8 @@ def app(env: Env, cache_dir: Path) -> web.Application:
 
 @pytest.fixture
 async def base_url(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async for url in serve(app):
+        yield url
 
 
 async def _draw(page: Page, selector: str) -> None:

@@ -19,7 +19,8 @@ from storage.models import Recipient
 from tests.conftest import Tenant
 from tests.helpers import stored_notifications
 from tests.web_sign.signing_helpers import SECRET, decisions, envelope, init_data, signing_app
-from web_sign.signing import SESSION_COOKIE, form_token
+from web_sign.security import form_token
+from web_sign.signing import SESSION_COOKIE
 from workflows.context import Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.signing import identity

@@ -32,7 +32,8 @@ from tests.web_sign.signing_helpers import (
 from web_sign import create_app
 from web_sign.logs import redact
 from web_sign.previews import encode_png
-from web_sign.signing import SIGN_CSP, form_token
+from web_sign.security import form_token
+from web_sign.signing import SIGN_CSP
 from workflows.context import Env, FixedClock
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients

@@ -43,6 +43,9 @@ class Kind(StrEnum):
     SIGN_COMPLETED = "sign.completed"
     SIGNED_FILE = "sign.file"
     """One signed and sealed PDF, sent as a file into a party's Telegram chat."""
+    PORTAL_SIGN_IN = "portal.sign_in"
+    """A one-time link to the recipient's portal, asked for on its sign-in page: by mail,
+    its token minted as it goes out."""
 
     # To staff: channel SLACK.
     DOCUMENT_OPENED = "document.opened"
@@ -236,6 +239,15 @@ class CodePayload(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignInPayload(Payload):
+    """The sign-in link asked for as ``request_id`` (a `SignInRequest`)."""
+
+    KINDS = frozenset({Kind.PORTAL_SIGN_IN})
+    kind: Kind = Kind.PORTAL_SIGN_IN
+    request_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class SignedFilePayload(Payload):
     """The sealed PDF ``document_id`` of a completed request, for a party's chat."""
 
@@ -345,6 +357,7 @@ PAYLOADS: Mapping[Kind, type[Payload]] = {
         PartyPayload,
         CodePayload,
         SignedFilePayload,
+        SignInPayload,
         VisitPayload,
         ReturnedPayload,
         UnopenedPayload,

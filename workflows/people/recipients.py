@@ -15,6 +15,7 @@ from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput
 from workflows.people.membership import live_recipient
 from workflows.people.organizations import check_email
+from workflows.portal.ending import end_sessions
 from workflows.scope import clean_text, get_scoped
 
 LANGUAGES = ("en", "pl", "ru", "sv")
@@ -181,6 +182,8 @@ async def set_recipient_blocked(
             "blocked" if blocked else ("active" if recipient.telegram_chat_id else "invited")
         )
         session.add(recipient)
+        if blocked:
+            await end_sessions(session, recipient_id=recipient_id, at=env.clock.now())
         await audit.record(
             session,
             org_id=org_id,

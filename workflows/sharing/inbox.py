@@ -78,7 +78,7 @@ async def _chat_recipients(session: AsyncSession, chat_id: int, now: datetime) -
     return [r for r in rows if can_receive(r, now) is None]
 
 
-def _visible_to(recipient: Recipient, cabinet: bool) -> object:
+def visible_to(recipient: Recipient, cabinet: bool) -> object:
     """The shares a recipient may use: their own, their spaces', their cabinet's."""
     spaces = select(SpaceMember.space_id).where(SpaceMember.recipient_id == recipient.id)
     conditions = [
@@ -93,7 +93,7 @@ def _visible_to(recipient: Recipient, cabinet: bool) -> object:
     return or_(*conditions)
 
 
-def _live(now: datetime) -> list[object]:
+def live_shares(now: datetime) -> list[object]:
     return [
         col(Share.revoked_at).is_(None),
         or_(col(Share.expires_at).is_(None), col(Share.expires_at) > now),
@@ -120,13 +120,13 @@ async def list_for_chat(
         }
         any_cabinet = any(cabinets.values())
         visible = [
-            _visible_to(p, cabinets.get(p.client_id, False) and not only_mine) for p in people
+            visible_to(p, cabinets.get(p.client_id, False) and not only_mine) for p in people
         ]
         base = (
             select(Share, Document, Organization)
             .join(Document, col(Document.id) == Share.document_id)
             .join(Organization, col(Organization.id) == Share.org_id)
-            .where(or_(*visible), *_live(now))  # type: ignore[arg-type]
+            .where(or_(*visible), *live_shares(now))  # type: ignore[arg-type]
         )
         total = (await session.exec(select(func.count()).select_from(base.subquery()))).one()
         pages = max(1, -(-total // per_page))
@@ -204,7 +204,7 @@ async def _access(session: AsyncSession, chat_id: int, share_id: int, now: datet
         cabinet = bool(client and client.shared_cabinet)
         allowed = (
             await session.exec(
-                select(Share.id).where(Share.id == share_id, _visible_to(person, cabinet))  # type: ignore[arg-type]
+                select(Share.id).where(Share.id == share_id, visible_to(person, cabinet))  # type: ignore[arg-type]
             )
         ).first()
         if allowed is None:
