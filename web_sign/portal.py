@@ -14,22 +14,37 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 
-from web_sign.pages import form_refused, render
+from web_sign.pages import form_refused, human_size, render
 from web_sign.security import form_token, visitor_of
 from web_sign.state import ENV, SETTINGS, SIGNING
-from workflows.errors import InvalidInput, TooMany
+from workflows.errors import InvalidInput, TooMany, WorkflowError
 from workflows.portal import documents, sessions
+from workflows.portal import requests as portal_requests
 from workflows.portal.documents import Filters
 from workflows.portal.sessions import Opened, Portal
+from workflows.sharing import inbox
 
 SESSION_COOKIE = "inkpost_portal"
 FORM_COOKIE = "inkpost_portal_form"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+CHUNK = 64 * 1024
+FIELD_LIMIT = 1000
+"""How much of a form's text field is read: a title, a token."""
+MAX_FILENAME = 255
+ROLES = {"signer": "To sign", "approver": "To approve", "viewer": "For your information"}
+REQUEST_STATES = {
+    "pending": "Waiting for others",
+    "sealing": "Everyone has decided; being sealed",
+    "completed": "Completed",
+    "declined": "Declined",
+    "expired": "Expired",
+}
 
 
 def add_routes(app: web.Application) -> None:
@@ -40,6 +55,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/me/sign-in/{token}", redeem, name="portal_redeem")
     app.router.add_post("/me/sign-out", sign_out, name="portal_sign_out")
     app.router.add_get(r"/me/documents/{share_id:\d{1,18}}", open_document, name="portal_open")
+    app.router.add_get(r"/me/requests/{party_id:\d{1,18}}", open_request, name="portal_request")
+    app.router.add_post("/me/return", send_back, name="portal_return")
     app.router.add_post("/d/{token}/me", from_link, name="portal_from_document")
     app.router.add_post("/s/{token}/me", from_link, name="portal_from_signing")
 
@@ -54,9 +71,19 @@ def link_form_token(request: web.Request, token: str) -> str:
 
 async def home(request: web.Request) -> web.StreamResponse:
     """The recipient's documents, newest first, as the query narrows them."""
-    portal = await _portal(request)
-    if portal is None:
-        raise _signed_out(request, web.HTTPSeeOther(_url(request, "/me/sign-in")))
+    portal = await _required(request)
+    notice = "Your document was sent." if request.query.get("sent") == "1" else None
+    return await _home(request, portal, notice=notice)
+
+
+async def _home(
+    request: web.Request,
+    portal: Portal,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    problem: str | None = None,
+) -> web.Response:
     query = request.query
     filters = Filters(
         words=query.get("q", "").strip(),
@@ -69,12 +96,21 @@ async def home(request: web.Request) -> web.StreamResponse:
     listing = await documents.documents(
         request.app[ENV], portal, filters=filters, page=_number(query.get("page")) or 1
     )
-    kept = {k: v for k, v in query.items() if k != "page" and v}
+    kept = {k: v for k, v in query.items() if k not in ("page", "sent") and v}
     return render(
         request,
         "portal.html",
+        status=status,
         portal=portal,
         listing=listing,
+        asked=await portal_requests.requests_of(request.app[ENV], portal),
+        request_url=lambda party_id: _url(request, f"/me/requests/{party_id}"),
+        return_url=_url(request, "/me/return"),
+        limit=human_size(request.app[ENV].limits.max_upload_bytes),
+        notice=notice,
+        problem=problem,
+        roles=ROLES,
+        request_states=REQUEST_STATES,
         filters=filters,
         page_url=lambda page: _url(request, "/me?" + urlencode({**kept, "page": page})),
         document_url=lambda share_id: _url(request, f"/me/documents/{share_id}"),
@@ -87,12 +123,61 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 async def open_document(request: web.Request) -> web.StreamResponse:
     """A document of theirs, on its usual page (where the visit is recorded as theirs)."""
-    portal = await _portal(request)
-    if portal is None:
-        raise _signed_out(request, web.HTTPSeeOther(_url(request, "/me/sign-in")))
+    portal = await _required(request)
     share_id = int(request.match_info["share_id"])
     token = await documents.open_document(request.app[ENV], portal, share_id=share_id)
     raise web.HTTPSeeOther(_url(request, f"/d/{token}"))
+
+
+async def open_request(request: web.Request) -> web.StreamResponse:
+    """A signature request of theirs, on its signing page."""
+    portal = await _required(request)
+    party_id = int(request.match_info["party_id"])
+    token = await portal_requests.open_request(request.app[ENV], portal, party_id=party_id)
+    raise web.HTTPSeeOther(_url(request, f"/s/{token}"))
+
+
+async def send_back(request: web.Request) -> web.StreamResponse:
+    """A document sent back from the browser: checked as every upload is, and the staff
+    who last shared with the recipient are told. The form's token comes before the file,
+    so a forged form is refused before a byte of the file is read."""
+    portal = await _required(request)
+    if request.content_type != "multipart/form-data":
+        return await _home(request, portal, status=400, problem="choose a file to send")
+    reader = await request.multipart()
+    csrf = await _field(reader, "csrf")
+    if not _matches(csrf, _session_token(request)):
+        return _form_refused(request)
+    title = await _field(reader, "title")
+    part = await reader.next()
+    if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
+        return await _home(request, portal, status=400, problem="choose a file to send")
+    try:
+        await inbox.return_from(
+            request.app[ENV],
+            portal.recipient,
+            filename=part.filename[:MAX_FILENAME],
+            content=_chunks(part),
+            caption=title,
+            actor=sessions.recipient_actor(portal.recipient, visitor_of(request)),
+        )
+    except WorkflowError as error:
+        return await _home(request, portal, status=400, problem=str(error))
+    raise web.HTTPSeeOther(_url(request, "/me?sent=1"))
+
+
+async def _field(reader: MultipartReader, name: str) -> str | None:
+    """The next part's text if it is the field ``name``; None otherwise."""
+    part = await reader.next()
+    if not isinstance(part, BodyPartReader) or part.name != name:
+        return None
+    value = await part.read(decode=False)
+    return value[:FIELD_LIMIT].decode("utf-8", "replace")
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
@@ -104,6 +189,14 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     elif portal is not None:
         return _form_refused(request)
     raise _signed_out(request, web.HTTPSeeOther(_url(request, "/me/sign-in?out=1")))
+
+
+async def _required(request: web.Request) -> Portal:
+    """The browser's portal; without a live session, off to the sign-in page."""
+    portal = await _portal(request)
+    if portal is None:
+        raise _signed_out(request, web.HTTPSeeOther(_url(request, "/me/sign-in")))
+    return portal
 
 
 async def _portal(request: web.Request) -> Portal | None:

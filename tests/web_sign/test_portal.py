@@ -9,13 +9,15 @@ import re
 from http.cookies import SimpleCookie
 from typing import Any
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from storage.models import Notification, PortalSession
+from inkpost.sample_pdf import make_pdf
+from storage.models import Document, Notification, PortalSession
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import add_person, count_rows, upload
+from tests.helpers import add_person, count_rows, stored_notifications, upload
 from tests.web_sign.conftest import assert_security_headers, make_link
 from tests.web_sign.signing_helpers import envelope, link_only
 from web_sign import create_app
@@ -251,3 +253,63 @@ async def test_a_signing_link_of_a_recipient_leads_to_their_portal_and_an_outsid
     assert "All your documents" not in outsider
     assert entered.status == 303 and entered.headers["Location"] == "/me"
     assert "Documents for Rita Recipient" in await (await client.get("/me")).text()
+
+
+async def test_a_request_waiting_for_the_recipient_opens_its_signing_page(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await envelope(env, tenant, [NewParty(role="signer", recipient_id=tenant.recipient_id)])
+    await _enter(client, env, tenant)
+    html = await (await client.get("/me")).text()
+    [path] = re.findall(r'href="(/me/requests/\d+)"', html)
+
+    opened = await client.get(path, allow_redirects=False)
+
+    assert "Waiting for your decision" in html and "Loan agreement" in html
+    assert opened.status == 303 and opened.headers["Location"].startswith("/s/")
+    assert (await client.get("/me/requests/999999")).status == 404
+
+
+def _return_form(csrf: str, data: bytes, *, filename: str = "signed.pdf") -> FormData:
+    form = FormData()
+    form.add_field("csrf", csrf)
+    form.add_field("title", "Signed contract")
+    form.add_field("file", data, filename=filename, content_type="application/pdf")
+    return form
+
+
+async def test_a_document_sent_back_from_the_browser_is_filed_and_staff_told(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await _enter(client, env, tenant)
+    csrf = _csrf(await (await client.get("/me")).text())
+
+    sent = await client.post(
+        "/me/return", data=_return_form(csrf, make_pdf("Signed")), allow_redirects=False
+    )
+
+    assert sent.status == 303 and sent.headers["Location"] == "/me?sent=1"
+    assert "Your document was sent." in await (await client.get("/me?sent=1")).text()
+    [notice] = await stored_notifications(env, kind=Kind.DOCUMENT_RETURNED)
+    async with env.reads() as session:
+        returned = await session.get(Document, notice.payload["document_id"])
+    assert returned is not None and returned.title == "Signed contract"
+    assert returned.direction == "inbound"
+
+
+async def test_a_bad_file_or_a_forged_form_stores_nothing(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await _enter(client, env, tenant)
+    csrf = _csrf(await (await client.get("/me")).text())
+    before = await count_rows(env, Document)
+
+    forged = await client.post("/me/return", data=_return_form("0" * 64, make_pdf("Signed")))
+    damaged = await client.post("/me/return", data=_return_form(csrf, b"%PDF-1.7\nbroken"))
+    empty = await client.post("/me/return", data=_return_form(csrf, b""))
+
+    assert forged.status == 403
+    assert damaged.status == 400 and "The PDF is truncated" in await damaged.text()
+    assert empty.status == 400
+    assert await count_rows(env, Document) == before
+    assert await stored_notifications(env, kind=Kind.DOCUMENT_RETURNED) == []

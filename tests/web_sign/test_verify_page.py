@@ -20,8 +20,8 @@ from inkpost.sample_pdf import make_pdf
 from inkpost.server import load_seal
 from inkpost.settings import Settings
 from tests.conftest import Tenant
+from tests.web_sign.browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from tests.web_sign.conftest import PUBLIC_URL, assert_security_headers
-from tests.web_sign.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from tests.workflows.test_verification import (
     appended_update,
     completed_request,

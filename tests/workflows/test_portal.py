@@ -8,20 +8,31 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from inkpost.sample_pdf import make_pdf
 from storage.models import Notification, PortalSession
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant, make_tenant
-from tests.helpers import add_person, audit_events, upload
+from tests.helpers import (
+    add_person,
+    audit_events,
+    chunks,
+    request_signatures,
+    stored_notifications,
+    upload,
+)
 from workflows.context import Env, FixedClock
 from workflows.errors import Gone, InvalidInput, NotAllowed, NotFound, TooMany
 from workflows.outbox.kinds import Kind
 from workflows.people import organizations, recipients, spaces
 from workflows.portal import documents, sessions
+from workflows.portal import requests as portal_requests
 from workflows.portal.documents import Filters
 from workflows.portal.sessions import Portal
-from workflows.sharing import access, links, sharing
+from workflows.sharing import access, inbox, links, sharing
 from workflows.sharing.access import Visitor
 from workflows.sharing.sharing import ShareTerms
+from workflows.signing import creation, party_page
+from workflows.signing.creation import NewParty, NewRequest
 
 VISITOR = Visitor(ip="198.51.100.7", user_agent="Phone/1.0")
 RITA = "rita@acme-client.test"
@@ -323,3 +334,61 @@ async def test_another_recipients_or_organisations_share_is_not_found(
             await documents.open_document(env, portal, share_id=share_id)
     listing = await documents.documents(env, portal, filters=Filters())
     assert [i.document.title for i in listing.items] == ["Fee table"]
+
+
+# -- signature requests --------------------------------------------------------------------
+
+
+async def test_requests_waiting_for_the_recipient_come_first_and_open_on_their_page(
+    env: Env, tenant: Tenant
+) -> None:
+    _, portal = await _signed_in(env, tenant)
+    org_id = tenant.org_id
+    olga = await add_person(env, tenant, name="Olga Other")
+    waiting = await request_signatures(
+        env, tenant, NewParty(role="signer", recipient_id=tenant.recipient_id)
+    )
+    in_order = await creation.create_request(
+        env, org_id=tenant.org_id, actor=STAFF, staff_id=tenant.staff_id,
+        new=NewRequest(
+            document_ids=[id_of(await upload(env, org_id=org_id, client_id=tenant.client_id))],
+            parties=[
+                NewParty(role="signer", recipient_id=olga),
+                NewParty(role="approver", recipient_id=tenant.recipient_id),
+            ],
+            order="sequential",
+        ),
+    )  # fmt: skip
+    theirs = await request_signatures(env, tenant, NewParty(role="signer", recipient_id=olga))
+
+    asked = await portal_requests.requests_of(env, portal)
+
+    assert [i.request.id for i in asked.waiting] == [waiting.request.id]
+    assert [(i.request.id, i.your_turn) for i in asked.others] == [(in_order.request.id, False)]
+    token = await portal_requests.open_request(env, portal, party_id=asked.waiting[0].party_id)
+    page = await party_page.open_page(env, token, browser=None)
+    assert page.party.recipient_id == tenant.recipient_id
+    [olgas] = [p for p in theirs.parties if p.party.recipient_id == olga]
+    with pytest.raises(NotFound, match="not among yours"):
+        await portal_requests.open_request(env, portal, party_id=id_of(olgas.party))
+
+
+# -- sending a document back ---------------------------------------------------------------
+
+
+async def test_a_document_sent_back_is_filed_for_the_client_and_staff_are_told(
+    env: Env, tenant: Tenant
+) -> None:
+    _, portal = await _signed_in(env, tenant)
+
+    document = await inbox.return_from(
+        env, portal.recipient, filename="signed-contract.pdf",
+        content=chunks(make_pdf("Signed contract")), caption="Signed contract",
+        actor=sessions.recipient_actor(portal.recipient, VISITOR),
+    )  # fmt: skip
+
+    assert (document.direction, document.client_id) == ("inbound", tenant.client_id)
+    [notice] = await stored_notifications(env, kind=Kind.DOCUMENT_RETURNED)
+    assert notice.payload["document_id"] == document.id
+    [event] = await audit_events(env, org_id=tenant.org_id, action="document.returned")
+    assert event.actor_type == "recipient" and event.ip == VISITOR.ip

@@ -277,14 +277,30 @@ async def return_document(
     content: AsyncIterable[bytes],
     caption: str | None = None,
 ) -> Document:
-    """A file sent back by a recipient becomes an inbound document of their client, and the
-    staff who last shared with them is told."""
+    """A file sent back from a chat by one of the recipients linked to it."""
     now = env.clock.now()
     async with env.sessions() as session:
         people = await _chat_recipients(session, chat_id, now)
-        person = next((p for p in people if p.id == recipient_id), None)
-        if person is None:
-            raise NotFound("this chat is not linked to anyone")
+    person = next((p for p in people if p.id == recipient_id), None)
+    if person is None:
+        raise NotFound("this chat is not linked to anyone")
+    return await return_from(env, person, filename=filename, content=content, caption=caption)
+
+
+async def return_from(
+    env: Env,
+    person: Recipient,
+    *,
+    filename: str,
+    content: AsyncIterable[bytes],
+    caption: str | None = None,
+    actor: Actor | None = None,
+) -> Document:
+    """A file sent back by a recipient (from a chat or their portal) becomes an inbound
+    document of their client, checked as every upload is, and the staff who last shared
+    with them is told."""
+    now = env.clock.now()
+    async with env.sessions() as session:
         org = await session.get(Organization, person.org_id)
         assert org is not None
         category = default_category(org.categories)
@@ -304,7 +320,7 @@ async def return_document(
     document = await upload_document(
         env,
         org_id=person.org_id,
-        actor=chat_actor(person),
+        actor=actor or chat_actor(person),
         meta=NewDocument(
             title=title[:300],
             category=category,
