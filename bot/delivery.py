@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from workflows.outbox.kinds import (
     Via,
 )
 from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
-from workflows.people import linking
+from workflows.people import linking, preferences
 from workflows.portal import sessions
 from workflows.portal.sessions import SignInLink
 from workflows.sharing import inbox, notices
@@ -276,6 +276,8 @@ class RecipientDelivery(ClaimingWorker):
         return None
 
     async def _send(self, row: Notification, way: Via, letter: _Letter) -> None:
+        if way == Via.EMAIL:
+            letter = await self._with_unsubscribe(letter)
         async with self._unsettled[way]:
             try:
                 result = await letter.send(self.senders[way], way)
@@ -326,6 +328,16 @@ class RecipientDelivery(ClaimingWorker):
                 payload=letter.kept_payload,
             )
 
+    async def _with_unsubscribe(self, letter: _Letter) -> _Letter:
+        """A mail to a recipient about something they may turn off carries a one-click
+        link that does (RFC 8058), minted for this mail."""
+        about = letter.about
+        kind = preferences.UNSUBSCRIBES.get(about[0]) if about else None
+        if about is None or kind is None:
+            return letter
+        token = await preferences.mint_unsubscribe(self.env, recipient_id=about[1], kind=kind)
+        return letter.with_unsubscribe(f"{self.public_url}/me/unsubscribe/{token}")
+
     async def _link(self, notice: ShareNotice) -> str:
         token = await inbox.personal_link(
             self.env, share_id=id_of(notice.share), recipient_id=id_of(notice.recipient)
@@ -345,6 +357,13 @@ class _Letter(Protocol):
     @property
     def kept_payload(self) -> Payload | None:
         """The payload to keep once the row is settled, when it must lose a secret."""
+
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        """The kind of notice and the recipient it is for, when it goes to a recipient."""
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        """The letter carrying ``url``, its one-click unsubscribe link."""
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]: ...
 
@@ -366,6 +385,13 @@ class _ShareLetter:
     def kept_payload(self) -> Payload | None:
         return None
 
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        return self.notice.kind, id_of(self.notice.recipient)
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        return replace(self, notice=replace(self.notice, unsubscribe=url))
+
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_share_notice(self.notice, link=self.link)
 
@@ -385,6 +411,13 @@ class _AccessLetter:
     @property
     def kept_payload(self) -> Payload | None:
         return None
+
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        return Kind.ACCESS_ENDING, id_of(self.notice.recipient)
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        return replace(self, notice=replace(self.notice, unsubscribe=url))
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_access_notice(self.notice)
@@ -406,6 +439,13 @@ class _SignInLetter:
     @property
     def kept_payload(self) -> Payload | None:
         return None
+
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        return None
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        return self
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_sign_in(self.link, url=self.url)
@@ -432,6 +472,15 @@ class _SignLetter:
     @property
     def email(self) -> str | None:
         return self.notice.email
+
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        recipient = self.notice.recipient
+        return (self.notice.kind, id_of(recipient)) if recipient is not None else None
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        self.notice = replace(self.notice, unsubscribe=url)
+        return self
 
     async def prepare(self, way: Via) -> SignLinks | None:
         if not self.notice.needs_link:

@@ -77,12 +77,10 @@ class MailSender:
             "category": notice.document.category,
             "name": recipient.name,
         }
-        message = EmailMessage()
-        message["From"] = self.config.sender
-        message["To"] = recipient.email or ""
-        message["Subject"] = text(lang, "email.subject", escape=False, **values)
-        message.set_content(
-            text(
+        return self._message(
+            to=recipient.email,
+            subject=text(lang, "email.subject", escape=False, **values),
+            body=text(
                 lang,
                 "email.body",
                 escape=False,
@@ -90,9 +88,10 @@ class MailSender:
                 until_line=until_line,
                 message_line=message_line,
                 **values,
-            )
+            ),
+            unsubscribe=notice.unsubscribe,
+            lang=lang,
         )
-        return message
 
     def compose_reminder(self, notice: ShareNotice, *, link: str) -> EmailMessage:
         """'You have not opened this yet, and it ends soon', with the personal link."""
@@ -108,6 +107,8 @@ class MailSender:
             to=notice.recipient.email,
             subject=text(lang, "email.remind.subject", escape=False, **values),
             body=text(lang, "email.remind.body", escape=False, link=link, **values),
+            unsubscribe=notice.unsubscribe,
+            lang=lang,
         )
 
     def compose_access(self, notice: AccessNotice) -> EmailMessage:
@@ -122,13 +123,30 @@ class MailSender:
             to=notice.recipient.email,
             subject=text(lang, "email.access.subject", escape=False, **values),
             body=text(lang, "email.access.body", escape=False, **values),
+            unsubscribe=notice.unsubscribe,
+            lang=lang,
         )
 
-    def _message(self, *, to: str | None, subject: str, body: str) -> EmailMessage:
+    def _message(
+        self,
+        *,
+        to: str | None,
+        subject: str,
+        body: str,
+        unsubscribe: str | None = None,
+        lang: str | None = None,
+    ) -> EmailMessage:
+        """A plain-text mail; with ``unsubscribe``, the headers of a one-click unsubscribe
+        (RFC 8058: mail programs show the button) and the same link under the text."""
         message = EmailMessage()
         message["From"] = self.config.sender
         message["To"] = to or ""
         message["Subject"] = " ".join(subject.split())
+        if unsubscribe is not None:
+            message["List-Unsubscribe"] = f"<{unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            footer = text(lang, "email.unsubscribe", escape=False, link=unsubscribe)
+            body = f"{body.rstrip()}\n\n--\n{footer}\n"
         message.set_content(body)
         return message
 
@@ -145,13 +163,14 @@ class MailSender:
             parts.append(text(lang, "email.sign.link", escape=False, link=links.page))
         if notice.code is not None:
             parts.append(text(lang, "email.sign.code_note", escape=False))
-        message = EmailMessage()
-        message["From"] = self.config.sender
-        message["To"] = notice.email or ""
         subject = heading if notice.code is not None else f"{heading}: {notice.request.title}"
-        message["Subject"] = " ".join(subject.split())
-        message.set_content("\n\n".join(parts) + "\n")
-        return message
+        return self._message(
+            to=notice.email,
+            subject=subject,
+            body="\n\n".join(parts) + "\n",
+            unsubscribe=notice.unsubscribe,
+            lang=lang,
+        )
 
     async def send_share_notice(self, notice: ShareNotice, *, link: str) -> dict[str, str]:
         if not notice.recipient.email:

@@ -479,3 +479,16 @@ class SignInRequest(SQLModel, table=True):
     token_hash: str | None = Field(default=None, max_length=64, unique=True)
     expires_at: datetime | None = _when()
     used_at: datetime | None = _when()
+
+
+class UnsubscribeLink(SQLModel, table=True):
+    """The one-click unsubscribe link of one mail (RFC 8058): following it turns ``kind``
+    off for email. Only its hash is kept."""
+
+    __tablename__ = "unsubscribe_link"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    kind: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()

@@ -25,7 +25,7 @@ from storage.rows import id_of
 from web_sign import downloads
 from web_sign.errors import page_for
 from web_sign.pages import form_refused, render
-from web_sign.portal import link_form_token
+from web_sign.portal_session import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.security import form_token, visitor_of
 from web_sign.state import ENV, PREVIEWS, SETTINGS, SIGNING, SigningConfig

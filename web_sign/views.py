@@ -10,7 +10,7 @@ from aiohttp import web
 
 from web_sign import downloads
 from web_sign.pages import render
-from web_sign.portal import link_form_token
+from web_sign.portal_session import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.security import visitor_of
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS

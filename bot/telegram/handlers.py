@@ -34,7 +34,7 @@ from storage.blobs import iter_file
 from storage.models import Recipient
 from workflows import platform
 from workflows.context import Env
-from workflows.people import linking
+from workflows.people import linking, preferences
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox
 from workflows.sharing.inbox import NOTIFICATION_KINDS
@@ -394,4 +394,4 @@ class RecipientBot:
 
 
 def _prefs(person: Recipient) -> dict[str, bool]:
-    return {kind: inbox.wants(person, kind) for kind in NOTIFICATION_KINDS}
+    return {kind: preferences.wants(person, kind) for kind in NOTIFICATION_KINDS}

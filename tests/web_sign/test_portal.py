@@ -14,16 +14,17 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
 from inkpost.sample_pdf import make_pdf
-from storage.models import Document, Notification, PortalSession
+from storage.models import Document, Notification, PortalSession, Recipient
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import add_person, count_rows, stored_notifications, upload
 from tests.web_sign.conftest import assert_security_headers, make_link
 from tests.web_sign.signing_helpers import envelope, link_only
 from web_sign import create_app
-from web_sign.portal import SESSION_COOKIE
+from web_sign.portal_session import SESSION_COOKIE
 from workflows.context import Env
-from workflows.outbox.kinds import Kind
+from workflows.outbox.kinds import Kind, Preference, Via
+from workflows.people import preferences
 from workflows.portal import sessions
 from workflows.sharing import access, sharing
 from workflows.signing.creation import NewParty
@@ -313,3 +314,64 @@ async def test_a_bad_file_or_a_forged_form_stores_nothing(
     assert empty.status == 400
     assert await count_rows(env, Document) == before
     assert await stored_notifications(env, kind=Kind.DOCUMENT_RETURNED) == []
+
+
+async def test_one_click_unsubscribe_works_without_cookies_and_opening_changes_nothing(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    token = await preferences.mint_unsubscribe(
+        env, recipient_id=tenant.recipient_id, kind=Preference.SHARED
+    )
+
+    page = await client.get(f"/me/unsubscribe/{token}")
+    still = await _recipient(env, tenant)
+    clicked = await client.post(
+        f"/me/unsubscribe/{token}", data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+
+    assert page.status == 200 and "Turn off these emails" in await page.text()
+    assert preferences.wants(still, Preference.SHARED, Via.EMAIL)
+    assert clicked.status == 200
+    assert "You will get no more emails about this" in await clicked.text()
+    assert not preferences.wants(await _recipient(env, tenant), Preference.SHARED, Via.EMAIL)
+    assert (await client.post(f"/me/unsubscribe/{'A' * 32}")).status == 410
+
+
+async def test_notifications_and_language_are_chosen_in_the_portal(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await _enter(client, env, tenant)
+    html = await (await client.get("/me")).text()
+    csrf = _csrf(html)
+    boxes = re.findall(r'name="on" value="([a-z:._]+)"', html)
+    keep = [b for b in boxes if b != "email:document.shared"]
+
+    forged = await client.post("/me/notifications", data={"csrf": "0" * 64, "on": keep})
+    saved = await client.post(
+        "/me/notifications", data=[("csrf", csrf), *(("on", b) for b in keep)],
+        allow_redirects=False,
+    )  # fmt: skip
+    language = await client.post(
+        "/me/language", data={"csrf": csrf, "language": "ru"}, allow_redirects=False
+    )
+    bad = await client.post("/me/language", data={"csrf": csrf, "language": "xx"})
+
+    assert boxes == [
+        "email:document.shared", "email:reminder", "email:signature",
+    ]  # fmt: skip
+    assert forged.status == 403
+    assert saved.status == language.status == 303
+    rita = await _recipient(env, tenant)
+    assert not preferences.wants(rita, Preference.SHARED, Via.EMAIL)
+    assert preferences.wants(rita, Preference.REMINDER, Via.EMAIL)
+    assert rita.language == "ru"
+    assert bad.status == 400 and "Language must be one of en, pl, ru, sv" in await bad.text()
+    assert "Saved." in await (await client.get("/me?saved=1")).text()
+
+
+async def _recipient(env: Env, tenant: Tenant) -> Recipient:
+    async with env.reads() as session:
+        found = await session.get(Recipient, tenant.recipient_id)
+    assert found is not None
+    return found

@@ -17,6 +17,8 @@ from tests.helpers import upload
 from tests.web_sign.browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, PHONE, serve
 from tests.web_sign.signing_helpers import envelope
 from workflows.context import Env
+from workflows.outbox.kinds import Preference
+from workflows.people import preferences
 from workflows.sharing import access, sharing
 from workflows.signing.creation import NewParty
 
@@ -93,6 +95,22 @@ async def test_a_phone_walks_the_portal_and_every_page_passes_axe(
 
             await page.get_by_role("link", name="Engagement letter").click()
             await expect(page.get_by_role("heading", name="Engagement letter")).to_be_visible()
+
+            await page.goto(f"{base_url}/me")
+            await page.get_by_label("New documents by email").uncheck()
+            await page.get_by_role("button", name="Save notifications").click()
+            await expect(page.get_by_text("Saved.")).to_be_visible()
+            assert not await page.get_by_label("New documents by email").is_checked()
+            unsubscribe = await preferences.mint_unsubscribe(
+                env, recipient_id=tenant.recipient_id, kind=Preference.REMINDER
+            )
+            await page.goto(f"{base_url}/me/unsubscribe/{unsubscribe}")
+            await _accessible(axe, page, "unsubscribe page")
+            await page.get_by_role("button", name="Turn off these emails").click()
+            await expect(
+                page.get_by_role("heading", name="You will get no more emails about this")
+            ).to_be_visible()
+            await _accessible(axe, page, "unsubscribed page")
 
             await page.goto(f"{base_url}/s/{request.tokens['Rita Recipient']}")
             await _accessible(axe, page, "signing page")

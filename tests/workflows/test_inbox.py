@@ -11,7 +11,7 @@ from tests.conftest import STAFF, Tenant
 from tests.helpers import blob_files, chunks, link_chat, upload
 from workflows.context import Env
 from workflows.errors import Gone, InvalidInput, NotFound
-from workflows.people import recipients
+from workflows.people import preferences, recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import access, inbox, sharing
 from workflows.sharing.access import Visitor
@@ -183,6 +183,7 @@ async def test_language_and_notification_choices(env: Env, tenant: Tenant) -> No
     [person] = await inbox.set_notification(
         env, chat_id=RITA.chat_id, kind="reminder", enabled=False
     )
-    assert not inbox.wants(person, "reminder") and inbox.wants(person, "document.shared")
+    assert not preferences.wants(person, "reminder")
+    assert preferences.wants(person, "document.shared")
     with pytest.raises(InvalidInput, match="unknown kind"):
         await inbox.set_notification(env, chat_id=RITA.chat_id, kind="spam", enabled=True)

@@ -9,7 +9,8 @@ from tests.conftest import STAFF, Tenant
 from tests.helpers import link_chat, upload
 from workflows import platform
 from workflows.context import Env
-from workflows.people import linking, recipients
+from workflows.outbox.kinds import Via
+from workflows.people import linking, preferences, recipients
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import inbox, notices, sharing
 
@@ -60,6 +61,12 @@ async def test_revoked_shares_blocked_people_and_muted_kinds_are_not_sent(
     notification = await _shared(env, tenant)
     await link_chat(env, tenant, chat=CHAT)
     await inbox.set_notification(env, chat_id=CHAT.chat_id, kind="document.shared", enabled=False)
+    by_mail = await notices.route_share_notice(env, notification)
+    assert by_mail.way == "email"  # muted in the chat, still wanted by mail
+    await preferences.set_preferences(
+        env, recipient_id=tenant.recipient_id, org_id=tenant.org_id, actor=STAFF,
+        choices={(Via.EMAIL, "document.shared"): False},
+    )  # fmt: skip
     muted = await notices.route_share_notice(env, notification)
     assert (muted.way, muted.reason) == ("cancel", "the recipient turned these notifications off")
     await sharing.revoke_share(

@@ -26,12 +26,13 @@ from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.documents.filing import NewDocument, default_category, upload_document
 from workflows.errors import Gone, InvalidInput, NotFound
-from workflows.outbox.kinds import Kind, Preference, Via
+from workflows.outbox.kinds import Kind, Via
+from workflows.people import preferences
 from workflows.people.recipients import can_receive, check_language
 from workflows.sharing import staff_notices
 from workflows.tokens import new_token
 
-NOTIFICATION_KINDS = tuple(Preference)
+NOTIFICATION_KINDS = preferences.KINDS
 
 
 @dataclass(frozen=True)
@@ -358,10 +359,9 @@ async def set_notification(env: Env, *, chat_id: int, kind: str, enabled: bool) 
         raise NotFound("this chat is not linked to anyone")
     updated = []
     for person in people:
-        prefs = dict(person.notification_prefs)
-        telegram = dict(prefs.get(Via.TELEGRAM, {}))
-        telegram[kind] = enabled
-        prefs[Via.TELEGRAM.value] = telegram
+        prefs = preferences.changed(
+            person.notification_prefs, channel=Via.TELEGRAM, kind=kind, enabled=enabled
+        )
         updated += await _update_people(
             env,
             chat_id,
@@ -371,10 +371,6 @@ async def set_notification(env: Env, *, chat_id: int, kind: str, enabled: bool) 
             only=person.id,
         )
     return updated
-
-
-def wants(recipient: Recipient, kind: str, channel: Via = Via.TELEGRAM) -> bool:
-    return bool(recipient.notification_prefs.get(channel, {}).get(kind, True))
 
 
 async def _update_people(

@@ -15,12 +15,11 @@ from workflows.outbox.kinds import (
     Kind,
     Preference,
     SharePayload,
-    Via,
     Way,
 )
+from workflows.people import preferences
 from workflows.people.recipients import can_receive
 from workflows.sharing import availability
-from workflows.sharing.inbox import wants
 
 PREFERENCES = {
     Kind.DOCUMENT_SHARED: Preference.SHARED,
@@ -41,6 +40,8 @@ class ShareNotice:
     share: Share
     shared_by: str | None
     kind: Kind = Kind.DOCUMENT_SHARED
+    unsubscribe: str | None = None
+    """The one-click link that turns this kind off by mail, on a mail."""
 
     @property
     def available_until(self) -> datetime | None:
@@ -98,13 +99,8 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
         staff.name if staff else None,
         kind=payload.kind,
     )
-    if recipient.telegram_chat_id is not None and recipient.telegram_active:
-        if not wants(recipient, PREFERENCES[payload.kind]):
-            return Route(Hold.CANCEL, notice, reason="the recipient turned these notifications off")
-        return Route(Via.TELEGRAM, notice)
-    if recipient.email:
-        return Route(Via.EMAIL, notice)
-    return Route(Hold.WAIT, notice, reason="the recipient has no linked chat and no email address")
+    choice = preferences.way_for(recipient, PREFERENCES[payload.kind])
+    return Route(choice.way, notice, reason=choice.reason)
 
 
 async def _stale_reminder(
@@ -130,6 +126,8 @@ class AccessNotice:
     recipient: Recipient
     organization: Organization
     expires_at: datetime
+    unsubscribe: str | None = None
+    """The one-click link that turns reminders off by mail, on a mail."""
 
 
 @dataclass(frozen=True)
@@ -158,13 +156,5 @@ async def route_access_notice(env: Env, notification: Notification) -> AccessRou
     if ends is None or ends != payload.access_expires_at:
         return AccessRoute(Hold.CANCEL, reason="the recipient's access was changed meanwhile")
     notice = AccessNotice(recipient, organization, ends)
-    chat = recipient.telegram_chat_id is not None and recipient.telegram_active
-    if chat and wants(recipient, Preference.REMINDER):
-        return AccessRoute(Via.TELEGRAM, notice)
-    if recipient.email:
-        return AccessRoute(Via.EMAIL, notice)
-    if chat:
-        return AccessRoute(Hold.CANCEL, notice, reason="the recipient turned reminders off")
-    return AccessRoute(
-        Hold.WAIT, notice, reason="the recipient has no linked chat and no email address"
-    )
+    choice = preferences.way_for(recipient, Preference.REMINDER)
+    return AccessRoute(choice.way, notice, reason=choice.reason)

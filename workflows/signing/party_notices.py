@@ -44,8 +44,9 @@ from workflows.outbox.kinds import (
     Via,
     Way,
 )
+from workflows.people import preferences
+from workflows.people.preferences import wants
 from workflows.people.recipients import can_receive
-from workflows.sharing.inbox import wants
 from workflows.signing import deciding, requests
 
 KINDS = frozenset(
@@ -83,6 +84,8 @@ class SignNotice:
     reason: str | None = None
     decided: bool = False
     """Whether the party has decided (a reminder is then no longer needed)."""
+    unsubscribe: str | None = None
+    """The one-click link that turns this kind off by mail, on a mail to a recipient."""
 
     @property
     def language(self) -> str:
@@ -166,30 +169,24 @@ def _file_way(notice: SignNotice) -> SignRoute:
 
 
 def _recipient_way(notice: SignNotice, via: Via | None) -> SignRoute:
-    """Telegram when linked (and wanted), else mail; a code goes ``via`` where the page
-    said. Signing news is turned off per chat, reminders also on their own (mail still
-    carries both)."""
+    """Telegram when linked and wanted, else mail when wanted (`preferences.way_for`); a
+    code goes ``via`` where the page said."""
     recipient = notice.recipient
     assert recipient is not None
-    chat = notice.chat_id is not None
-    if notice.kind == Kind.SIGN_CODE:
-        if via == Via.EMAIL and recipient.email:
-            return SignRoute(Via.EMAIL, notice)
-        if chat:
-            return SignRoute(Via.TELEGRAM, notice)
-    elif (
-        chat
-        and wants(recipient, Preference.SIGNATURE)
-        and (notice.kind != Kind.SIGN_REMINDER or wants(recipient, Preference.REMINDER))
-    ):
-        return SignRoute(Via.TELEGRAM, notice)
-    if recipient.email:
+    if notice.kind == Kind.SIGN_CODE and via == Via.EMAIL and recipient.email:
         return SignRoute(Via.EMAIL, notice)
-    if chat:
-        return SignRoute(Hold.CANCEL, notice, reason="the recipient turned these notifications off")
-    return SignRoute(
-        Hold.WAIT, notice, reason="the recipient has no linked chat and no email address"
-    )
+    choice = preferences.way_for(recipient, *notice_preferences(notice.kind))
+    return SignRoute(choice.way, notice, reason=choice.reason)
+
+
+def notice_preferences(kind: Kind) -> tuple[Preference, ...]:
+    """The choices that let a signing notice of ``kind`` through: signing news, and for a
+    reminder reminders too. A one-time code is asked for, never turned off."""
+    if kind == Kind.SIGN_CODE:
+        return ()
+    if kind == Kind.SIGN_REMINDER:
+        return (Preference.SIGNATURE, Preference.REMINDER)
+    return (Preference.SIGNATURE,)
 
 
 async def _load(
