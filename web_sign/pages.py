@@ -6,12 +6,13 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
+import texts
 from web_sign.state import TEMPLATES
-from workflows.documents.history import file_size as human_size
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"
@@ -34,8 +35,37 @@ def make_templates(*, url_prefix: str) -> jinja2.Environment:
         return f"{url_prefix}/static/{name}?v={versions[name]}"
 
     templates.globals.update(static_url=static_url, prefix=url_prefix)
-    templates.filters.update(filesize=human_size, when=readable_time)
+    templates.filters.update(filesize=_size, when=_when)
     return templates
+
+
+@jinja2.pass_context
+def _when(context: Any, value: datetime) -> str:
+    return texts.when(value, context.get("lang"))
+
+
+@jinja2.pass_context
+def _size(context: Any, value: int) -> str:
+    return texts.size(value, context.get("lang"))
+
+
+def human_size(value: int) -> str:
+    """A size in English, for messages that are not yet in the reader's language."""
+    return texts.size(value, texts.FALLBACK)
+
+
+LANGUAGE_COOKIE = "inkpost_lang"
+"""The language a visitor chose with a page's switcher, kept for the pages after it."""
+
+
+def page_language(request: web.Request, *, known: str | None = None) -> str:
+    """The language of a page: the one just chosen with the switcher, else the one chosen
+    before, else the reader's own (a recipient's or a party's), else what the browser
+    asks for, else English."""
+    for chosen in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE), known):
+        if chosen in texts.LANGUAGES:
+            return str(chosen)
+    return texts.negotiate(request.headers.get("Accept-Language")) or texts.FALLBACK
 
 
 def _digest(path: Path) -> str:
@@ -48,12 +78,50 @@ def render(
     *,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    lang: str | None = None,
+    switcher: bool = True,
     **context: Any,
 ) -> web.Response:
-    html = request.app[TEMPLATES].get_template(template).render(**context)
+    """``template`` in the page's language (``lang``, else `page_language`), with ``t``
+    for its words and, unless ``switcher`` is off, links to the other languages."""
+    language = lang or page_language(request)
+
+    def t(key: str, **values: object) -> str:
+        return texts.text(language, key, escape=False, **values)
+
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            lang=language,
+            t=t,
+            switch_to=_switcher(request, language) if switcher else [],
+            **context,
+        )
+    )
     response = web.Response(text=html, status=status, content_type="text/html", headers=headers)
     response.charset = "utf-8"
+    if request.query.get("lang") in texts.LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language,
+            path="/",
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure or request.url.scheme == "https",
+        )
     return response
+
+
+def _switcher(request: web.Request, language: str) -> list[tuple[str, str, str]]:
+    """(code, name, this page in it) for every other language. The address is relative to
+    the page ("?lang=pl"), so a page never prints its own link's token."""
+    others = []
+    for code, name in texts.NAMES.items():
+        if code != language:
+            others.append((code, name, "?" + urlencode({**request.query, "lang": code})))
+    return others
 
 
 def form_refused(request: web.Request, *, reason: str) -> web.Response:
@@ -65,5 +133,4 @@ def form_refused(request: web.Request, *, reason: str) -> web.Response:
 
 def readable_time(value: datetime) -> str:
     """'1 December 2026, 09:00 UTC'."""
-    value = value.astimezone(UTC)
-    return f"{value.day} {value:%B %Y, %H:%M} UTC"
+    return texts.when(value.astimezone(UTC), texts.FALLBACK)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
+import texts
 from storage.rows import id_of
 from web_sign import portal_session
 from web_sign.pages import human_size, render
@@ -17,7 +18,7 @@ from web_sign.portal_session import matches, refused_form, required, session_tok
 from web_sign.security import visitor_of
 from web_sign.state import ENV
 from workflows.errors import InvalidInput, WorkflowError
-from workflows.outbox.kinds import Preference, Via
+from workflows.outbox.kinds import Via
 from workflows.people import preferences
 from workflows.portal import documents, sessions
 from workflows.portal import requests as portal_requests
@@ -29,21 +30,8 @@ CHUNK = 64 * 1024
 FIELD_LIMIT = 1000
 """How much of a form's text field is read: a title, a token."""
 MAX_FILENAME = 255
-NOTICES = {"sent": "Your document was sent.", "saved": "Saved."}
-KIND_LABELS = {
-    Preference.SHARED: "New documents",
-    Preference.REMINDER: "Reminders",
-    Preference.SIGNATURE: "Signature requests",
-}
-LANGUAGE_NAMES = {"en": "English", "pl": "Polski", "ru": "Русский", "sv": "Svenska"}
-ROLES = {"signer": "To sign", "approver": "To approve", "viewer": "For your information"}
-REQUEST_STATES = {
-    "pending": "Waiting for others",
-    "sealing": "Everyone has decided; being sealed",
-    "completed": "Completed",
-    "declined": "Declined",
-    "expired": "Expired",
-}
+NOTICES = {"sent": "portal.notice.sent", "saved": "portal.notice.saved"}
+"""The line a page shows after a form (by its query flag): keys of the catalogues."""
 
 
 def add_routes(app: web.Application) -> None:
@@ -61,7 +49,8 @@ def add_routes(app: web.Application) -> None:
 async def home(request: web.Request) -> web.StreamResponse:
     """The recipient's documents, newest first, as the query narrows them."""
     portal = await required(request)
-    notice = NOTICES.get(next((k for k in NOTICES if request.query.get(k) == "1"), ""))
+    flag = next((k for k in NOTICES if request.query.get(k) == "1"), None)
+    notice = _t(portal, NOTICES[flag]) if flag else None
     return await _home(request, portal, notice=notice)
 
 
@@ -89,6 +78,8 @@ async def _home(
     return render(
         request,
         "portal.html",
+        lang=portal.recipient.language,
+        switcher=False,
         status=status,
         portal=portal,
         listing=listing,
@@ -98,12 +89,10 @@ async def _home(
         limit=human_size(request.app[ENV].limits.max_upload_bytes),
         notice=notice,
         problem=problem,
-        roles=ROLES,
-        request_states=REQUEST_STATES,
-        kinds=KIND_LABELS,
+        kinds=preferences.KINDS,
         channels=_channels(portal),
         wants=preferences.wants,
-        languages=LANGUAGE_NAMES,
+        languages=texts.NAMES,
         notifications_url=url(request, "/me/notifications"),
         language_url=url(request, "/me/language"),
         filters=filters,
@@ -138,7 +127,7 @@ async def send_back(request: web.Request) -> web.StreamResponse:
     so a forged form is refused before a byte of the file is read."""
     portal = await required(request)
     if request.content_type != "multipart/form-data":
-        return await _home(request, portal, status=400, problem="choose a file to send")
+        return await _home(request, portal, status=400, problem=_t(portal, "portal.return.no_file"))
     reader = await request.multipart()
     csrf = await _field(reader, "csrf")
     if not matches(csrf, session_token(request)):
@@ -146,7 +135,7 @@ async def send_back(request: web.Request) -> web.StreamResponse:
     title = await _field(reader, "title")
     part = await reader.next()
     if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
-        return await _home(request, portal, status=400, problem="choose a file to send")
+        return await _home(request, portal, status=400, problem=_t(portal, "portal.return.no_file"))
     try:
         await inbox.return_from(
             request.app[ENV],
@@ -201,6 +190,10 @@ async def save_language(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(url(request, "/me?saved=1"))
 
 
+def _t(portal: Portal, key: str) -> str:
+    return texts.text(portal.recipient.language, key, escape=False)
+
+
 def _channels(portal: Portal) -> list[Via]:
     """The channels the recipient can choose for: mail, and Telegram once linked."""
     shown = [Via.EMAIL]
@@ -216,8 +209,9 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     return render(
         request,
         "portal_unsubscribe.html",
+        lang=target.recipient.language,
         target=target,
-        kind=KIND_LABELS[target.kind],
+        kind=texts.text(target.recipient.language, f"notifications.kind.{target.kind}"),
         action=url(request, f"/me/unsubscribe/{request.match_info['token']}"),
         done=False,
         portal_url=url(request, "/me"),
@@ -232,8 +226,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
     return render(
         request,
         "portal_unsubscribe.html",
+        lang=target.recipient.language,
         target=target,
-        kind=KIND_LABELS[target.kind],
+        kind=texts.text(target.recipient.language, f"notifications.kind.{target.kind}"),
         action="",
         done=True,
         portal_url=url(request, "/me"),

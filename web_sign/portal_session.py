@@ -84,8 +84,7 @@ async def from_link(request: web.Request) -> web.StreamResponse:
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
-    notice = "You are signed out, in every browser." if request.query.get("out") else None
-    return _sign_in_form(request, notice=notice)
+    return _sign_in_form(request, signed_out=bool(request.query.get("out")))
 
 
 async def ask_sign_in(request: web.Request) -> web.Response:
@@ -131,7 +130,7 @@ def _sign_in_form(
     request: web.Request,
     *,
     status: int = 200,
-    notice: str | None = None,
+    signed_out: bool = False,
     problem: str | None = None,
     email: str = "",
 ) -> web.Response:
@@ -141,7 +140,7 @@ def _sign_in_form(
         status=status,
         action=url(request, "/me/sign-in"),
         by_email="email" in request.app[ENV].reach,
-        notice=notice,
+        signed_out=signed_out,
         problem=problem,
         email=email,
     )

@@ -24,7 +24,7 @@ from storage.models import Document
 from storage.rows import id_of
 from web_sign import downloads
 from web_sign.errors import page_for
-from web_sign.pages import form_refused, render
+from web_sign.pages import form_refused, page_language, render
 from web_sign.portal_session import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.security import form_token, visitor_of
@@ -355,10 +355,12 @@ def _page(
     if problem is not None and problem.where not in forms:
         problem = replace(problem, where="page")
     opened = set(page.party.opened_documents)
+    reader = page.contact.language if page.contact is not None else page.party.language
     return render(
         request,
         "sign.html",
         status=status,
+        lang=page_language(request, known=reader),
         headers=SIGN_HEADERS,
         page=page,
         organization=page.organization,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web_sign import downloads
-from web_sign.pages import render
+from web_sign.pages import page_language, render
 from web_sign.portal_session import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.security import visitor_of
@@ -38,9 +38,11 @@ async def document_page(request: web.Request) -> web.Response:
     downloads_left = (
         None if share.max_downloads is None else share.max_downloads - share.download_count
     )
+    reader = found.recipient.language if found.recipient is not None else None
     return render(
         request,
         "document.html",
+        lang=page_language(request, known=reader),
         document=document,
         organization=found.organization,
         recipient=found.recipient,

@@ -367,7 +367,9 @@ async def test_notifications_and_language_are_chosen_in_the_portal(
     assert preferences.wants(rita, Preference.REMINDER, Via.EMAIL)
     assert rita.language == "ru"
     assert bad.status == 400 and "Language must be one of en, pl, ru, sv" in await bad.text()
-    assert "Saved." in await (await client.get("/me?saved=1")).text()
+    russian = await (await client.get("/me?saved=1")).text()
+    assert '<html lang="ru">' in russian and "Сохранено." in russian
+    assert "Документы для: Rita Recipient" in russian
 
 
 async def _recipient(env: Env, tenant: Tenant) -> Recipient:

@@ -1,0 +1,71 @@
+"""Every page in its reader's language: chosen on the page, else the reader's own, else the
+browser's wish, else English; with <html lang> and a switcher that never prints a token."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp.test_utils import TestClient
+
+from storage.rows import id_of
+from tests.conftest import STAFF, Tenant
+from tests.helpers import upload
+from web_sign.pages import LANGUAGE_COOKIE
+from workflows.context import Env
+from workflows.people.recipients import edit_recipient
+from workflows.sharing import sharing
+
+
+async def _personal_page(env: Env, tenant: Tenant) -> str:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    made = await sharing.share_with_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=id_of(document),
+        recipient_id=tenant.recipient_id,
+    )  # fmt: skip
+    return f"/d/{made.token}"
+
+
+def _lang(html: str) -> str:
+    found = re.search(r'<html lang="(\w+)">', html)
+    assert found
+    return found.group(1)
+
+
+async def test_the_browsers_wish_then_english(client: TestClient) -> None:
+    russian = await (await client.get("/me/sign-in", headers={"Accept-Language": "ru"})).text()
+    german = await (await client.get("/me/sign-in", headers={"Accept-Language": "de"})).text()
+
+    assert _lang(russian) == "ru" and "Ваши документы" in russian
+    assert _lang(german) == "en" and "Your documents" in german
+
+
+async def test_the_recipients_own_language_beats_the_browsers(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await edit_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id, language="sv"
+    )
+    page = await _personal_page(env, tenant)
+
+    html = await (await client.get(page, headers={"Accept-Language": "pl"})).text()
+
+    assert _lang(html) == "sv" and "Alla dina dokument" in html
+
+
+async def test_a_language_chosen_on_the_page_is_kept_and_no_token_is_printed(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    page = await _personal_page(env, tenant)
+    token = page.removeprefix("/d/")
+
+    first = await client.get(page)
+    html = await first.text()
+    switch = re.findall(r'<a href="([^"]+)" lang="(\w+)" hreflang', html)
+    chosen = await client.get(page + "?lang=pl")
+    later = await (await client.get(page)).text()
+
+    assert {lang for _, lang in switch} == {"pl", "ru", "sv"}
+    assert all(href.startswith("?lang=") and token not in href for href, _ in switch)
+    assert _lang(await chosen.text()) == "pl" and LANGUAGE_COOKIE in chosen.cookies
+    assert chosen.cookies[LANGUAGE_COOKIE]["httponly"]
+    assert _lang(later) == "pl" and "Dostarczone bezpiecznie przez Inkpost" in later
