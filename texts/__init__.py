@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import negotiate_locale
+from babel import Locale, negotiate_locale
 from babel.dates import format_datetime
 from babel.units import format_unit
 
@@ -91,3 +91,13 @@ def negotiate(accept_language: str | None) -> str | None:
     if found is None:
         found = negotiate_locale([t.split("-")[0] for t in ordered], list(LANGUAGES), sep="-")
     return found
+
+
+def plural(language: str | None, key: str, count: int, **values: object) -> str:
+    """The message ``key.<form>`` for ``count`` by the language's plural rules (Babel's
+    CLDR data: one, few, many, other), with ``count`` and ``values`` filled in."""
+    lang = known(language)
+    form = Locale.parse(lang).plural_form(count)
+    messages = catalogue(lang)
+    chosen = f"{key}.{form}" if f"{key}.{form}" in messages else f"{key}.other"
+    return text(lang, chosen, escape=False, count=count, **values)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+import texts
 from storage.errors import StorageError
 from web_sign.logs import LOG, REDACTED, redact
 from web_sign.metrics import route_label
-from web_sign.pages import render
+from web_sign.pages import page_language, render
 from workflows.errors import (
     Conflict,
     Gone,
@@ -33,45 +34,34 @@ from workflows.tokens import well_formed
 @dataclass(frozen=True)
 class ErrorPage:
     status: int
-    heading: str
-    message: str | None = None
-    """What to tell the visitor; None shows the workflow error's own message."""
+    key: str
+    """Its words in the catalogues: ``{key}.heading``, and ``{key}.message`` if it has one."""
+    own_message: bool = False
+    """Show a message of the catalogues (True) or the workflow error's own (False)."""
     template: str = "error.html"
 
 
-SOMETHING_BROKE = ErrorPage(
-    500, "Something went wrong", "We could not show this page. Please try again later."
-)
-TEMPORARILY_DOWN = ErrorPage(
-    503,
-    "Temporarily unavailable",
-    "The document store cannot be reached right now. Please try again in a few minutes.",
-)
+SOMETHING_BROKE = ErrorPage(500, "error.broke", own_message=True)
+TEMPORARILY_DOWN = ErrorPage(503, "error.down", own_message=True)
 
 WORKFLOW_PAGES: dict[type[Exception], ErrorPage] = {
-    NotFound: ErrorPage(
-        404,
-        "This link does not exist",
-        "Check that you opened the whole link, or ask the sender for a new one.",
-    ),
-    Gone: ErrorPage(410, "This link no longer works"),
-    NotAvailableNow: ErrorPage(
-        403, "This document is not available now", template="not_available.html"
-    ),
-    TooMany: ErrorPage(429, "Too many attempts"),
-    NotAllowed: ErrorPage(403, "Access has ended"),
+    NotFound: ErrorPage(404, "error.not_found", own_message=True),
+    Gone: ErrorPage(410, "error.gone"),
+    NotAvailableNow: ErrorPage(403, "error.not_now", template="not_available.html"),
+    TooMany: ErrorPage(429, "error.too_many"),
+    NotAllowed: ErrorPage(403, "error.not_allowed"),
     Unavailable: TEMPORARILY_DOWN,
     StorageError: TEMPORARILY_DOWN,
-    InvalidInput: ErrorPage(400, "This request cannot be answered"),
-    Conflict: ErrorPage(409, "This request clashes with the current state"),
-    WorkflowError: ErrorPage(400, "This request cannot be answered"),
+    InvalidInput: ErrorPage(400, "error.invalid"),
+    Conflict: ErrorPage(409, "error.conflict"),
+    WorkflowError: ErrorPage(400, "error.invalid"),
 }
 
 HTTP_PAGES: dict[int, ErrorPage] = {
-    400: ErrorPage(400, "Bad request", "The request could not be understood."),
-    404: ErrorPage(404, "Page not found", "There is nothing at this address."),
-    405: ErrorPage(405, "Method not allowed", "This address does not accept that method."),
-    413: ErrorPage(413, "Too large", "The request is larger than this server accepts."),
+    400: ErrorPage(400, "error.bad_request", own_message=True),
+    404: ErrorPage(404, "error.page_not_found", own_message=True),
+    405: ErrorPage(405, "error.method", own_message=True),
+    413: ErrorPage(413, "error.too_large", own_message=True),
 }
 
 
@@ -91,7 +81,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        page = HTTP_PAGES.get(e.status) or ErrorPage(e.status, e.reason)
+        page = HTTP_PAGES.get(e.status) or ErrorPage(e.status, "error.bad_request")
         headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
         return _answer(request, page, headers=headers)
     except (WorkflowError, StorageError) as e:
@@ -127,18 +117,26 @@ def _answer(
     error: Exception | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    message = page.message if page.message is not None or error is None else str(error)
+    language = page_language(request)
+    heading = texts.text(language, f"{page.key}.heading", escape=False)
+    if page.own_message or error is None:
+        message = (
+            texts.text(language, f"{page.key}.message", escape=False) if page.own_message else None
+        )
+    else:
+        message = str(error)
     try:
         return render(
             request,
             page.template,
             status=page.status,
             headers=headers,
-            heading=page.heading,
+            lang=language,
+            heading=heading,
             message=message,
             available_from=getattr(error, "available_from", None),
             available_until=getattr(error, "available_until", None),
         )
     except Exception:
         LOG.exception("the %s page could not be rendered", page.template)
-        return web.Response(text=f"{page.status} {page.heading}", status=page.status)
+        return web.Response(text=f"{page.status} {heading}", status=page.status)

@@ -89,12 +89,16 @@ def render(
     def t(key: str, **values: object) -> str:
         return texts.text(language, key, escape=False, **values)
 
+    def pages(count: int) -> str:
+        return texts.plural(language, "doc.pages", count)
+
     html = (
         request.app[TEMPLATES]
         .get_template(template)
         .render(
             lang=language,
             t=t,
+            pages=pages,
             switch_to=_switcher(request, language) if switcher else [],
             **context,
         )

@@ -69,3 +69,21 @@ async def test_a_language_chosen_on_the_page_is_kept_and_no_token_is_printed(
     assert _lang(await chosen.text()) == "pl" and LANGUAGE_COOKIE in chosen.cookies
     assert chosen.cookies[LANGUAGE_COOKIE]["httponly"]
     assert _lang(later) == "pl" and "Dostarczone bezpiecznie przez Inkpost" in later
+
+
+async def test_a_document_page_and_an_error_page_in_polish_and_russian(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    await edit_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, recipient_id=tenant.recipient_id, language="ru"
+    )
+    page = await _personal_page(env, tenant)
+
+    russian = await (await client.get(page)).text()
+    missing = await client.get("/d/" + "A" * 32, headers={"Accept-Language": "pl"})
+    polish = await missing.text()
+
+    assert "Скачать" in russian and "3 страницы" in russian
+    assert "Размер" in russian and "Download" not in russian
+    assert missing.status == 404 and _lang(polish) == "pl"
+    assert "Ten link nie istnieje" in polish and "Sprawdź, czy otworzono cały link" in polish
