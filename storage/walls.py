@@ -70,9 +70,6 @@ class Wall:
     def of(cls, client_ids: Iterable[int]) -> Wall:
         return cls(frozenset(client_ids))
 
-    def admits(self, client_id: int | None) -> bool:
-        return client_id is not None and client_id in self.client_ids
-
 
 def walled(sessions: async_sessionmaker[Any], wall: Wall) -> async_sessionmaker[Any]:
     """A factory like ``sessions`` whose sessions see only what ``wall`` admits."""

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-TOKEN_PATH = re.compile(r"(/[ds]/)[^/?#\s\"'<>]+")
+TOKEN_PATH = re.compile(r"(/[ds]/|/me/sign-in/|/me/unsubscribe/)[^/?#\s\"'<>]+")
 # The Mini App's address carries a signing link's token as ``/tg/app?s=<token>``.
 TOKEN_QUERY = re.compile(r"(\bs=)[A-Za-z0-9_-]{16,128}")
 REDACTED = "…"
@@ -27,8 +27,9 @@ _AIOHTTP_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web")
 
 
 def redact(text: str) -> str:
-    """``/d/<token>/file`` → ``/d/…/file``; ``/tg/app?s=<token>`` → ``/tg/app?s=…``."""
-    if "/d/" in text or "/s/" in text:
+    """``/d/<token>/file`` → ``/d/…/file`` (and so for ``/s/``, ``/me/sign-in/`` and
+    ``/me/unsubscribe/``); ``/tg/app?s=<token>`` → ``/tg/app?s=…``."""
+    if "/d/" in text or "/s/" in text or "/me/" in text:
         text = TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
     if "s=" in text:
         text = TOKEN_QUERY.sub(rf"\g<1>{REDACTED}", text)

@@ -12,7 +12,7 @@ import jinja2
 from aiohttp import web
 
 import texts
-from web_sign.state import TEMPLATES
+from web_sign.state import SETTINGS, TEMPLATES
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"
@@ -113,7 +113,7 @@ def render(
             max_age=365 * 24 * 3600,
             httponly=True,
             samesite="Lax",
-            secure=request.secure or request.url.scheme == "https",
+            secure=request.app[SETTINGS].public_url.startswith("https://"),
         )
     return response
 

@@ -110,6 +110,9 @@ async def test_metrics_count_by_route_template_and_never_show_a_token(
 def test_redact_hides_the_token_segment_of_link_paths() -> None:
     assert redact("GET /d/abcDEF123_-abcDEF123/file HTTP/1.1") == "GET /d/…/file HTTP/1.1"
     assert redact("/s/abcDEF123_-abcDEF123") == "/s/…"
+    assert redact("POST /me/sign-in/abcDEF123_-abcDEF123 HTTP/1.1") == "POST /me/sign-in/… HTTP/1.1"
+    assert redact("GET /me/unsubscribe/abcDEF123_-abcDEF123") == "GET /me/unsubscribe/…"
+    assert redact("GET /me/documents/12 and /me/sign-in") == "GET /me/documents/12 and /me/sign-in"
     assert redact("/healthz and /static/style.css") == "/healthz and /static/style.css"
 
 
