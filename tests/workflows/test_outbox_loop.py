@@ -161,10 +161,12 @@ async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
     env: Env, tenant: Tenant
 ) -> None:
     """Two workers, short leases: the first claims every row, then its channel is down for
-    three leases. Its leases are renewed meanwhile, so the second takes none of them over."""
+    two and a half leases. Its leases are renewed meanwhile (every third of a lease), so the
+    second takes none of them over. A second's lease leaves a renewal two thirds of a second
+    of slack on a busy machine; at 0.3 s a pause of 0.2 s let rows be taken over."""
     real = dataclasses.replace(env, clock=SystemClock())
     await _queue(real, tenant, 12)
-    lease = timedelta(seconds=0.3)
+    lease = timedelta(seconds=1)
     first = Holder(
         real, Claim(worker="first", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
     )
@@ -180,7 +182,7 @@ async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
 
         await _until(all_claimed)
         async with OutboxLoop(real, second, name="second", idle_seconds=0.01).running():
-            await asyncio.sleep(3 * lease.total_seconds())  # the outage
+            await asyncio.sleep(2.5 * lease.total_seconds())  # the outage
             first.release.set()
 
             async def all_sent() -> bool:
