@@ -162,11 +162,12 @@ async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
 ) -> None:
     """Two workers, short leases: the first claims every row, then its channel is down for
     two and a half leases. Its leases are renewed meanwhile (every third of a lease), so the
-    second takes none of them over. A second's lease leaves a renewal two thirds of a second
-    of slack on a busy machine; at 0.3 s a pause of 0.2 s let rows be taken over."""
+    second takes none of them over. Two-second leases leave a renewal over a second of slack
+    on a busy two-core CI machine, where pauses of 0.2 s (with 0.3 s leases) and 0.7 s (with
+    1 s leases) let rows be taken over."""
     real = dataclasses.replace(env, clock=SystemClock())
     await _queue(real, tenant, 12)
-    lease = timedelta(seconds=1)
+    lease = timedelta(seconds=2)
     first = Holder(
         real, Claim(worker="first", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
     )
