@@ -4,10 +4,9 @@ what its worker still holds, and runs as long as an aiohttp application."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlmodel import col, select
@@ -15,7 +14,7 @@ from sqlmodel import col, select
 from storage.models import Notification
 from tests.conftest import START, Tenant
 from workflows import outbox
-from workflows.context import Env, SystemClock
+from workflows.context import Env, FixedClock
 from workflows.outbox import claims
 from workflows.outbox.kinds import Channel, SharePayload, Status, Via
 from workflows.outbox.loop import Claim, OutboxLoop
@@ -158,32 +157,36 @@ async def test_the_loop_runs_as_long_as_an_aiohttp_application(env: Env, tenant:
 
 
 async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
-    env: Env, tenant: Tenant
+    env: Env, tenant: Tenant, clock: FixedClock
 ) -> None:
-    """Two workers, short leases: the first claims every row, then its channel is down for
-    two and a half leases. Its leases are renewed meanwhile (every third of a lease), so the
-    second takes none of them over. Two-second leases leave a renewal over a second of slack
-    on a busy two-core CI machine, where pauses of 0.2 s (with 0.3 s leases) and 0.7 s (with
-    1 s leases) let rows be taken over."""
-    real = dataclasses.replace(env, clock=SystemClock())
-    await _queue(real, tenant, 12)
-    lease = timedelta(seconds=2)
-    first = Holder(
-        real, Claim(worker="first", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
-    )
+    """Two workers: the first claims every row, then its channel is down for three leases
+    of the store's clock while the second keeps claiming. The clock moves half a lease at a
+    time, and only once the first worker has renewed its leases since the last move, so
+    the test waits for renewal rather than racing it: without renewal the rows would fall
+    due after the second move and the second worker would take them over."""
+    await _queue(env, tenant, 12)
+    lease = timedelta(seconds=0.3)
+    first = Holder(env, Claim(worker="first", channels=(Channel.RECIPIENT,), batch=12, lease=lease))
     second = Holder(
-        real, Claim(worker="second", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
+        env, Claim(worker="second", channels=(Channel.RECIPIENT,), batch=12, lease=lease)
     )
     second.release.set()
 
-    async with OutboxLoop(real, first, name="first", idle_seconds=0.01).running():
+    async with OutboxLoop(env, first, name="first", idle_seconds=0.01).running():
 
         async def all_claimed() -> bool:
-            return [s for s, _ in await _statuses(real)] == [Status.SENDING] * 12
+            return [s for s, _ in await _statuses(env)] == [Status.SENDING] * 12
 
         await _until(all_claimed)
-        async with OutboxLoop(real, second, name="second", idle_seconds=0.01).running():
-            await asyncio.sleep(2.5 * lease.total_seconds())  # the outage
+        async with OutboxLoop(env, second, name="second", idle_seconds=0.01).running():
+            for _ in range(6):  # the outage: three leases, half a lease at a time
+                clock.at += lease / 2
+                renewed_to = clock.at + lease
+
+                async def renewed(until: datetime = renewed_to) -> bool:
+                    return all(held >= until for held in await _leases(env))
+
+                await _until(renewed)
             first.release.set()
 
             async def all_sent() -> bool:
@@ -192,4 +195,10 @@ async def test_rows_held_through_an_outage_longer_than_the_lease_are_sent_once(
             await _until(all_sent)
 
     assert sorted(first.handled) == list(range(1, 13)) and second.handled == []
-    assert await _statuses(real) == [(Status.SENT, 1)] * 12
+    assert await _statuses(env) == [(Status.SENT, 1)] * 12
+
+
+async def _leases(env: Env) -> list[datetime]:
+    async with env.reads() as session:
+        rows = await session.exec(select(Notification.claimed_until))
+        return [held for held in rows.all() if held is not None]
