@@ -1,6 +1,7 @@
 """How fast a completed request's PDF is sealed, next to bare pyHanko doing the same work.
 
     python bench/seal.py [--rounds 40] [--pages 20]
+    python bench/seal.py --tsa [plain|pki] [--tsa-rounds 10] [--pages 20]
 
 A 20-page PDF (``inkpost.sample_pdf.make_pdf``) and a fresh self-signed ECDSA P-256 seal;
 three parties (two signers with drawn signatures, one approver), no TSA. Reported:
@@ -18,34 +19,53 @@ three parties (two signers with drawn signatures, one approver), no TSA. Reporte
 
 Every tenth sealed PDF is verified with ``verify_pdf``; a failure is printed, never
 asserted.
+
+With ``--tsa``, the bench starts a local timestamp authority in a process of its own
+(``tests/fakes/tsa.py``: a self-signed TSA without revocation data; or, with ``--tsa pki``,
+``tests/fakes/pki.py``: certomancer's test PKI, whose TSA, CA-issued seal and their CRL and
+OCSP services make every seal fetch and embed revocation data, needing the test extras),
+stops it by its pid when done, and prints, from the same run and taking turns, the time
+of ``seal_pdf`` without a TSA, with the sealing worker's clients (PAdES B-LTA: a timestamp
+per party, the validation data, a closing document timestamp), and with pyHanko's stock
+``HTTPTimeStamper`` instead, with the machine's load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import datetime as dt
 import hashlib
 import io
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from asn1crypto import pem  # noqa: E402
+from asn1crypto import x509 as asn1_x509  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from pyhanko.pdf_utils import generic  # noqa: E402
 from pyhanko.pdf_utils.generic import pdf_name  # noqa: E402
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: E402
 from pyhanko.sign import fields, signers  # noqa: E402
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper  # noqa: E402
+from pyhanko.sign.timestamps.api import TimeStamper  # noqa: E402
 
+from inkpost import sealer  # noqa: E402
 from inkpost.sample_pdf import make_pdf  # noqa: E402
+from inkpost.settings import Settings  # noqa: E402
 from storage.blobs import FileBlobStore, stage  # noqa: E402
 from workflows.signing.seal import (  # noqa: E402
     AuditHead,
@@ -219,8 +239,141 @@ def main(args: argparse.Namespace) -> None:
     )
 
 
+# With a timestamp authority ------------------------------------------------------------
+
+TSA_LIFETIME_SECONDS = 900
+"""The local TSA stops by itself after this long, should the bench die before stopping it."""
+
+
+@contextmanager
+def local_tsa(kind: str, directory: Path) -> Iterator[dict[str, object]]:
+    """Start ``tests/fakes/tsa.py`` (``plain``) or ``tests/fakes/pki.py`` (``pki``) in a
+    process of its own on 127.0.0.1; yield what it printed; stop it by its pid."""
+    module = "tests.fakes.pki" if kind == "pki" else "tests.fakes.tsa"
+    command = [sys.executable, "-m", module, "--seconds", str(TSA_LIFETIME_SECONDS)]
+    if kind == "pki":
+        command.insert(3, str(directory))
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    atexit.register(stop)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the local TSA ({module}) did not start; exit code {process.wait()}")
+        yield json.loads(line)
+    finally:
+        stop()
+        atexit.unregister(stop)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def tsa_main(args: argparse.Namespace) -> None:
+    pdf = make_pdf("Benchmark agreement", pages=args.pages, lines=["Clause"] * 20)
+    info = certificate_for(pdf)
+    with (
+        tempfile.TemporaryDirectory(prefix="inkpost-bench-tsa-") as tmp,
+        local_tsa(args.tsa, Path(tmp)) as served,
+    ):
+        key, url, trusted = tsa_setup(args.tsa, served, Path(tmp))
+        worker = sealer.timestamper(Settings(_env_file=None, tsa_url=url))
+        assert worker is not None
+        stock = HTTPTimeStamper(url, timeout=sealer.TSA_TIMEOUT_SECONDS)
+        ways: dict[str, Callable[[], bytes]] = {
+            "no TSA (PAdES B-B)": lambda: seal_pdf(pdf, key=key, certificate=info),
+            "TSA, the worker's clients (B-LTA)": lambda: timestamped(pdf, key, info, worker),
+            "TSA, pyHanko's HTTPTimeStamper (B-LTA)": lambda: timestamped(pdf, key, info, stock),
+        }
+        for way in ways.values():  # warm-up: imports, caches, the TSA's first token
+            sealed = way()
+        load_before = load()
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        for _ in range(args.tsa_rounds):  # taking turns, so that a busy spell hits all
+            for name, way in ways.items():
+                begin = time.perf_counter()
+                sealed = way()
+                times[name].append(time.perf_counter() - begin)
+        load_after = load()
+        verified = verify_pdf(timestamped(pdf, key, info, worker), trusted=trusted).ok
+
+    kind = "CA-issued seal, TSA with CRL and OCSP" if args.tsa == "pki" else "self-signed seal"
+    print(
+        f"{args.pages}-page PDF ({len(pdf) / 1e3:.0f} kB -> sealed {len(sealed) / 1e3:.0f} kB), "
+        f"{len(info.parties)} parties, {kind}, local TSA ({args.tsa}), "
+        f"{args.tsa_rounds} rounds each, {os.cpu_count()} CPUs"
+    )
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    print(f"\n{'':<42}{'median ms':>11}{'p95 ms':>9}{'min ms':>9}")
+    for name, samples in times.items():
+        print(
+            f"{name:<42}{statistics.median(samples) * 1e3:>11.1f}"
+            f"{p95(samples) * 1e3:>9.1f}{min(samples) * 1e3:>9.1f}"
+        )
+    without = statistics.median(times["no TSA (PAdES B-B)"])
+    with_tsa = statistics.median(times["TSA, the worker's clients (B-LTA)"])
+    print(f"\nwith the TSA / without: {with_tsa / without:.1f}x")
+    print(f"verification of a timestamped seal: {'ok' if verified else 'FAILED'}")
+
+
+def tsa_setup(
+    kind: str, served: dict[str, object], directory: Path
+) -> tuple[SealKey, str, list[asn1_x509.Certificate]]:
+    """The seal, the TSA's address and what a verifier trusts, for the TSA started."""
+    if kind == "pki":
+        paths = served["seal"]
+        assert isinstance(paths, list)
+        key = load_seal_key(Path(paths[0]), Path(paths[1]))
+        return (
+            key,
+            str(served["tsa_url"]),
+            [pem_certificate(Path(str(served["root"])).read_bytes())],
+        )
+    key = load_seal_key(*create_self_signed_seal(directory / "seal", common_name="Bench"))
+    tsa = pem_certificate(str(served["certificate"]).encode())
+    return key, str(served["url"]), [key.certificate, tsa]
+
+
+def timestamped(pdf: bytes, key: SealKey, info: CertificateInfo, stamper: TimeStamper) -> bytes:
+    return seal_pdf(
+        pdf,
+        key=key,
+        certificate=info,
+        timestamper=stamper,
+        fetcher_backend=sealer.fetcher_backend(),
+    )
+
+
+def pem_certificate(data: bytes) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(pem.unarmor(data)[2])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="seals per measurement")
     parser.add_argument("--pages", type=int, default=20, help="pages of the PDF")
-    main(parser.parse_args())
+    parser.add_argument(
+        "--tsa",
+        nargs="?",
+        const="plain",
+        choices=["plain", "pki"],
+        help="compare sealing with a local TSA (plain, or the test PKI's) and without",
+    )
+    parser.add_argument("--tsa-rounds", type=int, default=10, help="seals of each kind")
+    arguments = parser.parse_args()
+    if arguments.tsa:
+        tsa_main(arguments)
+    else:
+        main(arguments)

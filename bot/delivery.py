@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
@@ -29,6 +30,7 @@ from workflows.outbox.kinds import (
     BadPayload,
     CodePayload,
     Hold,
+    InvitationPayload,
     Kind,
     Payload,
     SignInPayload,
@@ -38,7 +40,8 @@ from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.people import linking, preferences
 from workflows.portal import sessions
 from workflows.portal.sessions import SignInLink
-from workflows.sharing import inbox, notices
+from workflows.sharing import cabinet_notices, inbox, notices
+from workflows.sharing.cabinet_notices import CabinetNotice
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing import party_notices
 from workflows.signing.party_notices import SignNotice
@@ -67,7 +70,29 @@ class SignInSender(Protocol):
     async def send_sign_in(self, link: SignInLink, *, url: str) -> dict[str, str]: ...
 
 
-class NoticeSender(ShareNoticeSender, SignNoticeSender, AccessNoticeSender, SignInSender, Protocol):
+@runtime_checkable
+class InvitationSender(Protocol):
+    """Invitations go by mail only."""
+
+    async def send_invitation(
+        self, invitation: linking.Invitation, *, portal: str, home: str, telegram: str | None
+    ) -> dict[str, str]: ...
+
+
+class CabinetNoticeSender(Protocol):
+    async def send_cabinet_notice(
+        self, notice: CabinetNotice, *, link: str | None
+    ) -> dict[str, str]: ...
+
+
+class NoticeSender(
+    ShareNoticeSender,
+    SignNoticeSender,
+    AccessNoticeSender,
+    SignInSender,
+    CabinetNoticeSender,
+    Protocol,
+):
     """A channel of the worker: Telegram or mail."""
 
 
@@ -90,6 +115,7 @@ class RecipientDelivery(ClaimingWorker):
         public_url: str,
         telegram: NoticeSender | None = None,
         mail: NoticeSender | None = None,
+        telegram_username: Callable[[], Awaitable[str]] | None = None,
         batch: int = 30,
         prepare: int = 1,
         unsettled: int = 1,
@@ -105,6 +131,9 @@ class RecipientDelivery(ClaimingWorker):
             self.senders[Via.TELEGRAM] = telegram
         if mail is not None:
             self.senders[Via.EMAIL] = mail
+        self.inviter = mail if isinstance(mail, InvitationSender) else None
+        self.telegram_username = telegram_username
+        """The bot's @username, for the Telegram link an invitation mail carries."""
         self.unsettled = unsettled
         self.claim = Claim(
             worker=worker_id or f"recipients-{uuid.uuid4().hex[:12]}",
@@ -149,12 +178,16 @@ class RecipientDelivery(ClaimingWorker):
         try:
             if row.kind in notices.KINDS:
                 return await self._prepare_share(row)
+            if row.kind in cabinet_notices.KINDS:
+                return await self._prepare_cabinet(row)
             if row.kind == Kind.ACCESS_ENDING:
                 return await self._prepare_access(row)
             if row.kind in party_notices.KINDS:
                 return await self._prepare_sign(row)
             if row.kind == Kind.PORTAL_SIGN_IN:
                 return await self._prepare_sign_in(row)
+            if row.kind == Kind.INVITATION:
+                return await self._prepare_invitation(row)
             error = f"unknown kind {row.kind}"
         except BadPayload as e:
             error = str(e)
@@ -176,6 +209,21 @@ class RecipientDelivery(ClaimingWorker):
             return None
         return way, _AccessLetter(route.notice)
 
+    async def _prepare_cabinet(self, row: Notification) -> tuple[Via, _Letter] | None:
+        """News of a shared cabinet: routed like a share notice; a colleague's new document
+        comes with the member's own personal link to it when they may open it."""
+        route = await cabinet_notices.route_cabinet_notice(self.env, row)
+        way = await self._way(row, route)
+        if way is None or route.notice is None:
+            return None
+        notice, link = route.notice, None
+        if notice.share is not None:
+            token = await inbox.personal_link(
+                self.env, share_id=id_of(notice.share), recipient_id=id_of(notice.recipient)
+            )
+            link = f"{self.public_url}/d/{token}"
+        return way, _CabinetLetter(notice, link)
+
     async def _prepare_sign_in(self, row: Notification) -> tuple[Via, _Letter] | None:
         """A sign-in link goes by mail, to the address it was asked for, and is minted
         only now: one no longer wanted (too old, or its recipient may not sign in) is
@@ -192,8 +240,45 @@ class RecipientDelivery(ClaimingWorker):
             return None
         return Via.EMAIL, _SignInLetter(link, f"{self.public_url}/me/sign-in/{link.token}")
 
+    async def _prepare_invitation(self, row: Notification) -> tuple[Via, _Letter] | None:
+        """An invitation goes by mail, its links minted only now: a one-time link to the
+        recipient's portal and, with Telegram, a fresh link for the bot. One replaced by a
+        later invitation, or whose recipient may no longer receive anything, is cancelled."""
+        payload = InvitationPayload.parse(row)
+        if self.inviter is None:
+            reason = "no email channel is configured"
+            await claims.mark_cancelled(self.env, id_of(row), worker=self.worker_id, reason=reason)
+            return None
+        bot = None
+        if Via.TELEGRAM in self.senders and self.telegram_username is not None:
+            try:
+                bot = await self.telegram_username()
+            except WorkflowError as e:
+                await claims.mark_failed(self.env, row, worker=self.worker_id, error=str(e))
+                return None
+        invitation = await linking.mint_invitation(
+            self.env,
+            recipient_id=payload.recipient_id,
+            queued_at=payload.queued_at,
+            telegram=bot is not None,
+        )
+        if invitation is None:
+            reason = "the invitation is no longer wanted"
+            await claims.mark_cancelled(self.env, id_of(row), worker=self.worker_id, reason=reason)
+            return None
+        code = invitation.telegram_code
+        return Via.EMAIL, _InvitationLetter(
+            invitation,
+            self.inviter,
+            portal=f"{self.public_url}/me/sign-in/{invitation.portal_token}",
+            home=f"{self.public_url}/me",
+            telegram=f"https://t.me/{bot}?start={code}" if bot and code else None,
+        )
+
     async def _way(
-        self, row: Notification, route: notices.Route | notices.AccessRoute
+        self,
+        row: Notification,
+        route: notices.Route | notices.AccessRoute | cabinet_notices.CabinetRoute,
     ) -> Via | None:
         """The channel a routed recipient's notice goes through; None once the row is
         settled instead (cancelled, or waiting for a channel)."""
@@ -369,9 +454,11 @@ class _Letter(Protocol):
 
 
 @dataclass(frozen=True)
-class _ShareLetter:
-    notice: ShareNotice
-    link: str
+class _NoticeLetter(ABC):
+    """What every notice to a recipient about something they can turn off shares: their
+    chat and address, and the one-click unsubscribe of its kind in the mail."""
+
+    notice: ShareNotice | AccessNotice | CabinetNotice
 
     @property
     def chat_id(self) -> int | None:
@@ -387,40 +474,51 @@ class _ShareLetter:
 
     @property
     def about(self) -> tuple[Kind, int] | None:
-        return self.notice.kind, id_of(self.notice.recipient)
+        return self.kind, id_of(self.notice.recipient)
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.ACCESS_ENDING
 
     def with_unsubscribe(self, url: str) -> _Letter:
         return replace(self, notice=replace(self.notice, unsubscribe=url))
+
+    @abstractmethod
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class _ShareLetter(_NoticeLetter):
+    notice: ShareNotice
+    link: str
+
+    @property
+    def kind(self) -> Kind:
+        return self.notice.kind
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_share_notice(self.notice, link=self.link)
 
 
 @dataclass(frozen=True)
-class _AccessLetter:
+class _AccessLetter(_NoticeLetter):
     notice: AccessNotice
-
-    @property
-    def chat_id(self) -> int | None:
-        return self.notice.recipient.telegram_chat_id
-
-    @property
-    def email(self) -> str | None:
-        return self.notice.recipient.email
-
-    @property
-    def kept_payload(self) -> Payload | None:
-        return None
-
-    @property
-    def about(self) -> tuple[Kind, int] | None:
-        return Kind.ACCESS_ENDING, id_of(self.notice.recipient)
-
-    def with_unsubscribe(self, url: str) -> _Letter:
-        return replace(self, notice=replace(self.notice, unsubscribe=url))
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_access_notice(self.notice)
+
+
+@dataclass(frozen=True)
+class _CabinetLetter(_NoticeLetter):
+    notice: CabinetNotice
+    link: str | None
+
+    @property
+    def kind(self) -> Kind:
+        return self.notice.kind
+
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
+        return await sender.send_cabinet_notice(self.notice, link=self.link)
 
 
 @dataclass(frozen=True)
@@ -449,6 +547,41 @@ class _SignInLetter:
 
     async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
         return await sender.send_sign_in(self.link, url=self.url)
+
+
+@dataclass(frozen=True)
+class _InvitationLetter:
+    """An invitation mail, sent by the mail channel that can (``inviter``)."""
+
+    invitation: linking.Invitation
+    inviter: InvitationSender
+    portal: str
+    home: str
+    telegram: str | None
+
+    @property
+    def chat_id(self) -> int | None:
+        return None
+
+    @property
+    def email(self) -> str | None:
+        return self.invitation.recipient.email
+
+    @property
+    def kept_payload(self) -> Payload | None:
+        return None
+
+    @property
+    def about(self) -> tuple[Kind, int] | None:
+        return None
+
+    def with_unsubscribe(self, url: str) -> _Letter:
+        return self
+
+    async def send(self, sender: NoticeSender, way: Via) -> dict[str, str]:
+        return await self.inviter.send_invitation(
+            self.invitation, portal=self.portal, home=self.home, telegram=self.telegram
+        )
 
 
 class _SignLetter:

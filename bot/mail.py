@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from bot import sign_texts
+from bot import cabinet_texts, sign_texts
 from bot.errors import PermanentFailure, TemporaryFailure, Unreachable
-from bot.i18n import text
+from bot.i18n import text, when
 from bot.sign_texts import SignLinks
 from workflows.outbox.kinds import Kind
+from workflows.people.linking import Invitation
 from workflows.portal.sessions import LINK_TTL, SignInLink
+from workflows.sharing.cabinet_notices import CabinetNotice
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing.party_notices import SignNotice
 
@@ -47,6 +52,30 @@ class SmtpConfig:
         )
 
 
+class _SmtpPolicy(EmailPolicy):
+    """SMTP's policy, but a subject in another script is folded into encoded words that
+    keep their spaces. Python's own folder (3.11) puts the space between two encoded
+    words outside them, where RFC 2047 tells mail programs to drop it: "Law: Договор"
+    arrived as "Law:Договор"."""
+
+    def fold(self, name: str, value: str) -> str:
+        return self._encoded(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        encoded = self._encoded(name, value)
+        return encoded.encode("ascii") if encoded else super().fold_binary(name, value)
+
+    def _encoded(self, name: str, value: str) -> str | None:
+        if name.lower() != "subject" or str(value).isascii():
+            return None
+        words = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {words}{self.linesep}"
+
+
+SMTP_POLICY = _SmtpPolicy(linesep="\r\n")
+"""How mails are written for the SMTP server (``email.policy.SMTP`` with the fix above)."""
+
+
 class MailSender:
     """Sends share and signing notices by mail; maps SMTP outcomes onto the delivery
     errors."""
@@ -62,7 +91,12 @@ class MailSender:
         lang = recipient.language
         until = notice.available_until
         until_line = (
-            text(lang, "email.until", escape=False, until=f"{until:%Y-%m-%d %H:%M} UTC")
+            text(
+                lang,
+                "email.until",
+                escape=False,
+                until=when(until, lang, organization=notice.organization),
+            )
             if until
             else ""
         )
@@ -101,7 +135,7 @@ class MailSender:
             "org": notice.organization.name,
             "title": notice.document.title,
             "name": notice.recipient.name,
-            "until": f"{notice.available_until:%Y-%m-%d %H:%M} UTC",
+            "until": when(notice.available_until, lang, organization=notice.organization),
         }
         return self._message(
             to=notice.recipient.email,
@@ -117,7 +151,7 @@ class MailSender:
         values = {
             "org": notice.organization.name,
             "name": notice.recipient.name,
-            "until": f"{notice.expires_at:%Y-%m-%d %H:%M} UTC",
+            "until": when(notice.expires_at, lang, organization=notice.organization),
         }
         return self._message(
             to=notice.recipient.email,
@@ -125,6 +159,17 @@ class MailSender:
             body=text(lang, "email.access.body", escape=False, **values),
             unsubscribe=notice.unsubscribe,
             lang=lang,
+        )
+
+    def compose_cabinet(self, notice: CabinetNotice, *, link: str | None) -> EmailMessage:
+        """News of the recipient's shared cabinet, with the link to a colleague's new
+        document when they may open it."""
+        return self._message(
+            to=notice.recipient.email,
+            subject=cabinet_texts.mail_subject(notice),
+            body=cabinet_texts.mail_body(notice, link=link),
+            unsubscribe=notice.unsubscribe,
+            lang=notice.recipient.language,
         )
 
     def _message(
@@ -163,7 +208,7 @@ class MailSender:
             parts.append(text(lang, "email.sign.link", escape=False, link=links.page))
         if notice.code is not None:
             parts.append(text(lang, "email.sign.code_note", escape=False))
-        subject = heading if notice.code is not None else f"{heading}: {notice.request.title}"
+        subject = heading  # it names the request by its title
         return self._message(
             to=notice.email,
             subject=subject,
@@ -181,6 +226,13 @@ class MailSender:
         if not notice.recipient.email:
             raise Unreachable("the recipient has no email address")
         return await self.send(self.compose_access(notice), to=notice.recipient.email)
+
+    async def send_cabinet_notice(
+        self, notice: CabinetNotice, *, link: str | None
+    ) -> dict[str, str]:
+        if not notice.recipient.email:
+            raise Unreachable("the recipient has no email address")
+        return await self.send(self.compose_cabinet(notice, link=link), to=notice.recipient.email)
 
     async def send_sign_notice(
         self, notice: SignNotice, *, links: SignLinks | None
@@ -209,11 +261,62 @@ class MailSender:
             raise Unreachable("the recipient has no email address")
         return await self.send(self.compose_sign_in(link, url=url), to=link.recipient.email)
 
+    def compose_invitation(
+        self, invitation: Invitation, *, portal: str, home: str, telegram: str | None
+    ) -> EmailMessage:
+        """The organisation invites the recipient: what Inkpost is for them, the one-time
+        link to their ``portal``, the Telegram link when there is one, and until when."""
+        recipient, organization = invitation.recipient, invitation.organization
+        lang = recipient.language
+        org = organization.name
+        until = when(invitation.expires_at, lang, organization=organization)
+        contact = ", ".join(filter(None, (organization.contact_email, organization.contact_phone)))
+        values = {"org": org, "name": recipient.name}
+        return self._message(
+            to=recipient.email,
+            subject=text(lang, "invitation.subject", escape=False, **values),
+            body=text(
+                lang,
+                "invitation.body",
+                escape=False,
+                portal=portal,
+                home=home,
+                telegram=text(lang, "invitation.telegram", escape=False, link=telegram)
+                if telegram
+                else "",
+                until=text(
+                    lang,
+                    "invitation.until.both" if telegram else "invitation.until.one",
+                    escape=False,
+                    until=until,
+                ),
+                contact=text(lang, "invitation.contact", escape=False, org=org, contact=contact)
+                if contact
+                else "",
+                **values,
+            ),
+        )
+
+    async def send_invitation(
+        self, invitation: Invitation, *, portal: str, home: str, telegram: str | None
+    ) -> dict[str, str]:
+        address = invitation.recipient.email
+        if not address:
+            raise PermanentFailure("the recipient has no email address")
+        message = self.compose_invitation(invitation, portal=portal, home=home, telegram=telegram)
+        try:
+            return await self.send(message, to=address)
+        except Unreachable as e:
+            # An invitation is of no use later: it is not kept waiting for another channel.
+            raise PermanentFailure(str(e)) from e
+
     async def send(self, message: EmailMessage, *, to: str) -> dict[str, str]:
         """Hand one message to the SMTP server; its answer becomes a delivery outcome."""
         try:
             errors, response = await aiosmtplib.send(
-                message,
+                message.as_bytes(policy=SMTP_POLICY),
+                sender=parseaddr(self.config.sender)[1],
+                recipients=[to],
                 hostname=self.config.host,
                 port=self.config.port,
                 username=self.config.username,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
 
-from bot.i18n import text
+import texts
+from bot.i18n import text, when
 from workflows.outbox.kinds import Kind
-from workflows.signing import identity
+from workflows.signing import identity, requests
 from workflows.signing.party_notices import SignNotice
 
 CODE_MINUTES = int(identity.CODE_TTL.total_seconds() // 60)
@@ -25,11 +25,9 @@ class SignLinks:
     app: str | None = None
 
 
-def when(value: datetime) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC"
-
-
 def heading(notice: SignNotice, *, escape: bool) -> str:
+    """What the notice is about, naming the request as its party knows it: by its title
+    (references like S-4 are for staff)."""
     return text(notice.language, _heading_key(notice), escape=escape, **_names(notice))
 
 
@@ -46,7 +44,8 @@ def _heading_key(notice: SignNotice) -> str:
 
 
 def _names(notice: SignNotice) -> dict[str, object]:
-    return {"org": notice.organization.name, "ref": notice.request.ref}
+    title = requests.title_for_parties(notice.request, notice.documents)
+    return {"org": notice.organization.name, "title": title}
 
 
 def lines(notice: SignNotice, *, escape: bool) -> list[str]:
@@ -57,26 +56,26 @@ def lines(notice: SignNotice, *, escape: bool) -> list[str]:
     def say(key: str, **values: object) -> str:
         return text(lang, key, escape=escape, **values)
 
-    out = [say("sign.line.title", title=notice.request.title)]
     if notice.kind == Kind.SIGN_CODE:
         code = notice.code or ""
         shown = f"<code>{html.escape(code)}</code>" if escape else code
         return [
             text(lang, "sign.line.code", escape=False, code=shown),
-            *out,
-            say("sign.line.code_expires", minutes=CODE_MINUTES),
+            texts.plural(lang, "sign.line.code_expires", CODE_MINUTES),
         ]
     if notice.kind in (Kind.SIGN_INVITE, Kind.SIGN_REMINDER):
-        out.append(say("sign.line.documents", titles=", ".join(d.title for d in notice.documents)))
+        out = [say("sign.line.documents", titles=", ".join(d.title for d in notice.documents))]
         if notice.sent_by:
             out.append(say("sign.line.from", staff=notice.sent_by))
         if notice.request.message:
             out.append(say("sign.line.message", message=notice.request.message))
         if notice.request.expires_at is not None and notice.party.role != "viewer":
-            out.append(say("sign.line.until", until=when(notice.request.expires_at)))
+            until = when(notice.request.expires_at, lang, organization=notice.organization)
+            out.append(say("sign.line.until", until=until))
         return out
     if notice.kind == Kind.SIGN_COMPLETED:
-        return [*out, say("sign.line.completed")]
+        return [say("sign.line.completed")]
+    out = []
     if notice.declined_by:
         out.append(
             say("sign.line.declined_by", name=notice.declined_by, reason=notice.reason or "")

@@ -20,6 +20,8 @@ from workflows.sharing import links, sharing
 
 DEMO_SLUG = "demo"
 DEMO_ORG = "Demo Law Office"
+DEMO_CONTACT_EMAIL = "office@demo-law.example"
+DEMO_CONTACT_PHONE = "+46 8 123 456 78"
 DEMO_CLIENT = "Nordic Timber AB"
 DEMO_RECIPIENT = "Rita Recipient"
 DEMO_TITLE = "Fee table 2027"
@@ -82,7 +84,12 @@ async def _organization(env: Env) -> tuple[Organization, bool]:
         if org.slug == DEMO_SLUG:
             return org, True
     created = await organizations.create_organization(
-        env, slug=DEMO_SLUG, name=DEMO_ORG, actor=DEMO_ACTOR
+        env,
+        slug=DEMO_SLUG,
+        name=DEMO_ORG,
+        actor=DEMO_ACTOR,
+        contact_email=DEMO_CONTACT_EMAIL,
+        contact_phone=DEMO_CONTACT_PHONE,
     )
     return created, False
 

@@ -1,11 +1,14 @@
-"""The periodic scans of `inkpost serve`: one APScheduler job that runs every scan each
-minute, at the system clock's time.
+"""The periodic jobs of `inkpost serve`, run by APScheduler at the system clock's time: the
+scans (every minute) and the checkpoints of the history (every hour).
 
-Every process may run it: a scan only queues notices under dedupe keys (and moves a
+Every process may run them. A scan only queues notices under dedupe keys (and moves a
 party's reminder state with a compare-and-set), so two processes on one PostgreSQL queue
-each reminder once. A run that overlaps the next is not started twice (``max_instances``)
-and runs missed while the loop was busy are folded into one (``coalesce``). Cron users may
-turn it off (``INKPOST_SCAN_INTERVAL_SECONDS=0``) and call `inkpost reminders run`.
+each reminder once; a checkpoint is recorded under a lock on the chain head, so two
+processes write one checkpoint for one head. A run that overlaps the next is not started
+twice (``max_instances``) and runs missed while the loop was busy are folded into one
+(``coalesce``). Cron users may turn either off (``INKPOST_SCAN_INTERVAL_SECONDS=0``,
+``INKPOST_CHECKPOINT_INTERVAL_SECONDS=0``) and call `inkpost reminders run` and
+`inkpost audit checkpoint` instead.
 """
 
 from __future__ import annotations
@@ -14,28 +17,37 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, Self, TypeVar
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from pyhanko.sign.timestamps.api import TimeStamper
 
-from workflows import scans
+from inkpost import sealer
+from inkpost.settings import Settings
+from workflows import checkpoints, scans
 from workflows.context import Clock, Env, SystemClock
+from workflows.signing.seal_keys import SealKey
 
 log = logging.getLogger(__name__)
 JOB_ID = "reminders"
+CHECKPOINT_JOB_ID = "checkpoints"
 STOP_TIMEOUT = 30.0
-"""Seconds a scan in progress gets to finish when the process stops."""
+"""Seconds a run in progress gets to finish when the process stops."""
+
+R = TypeVar("R")
 
 
-class ReminderScheduler:
-    """Runs `reminders.run_all` every ``interval_seconds`` while started."""
+class PeriodicJob(Generic[R]):
+    """One APScheduler job that calls ``run`` every ``interval_seconds`` while started."""
 
-    def __init__(
-        self, env: Env, *, interval_seconds: float = 60.0, clock: Clock | None = None
-    ) -> None:
-        self.env = env
+    job_id = "job"
+    failure = "the job failed; it runs again at its next interval"
+
+    def __init__(self, *, interval_seconds: float, clock: Clock | None = None) -> None:
         self.interval_seconds = interval_seconds
         self.clock = clock or SystemClock()
         self.runs = 0
@@ -43,33 +55,37 @@ class ReminderScheduler:
         self._running: asyncio.Task[object] | None = None
         self._stopped = False
 
-    async def tick(self) -> scans.ScanReport | None:
-        """One run of every scan; a failure is logged and the next run tries again."""
+    async def run(self, at: datetime) -> R:
+        raise NotImplementedError
+
+    def done(self, result: R) -> None:
+        """Log what a run did."""
+
+    async def tick(self) -> R | None:
+        """One run; a failure is logged and the next run tries again."""
         if self._stopped:  # a run APScheduler had already due when it was told to stop
             return None
         self._running = asyncio.current_task()
         try:
-            report = await scans.run_all(self.env, at=self.clock.now())
+            result = await self.run(self.clock.now())
         except Exception:
-            log.exception("the reminder scans failed; they run again in a minute")
+            log.exception(self.failure)
             return None
         finally:
             self._running = None
             self.runs += 1
-        if report.total:
-            counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
-            log.info("reminder scans queued: %s", counts)
-        return report
+        self.done(result)
+        return result
 
     def start(self) -> None:
         if self._scheduler is not None:
-            raise RuntimeError("the reminder scheduler is already running")
+            raise RuntimeError(f"the {self.job_id} scheduler is already running")
         self._stopped = False
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
             self.tick,
             IntervalTrigger(seconds=self.interval_seconds, timezone=UTC),
-            id=JOB_ID,
+            id=self.job_id,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(1, int(self.interval_seconds)),
@@ -93,7 +109,7 @@ class ReminderScheduler:
                     await task
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[ReminderScheduler]:
+    async def running(self) -> AsyncIterator[Self]:
         self.start()
         try:
             yield self
@@ -101,16 +117,92 @@ class ReminderScheduler:
             await self.stop()
 
 
+class ReminderScheduler(PeriodicJob[scans.ScanReport]):
+    """Runs `scans.run_all` every ``interval_seconds`` while started."""
+
+    job_id = JOB_ID
+    failure = "the reminder scans failed; they run again in a minute"
+
+    def __init__(
+        self, env: Env, *, interval_seconds: float = 60.0, clock: Clock | None = None
+    ) -> None:
+        super().__init__(interval_seconds=interval_seconds, clock=clock)
+        self.env = env
+
+    async def run(self, at: datetime) -> scans.ScanReport:
+        return await scans.run_all(self.env, at=at)
+
+    def done(self, result: scans.ScanReport) -> None:
+        if result.total:
+            counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
+            log.info("reminder scans queued: %s", counts)
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """What the checkpoint job needs: the seal, the timestamp authority's client (None
+    without one), and how often it runs."""
+
+    seal: SealKey
+    timestamper: TimeStamper | None
+    interval_seconds: float
+
+
+def checkpoint_plan(settings: Settings, seal: SealKey | None) -> Checkpointing | None:
+    """The checkpoint job as the settings ask for it; None when it is off (no seal to sign
+    with, or an interval of 0)."""
+    if seal is None or settings.checkpoint_interval_seconds <= 0:
+        return None
+    return Checkpointing(
+        seal=seal,
+        timestamper=sealer.timestamper(settings),
+        interval_seconds=settings.checkpoint_interval_seconds,
+    )
+
+
+class CheckpointScheduler(PeriodicJob[checkpoints.AnchorReport]):
+    """Writes a checkpoint of every organisation's history that moved since its last one,
+    every ``interval_seconds`` while started."""
+
+    job_id = CHECKPOINT_JOB_ID
+    failure = "writing the checkpoints failed; they are tried again at the next interval"
+
+    def __init__(self, env: Env, plan: Checkpointing) -> None:
+        super().__init__(interval_seconds=plan.interval_seconds)
+        self.env = env
+        self.plan = plan
+
+    async def run(self, at: datetime) -> checkpoints.AnchorReport:
+        return await checkpoints.anchor_moved_chains(
+            self.env, seal=self.plan.seal, timestamper=self.plan.timestamper
+        )
+
+    def done(self, result: checkpoints.AnchorReport) -> None:
+        for checkpoint in result.written:
+            log.info(
+                "checkpoint %s of organisation %s covers event %s",
+                checkpoint.number,
+                checkpoint.org_id,
+                checkpoint.seq,
+            )
+        for slug, problem in result.failed.items():
+            log.error("no checkpoint for organisation %s: %s", slug, problem)
+
+
 def lifetime(
-    env: Env, *, interval_seconds: float
+    env: Env, *, interval_seconds: float, checkpointing: Checkpointing | None = None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The scans as an aiohttp ``cleanup_ctx``: running as long as the app (off at 0)."""
+    """The periodic jobs as an aiohttp ``cleanup_ctx``, running as long as the app: the
+    scans (off at an interval of 0) and, when given, the checkpoints."""
 
-    async def run_scans(_: web.Application) -> AsyncIterator[None]:
-        if interval_seconds <= 0:
-            yield
-            return
-        async with ReminderScheduler(env, interval_seconds=interval_seconds).running():
+    async def run_jobs(_: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if interval_seconds > 0:
+                scans_job = ReminderScheduler(env, interval_seconds=interval_seconds)
+                await stack.enter_async_context(scans_job.running())
+            if checkpointing is not None:
+                job = CheckpointScheduler(env, checkpointing)
+                await stack.enter_async_context(job.running())
             yield
 
-    return run_scans
+    return run_jobs

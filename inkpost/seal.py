@@ -15,6 +15,7 @@ from workflows.signing.seal_keys import (
     create_self_signed_seal,
     load_seal_key,
     load_seal_pkcs12,
+    with_organisation_seals,
 )
 
 
@@ -33,10 +34,11 @@ def default_seal_paths(settings: Settings) -> tuple[Path, Path]:
     return folder / "seal.pem", folder / "seal.key"
 
 
-def seal_key_from_settings(settings: Settings) -> SealKey:
+def seal_key_from_settings(settings: Settings, *, issue: bool = False) -> SealKey:
     """The seal the settings name (INKPOST_SEAL_PKCS12, or INKPOST_SEAL_CERT with
-    INKPOST_SEAL_KEY), else the one ``inkpost init`` created; a ``BadSealKey`` with one
-    line saying what is wrong otherwise."""
+    INKPOST_SEAL_KEY), else the one ``inkpost init`` created, with each organisation's
+    default seal beside it (their issuer created when ``issue``); a ``BadSealKey`` with
+    one line saying what is wrong otherwise."""
     passphrase = _passphrase(settings)
     configured = _configured(settings)
     if configured == "pkcs12":
@@ -51,7 +53,7 @@ def seal_key_from_settings(settings: Settings) -> SealKey:
             f"there is no seal in {cert.parent}: run `inkpost init`, or set "
             "INKPOST_SEAL_CERT and INKPOST_SEAL_KEY (or INKPOST_SEAL_PKCS12)"
         )
-    return load_seal_key(cert, key, passphrase)
+    return with_organisation_seals(load_seal_key(cert, key, passphrase), cert.parent, create=issue)
 
 
 def ensure_seal(settings: Settings) -> SealSetup:
@@ -64,9 +66,9 @@ def ensure_seal(settings: Settings) -> SealSetup:
         return SealSetup("configured", str(settings.seal_cert), seal_key_from_settings(settings))
     cert, key = default_seal_paths(settings)
     if cert.exists() or key.exists():
-        return SealSetup("kept", str(cert), seal_key_from_settings(settings))
+        return SealSetup("kept", str(cert), seal_key_from_settings(settings, issue=True))
     create_self_signed_seal(cert.parent, common_name=seal_common_name(settings))
-    return SealSetup("created", str(cert), seal_key_from_settings(settings))
+    return SealSetup("created", str(cert), seal_key_from_settings(settings, issue=True))
 
 
 def seal_common_name(settings: Settings) -> str:

@@ -100,6 +100,7 @@ def recipient_delivery(
         public_url=settings.public_url,
         telegram=telegram,
         mail=mail,
+        telegram_username=bot_username(telegram.bot) if telegram is not None else None,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
         unsettled=settings.outbox_unsettled,
     )
@@ -153,7 +154,8 @@ def sealing(runtime: Runtime, seal: SealKey) -> Callable[[web.Application], Asyn
 
 def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = None) -> None:
     """Add the configured services to ``app``: routes now, start and stop with the app;
-    with ``seal``, the worker that seals completed signature requests."""
+    with ``seal``, the worker that seals completed signature requests and the job that
+    writes sealed checkpoints of the history."""
     settings = runtime.settings
     config = telegram_config(settings)
     mail = mail_sender(settings)
@@ -161,7 +163,11 @@ def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = Non
     if seal is not None:
         app.cleanup_ctx.append(sealing(runtime, seal))
     app.cleanup_ctx.append(
-        scheduler.lifetime(runtime.env, interval_seconds=settings.scan_interval_seconds)
+        scheduler.lifetime(
+            runtime.env,
+            interval_seconds=settings.scan_interval_seconds,
+            checkpointing=scheduler.checkpoint_plan(settings, seal),
+        )
     )
     if config is not None:
         application, _ = build_application(config, runtime.env)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     scan_interval_seconds: int = Field(default=60, ge=0)
     """How often `inkpost serve` runs the reminder and expiry scans; 0 turns them off (for
     running `inkpost reminders run` from cron instead)."""
+    checkpoint_interval_seconds: int = Field(default=3600, ge=0)
+    """How often `inkpost serve` writes a sealed checkpoint of each organisation's history
+    that moved since its last one; 0 turns it off (for `inkpost audit checkpoint` from cron)."""
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"

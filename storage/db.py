@@ -54,6 +54,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's own lower() folds ASCII letters only, so a search for "łucja" or
+        # "договор" would miss "Łucja" and "Договор"; as on PostgreSQL, fold every letter.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -62,6 +65,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # writer (WAL) and without the round trips of BEGIN.
         if not conn.get_execution_options().get(READ_ONLY, False):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

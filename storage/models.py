@@ -46,6 +46,10 @@ class Organization(SQLModel, table=True):
     )
     next_document_number: int = Field(default=1)
     next_request_number: int = Field(default=1)
+    contact_email: str | None = Field(default=None, max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    """How clients reach the organisation: shown on every page that tells them something
+    went wrong."""
     created_at: datetime = _created()
 
 
@@ -101,6 +105,8 @@ class Recipient(SQLModel, table=True):
     invite_code_hash: str | None = Field(default=None, max_length=64, unique=True)
     invite_expires_at: datetime | None = _when()
     invite_used_at: datetime | None = _when()
+    invite_sent_at: datetime | None = _when()
+    """When the invitation was last mailed to the recipient."""
     status: str = Field(default="invited", max_length=16)
     access_expires_at: datetime | None = _when(index=True)
     notification_prefs: dict[str, Any] = Field(
@@ -246,6 +252,30 @@ class AuditEvent(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=512)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """One organisation's chain head as it was written to the durable medium: a statement
+    (the event number and hash, the time) sealed and, with a TSA, timestamped. The
+    statement on the medium is what counts; this row says where it is."""
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (UniqueConstraint("org_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    number: int
+    """1, 2, 3… per organisation."""
+    seq: int
+    hash: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    reason: str = Field(max_length=16)
+    """``interval`` (the periodic job, or `inkpost audit checkpoint`) or ``completion``."""
+    request_id: int | None = Field(default=None, foreign_key="signature_request.id")
+    statement_key: str = Field(max_length=64)
+    signature_key: str = Field(max_length=64)
+    timestamp_key: str | None = Field(default=None, max_length=64)
+    event_seq: int
+    """The history event that records this checkpoint (it comes after the head it covers)."""
 
 
 class Notification(SQLModel, table=True):

@@ -1,6 +1,8 @@
 """The words a person reads — web pages, mails and bot messages — from one catalogue per
 language, and dates, times and sizes formatted for the reader's locale by Babel.
 
+A language's catalogue is the folder ``catalogues/<language>/``: one file per part of the
+product (``chat.json``, ``mail.json``, ``web.json``, ...), each key in exactly one file.
 Every catalogue holds every key with the same placeholders (a test holds them to it); a
 key missing from one still falls back to English rather than fail a message.
 """
@@ -32,8 +34,14 @@ _UNITS = (
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    path = CATALOGUES / f"{language}.json"
-    data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    """Every message of ``language``, gathered from the files of its folder."""
+    data: dict[str, str] = {}
+    for path in sorted((CATALOGUES / language).glob("*.json")):
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        twice = data.keys() & part.keys()
+        if twice:
+            raise ValueError(f"{path}: keys also in another file: {', '.join(sorted(twice))}")
+        data.update(part)
     return data
 
 

@@ -1,7 +1,10 @@
 """The one mapping from errors to HTTP statuses and pages, applied by a middleware.
 
-Handlers let workflow errors (``workflows.errors``), storage errors and HTTP errors
-propagate; the middleware answers each with a friendly page and never with a traceback.
+Handlers let workflow errors (``workflows.errors``), storage errors, refused forms and
+HTTP errors propagate; the middleware answers each with a friendly page in the reader's
+language and never with a traceback. When the request belongs to an organisation — its
+link (of any kind, even expired, revoked or used up) or the browser's portal session does
+— the page says how to reach that organisation; a link that belongs to nothing names none.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import texts
 from storage.errors import StorageError
 from web_sign.logs import LOG, REDACTED, redact
 from web_sign.metrics import route_label
-from web_sign.pages import page_language, render
+from web_sign.pages import FormRefused, page_language, render
+from web_sign.portal_session import SESSION_COOKIE
+from web_sign.state import ENV
 from workflows.errors import (
     Conflict,
     Gone,
@@ -28,6 +33,7 @@ from workflows.errors import (
     Unavailable,
     WorkflowError,
 )
+from workflows.people.organizations import Contact, contact_behind
 from workflows.tokens import well_formed
 
 
@@ -35,16 +41,17 @@ from workflows.tokens import well_formed
 class ErrorPage:
     status: int
     key: str
-    """Its words in the catalogues: ``{key}.heading``, and ``{key}.message`` if it has one."""
+    """Its words in the catalogues: ``{key}.heading`` and ``{key}.message``."""
     own_message: bool = False
-    """Show a message of the catalogues (True) or the workflow error's own (False)."""
+    """Always show the catalogue's message (True), or the error's own reason when it can
+    be told in the reader's language (False; the catalogue's message otherwise)."""
     template: str = "error.html"
 
 
 SOMETHING_BROKE = ErrorPage(500, "error.broke", own_message=True)
 TEMPORARILY_DOWN = ErrorPage(503, "error.down", own_message=True)
 
-WORKFLOW_PAGES: dict[type[Exception], ErrorPage] = {
+PAGES: dict[type[Exception], ErrorPage] = {
     NotFound: ErrorPage(404, "error.not_found", own_message=True),
     Gone: ErrorPage(410, "error.gone"),
     NotAvailableNow: ErrorPage(403, "error.not_now", template="not_available.html"),
@@ -55,6 +62,7 @@ WORKFLOW_PAGES: dict[type[Exception], ErrorPage] = {
     InvalidInput: ErrorPage(400, "error.invalid"),
     Conflict: ErrorPage(409, "error.conflict"),
     WorkflowError: ErrorPage(400, "error.invalid"),
+    FormRefused: ErrorPage(403, "error.form_refused", own_message=True),
 }
 
 HTTP_PAGES: dict[int, ErrorPage] = {
@@ -68,7 +76,7 @@ HTTP_PAGES: dict[int, ErrorPage] = {
 def page_for(error: Exception) -> ErrorPage:
     """The page of the nearest mapped class in the error's ancestry."""
     for cls in type(error).__mro__:
-        page = WORKFLOW_PAGES.get(cls)
+        page = PAGES.get(cls)
         if page is not None:
             return page
     return SOMETHING_BROKE
@@ -81,10 +89,12 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        page = HTTP_PAGES.get(e.status) or ErrorPage(e.status, "error.bad_request")
+        page = HTTP_PAGES.get(e.status) or ErrorPage(
+            e.status, "error.bad_request", own_message=True
+        )
         headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
-        return _answer(request, page, headers=headers)
-    except (WorkflowError, StorageError) as e:
+        return await _answer(request, page, headers=headers)
+    except (WorkflowError, StorageError, FormRefused) as e:
         page = page_for(e)
         if page.status >= 500:
             LOG.warning(
@@ -94,11 +104,11 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
                 page.status,
                 _scrub(request, f"{type(e).__name__}: {e}"),
             )
-        return _answer(request, page, error=e)
+        return await _answer(request, page, error=e)
     except Exception as e:
         trace = "".join(traceback.format_exception(e))
         LOG.error("%s %s failed\n%s", request.method, route_label(request), _scrub(request, trace))
-        return _answer(request, SOMETHING_BROKE)
+        return await _answer(request, SOMETHING_BROKE)
 
 
 def _scrub(request: web.Request, text: str) -> str:
@@ -110,7 +120,38 @@ def _scrub(request: web.Request, text: str) -> str:
     return redact(text)
 
 
-def _answer(
+async def _contact(request: web.Request, page: ErrorPage) -> Contact | None:
+    """Whom the visitor may ask: the organisation of the page's link, or (on a page
+    without one) of the browser's portal session. Not looked up when the store itself is
+    what failed, and a failed lookup only leaves the contact out."""
+    if page is TEMPORARILY_DOWN:
+        return None
+    try:
+        return await contact_behind(
+            request.app[ENV],
+            token=request.match_info.get("token"),
+            portal_session=request.cookies.get(SESSION_COOKIE),
+        )
+    except Exception as e:
+        LOG.warning(
+            "the contact of an error page could not be looked up: %s", _scrub(request, repr(e))
+        )
+        return None
+
+
+def _message(page: ErrorPage, error: Exception | None, language: str) -> str | None:
+    """The page's words under its heading: the error's own reason when the reader can
+    read it, else the catalogue's."""
+    if (
+        not page.own_message
+        and isinstance(error, WorkflowError)
+        and (error.says is not None or language == texts.FALLBACK)
+    ):
+        return error.told(language)
+    return texts.text(language, f"{page.key}.message", escape=False)
+
+
+async def _answer(
     request: web.Request,
     page: ErrorPage,
     *,
@@ -119,12 +160,7 @@ def _answer(
 ) -> web.Response:
     language = page_language(request)
     heading = texts.text(language, f"{page.key}.heading", escape=False)
-    if page.own_message or error is None:
-        message = (
-            texts.text(language, f"{page.key}.message", escape=False) if page.own_message else None
-        )
-    else:
-        message = str(error)
+    contact = await _contact(request, page)
     try:
         return render(
             request,
@@ -133,7 +169,8 @@ def _answer(
             headers=headers,
             lang=language,
             heading=heading,
-            message=message,
+            message=_message(page, error, language),
+            contact=contact,
             available_from=getattr(error, "available_from", None),
             available_until=getattr(error, "available_until", None),
         )

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web_sign.pages import render
-from web_sign.signing import SIGN_HEADERS, bind_session
+import texts
+from web_sign.logs import LOG
+from web_sign.pages import page_language, render
+from web_sign.signing import SIGN_HEADERS, bind_session, party_language
 from web_sign.state import ENV, SETTINGS, SIGNING
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
-from workflows.signing import identity
+from workflows.errors import NotFound
+from workflows.signing import identity, party_page
 from workflows.tokens import well_formed
 
 
@@ -27,7 +30,8 @@ def add_routes(app: web.Application) -> None:
 
 
 async def launch(request: web.Request) -> web.Response:
-    """The page Telegram opens: it hands the launch data on (or says it is missing)."""
+    """The page Telegram opens: it hands the launch data on (or says it is missing), in
+    the party's language when the address names their link."""
     if request.app[SIGNING].telegram_bot_token is None:
         return _not_available(request)
     token = request.query.get("s", "")
@@ -36,6 +40,7 @@ async def launch(request: web.Request) -> web.Response:
     return render(
         request,
         "tg_app.html",
+        lang=await _language(request, token),
         headers=SIGN_HEADERS,
         token=token,
         session_url=f"{request.app[SETTINGS].url_prefix}/tg/app/session",
@@ -53,20 +58,13 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     try:
         launch = validate_init_data(init_data, bot_token=bot_token, now=env.clock.now())
     except InitDataInvalid as e:
+        LOG.info("a Mini App launch was refused: %s", e)
         return _problem(
-            request,
-            403,
-            "Telegram could not confirm who you are",
-            f"{e}; close the app and open it again from the bot",
+            request, status=403, key="unconfirmed", lang=await _language(request, token)
         )
     token = token or launch.start_param or ""
     if not token:
-        return _problem(
-            request,
-            400,
-            "Which request?",
-            "this app opens from a signing request; use the button in the bot's message",
-        )
+        return _problem(request, status=400, key="no_request", lang=page_language(request))
     confirmed = await identity.recognise_telegram(env, token, launch.user.id)
     location = f"{request.app[SETTINGS].url_prefix}/s/{token}"
     if confirmed is None:
@@ -78,14 +76,31 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+async def _language(request: web.Request, token: str) -> str:
+    """The language of the party whose link ``token`` is, when it is one; else the one the
+    visitor chose or their browser asks for."""
+    if token and well_formed(token):
+        try:
+            page = await party_page.open_page(request.app[ENV], token)
+        except NotFound:
+            pass
+        else:
+            return party_language(request, page)
+    return page_language(request)
+
+
 def _not_available(request: web.Request) -> web.Response:
-    return _problem(
+    return _problem(request, status=404, key="unavailable", lang=page_language(request))
+
+
+def _problem(request: web.Request, *, status: int, key: str, lang: str) -> web.Response:
+    """A page saying why the app cannot go on (``signing.app.<key>``), in ``lang``."""
+    return render(
         request,
-        404,
-        "The Telegram app is not available",
-        "this installation runs no Telegram bot; open the link you were sent in a browser",
+        "error.html",
+        status=status,
+        lang=lang,
+        switcher=request.method in ("GET", "HEAD"),
+        heading=texts.text(lang, f"signing.app.{key}.heading", escape=False),
+        message=texts.text(lang, f"signing.app.{key}.message", escape=False),
     )
-
-
-def _problem(request: web.Request, status: int, heading: str, message: str) -> web.Response:
-    return render(request, "error.html", status=status, heading=heading, message=message)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
 import texts
+from storage.models import Organization
 from web_sign.state import SETTINGS, TEMPLATES
+from workflows.quiet_hours import zone_of
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"
@@ -41,7 +43,21 @@ def make_templates(*, url_prefix: str) -> jinja2.Environment:
 
 @jinja2.pass_context
 def _when(context: Any, value: datetime) -> str:
-    return texts.when(value, context.get("lang"))
+    return texts.when(value, context.get("lang"), zone=context.get("zone", "UTC"))
+
+
+def _organization(context: dict[str, Any]) -> Organization | None:
+    """The organisation a page speaks for, when it names one."""
+    organization = context.get("organization")
+    if organization is None:
+        organization = getattr(context.get("portal"), "organization", None)
+    return organization if isinstance(organization, Organization) else None
+
+
+def _zone(context: dict[str, Any]) -> str:
+    """The clock a page's times are written on: its organisation's, else UTC."""
+    organization = _organization(context)
+    return str(zone_of(organization)) if organization is not None else "UTC"
 
 
 @jinja2.pass_context
@@ -58,14 +74,17 @@ LANGUAGE_COOKIE = "inkpost_lang"
 """The language a visitor chose with a page's switcher, kept for the pages after it."""
 
 
-def page_language(request: web.Request, *, known: str | None = None) -> str:
+def page_language(
+    request: web.Request, *, known: str | None = None, default: str | None = None
+) -> str:
     """The language of a page: the one just chosen with the switcher, else the one chosen
     before, else the reader's own (a recipient's or a party's), else what the browser
-    asks for, else English."""
+    asks for, else ``default`` (the organisation's), else English."""
     for chosen in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE), known):
         if chosen in texts.LANGUAGES:
             return str(chosen)
-    return texts.negotiate(request.headers.get("Accept-Language")) or texts.FALLBACK
+    asked = texts.negotiate(request.headers.get("Accept-Language"))
+    return asked or (default if default in texts.LANGUAGES else None) or texts.FALLBACK
 
 
 def _digest(path: Path) -> str:
@@ -84,7 +103,10 @@ def render(
 ) -> web.Response:
     """``template`` in the page's language (``lang``, else `page_language`), with ``t``
     for its words and, unless ``switcher`` is off, links to the other languages."""
-    language = lang or page_language(request)
+    organization = _organization(context)
+    language = lang or page_language(
+        request, default=organization.default_language if organization else None
+    )
 
     def t(key: str, **values: object) -> str:
         return texts.text(language, key, escape=False, **values)
@@ -100,6 +122,7 @@ def render(
             t=t,
             pages=pages,
             switch_to=_switcher(request, language) if switcher else [],
+            zone=context.pop("zone", None) or _zone(context),
             **context,
         )
     )
@@ -128,11 +151,14 @@ def _switcher(request: web.Request, language: str) -> list[tuple[str, str, str]]
     return others
 
 
-def form_refused(request: web.Request, *, reason: str) -> web.Response:
-    """A POST without its page's form token: a page saying so, and nothing changes."""
-    return render(
-        request, "error.html", status=403, heading="This form cannot be accepted", message=reason
-    )
+class FormRefused(Exception):
+    """A form posted without its page's token; ``errors.error_pages`` answers it."""
+
+
+def form_refused(request: web.Request) -> NoReturn:
+    """Refuse a POST without its page's form token: nothing changes, and the visitor gets
+    a page saying so in their language (the error pages' middleware renders it)."""
+    raise FormRefused(f"a {request.method} without its page's form token")
 
 
 def readable_time(value: datetime) -> str:

@@ -12,13 +12,13 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 import texts
 from storage.rows import id_of
-from web_sign import portal_session
-from web_sign.pages import human_size, render
-from web_sign.portal_session import matches, refused_form, required, session_token, url
+from web_sign import portal_session, portal_telegram
+from web_sign.pages import form_refused, render
+from web_sign.portal_session import matches, posted, required, session_token, url
 from web_sign.security import visitor_of
 from web_sign.state import ENV
 from workflows.errors import InvalidInput, WorkflowError
-from workflows.outbox.kinds import Via
+from workflows.outbox.kinds import Preference, Via
 from workflows.people import preferences
 from workflows.portal import documents, sessions
 from workflows.portal import requests as portal_requests
@@ -44,6 +44,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/me/unsubscribe/{token}", unsubscribe_page, name="portal_unsubscribe")
     app.router.add_post("/me/unsubscribe/{token}", unsubscribe, name="portal_unsubscribed")
     portal_session.add_routes(app)
+    portal_telegram.add_routes(app)
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -86,10 +87,10 @@ async def _home(
         asked=await portal_requests.requests_of(request.app[ENV], portal),
         request_url=lambda party_id: url(request, f"/me/requests/{party_id}"),
         return_url=url(request, "/me/return"),
-        limit=human_size(request.app[ENV].limits.max_upload_bytes),
+        limit=texts.size(request.app[ENV].limits.max_upload_bytes, portal.recipient.language),
         notice=notice,
         problem=problem,
-        kinds=preferences.KINDS,
+        kinds=_kinds(portal),
         channels=_channels(portal),
         wants=preferences.wants,
         languages=texts.NAMES,
@@ -131,7 +132,7 @@ async def send_back(request: web.Request) -> web.StreamResponse:
     reader = await request.multipart()
     csrf = await _field(reader, "csrf")
     if not matches(csrf, session_token(request)):
-        return refused_form(request)
+        form_refused(request)
     title = await _field(reader, "title")
     part = await reader.next()
     if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
@@ -146,21 +147,21 @@ async def send_back(request: web.Request) -> web.StreamResponse:
             actor=sessions.recipient_actor(portal.recipient, visitor_of(request)),
         )
     except WorkflowError as error:
-        return await _home(request, portal, status=400, problem=str(error))
+        return await _home(
+            request, portal, status=400, problem=error.told(portal.recipient.language)
+        )
     raise web.HTTPSeeOther(url(request, "/me?sent=1"))
 
 
 async def save_notifications(request: web.Request) -> web.StreamResponse:
     """Which kinds of notification go by which channel: every box of the form at once."""
     portal = await required(request)
-    form = await request.post()
-    if not matches(form.get("csrf"), session_token(request)):
-        return refused_form(request)
+    form = await posted(request, session_token(request))
     chosen = set(form.getall("on", []))
     choices = {
         (channel, kind.value): f"{channel.value}:{kind.value}" in chosen
         for channel in _channels(portal)
-        for kind in preferences.KINDS
+        for kind in _kinds(portal)
     }
     await preferences.set_preferences(
         request.app[ENV],
@@ -174,9 +175,7 @@ async def save_notifications(request: web.Request) -> web.StreamResponse:
 
 async def save_language(request: web.Request) -> web.StreamResponse:
     portal = await required(request)
-    form = await request.post()
-    if not matches(form.get("csrf"), session_token(request)):
-        return refused_form(request)
+    form = await posted(request, session_token(request))
     try:
         await preferences.set_language(
             request.app[ENV],
@@ -186,8 +185,16 @@ async def save_language(request: web.Request) -> web.StreamResponse:
             language=str(form.get("language") or ""),
         )
     except InvalidInput as error:
-        return await _home(request, portal, status=400, problem=str(error))
+        return await _home(
+            request, portal, status=400, problem=error.told(portal.recipient.language)
+        )
     raise web.HTTPSeeOther(url(request, "/me?saved=1"))
+
+
+def _kinds(portal: Portal) -> list[Preference]:
+    """The kinds of notification the recipient can get: news of the cabinet only in one."""
+    shared = portal.client.shared_cabinet
+    return [kind for kind in preferences.KINDS if shared or kind is not Preference.CABINET]
 
 
 def _t(portal: Portal, key: str) -> str:

@@ -17,8 +17,10 @@ import secrets
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
-from web_sign.pages import form_refused, render
+from web_sign.pages import form_refused, page_language, render
 from web_sign.security import form_token, visitor_of
 from web_sign.state import ENV, SETTINGS, SIGNING
 from workflows.errors import InvalidInput, TooMany
@@ -52,7 +54,7 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     if portal is not None and matches(form.get("csrf"), session_token(request)):
         await sessions.sign_out_everywhere(request.app[ENV], portal, visitor=visitor_of(request))
     elif portal is not None:
-        return refused_form(request)
+        form_refused(request)
     raise signed_out(request, web.HTTPSeeOther(url(request, "/me/sign-in?out=1")))
 
 
@@ -76,11 +78,9 @@ def session_token(request: web.Request) -> str:
 async def from_link(request: web.Request) -> web.StreamResponse:
     """From a personal link's page to the portal of the person it was sent to."""
     token = request.match_info["token"]
-    form = await request.post()
-    if not matches(form.get("csrf"), link_form_token(request, token)):
-        return refused_form(request)
+    await posted(request, link_form_token(request, token))
     opened = await sessions.open_from_link(request.app[ENV], token, visitor=visitor_of(request))
-    raise _signed_in(request, opened)
+    raise signed_in(request, opened)
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
@@ -90,26 +90,28 @@ async def sign_in_page(request: web.Request) -> web.Response:
 async def ask_sign_in(request: web.Request) -> web.Response:
     """Mail a sign-in link to the address typed, if it is someone's: the answer does not
     say whether it is."""
-    form = await request.post()
-    if not matches(form.get("csrf"), _anonymous_token(request)):
-        return refused_form(request)
+    form = await posted(request, anonymous_token(request))
     if "email" not in request.app[ENV].reach:
         return _sign_in_form(request, status=503)
     email = str(form.get("email") or "").strip()
     try:
         await sessions.request_sign_in(request.app[ENV], email=email, ip=visitor_of(request).ip)
     except InvalidInput as e:
-        return _sign_in_form(request, status=400, problem=str(e), email=email)
+        return _sign_in_form(
+            request, status=400, problem=e.told(page_language(request)), email=email
+        )
     except TooMany as e:
-        return _sign_in_form(request, status=429, problem=str(e), email=email)
+        return _sign_in_form(
+            request, status=429, problem=e.told(page_language(request)), email=email
+        )
     minutes = int(sessions.LINK_TTL.total_seconds() // 60)
-    return _with_form_cookie(request, "portal_sent.html", email=email, minutes=minutes)
+    return with_form_cookie(request, "portal_sent.html", email=email, minutes=minutes)
 
 
 async def confirm_page(request: web.Request) -> web.Response:
     """The page a mailed sign-in link opens: one button signs in (and uses the link up)."""
     token = request.match_info["token"]
-    return _with_form_cookie(
+    return with_form_cookie(
         request,
         "portal_confirm.html",
         action=url(request, f"/me/sign-in/{token}"),
@@ -117,13 +119,11 @@ async def confirm_page(request: web.Request) -> web.Response:
 
 
 async def redeem(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    if not matches(form.get("csrf"), _anonymous_token(request)):
-        return refused_form(request)
+    await posted(request, anonymous_token(request))
     opened = await sessions.redeem_sign_in(
         request.app[ENV], request.match_info["token"], visitor=visitor_of(request)
     )
-    raise _signed_in(request, opened)
+    raise signed_in(request, opened)
 
 
 def _sign_in_form(
@@ -134,7 +134,7 @@ def _sign_in_form(
     problem: str | None = None,
     email: str = "",
 ) -> web.Response:
-    return _with_form_cookie(
+    return with_form_cookie(
         request,
         "portal_sign_in.html",
         status=status,
@@ -146,7 +146,7 @@ def _sign_in_form(
     )
 
 
-def _signed_in(request: web.Request, opened: Opened) -> web.HTTPException:
+def signed_in(request: web.Request, opened: Opened) -> web.HTTPException:
     response = web.HTTPSeeOther(url(request, "/me"))
     ttl = opened.expires_at - request.app[ENV].clock.now()
     response.set_cookie(
@@ -172,17 +172,17 @@ def _nonce(request: web.Request) -> str | None:
     return value if _NONCE.fullmatch(value) else None
 
 
-def _anonymous_token(request: web.Request, nonce: str | None = None) -> str:
+def anonymous_token(request: web.Request, nonce: str | None = None) -> str:
     held = nonce or _nonce(request) or ""
     return form_token(request.app[SIGNING].form_secret, f"portal-form:{held}")
 
 
-def _with_form_cookie(
+def with_form_cookie(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
     """A page whose form carries a token bound to the browser's form cookie (set here)."""
     nonce = _nonce(request) or secrets.token_urlsafe(32)
-    context["csrf"] = _anonymous_token(request, nonce)
+    context["csrf"] = anonymous_token(request, nonce)
     response = render(request, template, status=status, **context)
     response.set_cookie(
         FORM_COOKIE,
@@ -199,11 +199,15 @@ def matches(sent: object, expected: str) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
-def refused_form(request: web.Request) -> web.Response:
-    return form_refused(
-        request,
-        reason="it was not sent from this page in this browser; reload the page and try again",
-    )
+async def posted(
+    request: web.Request, token: str
+) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """The form a page posted, when it carries that page's ``token``; else the visitor gets
+    a page saying the form cannot be accepted, and nothing changes."""
+    form = await request.post()
+    if not matches(form.get("csrf"), token):
+        form_refused(request)
+    return form
 
 
 def url(request: web.Request, path: str) -> str:

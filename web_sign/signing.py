@@ -15,11 +15,11 @@ import binascii
 import hmac
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
+import texts
 from storage.models import Document
 from storage.rows import id_of
 from web_sign import downloads
@@ -33,11 +33,12 @@ from web_sign.telegram_auth import InitDataInvalid, validate_init_data
 from web_sign.views import PREVIEW_CACHE
 from workflows.context import Actor
 from workflows.errors import InvalidInput, NotAllowed, NotFound, WorkflowError
+from workflows.outbox.kinds import Via
 from workflows.signing import deciding, identity, party_page
 from workflows.signing.deciding import Decision
 from workflows.signing.identity import Confirmed
 from workflows.signing.party_page import PartyPage
-from workflows.signing.requests import COMPLETED, PENDING, SEALING
+from workflows.signing.requests import PENDING, title_for_parties
 
 # Inside Telegram Web the Mini App is a frame of web.telegram.org; everywhere else the
 # page may not be framed. Scripts only from our own static files.
@@ -51,16 +52,6 @@ MAX_SIGNATURE_FIELD = len(SIGNATURE_DATA_URL) + (deciding.MAX_SIGNATURE_PNG * 4)
 KINDS = ("sign", "approve", "decline")
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
-STATUS_LABELS = {
-    PENDING: "Waiting for decisions",
-    SEALING: "Everyone has decided; the documents are being sealed",
-    COMPLETED: "Completed",
-    "declined": "Declined",
-    "expired": "Expired",
-    "cancelled": "Cancelled",
-}
-ROLE_LABELS = {"signer": "Signer", "approver": "Approver", "viewer": "Viewer (for information)"}
-CHANNEL_LABELS = {"email": "email address", "telegram": "Telegram chat"}
 SESSION_COOKIE = "inkpost_party"
 """Holds the session opened where a party confirmed who they are; scoped to their link."""
 
@@ -72,6 +63,7 @@ class Problem:
     where: str
     """``page``, ``code``, ``decide`` or ``decline``."""
     message: str
+    """In the reader's language."""
     typed_name: str = ""
     reason: str = ""
 
@@ -103,10 +95,7 @@ async def sign_page(request: web.Request) -> web.Response:
     page = await _open(request, token)
     notice = None
     if request.query.get("telegram") == "unknown" and not page.verified:
-        notice = (
-            "This Telegram account is not the one this request was sent to, so Telegram "
-            "cannot confirm who you are. Confirm with a code instead."
-        )
+        notice = texts.text(party_language(request, page), "signing.telegram_unknown", escape=False)
     return _page(request, token, page, notice=notice)
 
 
@@ -118,10 +107,15 @@ async def send_code(request: web.Request) -> web.Response:
     try:
         sent = await identity.send_code(request.app[ENV], token, ip=visitor_of(request).ip)
     except WorkflowError as e:
-        return await _refused(request, token, e, Problem("code", str(e)))
+        return await _refused(request, token, e, where="code")
     minutes = int(identity.CODE_TTL.total_seconds() // 60)
     page = await _open(request, token)
-    notice = f"We sent a code to {sent.to}. It works for {minutes} minutes."
+    lang = party_language(request, page)
+    if sent.channel == Via.EMAIL:
+        where = texts.text(lang, "signing.code_sent.email", escape=False, to=sent.to)
+    else:
+        where = texts.text(lang, "signing.code_sent.telegram", escape=False)
+    notice = f"{where} {texts.plural(lang, 'signing.code_valid', minutes)}"
     return _page(request, token, page, code_notice=notice)
 
 
@@ -137,7 +131,7 @@ async def verify_code(request: web.Request) -> web.StreamResponse:
             request.app[ENV], token, _text(form, "code"), ip=visitor_of(request).ip
         )
     except WorkflowError as e:
-        return await _refused(request, token, e, Problem("code", str(e)))
+        return await _refused(request, token, e, where="code")
     raise bind_session(request, web.HTTPSeeOther(_page_url(request, token)), token, confirmed)
 
 
@@ -173,7 +167,9 @@ async def decide(request: web.Request) -> web.StreamResponse:
     where = "decline" if kind == "decline" else "decide"
     try:
         if kind not in KINDS:
-            raise InvalidInput("choose whether to decide in favour or to decline")
+            raise InvalidInput(
+                "choose whether to decide in favour or to decline", says="signing.refusal.choose"
+            )
         page = await _open(request, token)
         decision = Decision(
             kind=kind,
@@ -189,8 +185,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     except NotFound:
         raise  # an unknown link: the friendly 404 page
     except WorkflowError as e:
-        problem = Problem(where, str(e), typed_name=typed_name, reason=reason)
-        return await _refused(request, token, e, problem)
+        return await _refused(request, token, e, where=where, typed_name=typed_name, reason=reason)
     raise web.HTTPSeeOther(_page_url(request, token))
 
 
@@ -207,9 +202,10 @@ async def document_page(request: web.Request) -> web.Response:
     return render(
         request,
         "sign_document.html",
+        lang=party_language(request, page),
         headers=SIGN_HEADERS,
         organization=page.organization,
-        sign_request=page.request,
+        request_title=title_for_parties(page.request, page.state.documents),
         document=document,
         back_url=base,
         file_url=f"{doc_base}/file",
@@ -286,9 +282,7 @@ async def _checked_form(request: web.Request) -> Form | None:
 
 
 def _form_refused(request: web.Request) -> web.Response:
-    return form_refused(
-        request, reason="it was not sent from the signing page; reload the page and try again"
-    )
+    return form_refused(request)
 
 
 def _text(form: Form, name: str) -> str:
@@ -301,13 +295,19 @@ def _drawn_signature(value: str) -> bytes | None:
     if not value:
         return None
     if len(value) > MAX_SIGNATURE_FIELD:
-        raise InvalidInput("the drawn signature is too large")
+        raise InvalidInput(
+            "the drawn signature is too large", says="signing.refusal.signature_too_large"
+        )
     if not value.startswith(SIGNATURE_DATA_URL):
-        raise InvalidInput("the drawn signature is not a PNG image")
+        raise InvalidInput(
+            "the drawn signature is not a PNG image", says="signing.refusal.signature_not_png"
+        )
     try:
         return base64.b64decode(value.removeprefix(SIGNATURE_DATA_URL), validate=True)
     except (binascii.Error, ValueError) as e:
-        raise InvalidInput("the drawn signature could not be read") from e
+        raise InvalidInput(
+            "the drawn signature could not be read", says="signing.refusal.signature_unreadable"
+        ) from e
 
 
 def _telegram_user(request: web.Request, page: PartyPage, init_data: str) -> int | None:
@@ -321,16 +321,36 @@ def _telegram_user(request: web.Request, page: PartyPage, init_data: str) -> int
             init_data, bot_token=bot_token, now=request.app[ENV].clock.now()
         )
     except InitDataInvalid as e:
-        raise NotAllowed(f"Telegram could not confirm who you are ({e}); reopen the app") from e
+        raise NotAllowed(
+            f"Telegram could not confirm who you are ({e}); reopen the app",
+            says="signing.refusal.telegram_unconfirmed",
+        ) from e
     return launch.user.id if identity.telegram_is_contact(page, launch.user.id) else None
 
 
 async def _refused(
-    request: web.Request, token: str, error: WorkflowError, problem: Problem
+    request: web.Request,
+    token: str,
+    error: WorkflowError,
+    *,
+    where: str,
+    typed_name: str = "",
+    reason: str = "",
 ) -> web.Response:
-    """The page again, with the reason beside the form that was refused."""
+    """The page again, with the reason — in the reader's language — beside the form that
+    was refused, and what they typed kept."""
     page = await _open(request, token)
+    told = sentence(error.told(party_language(request, page)))
+    problem = Problem(where, told, typed_name=typed_name, reason=reason)
     return _page(request, token, page, problem=problem, status=page_for(error).status)
+
+
+def party_language(request: web.Request, page: PartyPage) -> str:
+    """The language of a party's pages: the one chosen on a page, else the language of
+    whoever decides through the link (the recipient's, or the one the party was given),
+    else the browser's wish, else English."""
+    reader = page.contact.language if page.contact is not None else page.party.language
+    return page_language(request, known=reader)
 
 
 def _page(
@@ -346,6 +366,7 @@ def _page(
     base = _page_url(request, token)
     settings = request.app[SIGNING]
     now = request.app[ENV].clock.now()
+    lang = party_language(request, page)
     sign_request = page.request
     expired = sign_request.expires_at is not None and sign_request.expires_at <= now
     status_key = "expired" if expired and sign_request.status == PENDING else sign_request.status
@@ -355,25 +376,32 @@ def _page(
     if problem is not None and problem.where not in forms:
         problem = replace(problem, where="page")
     opened = set(page.party.opened_documents)
-    reader = page.contact.language if page.contact is not None else page.party.language
+    cannot_send = identity.cannot_send(page)
     return render(
         request,
         "sign.html",
         status=status,
-        lang=page_language(request, known=reader),
+        lang=lang,
+        # The switcher's "?lang=" links lead back to the page itself only from a GET: a
+        # page answering a POST is at the form's address.
+        switcher=request.method in ("GET", "HEAD"),
         headers=SIGN_HEADERS,
         page=page,
         organization=page.organization,
         sign_request=sign_request,
+        request_title=title_for_parties(sign_request, page.state.documents),
         party=page.party,
         decision=page.decision,
-        status_label=STATUS_LABELS.get(status_key, status_key.capitalize()),
+        status_label=_status_label(lang, status_key, may_decide=may_decide),
         status_key=status_key,
-        role_label=ROLE_LABELS.get(page.party.role, page.party.role),
         may_decide=may_decide,
         needs_code=needs_code,
-        cannot_send=identity.cannot_send(page),
-        channel_label=CHANNEL_LABELS.get(page.code_channel or "", "channel"),
+        cannot_send=texts.text(
+            lang, "signing.refusal.cannot_send", escape=False, org=page.organization.name
+        )
+        if cannot_send
+        else None,
+        code_channel=page.code_channel,
         documents=[
             DocumentItem(
                 document=d,
@@ -387,8 +415,8 @@ def _page(
         parties=[
             PartyRow(
                 name=p.name,
-                role=ROLE_LABELS.get(p.role, p.role),
-                outcome=_outcome(page, p.id),
+                role=p.role,
+                outcome=_outcome(page, p.id, lang=lang),
                 is_you=p.id == page.party.id,
             )
             for p in page.state.parties
@@ -399,9 +427,15 @@ def _page(
         problem=problem,
         notice=notice,
         code_notice=code_notice,
-        sentence=sentence,
         now=now,
     )
+
+
+def _status_label(lang: str, status_key: str, *, may_decide: bool) -> str:
+    """Where the request stands, as its party would put it."""
+    if status_key == PENDING:
+        status_key = "yours" if may_decide else "others"
+    return texts.text(lang, f"signing.state.{status_key}", escape=False)
 
 
 @dataclass(frozen=True)
@@ -418,22 +452,22 @@ class DocumentItem:
 class PartyRow:
     name: str
     role: str
+    """``signer``, ``approver`` or ``viewer``."""
     outcome: str
     is_you: bool
 
 
-def _outcome(page: PartyPage, party_id: int | None) -> str:
+def _outcome(page: PartyPage, party_id: int | None, *, lang: str) -> str:
     decision = page.state.decisions.get(party_id) if party_id is not None else None
     if decision is not None:
-        return f"{decision.decision} {_day(decision.decided_at)}"
+        when = texts.when(decision.decided_at, lang)
+        return texts.text(lang, f"signing.party.{decision.decision}", escape=False, when=when)
     party = next(p for p in page.state.parties if p.id == party_id)
     if party.role == "viewer":
-        return "receives a copy"
-    return "has not decided yet" if page.request.status == PENDING else "did not decide"
-
-
-def _day(value: datetime) -> str:
-    return f"on {value.day} {value:%B %Y}"
+        key = "copy"
+    else:
+        key = "waiting" if page.request.status == PENDING else "missed"
+    return texts.text(lang, f"signing.party.{key}", escape=False)
 
 
 def sentence(text: str) -> str:

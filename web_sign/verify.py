@@ -5,11 +5,13 @@ The upload is read part by part and refused with 413 as soon as it passes the
 installation's upload limit. The form carries the signing pages' form token, keyed here
 by a random value in a cookie of this page (double submit), so another site cannot post
 to it in a visitor's name. Without a seal to check against (it could not be loaded),
-the page says verification is unavailable.
+the page says verification is unavailable. Every page speaks the visitor's language; the
+verdict names a request by its title, never by staff's reference.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import re
 import secrets
@@ -20,9 +22,10 @@ from typing import Any
 from aiohttp import BodyPartReader, MultipartReader, web
 from asn1crypto import x509 as asn1_x509
 
-from web_sign.pages import human_size, render
+from web_sign.pages import page_language, render
 from web_sign.security import form_token
 from web_sign.state import ENV, SETTINGS, SIGNING
+from workflows.signing.completion import AUTH_LEVELS
 from workflows.signing.verification import check_sealed
 
 COOKIE = "inkpost_verify"
@@ -33,15 +36,11 @@ FORM_OVERHEAD = 64 * 1024
 CHUNK = 64 * 1024
 MAX_FILENAME = 200
 _NONCE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+NO_FILE = "verify.problem.no_file"
+UNREADABLE = "verify.problem.unreadable"
+TOO_LARGE = "verify.problem.too_large"
+NOT_THIS_FORM = "verify.problem.token"
 
-HEADLINES = {
-    "sealed_and_matching": "The seal is intact and matches a completed request",
-    "intact_but_unknown": "The seal is intact, but no request here matches",
-    "modified": "This file was changed after it was sealed",
-    "not_sealed": "This PDF carries no seal",
-    "not_ours": "This PDF was not sealed by this installation",
-    "not_a_pdf": "This file is not a PDF that can be checked",
-}
 TONES = {
     "sealed_and_matching": "good",
     "intact_but_unknown": "caution",
@@ -50,6 +49,11 @@ TONES = {
     "not_ours": "caution",
     "not_a_pdf": "bad",
 }
+AUTH_KEYS = {said: f"verify.auth.{level.replace(':', '_')}" for level, said in AUTH_LEVELS.items()}
+"""How a decider was identified, as the seal and the certificate say it in English, to the
+catalogue key a page says it with."""
+SEAL_TIME = "%Y-%m-%d %H:%M:%S UTC"
+"""A decision time as a seal signature's reason prints it."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,13 @@ class Upload:
 
 
 class UploadRefused(Exception):
-    """The form could not be taken: its status and what to tell the visitor."""
+    """The form could not be taken: its status and what to tell the visitor (a key of
+    the catalogues, ``verify.problem.*``)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, says: str) -> None:
+        super().__init__(says)
         self.status = status
+        self.says = says
 
 
 def add_routes(app: web.Application, *, trust: Sequence[asn1_x509.Certificate] | None) -> None:
@@ -100,47 +106,60 @@ async def verify_upload(request: web.Request) -> web.Response:
         upload = await read_upload(request, limit=limit)
         _check_token(request, upload.csrf)
         if not upload.data:
-            raise UploadRefused(400, "Choose a PDF file to check.")
+            raise UploadRefused(400, NO_FILE)
     except UploadRefused as refused:
-        return _form(request, problem=str(refused), status=refused.status)
+        return _form(request, problem=refused.says, status=refused.status)
     verdict = await check_sealed(request.app[ENV], upload.data, trusted=trust)
     return _page(
         request,
         "verify_result.html",
         verdict=verdict,
-        headline=HEADLINES[verdict.state],
         tone=TONES[verdict.state],
         filename=upload.filename,
-        size=human_size(verdict.size),
+        decided_at=decided_at,
+        auth_key=auth_key,
     )
+
+
+def decided_at(printed: str | None) -> dt.datetime | None:
+    """The moment a seal signature's reason prints (``2026-11-23 12:00:00 UTC``), for the
+    page to write in its reader's way; None when it is not in that form."""
+    try:
+        return dt.datetime.strptime(printed or "", SEAL_TIME).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def auth_key(said: str | None) -> str | None:
+    """The catalogue key of how a decider was identified; None for wording of another
+    installation, which the page repeats as it is."""
+    return AUTH_KEYS.get(said or "")
 
 
 async def read_upload(request: web.Request, *, limit: int) -> Upload:
     """The form's token and file, read in chunks: past ``limit`` bytes of file (or a
     declared length that cannot fit) the upload is refused before more is read."""
-    too_large = UploadRefused(
-        413, f"This file is too large: files up to {human_size(limit)} can be checked here."
-    )
+    too_large = UploadRefused(413, TOO_LARGE)
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise too_large
     if request.content_type != "multipart/form-data":
-        raise UploadRefused(400, "Choose a PDF file to check.")
+        raise UploadRefused(400, NO_FILE)
     csrf, filename, data = "", "", b""
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if isinstance(part, MultipartReader):
-                raise UploadRefused(400, "The upload could not be read. Please try again.")
+                raise UploadRefused(400, UNREADABLE)
             if part.name == "pdf" and part.filename is not None:
                 filename = part.filename[:MAX_FILENAME]
                 data = await _read_part(part, limit=limit, refusal=too_large)
             else:
-                refusal = UploadRefused(400, "The upload could not be read. Please try again.")
+                refusal = UploadRefused(400, UNREADABLE)
                 value = await _read_part(part, limit=FIELD_LIMIT, refusal=refusal)
                 if part.name == "csrf":
                     csrf = value.decode("ascii", "replace")
     except (ValueError, AssertionError, UnicodeError) as error:
-        raise UploadRefused(400, "The upload could not be read. Please try again.") from error
+        raise UploadRefused(400, UNREADABLE) from error
     return Upload(csrf=csrf, filename=filename, data=data)
 
 
@@ -158,11 +177,7 @@ def _check_token(request: web.Request, posted: str) -> None:
     nonce = _nonce(request)
     expected = _token(request, nonce) if nonce else ""
     if not expected or not hmac.compare_digest(posted.encode(), expected.encode()):
-        raise UploadRefused(
-            403,
-            "This form has expired or did not come from this page. Choose the file again "
-            "(your browser must accept this site's cookie).",
-        )
+        raise UploadRefused(403, NOT_THIS_FORM)
 
 
 def _form(request: web.Request, *, problem: str | None = None, status: int = 200) -> web.Response:
@@ -174,16 +189,18 @@ def _form(request: web.Request, *, problem: str | None = None, status: int = 200
 def _page(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
-    """A page with the upload form, its token and the cookie that token is bound to."""
+    """A page with the upload form, its token and the cookie that token is bound to, in
+    the visitor's language."""
     nonce = _nonce(request) or secrets.token_urlsafe(32)
     limit = request.app[ENV].limits.max_upload_bytes
     response = render(
         request,
         template,
         status=status,
+        lang=page_language(request),
         csrf=_token(request, nonce),
         action=f"{request.app[SETTINGS].url_prefix}/verify",
-        limit=human_size(limit),
+        limit=limit,
         **context,
     )
     settings = request.app[SETTINGS]

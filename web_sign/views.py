@@ -42,7 +42,7 @@ async def document_page(request: web.Request) -> web.Response:
     return render(
         request,
         "document.html",
-        lang=page_language(request, known=reader),
+        lang=page_language(request, known=reader, default=found.organization.default_language),
         document=document,
         organization=found.organization,
         recipient=found.recipient,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -191,11 +191,22 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
 
 @dataclass(frozen=True)
 class ChainReport:
+    """What walking a chain found. ``first_bad_seq`` is the first event that does not
+    match (None when the problem is a checkpoint's, not an event's); ``expected`` and
+    ``found`` are the hashes a checkpoint holds and the chain has at that event (``found``
+    None when the chain ends before it)."""
+
     org_id: int
     events: int
     ok: bool
     first_bad_seq: int | None = None
     problem: str | None = None
+    checkpoints: int = 0
+    """How many checkpoints on the durable medium the chain was checked against."""
+    anchored: int | None = None
+    """The event the last of them covers."""
+    expected: str | None = None
+    found: str | None = None
 
 
 async def verify_chain(env: Env, *, org_id: int, batch: int = 2000) -> ChainReport:
@@ -265,3 +276,34 @@ async def document_history(env: Env, *, org_id: int, document_id: int) -> Sequen
                 .order_by(col(AuditEvent.seq))
             )
         ).all()
+
+
+async def hash_at(session: AsyncSession, *, org_id: int, seq: int) -> str | None:
+    """The stored hash of event ``seq`` of the organisation's chain; None if there is none."""
+    found = await session.exec(
+        select(AuditEvent.hash).where(AuditEvent.org_id == org_id, AuditEvent.seq == seq)
+    )
+    return found.first()
+
+
+async def chain_in_batches(
+    env: Env, *, org_id: int, batch: int = 2000
+) -> AsyncIterator[Sequence[AuditEvent]]:
+    """The organisation's events as stored, in chain order, ``batch`` at a time."""
+    env.require_every_client(to="read the whole history")
+    after = 0
+    while True:
+        async with env.reads() as session:
+            rows = (
+                await session.exec(
+                    select(AuditEvent)
+                    .where(AuditEvent.org_id == org_id, AuditEvent.seq > after)
+                    .order_by(col(AuditEvent.seq))
+                    .limit(batch)
+                )
+            ).all()
+        if rows:
+            yield rows
+            after = rows[-1].seq
+        if len(rows) < batch:
+            return

@@ -3,11 +3,76 @@ status or a CLI exit code."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import texts
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A value of a refusal that is written for its reader: told in their language when
+    the refusal is (`Size`, `Phrase`, `When`)."""
+
+    def told(self, language: str | None) -> str: ...
+
+
+@dataclass(frozen=True)
+class Size:
+    """A number of bytes, as the reader's locale writes a file's size ('1,5 МБ')."""
+
+    bytes: int
+
+    def told(self, language: str | None) -> str:
+        return texts.size(self.bytes, language)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Another message of the catalogues, in the reader's language (a kind of file)."""
+
+    key: str
+
+    def told(self, language: str | None) -> str:
+        return texts.text(language, self.key, escape=False)
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment, as the reader's locale writes it ('1 grudnia 2026, 12:00 UTC')."""
+
+    at: datetime
+
+    def told(self, language: str | None) -> str:
+        return texts.when(self.at, language)
 
 
 class WorkflowError(Exception):
-    """Base: the message is meant for the person who asked."""
+    """Base: the message is meant for the person who asked.
+
+    The message is English, for staff and logs. An error a client may meet also names a
+    catalogue key (``says``) with the ``values`` it fills in, so that pages and chats can
+    tell the client the same reason in their own language. A value that depends on the
+    language — a size, a phrase — is given raw, as a `Readable` (``limit=Size(n)``), and
+    is written out only when the refusal is told.
+    """
+
+    def __init__(self, message: str, *, says: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.says = says
+        self.values = values
+
+    def told(self, language: str | None) -> str:
+        """The reason in ``language`` when the error names one, else the English message
+        (plain text: the caller escapes it for where it goes)."""
+        if self.says is None:
+            return str(self)
+        values = {
+            name: value.told(language) if isinstance(value, Readable) else value
+            for name, value in self.values.items()
+        }
+        return texts.text(language, self.says, escape=False, **values)
 
 
 class NotFound(WorkflowError):

@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 import pypdfium2
 import pypdfium2.raw
 
-from workflows.errors import InvalidInput
+from workflows.errors import InvalidInput, Phrase
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -39,7 +39,7 @@ KINDS = {
     ODT: "an OpenDocument text (ODT)",
     TXT: "plain text",
 }
-"""Each accepted type as a person names it."""
+"""Each accepted type as a person names it (in English; `kind_of` in the reader's words)."""
 NAMED_AS = {**{ext: kind for kind, ext in EXTENSIONS.items()}, ".jpeg": JPEG}
 """The type a file name's extension promises."""
 TEXT_SAMPLE = 1024 * 1024
@@ -72,7 +72,9 @@ def sniff(path: Path) -> str:
         return _sniff_zip(path)
     if _looks_like_text(path):
         return TXT
-    raise InvalidInput(f"this kind of file is not accepted; send {ACCEPTED}")
+    raise InvalidInput(
+        f"this kind of file is not accepted; send {ACCEPTED}", says="refusal.file.kind"
+    )
 
 
 def check_name(filename: str, media_type: str) -> None:
@@ -83,8 +85,17 @@ def check_name(filename: str, media_type: str) -> None:
     if promised is not None and promised != media_type:
         raise InvalidInput(
             f"'{filename}' is named as {KINDS[promised]} but its content is "
-            f"{KINDS[media_type]}: rename it or send the right file"
+            f"{KINDS[media_type]}: rename it or send the right file",
+            says="refusal.file.misnamed",
+            filename=filename,
+            named=kind_of(promised),
+            actual=kind_of(media_type),
         )
+
+
+def kind_of(media_type: str) -> Phrase:
+    """An accepted type as the reader's language names it ('a PNG image', 'obraz PNG')."""
+    return Phrase(f"refusal.kind.{EXTENSIONS[media_type].lstrip('.')}")
 
 
 def _sniff_zip(path: Path) -> str:
@@ -99,8 +110,10 @@ def _sniff_zip(path: Path) -> str:
                 if "xl/workbook.xml" in names:
                     return XLSX
     except (zipfile.BadZipFile, OSError, KeyError) as e:
-        raise InvalidInput("the file looks like an office document but is damaged") from e
-    raise InvalidInput(f"ZIP archives are not accepted; send {ACCEPTED}")
+        raise InvalidInput(
+            "the file looks like an office document but is damaged", says="refusal.file.office"
+        ) from e
+    raise InvalidInput(f"ZIP archives are not accepted; send {ACCEPTED}", says="refusal.file.zip")
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -125,9 +138,14 @@ def inspect_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
     also a ZIP archive (a polyglot, which a reader would open as something else). What it
     holds that runs by itself is found and named, not refused: that is the caller's call."""
     if not _has_end_marker(path):
-        raise InvalidInput("the PDF is truncated: it has no end-of-file marker")
+        raise InvalidInput(
+            "the PDF is truncated: it has no end-of-file marker", says="refusal.pdf.truncated"
+        )
     if zipfile.is_zipfile(path):
-        raise InvalidInput("the file is a PDF and a ZIP archive at once; send the PDF on its own")
+        raise InvalidInput(
+            "the file is a PDF and a ZIP archive at once; send the PDF on its own",
+            says="refusal.pdf.polyglot",
+        )
     with PDFIUM_LOCK:
         facts = _read_pdf(path, max_text_chars=max_text_chars)
     return PdfFacts(facts.pages, facts.text, active=tuple(active_content(path)))
@@ -138,12 +156,17 @@ def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
         pdf = pypdfium2.PdfDocument(path)
     except pypdfium2.PdfiumError as e:
         if "password" in str(e).lower():
-            raise InvalidInput("the PDF is password-protected; send it without a password") from e
-        raise InvalidInput("the PDF cannot be opened: it is damaged") from e
+            raise InvalidInput(
+                "the PDF is password-protected; send it without a password",
+                says="refusal.pdf.password",
+            ) from e
+        raise InvalidInput(
+            "the PDF cannot be opened: it is damaged", says="refusal.pdf.damaged"
+        ) from e
     try:
         pages = len(pdf)
         if pages == 0:
-            raise InvalidInput("the PDF has no pages")
+            raise InvalidInput("the PDF has no pages", says="refusal.pdf.no_pages")
         parts: list[str] = []
         total = 0
         for index in range(pages):
@@ -156,7 +179,11 @@ def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
                 textpage.close()
                 page.close()
             except Exception as e:  # whatever a damaged page makes the reader raise
-                raise InvalidInput(f"the PDF cannot be read: page {index + 1} is damaged") from e
+                raise InvalidInput(
+                    f"the PDF cannot be read: page {index + 1} is damaged",
+                    says="refusal.pdf.page",
+                    page=index + 1,
+                ) from e
             parts.append(chunk)
             total += len(chunk)
         text = "\n".join(parts).replace("\x00", "")
@@ -172,7 +199,9 @@ def pdf_is_encrypted(path: Path) -> bool:
         try:
             pdf = pypdfium2.PdfDocument(path)
         except pypdfium2.PdfiumError as e:
-            raise InvalidInput("the PDF cannot be opened: it is damaged") from e
+            raise InvalidInput(
+                "the PDF cannot be opened: it is damaged", says="refusal.pdf.damaged"
+            ) from e
         try:
             return bool(pypdfium2.raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1)
         finally:
@@ -215,7 +244,8 @@ def active_content(path: Path) -> list[str]:
             return _walk(reader.trailer_view)
     except (PdfReadError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise InvalidInput(
-            "the PDF cannot be read: its structure is damaged; save it as PDF again and send that"
+            "the PDF cannot be read: its structure is damaged; save it as PDF again and send that",
+            says="refusal.pdf.structure",
         ) from e
 
 
@@ -233,7 +263,9 @@ def _walk(trailer: object) -> list[str]:
                 continue
             seen.add(key)
             if len(seen) > MAX_OBJECTS:
-                raise InvalidInput("the PDF holds too many objects to be checked")
+                raise InvalidInput(
+                    "the PDF holds too many objects to be checked", says="refusal.pdf.objects"
+                )
             item = item.get_object()
         if isinstance(item, generic.ArrayObject):
             todo.extend(item)

@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.i18n import FALLBACK, LANGUAGES, text
+from bot.telegram import messages
 from bot.telegram.handlers import RecipientBot
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.telegram.sender import TelegramSender
@@ -88,6 +89,18 @@ async def set_command_menus(bot: Bot) -> None:
             return
 
 
+async def set_menu_button(bot: Bot, public_url: str) -> None:
+    """Every chat's menu button, until a chat is given its own: the portal as a Mini App
+    when the installation is served over HTTPS, else the list of commands. A nicety: a
+    failure is only logged."""
+    try:
+        await bot.set_chat_menu_button(
+            menu_button=messages.portal_menu_button(public_url, FALLBACK)
+        )
+    except TelegramError as e:
+        log.warning("could not set the menu button: %s", type(e).__name__)
+
+
 async def _log_error(update: object, context: object) -> None:
     error = getattr(context, "error", None)
     log.error("telegram update failed: %s", type(error).__name__, exc_info=error)
@@ -118,6 +131,7 @@ async def running(application: Application, config: TelegramConfig) -> AsyncIter
     """Start the bot: long polling, or tell Telegram where the webhook is; stop it after."""
     await application.initialize()
     await set_command_menus(application.bot)
+    await set_menu_button(application.bot, config.public_url)
     await application.start()
     try:
         if config.webhook_secret:

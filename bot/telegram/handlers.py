@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from telegram import Document as TelegramDocument
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MenuButtonDefault, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -24,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+import texts
 from bot.errors import DeliveryError
 from bot.i18n import LANGUAGES, text
 from bot.telegram import messages
@@ -126,6 +128,19 @@ class RecipientBot:
             text(language, key, escape=True, **values), parse_mode=ParseMode.HTML
         )
 
+    async def _menu_button(self, context: Context, chat_id: int, language: str | None) -> None:
+        """The chat's menu button: the portal in ``language`` for a linked chat, the
+        bot's default for a chat linked to nobody. A nicety: a failure is only logged."""
+        button = (
+            messages.portal_menu_button(self.public_url, language)
+            if language is not None
+            else MenuButtonDefault()
+        )
+        try:
+            await context.bot.set_chat_menu_button(chat_id=chat_id, menu_button=button)
+        except TelegramError as e:
+            log.warning("could not set a chat's menu button: %s", type(e).__name__)
+
     # -- linking ----------------------------------------------------------------------
 
     async def start(self, update: Update, context: Context) -> None:
@@ -140,6 +155,7 @@ class RecipientBot:
             username=user.username if user else None,
         )
         linked = await linking.redeem_invite(self.env, code=context.args[0], chat=identity)
+        await self._menu_button(context, chat.id, linked.recipient.language)
         await chat.send_message(
             text(
                 linked.recipient.language,
@@ -155,6 +171,8 @@ class RecipientBot:
         assert chat is not None
         language = await self._language(update)
         unlinked = await linking.unlink_chat(self.env, chat_id=chat.id)
+        if unlinked:
+            await self._menu_button(context, chat.id, None)
         await chat.send_message(text(language, "stop.done" if unlinked else "stop.nothing"))
 
     # -- documents --------------------------------------------------------------------
@@ -182,7 +200,11 @@ class RecipientBot:
             self.env, chat_id=chat.id, page=page, per_page=PER_PAGE, only_mine=only_mine
         )
         body, keyboard = messages.inbox_page(
-            listing, language=language, only_mine=only_mine, per_page=PER_PAGE
+            listing,
+            language=language,
+            only_mine=only_mine,
+            per_page=PER_PAGE,
+            app=messages.portal_app(self.public_url),
         )
         if edit is not None:
             await edit.edit_text(body, parse_mode=ParseMode.HTML, reply_markup=keyboard)
@@ -266,7 +288,8 @@ class RecipientBot:
     # -- returning documents ----------------------------------------------------------
 
     async def send_prompt(self, update: Update, context: Context) -> None:
-        await self._say(update, "send.prompt", limit=self.max_upload_bytes // (1024 * 1024))
+        language = await self._language(update)
+        await self._say(update, "send.prompt", limit=texts.size(self.max_upload_bytes, language))
 
     async def not_a_file(self, update: Update, context: Context) -> None:
         await self._say(update, "send.not_a_file")
@@ -302,9 +325,9 @@ class RecipientBot:
         document = message.document
         assert chat is not None and document is not None
         language = await self._language(update)
-        limit_mb = self.max_upload_bytes // (1024 * 1024)
-        if (document.file_size or 0) > min(self.max_upload_bytes, BOT_DOWNLOAD_LIMIT):
-            await self._say(update, "send.too_big", limit=min(limit_mb, BOT_DOWNLOAD_LIMIT >> 20))
+        limit = min(self.max_upload_bytes, BOT_DOWNLOAD_LIMIT)
+        if (document.file_size or 0) > limit:
+            await self._say(update, "send.too_big", limit=texts.size(limit, language))
             return
         stored = await inbox.return_document(
             self.env,
@@ -356,6 +379,7 @@ class RecipientBot:
         assert query is not None and query.data is not None and chat is not None
         code = query.data.split(":")[1]
         await inbox.set_language(self.env, chat_id=chat.id, language=code)
+        await self._menu_button(context, chat.id, code)
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(text(code, "language.set"))
@@ -377,8 +401,13 @@ class RecipientBot:
         query = update.callback_query
         chat = update.effective_chat
         assert query is not None and query.data is not None and chat is not None
-        _, index, enabled = query.data.split(":")
-        kind = NOTIFICATION_KINDS[int(index)]
+        try:
+            _, index, enabled = query.data.split(":")
+            kind = NOTIFICATION_KINDS[int(index)]
+        except (ValueError, IndexError):
+            # Not a button this bot made: nothing to change.
+            await query.answer(text(await self._language(update), "error.generic", escape=False))
+            return
         people = await inbox.set_notification(
             self.env, chat_id=chat.id, kind=kind, enabled=enabled == "1"
         )

@@ -3,14 +3,20 @@ ids only and always fits Telegram's 64 bytes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButton,
+    MenuButtonCommands,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
-
-from bot import sign_texts
-from bot.i18n import LANGUAGES, catalogue, text
+from bot import cabinet_texts, sign_texts
+from bot.i18n import LANGUAGES, catalogue, text, when
 from bot.sign_texts import SignLinks
 from workflows.outbox.kinds import Kind
+from workflows.sharing.cabinet_notices import CabinetNotice
 from workflows.sharing.inbox import NOTIFICATION_KINDS, InboxPage
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing.party_notices import SignNotice
@@ -26,10 +32,6 @@ APPROVE = "sa"
 REJECT = "sr"
 
 
-def when(value: datetime) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC"
-
-
 def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboardMarkup]:
     """A document shared with the recipient or, closer to its end, the reminder to open it,
     with the buttons to open and download it."""
@@ -40,7 +42,7 @@ def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboard
             "remind.availability",
             org=notice.organization.name,
             title=notice.document.title,
-            until=when(notice.available_until),
+            until=when(notice.available_until, lang, organization=notice.organization),
         )
         return reminder, _share_buttons(notice, link)
     lines = [
@@ -53,7 +55,8 @@ def share_notice(notice: ShareNotice, *, link: str) -> tuple[str, InlineKeyboard
         )
     ]
     if notice.available_until:
-        lines.append(text(lang, "notice.until", until=when(notice.available_until)))
+        until = when(notice.available_until, lang, organization=notice.organization)
+        lines.append(text(lang, "notice.until", until=until))
     if notice.shared_by:
         lines.append(text(lang, "notice.from", staff=notice.shared_by))
     if notice.share.message:
@@ -77,22 +80,38 @@ def _share_buttons(notice: ShareNotice, link: str) -> InlineKeyboardMarkup:
 
 def access_notice(notice: AccessNotice) -> str:
     """'Your access ends soon': words only, there is nothing to press."""
+    lang = notice.recipient.language
     return text(
-        notice.recipient.language,
+        lang,
         "remind.access_ending",
         org=notice.organization.name,
-        until=when(notice.expires_at),
+        until=when(notice.expires_at, lang, organization=notice.organization),
     )
+
+
+def cabinet_notice(
+    notice: CabinetNotice, *, link: str | None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """News of the recipient's shared cabinet; for a colleague's new document, the button
+    that opens it (``link``) when the recipient may open it."""
+    body = cabinet_texts.chat_message(notice)
+    if link is None:
+        return body, None
+    label = text(notice.recipient.language, "button.open", escape=False)
+    return body, InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]])
 
 
 def inbox_page(
-    page: InboxPage, *, language: str, only_mine: bool, per_page: int
+    page: InboxPage, *, language: str, only_mine: bool, per_page: int, app: str | None = None
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """A page of the chat's documents; with ``app``, a last button opens the whole portal
+    as a Mini App."""
     header = (
         "documents.header_cabinet" if page.shared_cabinet and not only_mine else "documents.header"
     )
+    portal = [[_portal_button(language, app)]] if app else []
     if not page.items:
-        return text(language, "documents.empty"), InlineKeyboardMarkup([])
+        return text(language, "documents.empty"), InlineKeyboardMarkup(portal)
     lines = [text(language, header, page=page.page, pages=page.pages)]
     rows: list[list[InlineKeyboardButton]] = []
     for number, item in enumerate(page.items, start=1 + (page.page - 1) * per_page):
@@ -150,7 +169,27 @@ def inbox_page(
                 )
             ]
         )
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return "\n".join(lines), InlineKeyboardMarkup(rows + portal)
+
+
+def portal_app(public_url: str) -> str | None:
+    """The portal as a Mini App: only when served over HTTPS, where Telegram opens them."""
+    base = public_url.rstrip("/")
+    return f"{base}/me/telegram" if base.startswith("https://") else None
+
+
+def portal_menu_button(public_url: str, language: str) -> MenuButton:
+    """The chat's menu button: the portal, else the list of commands."""
+    app = portal_app(public_url)
+    if app is None:
+        return MenuButtonCommands()
+    return MenuButtonWebApp(text(language, "portal.telegram.button", escape=False), WebAppInfo(app))
+
+
+def _portal_button(language: str, app: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text(language, "portal.telegram.button", escape=False), web_app=WebAppInfo(url=app)
+    )
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

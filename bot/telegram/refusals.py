@@ -67,7 +67,7 @@ def refusal(language: str, error: WorkflowError, refusals: Refusals, *, escape: 
     key: Key = next((k for kind, k in refusals.items() if isinstance(error, kind)), REFUSED)
     if callable(key):
         key = key(error)
-    return text(language, key, escape=escape, reason=str(error))
+    return text(language, key, escape=escape, reason=error.told(language))
 
 
 def refusing(callback: Callback, refusals: Refusals, *, language: Language) -> Callback:

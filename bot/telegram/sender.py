@@ -26,6 +26,7 @@ from workflows import platform
 from workflows.context import Env
 from workflows.outbox.kinds import Kind, Via
 from workflows.portal.sessions import SignInLink
+from workflows.sharing.cabinet_notices import CabinetNotice
 from workflows.sharing.notices import AccessNotice, ShareNotice
 from workflows.signing.party_notices import SignNotice
 
@@ -84,6 +85,20 @@ class TelegramSender:
         body = messages.access_notice(notice)
         sent = await call(
             lambda: self.bot.send_message(chat_id=chat_id, text=body, parse_mode=ParseMode.HTML)
+        )
+        return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
+
+    async def send_cabinet_notice(
+        self, notice: CabinetNotice, *, link: str | None
+    ) -> dict[str, str]:
+        chat_id = notice.recipient.telegram_chat_id
+        if chat_id is None:
+            raise Unreachable("the recipient has no linked chat")
+        body, keyboard = messages.cabinet_notice(notice, link=link)
+        sent = await call(
+            lambda: self.bot.send_message(
+                chat_id=chat_id, text=body, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
         )
         return {"chat_id": str(chat_id), "message_id": str(sent.message_id)}
 

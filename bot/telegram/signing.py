@@ -2,7 +2,7 @@
 
 Approve decides at once: the press itself proves who pressed, as Telegram vouches for the
 user. Reject asks for the reason as a reply; the prompt carries, as the link on the
-request's reference, the party's page link it was minted for, so the reply names its
+request's title, the party's page link it was minted for, so the reply names its
 party with no state kept anywhere else. Callback data holds only the party id.
 """
 
@@ -33,7 +33,7 @@ from bot.i18n import text
 from bot.telegram import messages
 from bot.telegram.refusals import DECISION, refusing
 from workflows.context import Env
-from workflows.signing import deciding, party_notices, party_page
+from workflows.signing import deciding, party_notices, party_page, requests
 from workflows.signing.deciding import Decision
 from workflows.signing.party_page import PartyPage
 
@@ -108,7 +108,7 @@ class SigningButtons:
             Decision(kind="approve", telegram_user_id=user.id, needs_review=False),
             actor=party_page.party_actor(found, ip=None, user_agent=USER_AGENT),
         )
-        done = text(language, "sign.approved", escape=False, ref=found.request.ref)
+        done = text(language, "sign.approved", escape=False, title=_title(found))
         await query.answer(done)
         if isinstance(query.message, Message):
             await _drop_decision_buttons(query.message)
@@ -125,9 +125,9 @@ class SigningButtons:
             return
         await query.answer()
         url = html.escape(f"{self.page_prefix}{token}{DECLINE_ANCHOR}")
-        reference = f'<a href="{url}">{html.escape(found.request.ref)}</a>'
+        named = f'<a href="{url}">{html.escape(_title(found))}</a>'
         await chat.send_message(
-            text(language, "sign.reason_prompt", escape=False, ref=reference),
+            text(language, "sign.reason_prompt", escape=False, title=named),
             parse_mode=ParseMode.HTML,
             reply_markup=ForceReply(
                 selective=True,
@@ -161,9 +161,7 @@ class SigningButtons:
             ),
             actor=party_page.party_actor(found, ip=None, user_agent=USER_AGENT),
         )
-        await message.reply_text(
-            text(language, "sign.declined", escape=False, ref=found.request.ref)
-        )
+        await message.reply_text(text(language, "sign.declined", escape=False, title=_title(found)))
 
     async def _page(self, update: Update, party_id: int) -> tuple[str, PartyPage]:
         """The pressing person's link to the party's page, and the page."""
@@ -173,6 +171,11 @@ class SigningButtons:
             self.env, party_id=party_id, chat_id=chat.id, telegram_user_id=user.id
         )
         return token, await party_page.open_page(self.env, token)
+
+
+def _title(page: PartyPage) -> str:
+    """The request as its party knows it: by its title, never by a staff reference."""
+    return requests.title_for_parties(page.request, page.state.documents)
 
 
 def _not_now(page: PartyPage, *, wanted: str, language: str) -> str | None:

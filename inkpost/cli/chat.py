@@ -50,19 +50,34 @@ async def bot_username(settings: Settings) -> str:
 
 
 def invite(ctx: typer.Context, recipient: RecipientArg, as_json: JsonOption = False) -> None:
-    """Make a single-use Telegram invitation (valid 7 days) and print its link."""
+    """Invite a recipient: by mail when they have an address and a mail server is set up
+    (a one-time link to their portal, and one to link Telegram where it is set up), else a
+    single-use Telegram link printed here to hand over. Each works for 7 days; inviting
+    again sends a fresh invitation, at most once a minute."""
     settings = settings_of(ctx)
 
+    async def bot_name() -> str:
+        return await bot_username(settings)
+
     async def work(scope: OrgScope) -> dict[str, Any]:
-        username = await bot_username(settings)
         recipient_id = await named(scope, "recipient", recipient)
-        made = await linking.create_invite(
-            scope.env, org_id=scope.org_id, actor=scope.actor, recipient_id=recipient_id
+        made = await linking.invite_recipient(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            recipient_id=recipient_id,
+            bot_name=bot_name if settings.telegram_token is not None else None,
         )
+        not_mailed = made.not_mailed
+        if not_mailed is not None and "email" not in scope.env.reach:
+            not_mailed += " (set INKPOST_SMTP_URL)"
         return {
             "recipient_id": recipient_id,
             "name": made.recipient.name,
-            "link": f"https://t.me/{username}?start={made.code}",
+            "mailed_to": made.mailed_to,
+            "not_mailed": not_mailed,
+            "telegram": settings.telegram_token is not None,
+            "link": f"https://t.me/{made.bot}?start={made.code}" if made.code else None,
             "expires_at": made.expires_at,
         }
 
@@ -70,6 +85,15 @@ def invite(ctx: typer.Context, recipient: RecipientArg, as_json: JsonOption = Fa
     if as_json:
         show_record(result, title="Invitation", as_json=True)
         return
+    if result["mailed_to"]:
+        links = "their portal and Telegram" if result["telegram"] else "their portal"
+        say(
+            f"Invitation for {result['name']} is on its way to {result['mailed_to']}, with "
+            f"one-time links to {links}, each valid for {linking.INVITE_LIFETIME.days} days "
+            "from when it goes out."
+        )
+        return
+    say(f"No mail was sent: {result['not_mailed']}.")
     say(f"Invitation for {result['name']} (valid until {result['expires_at']:%Y-%m-%d %H:%M} UTC):")
     say(result["link"])
 

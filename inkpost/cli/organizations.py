@@ -33,6 +33,24 @@ SlackChannelOption = Annotated[
         show_default=False,
     ),
 ]
+ContactEmailOption = Annotated[
+    str | None,
+    typer.Option(
+        "--contact-email",
+        help="Address clients may write to, shown on the pages that tell them something "
+        "went wrong; '' removes it.",
+        show_default=False,
+    ),
+]
+ContactPhoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--contact-phone",
+        help="Number clients may call (digits, spaces, +, -, ( and )), shown beside the "
+        "address; '' removes it.",
+        show_default=False,
+    ),
+]
 ORG_COLUMNS = (
     Column("id", "Id", "right"),
     Column("slug", "Slug"),
@@ -41,6 +59,8 @@ ORG_COLUMNS = (
     Column("slack_channel", "Notice channel"),
     Column("default_language", "Language"),
     Column("allow_active_content", "Active content"),
+    Column("contact_email", "Contact email"),
+    Column("contact_phone", "Contact phone"),
     Column("created_at", "Created"),
 )
 
@@ -56,6 +76,8 @@ def org_row(org: Organization) -> dict[str, Any]:
         "timezone": org.timezone,
         "categories": list(org.categories),
         "allow_active_content": org.allow_active_content,
+        "contact_email": org.contact_email,
+        "contact_phone": org.contact_phone,
         "created_at": org.created_at,
     }
 
@@ -72,6 +94,8 @@ def org_create(
     slack_channel: SlackChannelOption = None,
     language: Annotated[str, typer.Option(help="Default language.")] = "en",
     timezone: Annotated[str, typer.Option(help="Time zone name.")] = "UTC",
+    contact_email: ContactEmailOption = None,
+    contact_phone: ContactPhoneOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an organisation."""
@@ -88,6 +112,8 @@ def org_create(
             slack_team_id=slack_team,
             default_language=language,
             timezone=timezone,
+            contact_email=contact_email,
+            contact_phone=contact_phone,
         )
         if channel is None:
             return org
@@ -112,13 +138,24 @@ def org_edit(
             case_sensitive=False,
         ),
     ] = None,
+    contact_email: ContactEmailOption = None,
+    contact_phone: ContactPhoneOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change the organisation's settings (the one --org names, or the only one)."""
-    if slack_channel is None and active_content is None:
-        raise UserError("say what to change: --slack-channel C0123ABCD or --active-content allow")
+    contacts = (contact_email, contact_phone)
+    if slack_channel is None and active_content is None and contacts == (None, None):
+        raise UserError(
+            "say what to change: --slack-channel C0123ABCD, --active-content allow, "
+            "--contact-email office@example.com or --contact-phone '+46 8 123 456 78'"
+        )
 
     async def work(scope: OrgScope) -> Organization:
+        # Every value is checked before the first is saved: a bad one changes nothing.
+        if slack_channel is not None:
+            staff_notices.check_slack_channel(slack_channel)
+        organizations.check_contact_email(contact_email)
+        organizations.check_contact_phone(contact_phone)
         org = None
         if slack_channel is not None:
             org = await staff_notices.set_notice_channel(
@@ -130,6 +167,14 @@ def org_edit(
                 org_id=scope.org_id,
                 actor=scope.actor,
                 allow=active_content is ActiveContent.ALLOW,
+            )
+        if contacts != (None, None):
+            org = await organizations.set_contacts(
+                scope.env,
+                org_id=scope.org_id,
+                actor=scope.actor,
+                email=contact_email,
+                phone=contact_phone,
             )
         assert org is not None
         return org

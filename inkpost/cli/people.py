@@ -3,6 +3,7 @@ call and one rendering of its result."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -257,6 +258,7 @@ RECIPIENT_COLUMNS = (
     Column("language", "Lang"),
     Column("status", "Status"),
     Column("access_expires_at", "Access until"),
+    Column("invitation_last_sent", "Invitation last sent"),
 )
 
 
@@ -272,6 +274,7 @@ def recipient_row(recipient: Recipient, client_names: dict[int, str]) -> dict[st
         "status": recipient.status,
         "telegram_linked": recipient.telegram_chat_id is not None,
         "access_expires_at": recipient.access_expires_at,
+        "invitation_last_sent": recipient.invite_sent_at,
         "created_at": recipient.created_at,
     }
 
@@ -430,3 +433,41 @@ def recipient_block(ctx: typer.Context, recipient: RecipientArg) -> None:
 def recipient_unblock(ctx: typer.Context, recipient: RecipientArg) -> None:
     """Unblock a recipient."""
     _set_recipient_blocked(ctx, recipient=recipient, blocked=False)
+
+
+@recipient_app.command("show")
+def recipient_show(
+    ctx: typer.Context, recipient: RecipientArg, as_json: JsonOption = False
+) -> None:
+    """Show one recipient, with when their invitation was last sent."""
+
+    async def work(scope: OrgScope) -> dict[str, Any]:
+        found = await recipients.get_recipient(
+            scope.env, org_id=scope.org_id, recipient_id=await named(scope, "recipient", recipient)
+        )
+        return recipient_row(found, await client_names(scope))
+
+    row = in_org(ctx, work)
+    show_record(row, title=f"Recipient {row['id']}", as_json=as_json)
+
+
+@recipient_app.command("delete")
+def recipient_delete(ctx: typer.Context, recipient: RecipientArg) -> None:
+    """Delete a recipient who holds nothing that must be kept: no documents shared with or
+    returned by them, no signature requests, nothing on its way to them. Their history
+    stays. Anyone else is refused: block them instead."""
+
+    async def work(scope: OrgScope) -> Recipient:
+        try:
+            return await recipients.delete_recipient(
+                scope.env,
+                org_id=scope.org_id,
+                actor=scope.actor,
+                recipient_id=await named(scope, "recipient", recipient),
+            )
+        except recipients.StillHolds as e:
+            e.add_note(f"inkpost recipient block {shlex.quote(recipient)}")
+            raise
+
+    gone = in_org(ctx, work)
+    say(f"Deleted recipient {gone.id} {gone.name}; their history stays.")

@@ -81,7 +81,7 @@ def _seal_hint(settings: Settings) -> str:
 async def check_tsa(settings: Settings, seconds: float) -> Verdict:
     """The timestamp authority answers an RFC 3161 request for a test digest."""
     if not settings.tsa_url:
-        return skip("not configured (set INKPOST_TSA_URL to timestamp every seal, PAdES B-LT)")
+        return skip("not configured (set INKPOST_TSA_URL for PAdES B-LTA seals)")
     stamper = HTTPTimeStamper(settings.tsa_url, timeout=seconds)
     url = without_credentials(settings.tsa_url)
     try:

@@ -10,10 +10,11 @@ import logging
 import re
 
 import pytest
-from telegram import Bot
+from telegram import Bot, MenuButtonCommands, MenuButtonWebApp
 
 from bot.i18n import FALLBACK, LANGUAGES, catalogue, text
 from bot.telegram import app as telegram_app
+from bot.telegram import messages
 from bot.telegram.app import COMMANDS, TelegramConfig, build_application, running
 from tests.fakes.telegram_api import FakeTelegramApi
 from workflows.context import Env
@@ -97,3 +98,14 @@ async def test_the_running_bot_has_set_its_menus(env: Env, telegram_api: FakeTel
 
     assert menus["pl"]["help"] == catalogue("pl")["command.help"]
     assert all(menus[code] for code in (None, *LANGUAGES))
+
+
+def test_the_portal_is_a_menu_button_only_over_https() -> None:
+    served = messages.portal_menu_button("https://docs.example.test/", "sv")
+    assert isinstance(served, MenuButtonWebApp)
+    assert served.web_app.url == "https://docs.example.test/me/telegram"
+    assert served.text == text("sv", "portal.telegram.button", escape=False)
+    assert isinstance(
+        messages.portal_menu_button("http://127.0.0.1:8080", "sv"), MenuButtonCommands
+    )
+    assert messages.portal_app("http://127.0.0.1:8080") is None

@@ -8,6 +8,7 @@ import pytest
 
 from bot.mail import MailSender, SmtpConfig
 from storage.models import Document, Organization, Recipient, Share
+from tests.fakes.smtp import SmtpServer
 from workflows.sharing.notices import ShareNotice
 
 LINK = "https://docs.example.test/d/personal-token"
@@ -56,7 +57,7 @@ def test_the_staff_message_travels_with_the_mail() -> None:
     body = _body(_notice(message="Please sign {by} Friday"))
 
     assert "Message: Please sign {by} Friday" in body
-    assert LINK in body and "Available until 2026-12-01 12:00 UTC" in body
+    assert LINK in body and "Available until 1 December 2026, 12:00 UTC" in body
 
 
 def test_no_message_line_without_a_message() -> None:
@@ -68,3 +69,17 @@ def test_the_message_line_is_in_the_recipients_language(language: str, label: st
     body = _body(_notice(message="Bitte", language=language))
 
     assert f"{label}: Bitte" in body
+
+
+async def test_a_long_subject_in_cyrillic_keeps_its_spaces(smtp_server: SmtpServer) -> None:
+    mail = MailSender(SmtpConfig(host=smtp_server.host, port=smtp_server.port))
+    notice = _notice(message=None, language="ru")
+    notice.document.title = "Договор о сотрудничестве и обслуживании на 2027 год"
+
+    await mail.send(mail.compose(notice, link=LINK), to="rita@example.test")
+
+    [received] = await smtp_server.wait_for(1)
+    assert received["Subject"] == (
+        "Новый документ от Acme Law: Договор о сотрудничестве и обслуживании на 2027 год"
+    )
+    assert smtp_server.envelopes[-1][1] == ["rita@example.test"]

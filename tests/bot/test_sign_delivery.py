@@ -3,10 +3,13 @@ that do not outlive their sending, notices for people outside the system, ended 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
+from bot import sign_texts
 from bot.delivery import RecipientDelivery
 from bot.errors import DeliveryError, PermanentFailure, Unreachable
 from bot.mail import MailSender, SmtpConfig
@@ -85,7 +88,8 @@ async def test_a_linked_party_is_invited_in_telegram_with_a_fresh_link_to_their_
     [row] = await stored_notifications(env, channels=PARTY_CHANNELS)
     assert (row.status, row.delivered_via) == ("sent", "telegram")
     body, _ = messages.sign_notice(notice, links=links)
-    assert "Acme Law asks you to sign S-1" in body and "By Friday" in body
+    assert "Acme Law asks you to sign “Fee table 2027”" in body and "By Friday" in body
+    assert "S-1" not in body and "D-1" not in body
     assert "Sent by Stella Staff" in body and "Fee table 2027" in body
 
 
@@ -101,8 +105,9 @@ async def test_without_a_chat_the_invitation_goes_by_mail_with_a_link_issued_for
 
     [message] = await smtp_server.wait_for(1)
     assert message["To"] == "rita@acme-client.test"
-    assert message["Subject"] == "Acme Law asks you to approve S-1: Fee table 2027"
+    assert message["Subject"] == "Acme Law asks you to approve “Fee table 2027”"
     body = message.get_content()
+    assert "S-1" not in body and "D-1" not in body
     [link] = [line for line in body.splitlines() if line.startswith(f"{PUBLIC}/s/")]
     page = await party_page.open_page(env, link.rsplit("/", 1)[1])
     assert page.link.issued_for == "email" and page.party.role == "approver"
@@ -145,7 +150,7 @@ async def test_a_person_outside_the_system_is_invited_by_mail_in_their_language(
     [message] = await smtp_server.wait_for(1)
     assert telegram.sent == []
     assert message["To"] == "adam@example.test"
-    assert message["Subject"].startswith("Acme Law ber dig att signera S-1")
+    assert message["Subject"] == "Acme Law ber dig att signera ”Fee table 2027”"
     body = message.get_content()
     assert body.startswith("Hej Adam Adhoc,") and "Dokument: Fee table 2027" in body
     [link] = [line for line in body.splitlines() if line.startswith(f"{PUBLIC}/s/")]
@@ -260,7 +265,7 @@ async def test_an_invitation_for_a_request_cancelled_meanwhile_is_not_sent(
     [(notice, links)] = telegram.sent
     body, keyboard = messages.sign_notice(notice, links=links)
     assert links is None and keyboard is None
-    assert "Acme Law cancelled S-1" in body and "Reason: Wrong fee table" in body
+    assert "Acme Law cancelled “Fee table 2027”" in body and "Reason: Wrong fee table" in body
 
 
 async def test_a_decline_tells_the_other_parties_who_declined_and_why(
@@ -286,7 +291,7 @@ async def test_a_decline_tells_the_other_parties_who_declined_and_why(
     notice, links = telegram.sent[-1]
     assert notice.kind == Kind.SIGN_ENDED and links is None
     body, _ = messages.sign_notice(notice, links=links)
-    assert "S-1 from Acme Law was declined" in body
+    assert "“Fee table 2027” from Acme Law was declined" in body
     assert "Declined by Vera Vetter: The price is wrong" in body
 
 
@@ -363,3 +368,57 @@ def test_a_completion_notice_links_to_the_page() -> None:
     body, keyboard = messages.sign_notice(_notice("signer", kind=Kind.SIGN_COMPLETED), links=HTTP)
     assert keyboard is not None and keyboard.inline_keyboard[0][0].url == HTTP.page
     assert "zakończona" in body
+
+
+NOTICE_KINDS = [
+    (Kind.SIGN_INVITE, "pending"),
+    (Kind.SIGN_REMINDER, "pending"),
+    (Kind.SIGN_CODE, "pending"),
+    (Kind.SIGN_COMPLETED, "completed"),
+    (Kind.SIGN_ENDED, "declined"),
+    (Kind.SIGN_ENDED, "cancelled"),
+    (Kind.SIGN_ENDED, "expired"),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "pl", "ru", "sv"])
+@pytest.mark.parametrize(("kind", "status"), NOTICE_KINDS)
+def test_every_signing_notice_names_the_request_by_its_title_never_by_its_reference(
+    language: str, kind: str, status: str
+) -> None:
+    notice = _notice("signer", kind=kind)
+    notice.party.language = language
+    notice.request.status = status
+    composed = MailSender(SmtpConfig(host="localhost", port=25)).compose_sign(
+        dataclasses.replace(notice, code="123456" if kind == Kind.SIGN_CODE else None),
+        links=None if kind in (Kind.SIGN_CODE, Kind.SIGN_ENDED) else HTTP,
+    )
+
+    body, _ = messages.sign_notice(notice, links=HTTP)
+
+    heading = sign_texts.heading(notice, escape=False)
+    assert "Lease & annex" in heading and "Lease &amp; annex" in body
+    assert composed["Subject"] == heading
+    for text in (body, composed["Subject"], composed.get_content()):
+        assert "S-4" not in text and "D-1" not in text
+
+
+def test_a_request_without_a_title_is_named_by_its_first_document() -> None:
+    notice = _notice("approver")
+    notice.request.title = ""
+
+    assert sign_texts.heading(notice, escape=False) == "Acme <Law> prosi o zatwierdzenie: „Lease”"
+
+
+def test_the_decision_deadline_and_the_codes_lifetime_are_written_for_the_reader() -> None:
+    invite = _notice("signer")
+    invite.party.language = "ru"
+    invite.request.expires_at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    code = dataclasses.replace(_notice("signer", kind=Kind.SIGN_CODE), code="123456")
+
+    assert "Просим принять решение до 25 ноября 2026, 12:00 UTC" in sign_texts.lines(
+        invite, escape=False
+    )
+    assert sign_texts.lines(code, escape=True)[-1] == (
+        "Kod wygasa za 10 minut. Nigdy nikomu go nie przekazuj."
+    )

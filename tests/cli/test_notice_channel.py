@@ -32,7 +32,8 @@ def test_editing_needs_something_to_change_and_a_good_channel(cli: Cli) -> None:
     cli.ok("org", "create", "acme", "Acme Law", "--slack-channel", "C0NOTICES")
 
     assert cli.fails("org", "edit") == (
-        "error: say what to change: --slack-channel C0123ABCD or --active-content allow"
+        "error: say what to change: --slack-channel C0123ABCD, --active-content allow, "
+        "--contact-email office@example.com or --contact-phone '+46 8 123 456 78'"
     )
     assert cli.fails("org", "edit", "--slack-channel", "general").startswith(
         "error: 'general' is not a Slack channel id"

@@ -396,7 +396,15 @@ class BotMethods:
 
     async def _m_setChatMenuButton(self, params: Params) -> bool:
         chat_id = self._target_chat(params) if params.has("chat_id") else None
-        self.state.menu_buttons[chat_id] = params.decoded("menu_button") or {"type": "default"}
+        button = params.decoded("menu_button") or {"type": "default"}
+        if button.get("type") not in ("default", "commands", "web_app"):
+            raise bad_request("can't parse menu button: unknown type")
+        if button["type"] == "web_app":
+            web_app = button.get("web_app")
+            url = web_app.get("url", "") if isinstance(web_app, dict) else ""
+            if not urlsplit(str(url)).scheme == "https" or not button.get("text"):
+                raise bad_request("BUTTON_URL_INVALID: Only HTTPS links are allowed")
+        self.state.menu_buttons[chat_id] = button
         return True
 
     async def _m_getChatMenuButton(self, params: Params) -> JSON:

@@ -18,9 +18,11 @@ from storage.models import AuditEvent, Recipient, Share
 from tests.conftest import STAFF, START
 from tests.fakes.slack_api import DEFAULT_TEAM_ID, ResponseMessage
 from tests.fakes.telegram_api import FakeTelegramApi
+from tests.helpers import stored_notifications
 from tests.scenarios.slack_stage import BORIS, NINA, STELLA, TELEGRAM_BOT, Stage
 from workflows.documents import filing
-from workflows.errors import Unavailable
+from workflows.errors import Conflict, Unavailable
+from workflows.outbox.kinds import Kind
 from workflows.people import groups, linking, organizations, recipients, spaces, staff
 from workflows.people.linking import ChatIdentity
 from workflows.sharing import sharing
@@ -368,6 +370,41 @@ async def test_invite_shows_the_telegram_link_that_links_them(stage: Stage) -> N
     assert linked.recipient.id == anna.id
 
 
+async def test_invite_by_mail_says_where_it_went_and_the_list_when(stage: Stage) -> None:
+    await person(stage, "Anna Berg", email="anna@timber.se")
+    answer = await stage.command(STELLA, "recipients")
+
+    invitation = await choose(stage, STELLA, answer, "Anna Berg", "invite")
+
+    assert isinstance(invitation, ResponseMessage)
+    assert invitation.text == (
+        "Invitation for Anna Berg is on its way to anna@timber.se, with one-time links to "
+        "their portal and Telegram, each valid for 7 days from when it goes out."
+    )
+    [row] = await stored_notifications(stage.env, kind=Kind.INVITATION)
+    assert row.status == "pending"
+    listed = await stage.command(STELLA, "recipients")
+    assert "Invited by mail" in shown(listed)
+    assert "invitation last sent 2026-11-23 12:00" in shown(listed)
+    again = await choose(stage, STELLA, listed, "Anna Berg", "invite")
+    assert isinstance(again, ResponseMessage)
+    assert again.text == (
+        "An invitation to Anna Berg was sent 0 seconds ago; wait a minute before sending another"
+    )
+    assert len(await stored_notifications(stage.env, kind=Kind.INVITATION)) == 1
+
+
+async def test_invite_without_an_address_says_no_mail_was_sent(stage: Stage) -> None:
+    await person(stage, "Anna Berg")
+    answer = await stage.command(STELLA, "recipients")
+
+    invitation = await choose(stage, STELLA, answer, "Anna Berg", "invite")
+
+    assert isinstance(invitation, ResponseMessage)
+    assert (invitation.text or "").startswith("No mail was sent: Anna Berg has no email address.")
+    assert await stored_notifications(stage.env, kind=Kind.INVITATION) == []
+
+
 async def test_invite_of_a_blocked_recipient_is_refused(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
@@ -473,6 +510,74 @@ async def test_pickers_offer_only_this_organisations_people(stage: Stage) -> Non
     offered = await stage.slack.block_suggestion(STELLA, views.PICK_RECIPIENTS, "str", view=modal)
 
     assert [o["text"]["text"] for o in offered["options"]] == ["Sam Stranger-Not"]
+
+
+async def test_an_admin_deletes_a_recipient_who_holds_nothing_after_confirming(
+    stage: Stage,
+) -> None:
+    await person(stage, "Anna Berg")
+    await person(stage, "Bo Bricks")
+    answer = await stage.command(STELLA, "recipients")
+
+    prompt = await choose(stage, STELLA, answer, "Anna Berg", "delete")
+
+    assert isinstance(prompt, ResponseMessage)
+    assert prompt.body.get("replace_original") is True and prompt.text == "Delete Anna Berg?"
+    [delete] = [
+        e
+        for b in prompt.blocks or []
+        for e in b.get("elements", [])
+        if e.get("action_id") == views.RECIPIENT_DELETE
+    ]
+    assert delete["style"] == "danger" and delete["confirm"]["confirm"]["text"] == "Delete"
+    deleted = await click(stage, STELLA, prompt, views.RECIPIENT_DELETE, delete["value"])
+    assert isinstance(deleted, ResponseMessage)
+    assert "Deleted Anna Berg; their history stays." in shown(deleted)
+    assert "Anna Berg*" not in shown(deleted) and "*Bo Bricks*" in shown(deleted)
+    assert [p.name for p in await all_people(stage)] == ["Bo Bricks"]
+    assert "recipient.deleted" in await actions(stage)
+
+
+async def test_a_recipient_who_was_sent_a_document_cannot_be_deleted_from_slack(
+    stage: Stage,
+) -> None:
+    anna = await person(stage, "Anna Berg")
+    assert anna.id is not None
+    document = await _document_id(stage, await stage.document())
+    await sharing.share_with_recipient(
+        stage.env, org_id=stage.org_id, actor=STAFF, document_id=document, recipient_id=anna.id
+    )
+    answer = await stage.command(STELLA, "recipients")
+
+    prompt = await choose(stage, STELLA, answer, "Anna Berg", "delete")
+
+    assert isinstance(prompt, ResponseMessage)
+    assert prompt.text == (
+        "Anna Berg cannot be deleted: they hold 1 share of a document, 1 notification on its way."
+    )
+    assert views.RECIPIENT_DELETE not in shown(prompt) and "Block them instead" in shown(prompt)
+    back = await click(
+        stage, STELLA, prompt, views.BACK_TO_LIST, button_value(prompt, views.BACK_TO_LIST)
+    )
+    assert isinstance(back, ResponseMessage) and "*Anna Berg*" in shown(back)
+    assert len(await all_people(stage)) == 1
+
+
+async def test_only_admins_delete_recipients(stage: Stage) -> None:
+    await person(stage, "Anna Berg")
+    as_member = await stage.command(BORIS, "recipients")
+    as_admin = await stage.command(STELLA, "recipients")
+    assert '"do":"delete"' not in shown(as_member)
+    prompt = await choose(stage, STELLA, as_admin, "Anna Berg", "delete")
+    assert isinstance(prompt, ResponseMessage)
+
+    refused = await click(
+        stage, BORIS, prompt, views.RECIPIENT_DELETE, button_value(prompt, views.RECIPIENT_DELETE)
+    )
+
+    assert isinstance(refused, ResponseMessage)
+    assert refused.text == "Only administrators may delete recipients"
+    assert len(await all_people(stage)) == 1
 
 
 # -- groups -------------------------------------------------------------------------------
@@ -791,16 +896,28 @@ async def test_invitation_links_use_the_name_getme_reports(telegram_api: FakeTel
             await services.bot_username(bot)()
 
 
-async def test_without_telegram_no_invitation_is_made(stage: Stage) -> None:
+async def test_without_telegram_or_an_address_no_invitation_is_made(stage: Stage) -> None:
     anna = await person(stage, "Anna Berg")
     assert anna.id is not None
     context = await staff.staff_of_slack(stage.env, team_id=DEFAULT_TEAM_ID, user_id=STELLA)
 
-    with pytest.raises(Unavailable, match="Telegram is not set up"):
+    with pytest.raises(Conflict, match="Telegram is not set up here and Anna Berg has no email"):
         await RecipientForms(stage.env).invite(context, anna.id)
 
     [still] = await all_people(stage)
-    assert still.invite_code_hash is None
+    assert still.invite_code_hash is None and still.invite_sent_at is None
+
+
+async def test_without_telegram_the_invitation_is_mailed_all_the_same(stage: Stage) -> None:
+    anna = await person(stage, "Anna Berg", email="anna@timber.se")
+    assert anna.id is not None
+    context = await staff.staff_of_slack(stage.env, team_id=DEFAULT_TEAM_ID, user_id=STELLA)
+
+    said = await RecipientForms(stage.env).invite(context, anna.id)
+
+    assert "with one-time links to their portal, each valid" in str(said["text"])
+    [still] = await all_people(stage)
+    assert still.invite_sent_at == START
 
 
 async def test_too_many_search_words_are_refused(stage: Stage) -> None:

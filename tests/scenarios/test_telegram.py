@@ -18,7 +18,9 @@ from aiohttp import web
 from sqlmodel import select
 
 from bot.delivery import RecipientDelivery
+from bot.i18n import text
 from bot.mail import MailSender, SmtpConfig
+from bot.telegram import handlers
 from bot.telegram.app import (
     SECRET_HEADER,
     TelegramConfig,
@@ -245,6 +247,53 @@ async def test_documents_are_paginated_with_buttons(stage: Stage) -> None:
     )
     page_two = stage.fake.current_message(RITA, listing.message_id) or {}
     assert "Statement 0" in page_two["text"] and "Statement 6" not in page_two["text"]
+
+
+async def test_the_portal_opens_as_a_mini_app_from_the_menu_and_from_documents(
+    stage: Stage,
+) -> None:
+    app = {"url": f"{PUBLIC}/me/telegram"}
+    default = stage.fake.menu_buttons[None]
+    assert default == {"type": "web_app", "text": "All your documents", "web_app": app}
+    carl = await _carl(stage)
+    await stage.link(carl, CARL)
+    polish = text("pl", "portal.telegram.button", escape=False)
+    assert stage.fake.menu_buttons[CARL] == {
+        "type": "web_app",
+        "text": polish,
+        "web_app": app,
+    }
+    await stage.share(carl)
+    await stage.say(CARL, "/documents")
+    last = stage.fake.messages_to(CARL)[-1].buttons[-1]
+    assert last == {"text": polish, "web_app": app}
+
+    await stage.say(CARL, "/language")
+    chooser = stage.fake.messages_to(CARL)[-1]
+    await stage.press(CARL, chooser.message_id, "lang:ru")
+    russian = text("ru", "portal.telegram.button", escape=False)
+    await stage.fake.wait_for(lambda: stage.fake.menu_buttons[CARL].get("text") == russian)
+    await stage.say(CARL, "/stop")
+    assert stage.fake.menu_buttons[CARL] == {"type": "default"}
+
+
+async def test_send_names_its_limit_and_a_stale_button_changes_nothing(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    carl = await _carl(stage)
+    await stage.link(carl, CARL)
+
+    assert "do 2 MB)" in await stage.say(CARL, "/send")
+    await stage.say(CARL, "/notifications")
+    toggles = stage.fake.messages_to(CARL)[-1]
+    last = toggles.buttons[-1]["callback_data"]
+    monkeypatch.setattr(handlers, "NOTIFICATION_KINDS", handlers.NOTIFICATION_KINDS[:1])
+    await stage.press(CARL, toggles.message_id, last)
+
+    assert stage.fake.callback_answers[-1].text == text("pl", "error.generic", escape=False)
+    async with stage.env.sessions() as session:
+        person = await session.get(Recipient, carl)
+    assert person is not None and person.notification_prefs == {}
 
 
 async def test_a_returned_file_reaches_the_organisation(stage: Stage) -> None:

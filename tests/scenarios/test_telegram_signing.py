@@ -150,7 +150,8 @@ async def test_an_approver_approves_with_the_button_and_the_request_moves_to_sea
     assert await tg.worker.run_once() == 1
 
     invitation = _invitation(tg, RITA)
-    assert "Acme Law asks you to approve S-1" in (invitation.text or "")
+    assert "Acme Law asks you to approve “Fee table 2027”" in (invitation.text or "")
+    assert "S-1" not in (invitation.text or "") and "D-1" not in (invitation.text or "")
     approve, reject, review = invitation.buttons
     assert (approve["text"], approve["callback_data"]) == ("Approve", f"sa:{party_id}")
     assert (reject["text"], reject["callback_data"]) == ("Reject", f"sr:{party_id}")
@@ -160,9 +161,9 @@ async def test_an_approver_approves_with_the_button_and_the_request_moves_to_sea
     before = len(tg.fake.messages_to(RITA))
     answer = await tg.press(RITA, invitation.message_id, approve["callback_data"])
 
-    assert answer.text == "You approved S-1. Thank you!"
+    assert answer.text == "You approved “Fee table 2027”. Thank you!"
     confirmation = await tg.next_message(RITA, before)
-    assert confirmation.text == "You approved S-1. Thank you!"
+    assert confirmation.text == "You approved “Fee table 2027”. Thank you!"
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.auth_level) == ("approved", "telegram")
     assert decision.decided_by_recipient_id == rita and decision.user_agent == "Telegram"
@@ -173,7 +174,7 @@ async def test_an_approver_approves_with_the_button_and_the_request_moves_to_sea
     assert "web_app" in only
 
     again = await tg.press(RITA, invitation.message_id, approve["callback_data"], strict=False)
-    assert again.text == "You approved S-1. Thank you!"
+    assert again.text == "You approved “Fee table 2027”. Thank you!"
     late = await tg.press(RITA, invitation.message_id, reject["callback_data"], strict=False)
     assert late.text == "You have already approved this request."
     assert len(await _decisions(tg.env)) == 1
@@ -213,7 +214,7 @@ async def test_reject_asks_for_a_reason_and_the_reply_declines_for_everyone(
 
     assert answer.text is None
     prompt = await tg.next_message(RITA, before)
-    assert (prompt.text or "").startswith("Why do you decline S-1?")
+    assert (prompt.text or "").startswith("Why do you decline “Fee table 2027”?")
     [link] = [e for e in prompt.payload["entities"] if e["type"] == "text_link"]
     assert link["url"].startswith(f"{PUBLIC}/s/") and link["url"].endswith("#decline")
     assert '"force_reply"' in str(tg.fake.requests_for("sendMessage")[-1].params)
@@ -224,7 +225,7 @@ async def test_reject_asks_for_a_reason_and_the_reply_declines_for_everyone(
     )
     done = await tg.next_message(RITA, before + 1)
 
-    assert done.text == "You declined S-1. Everyone concerned has been told."
+    assert done.text == "You declined “Fee table 2027”. Everyone concerned has been told."
     [decision] = await _decisions(tg.env)
     assert (decision.decision, decision.reason) == ("declined", "The fee is too high")
     assert decision.auth_level == "telegram"
@@ -232,7 +233,7 @@ async def test_reject_asks_for_a_reason_and_the_reply_declines_for_everyone(
     carl_before = len(tg.fake.messages_to(CARL))
     await tg.worker.run_once()
     told = await tg.next_message(CARL, carl_before)
-    assert "Prośba o podpis S-1 od Acme Law została odrzucona" in (told.text or "")
+    assert "Prośba o podpis „Fee table 2027” od Acme Law została odrzucona" in (told.text or "")
     assert "Odrzucone przez: Rita Recipient. Powód: The fee is too high" in (told.text or "")
 
 
@@ -284,7 +285,8 @@ async def test_an_old_button_after_a_cancel_answers_no_longer_available(tg: Sign
     before = len(tg.fake.messages_to(RITA))
     await tg.worker.run_once()
     told = await tg.next_message(RITA, before)
-    assert "Acme Law cancelled S-1" in (told.text or "") and "Reason: Outdated" in (told.text or "")
+    assert "Acme Law cancelled “Fee table 2027”" in (told.text or "")
+    assert "Reason: Outdated" in (told.text or "")
     assert not told.buttons
 
 
@@ -307,7 +309,7 @@ async def test_a_colleague_in_a_shared_cabinet_decides_from_their_own_chat(
     # on screen, so the fake is told not to insist).
     answer = await tg.press(CARL, greeting.message_id, data, strict=False)
 
-    assert answer.text == "You approved S-1. Thank you!"
+    assert answer.text == "You approved “Fee table 2027”. Thank you!"
     [decision] = await _decisions(tg.env)
     assert decision.decided_by_recipient_id == carl and decision.decided_by_name == "Carl Colleague"
     assert decision.auth_level == "telegram"
@@ -326,7 +328,7 @@ async def test_a_one_time_code_arrives_in_telegram_and_is_not_kept(tg: SigningSt
     await tg.worker.run_once()
 
     message = await tg.next_message(RITA, before)
-    assert (message.text or "").startswith("Your one-time code for S-1")
+    assert (message.text or "").startswith("Your one-time code for “Fee table 2027”")
     [code_entity] = [e for e in message.payload["entities"] if e["type"] == "code"]
     text = message.text or ""
     code = text[code_entity["offset"] : code_entity["offset"] + code_entity["length"]]
@@ -362,5 +364,6 @@ async def test_once_sealed_the_signed_pdf_arrives_in_the_partys_chat(
     )
     assert files[0].document.file_name == sealed.filename
     assert hashlib.sha256(files[0].document.data).hexdigest() == sealed.sha256
-    assert any("S-1" in (m.text or "") for m in sent if m.method == "sendMessage")
+    assert any("“Fee table 2027” from Acme Law is complete" in (m.text or "") for m in sent)
+    assert not any("S-1" in (m.text or "") for m in sent)
     assert {r.status for r in await stored_notifications(tg.env, kind=Kind.SIGNED_FILE)} == {"sent"}

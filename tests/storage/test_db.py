@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
 from storage import migrate
 from storage.db import make_engine, make_session_factory, sqlite_url
@@ -59,6 +59,18 @@ async def test_times_come_back_in_utc_whatever_zone_went_in(engine: AsyncEngine)
     assert stored is not None
     assert stored.created_at == created
     assert stored.created_at.tzinfo == UTC
+
+
+@pytest.mark.parametrize("typed", ["łucja", "ŁUCJA", "договор", "ДОГОВОР", "åsa"])
+async def test_a_search_ignores_case_in_every_script(engine: AsyncEngine, typed: str) -> None:
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        session.add(Organization(slug="ci", name="Łucja Åsa Договор"))
+    async with sessions() as session:
+        found = (
+            await session.exec(select(Organization).where(col(Organization.name).icontains(typed)))
+        ).all()
+    assert [org.slug for org in found] == ["ci"]
 
 
 async def test_naive_times_are_refused(engine: AsyncEngine) -> None:

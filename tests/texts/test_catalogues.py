@@ -71,3 +71,25 @@ def test_a_browsers_wish_picks_the_nearest_language_we_speak(
     header: str | None, language: str | None
 ) -> None:
     assert texts.negotiate(header) == language
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_has_the_same_files_as_english(language: str) -> None:
+    def files(lang: str) -> set[str]:
+        return {p.name for p in (texts.CATALOGUES / lang).glob("*.json")}
+
+    assert files(language) == files("en")
+    assert (texts.CATALOGUES / language / "chat.json").exists()
+
+
+def test_a_key_in_two_files_is_refused(tmp_path, monkeypatch) -> None:
+    (tmp_path / "xx").mkdir()
+    (tmp_path / "xx" / "a.json").write_text('{"k": "one"}')
+    (tmp_path / "xx" / "b.json").write_text('{"k": "two"}')
+    monkeypatch.setattr(texts, "CATALOGUES", tmp_path)
+    texts.catalogue.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="keys also in another file: k"):
+            texts.catalogue("xx")
+    finally:
+        texts.catalogue.cache_clear()

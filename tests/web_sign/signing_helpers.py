@@ -45,6 +45,7 @@ def init_data(
     user_id: int = 5550001,
     start_param: str | None = None,
     bot_token: str = BOT_TOKEN,
+    language_code: str = "en",
 ) -> str:
     """``initData`` as Telegram builds it for a Mini App launch, signed for ``bot_token``."""
     fields = {
@@ -55,7 +56,7 @@ def init_data(
                 "first_name": "Rita",
                 "last_name": "Recipient",
                 "username": "rita_r",
-                "language_code": "en",
+                "language_code": language_code,
             },
             separators=(",", ":"),
         ),

@@ -4,16 +4,20 @@ browser's wish, else English; with <html lang> and a switcher that never prints 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient
 
+from storage.models import Organization
 from storage.rows import id_of
 from tests.conftest import STAFF, Tenant
 from tests.helpers import upload
+from tests.web_sign.conftest import make_link
 from web_sign.pages import LANGUAGE_COOKIE
-from workflows.context import Env
+from workflows.context import Env, FixedClock
 from workflows.people.recipients import edit_recipient
 from workflows.sharing import sharing
+from workflows.sharing.sharing import ShareTerms
 
 
 async def _personal_page(env: Env, tenant: Tenant) -> str:
@@ -87,3 +91,40 @@ async def test_a_document_page_and_an_error_page_in_polish_and_russian(
     assert "Размер" in russian and "Download" not in russian
     assert missing.status == 404 and _lang(polish) == "pl"
     assert "Ten link nie istnieje" in polish and "Sprawdź, czy otworzono cały link" in polish
+
+
+async def test_times_are_written_on_the_organisations_clock(
+    client: TestClient, env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    async with env.sessions() as session, session.begin():
+        organization = await session.get(Organization, tenant.org_id)
+        assert organization is not None
+        organization.timezone = "Europe/Warsaw"
+        session.add(organization)
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    until = datetime(2026, 12, 23, 12, tzinfo=UTC)
+    assert until > clock.now()
+    made = await sharing.share_with_recipient(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=id_of(document),
+        recipient_id=tenant.recipient_id, terms=ShareTerms(expires_at=until),
+    )  # fmt: skip
+
+    html = await (await client.get(f"/d/{made.token}?lang=pl")).text()
+
+    assert "23 grudnia 2026, 13:00 CET" in html and "12:00 UTC" not in html
+
+
+async def test_a_public_link_speaks_the_organisations_language_unless_the_browser_asks(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    async with env.sessions() as session, session.begin():
+        organization = await session.get(Organization, tenant.org_id)
+        assert organization is not None
+        organization.default_language = "sv"
+        session.add(organization)
+    link = await make_link(env, tenant)
+
+    unasked = await (await client.get(link.page)).text()
+    asked = await (await client.get(link.page, headers={"Accept-Language": "pl"})).text()
+
+    assert _lang(unasked) == "sv" and _lang(asked) == "pl"

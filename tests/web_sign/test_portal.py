@@ -365,8 +365,9 @@ async def test_notifications_and_language_are_chosen_in_the_portal(
     rita = await _recipient(env, tenant)
     assert not preferences.wants(rita, Preference.SHARED, Via.EMAIL)
     assert preferences.wants(rita, Preference.REMINDER, Via.EMAIL)
+    assert preferences.wants(rita, Preference.CABINET, Via.EMAIL)  # not offered: no cabinet
     assert rita.language == "ru"
-    assert bad.status == 400 and "Language must be one of en, pl, ru, sv" in await bad.text()
+    assert bad.status == 400 and "Выберите один из этих языков: English," in await bad.text()
     russian = await (await client.get("/me?saved=1")).text()
     assert '<html lang="ru">' in russian and "Сохранено." in russian
     assert "Документы для: Rita Recipient" in russian

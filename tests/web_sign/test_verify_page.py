@@ -3,6 +3,7 @@ no file, no seal to check against)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import os
@@ -15,6 +16,7 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 
+import texts
 from inkpost.errors import UserError
 from inkpost.sample_pdf import make_pdf
 from inkpost.server import load_seal
@@ -22,6 +24,7 @@ from inkpost.settings import Settings
 from tests.conftest import Tenant
 from tests.web_sign.browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, PHONE
 from tests.web_sign.conftest import PUBLIC_URL, assert_security_headers
+from tests.workflows.pdf_inputs import signed_pdf, with_a_page_added
 from tests.workflows.test_verification import (
     appended_update,
     completed_request,
@@ -29,8 +32,9 @@ from tests.workflows.test_verification import (
     sealed_elsewhere,
 )
 from web_sign import create_app
-from web_sign.verify import COOKIE
+from web_sign.verify import AUTH_KEYS, COOKIE
 from workflows.context import Env
+from workflows.signing.completion import AUTH_LEVELS
 from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
 
 HEADLINES = {
@@ -137,7 +141,8 @@ async def test_the_sealed_pdf_shows_the_request_and_who_decided_when(
     assert _state(text) == "sealed_and_matching"
     plain = _plain(text)
     assert HEADLINES["sealed_and_matching"] in plain
-    assert f"“Supply agreement” of request {done.ref} by Acme Law" in plain
+    assert "“Supply agreement” of the request “Supply agreement 2027” by Acme Law" in plain
+    assert done.ref not in plain  # staff's reference means nothing to a client
     assert "Sam Signer signed as signer on 23 November 2026, 12:00 UTC" in plain
     assert "Ada Approver approved as approver on 23 November 2026, 12:05 UTC" in plain
     assert "Identified by possession of the link" in plain
@@ -185,8 +190,8 @@ async def test_each_verdict_has_its_page(
     assert _state(text) == state
     plain = _plain(text)
     assert HEADLINES[state] in plain
-    named = done.ref in plain
-    assert named == (variant == "appended")
+    named = "Supply agreement 2027" in plain
+    assert named == (variant == "appended") and done.ref not in plain
     if variant == "appended":
         assert "later edit of “Supply agreement”" in plain
         assert "Content was added after the last signature" in plain
@@ -309,8 +314,9 @@ def test_the_server_trusts_the_seal_it_creates_on_first_start(tmp_path: Path) ->
 
     trust = load_seal(settings).trust_anchors
 
-    assert len(trust) == 1
+    assert len(trust) == 2  # the seal, and the issuer of the organisations' default seals
     assert (tmp_path / "data" / "seal" / "seal.pem").exists()
+    assert (tmp_path / "data" / "seal" / "issuer.pem").exists()
     again = load_seal(settings).trust_anchors
     assert [c.dump() for c in again] == [c.dump() for c in trust]
 
@@ -355,7 +361,10 @@ async def test_a_phone_browser_uploads_without_javascript_and_reads_the_verdict(
                 await expect(page.get_by_role("heading", level=1)).to_have_text(
                     HEADLINES["sealed_and_matching"]
                 )
-                await expect(page.get_by_text("Ada Approver approved as approver")).to_be_visible()
+                decisions = page.locator(".decisions")
+                await expect(
+                    decisions.get_by_text("Ada Approver approved as approver")
+                ).to_be_visible()
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"]
                 await page.screenshot(path=str(tmp_path / "verdict.png"), full_page=True)
@@ -381,3 +390,94 @@ async def test_a_malformed_upload_is_refused_with_a_message(
 
     assert response.status == 400
     assert "could not be read" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "label", "headline", "decision"),
+    [
+        (
+            "pl",
+            "Sprawdź zapieczętowany plik PDF",
+            "Plik PDF (do 2 MB)",
+            "Pieczęć jest nienaruszona i pasuje do zakończonej prośby o podpis",
+            "Sam Signer (podpisujący) — podpisano 23 listopada 2026, 12:00 UTC",
+        ),
+        (
+            "ru",
+            "Проверка запечатанного PDF",
+            "Файл PDF (до 2 МБ)",
+            "Печать цела и соответствует завершённому запросу",
+            "Sam Signer (подписант) — подписано 23 ноября 2026, 12:00 UTC",
+        ),
+    ],
+)
+async def test_the_form_and_the_verdict_speak_the_readers_language(
+    client: TestClient,
+    env: Env,
+    tenant: Tenant,
+    seal: SealKey,
+    language: str,
+    heading: str,
+    label: str,
+    headline: str,
+    decision: str,
+) -> None:
+    done = await completed_request(env, tenant, seal)
+    client.session.headers["Accept-Language"] = language
+
+    form = await (await client.get("/verify")).text()
+    verdict = await _check(client, done.sealed)
+    refused = await _check(client, b"", status=400)
+
+    assert f'<html lang="{language}">' in form and f">{heading}</h1>" in form
+    assert label in _plain(form)
+    assert f'<html lang="{language}">' in verdict
+    plain = _plain(verdict)
+    assert headline in plain and decision in plain
+    assert "Supply agreement 2027" in plain and done.ref not in plain
+    for english in ("Identified by", "signed as", "The request", "Check another file", "Sealed"):
+        assert english not in plain, english
+    assert "Choose a PDF file" not in refused and f'<html lang="{language}">' in refused
+
+
+async def test_a_chosen_language_beats_the_browsers_and_is_kept_for_the_verdict(
+    client: TestClient, env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    done = await completed_request(env, tenant, seal)
+    client.session.headers["Accept-Language"] = "ru"
+
+    chosen = await (await client.get("/verify?lang=sv")).text()
+    verdict = await _check(client, done.sealed)
+
+    assert '<html lang="sv">' in chosen and "Kontrollera en förseglad PDF" in chosen
+    assert '<html lang="sv">' in verdict
+    assert "Förseglingen är intakt och hör till en slutförd begäran" in _plain(verdict)
+
+
+def test_every_way_of_identifying_a_decider_has_words_in_every_language() -> None:
+    for language in texts.LANGUAGES:
+        assert set(AUTH_KEYS.values()) <= texts.catalogue(language).keys(), language
+    assert len(AUTH_KEYS) == len(AUTH_LEVELS)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("language", ["en", "pl", "ru", "sv"])
+async def test_a_signature_made_before_the_seal_is_reported_with_its_state(
+    client: TestClient, env: Env, seal: SealKey, other_seal: SealKey, language: str
+) -> None:
+    """A document signed by someone else, sealed here afterwards: the seal holds, and the
+    earlier signature is valid; once a page was added to it before sealing, it is not."""
+    signed = await asyncio.to_thread(signed_pdf, other_seal)
+    damaged = await asyncio.to_thread(with_a_page_added, signed)
+    valid = await sealed_elsewhere(signed, seal)
+    modified = await sealed_elsewhere(damaged, seal)
+    client.session.headers["Accept-Language"] = language
+
+    pages = [_plain(await _check(client, data)) for data in (valid, modified)]
+
+    said = texts.catalogue(language)
+    assert said["verify.sig.earlier.valid"] in pages[0]
+    assert said["verify.earlier_not_valid"] not in pages[0]
+    assert said["verify.sig.earlier.modified"] in pages[1]
+    assert said["verify.earlier_not_valid"] in pages[1]
+    assert said["verify.headline.intact_but_unknown"] in pages[1]  # the seal itself holds

@@ -8,16 +8,19 @@ import socket
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from sqlmodel import col, select
 
-from inkpost.sealer import SealWorker
+from inkpost.sealer import HttpTimestamper, SealWorker
 from storage.models import Document, Notification, SignatureRequest
 from tests.conftest import STAFF, Tenant
+from tests.fakes.tsa import serving_tsa
 from tests.helpers import sealed_documents, upload
+from tests.workflows.pdf_inputs import pdftotext
 from tests.workflows.test_sealing import drawn_signature, pdfsig
 from workflows.context import Actor, Env
-from workflows.errors import Conflict
+from workflows.errors import Conflict, InvalidInput
 from workflows.outbox.kinds import Kind
 from workflows.signing import completion, creation, deciding, identity, party_page, requests
 from workflows.signing.creation import NewParty, NewRequest
@@ -235,3 +238,69 @@ async def test_a_signed_pdf_goes_only_to_a_telegram_chat(
     route = await route_sign_notice(env, row)
 
     assert route.way == "cancel" and "no Telegram chat" in (route.reason or "")
+
+
+async def test_the_certificate_lists_every_one_time_code_sent_tried_and_confirmed(
+    env: Env, tenant: Tenant, seal: SealKey, tmp_path: Path
+) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    created = await creation.create_request(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        staff_id=None,
+        new=NewRequest(
+            document_ids=[document.id],
+            parties=[NewParty(role="approver", recipient_id=tenant.recipient_id)],
+        ),
+    )
+    [party] = created.parties
+    assert created.request.id is not None
+    await identity.send_code(env, party.token, ip="203.0.113.9")
+    async with env.reads() as session:
+        [code] = (
+            await session.exec(select(Notification).where(Notification.kind == "sign.code"))
+        ).all()
+    wrong = "000000" if code.payload["code"] != "000000" else "111111"
+    with pytest.raises(InvalidInput):
+        await identity.confirm_code(env, party.token, wrong, ip="203.0.113.9")
+    confirmed = await identity.confirm_code(env, party.token, code.payload["code"])
+    await deciding.decide(
+        env,
+        party.token,
+        Decision(kind="approve", needs_review=False),
+        actor=WEB,
+        browser=confirmed.token,
+    )
+
+    await completion.complete_request(env, created.request.id, key=seal)
+
+    [sealed] = await sealed_documents(env, org_id=tenant.org_id, request_id=created.request.id)
+    text = " ".join(pdftotext(await _sealed_bytes(env, sealed), tmp_path, page=4).split())
+    assert "Identified by: one-time code by email" in text
+    sent = text.index("one-time code sent by email (IP 203.0.113.9)")
+    tried = text.index("a wrong one-time code was typed (IP 203.0.113.9)")
+    assert sent < tried < text.index("identity confirmed with the one-time code")
+
+
+async def test_a_tsa_answering_503_is_named_with_its_status_in_the_requests_error(
+    env: Env, tenant: Tenant, seal: SealKey
+) -> None:
+    request_id, _ = await _decided_request(env, tenant)
+
+    async def unavailable(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="down for maintenance")
+
+    async with serving_tsa(unavailable) as url:
+        with pytest.raises(SealingFailed):
+            await completion.complete_request(
+                env, request_id, key=seal, timestamper=HttpTimestamper(url, timeout=5)
+            )
+
+    async with env.reads() as session:
+        request = await session.get(SignatureRequest, request_id)
+    assert request is not None and request.status == requests.SEALING
+    error = request.last_error or ""
+    assert f"the timestamp authority {url}" in error and "503" in error, error
+    assert "Service Unavailable" in error and "'sha256'" not in error, error

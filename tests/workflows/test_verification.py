@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import io
 import os
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -236,6 +237,9 @@ async def test_an_update_appended_after_sealing_is_a_later_edit_of_the_request(
     assert verdict.match is not None and not verdict.match.exact
     assert verdict.match.request_ref == done.ref
     assert all(line.ours and line.check.intact for line in verdict.signatures)
+    assert verdict.findings[0].told("pl") == (
+        "Po ostatnim podpisie dodano treść: pieczęć obejmuje tylko wcześniejszą część."
+    )
 
 
 async def test_an_edit_after_the_first_seal_signature_is_traced_through_the_original(
@@ -300,7 +304,9 @@ async def test_our_seal_without_a_request_here_is_intact_but_unknown(
 
 
 @pytest.mark.parametrize(
-    "junk", [os.urandom(4096), b"", b"%PDF-1.7\n garbage without structure"], ids=str
+    "junk",
+    [random.Random(7).randbytes(4096), b"", b"%PDF-1.7\n garbage without structure"],
+    ids=["random bytes", "empty", "a header and garbage"],
 )
 async def test_a_file_that_is_no_pdf_is_not_a_pdf(
     env: Env, tenant: Tenant, seal: SealKey, junk: bytes

@@ -18,7 +18,7 @@ from storage.models import Client, Document, Organization
 from storage.walls import EVERY_CLIENT
 from workflows import audit
 from workflows.context import Actor, Env
-from workflows.errors import InvalidInput, NotFound, Unavailable
+from workflows.errors import InvalidInput, NotFound, Size, Unavailable
 from workflows.media import EXTENSIONS, PDF, PdfFacts, check_name, inspect_pdf, sniff
 from workflows.scope import clean_text, get_scoped
 
@@ -123,7 +123,9 @@ async def upload_document(
         try:
             await env.blobs.commit(staged)
         except StorageError as e:
-            raise Unavailable(f"the document store could not save the file: {e}") from e
+            raise Unavailable(
+                f"the document store could not save the file: {e}", says="refusal.store.unavailable"
+            ) from e
         async with env.sessions() as session, session.begin():
             org = await session.get(Organization, org_id, with_for_update=True)
             assert org is not None
@@ -188,8 +190,10 @@ async def _stage(env: Env, content: AsyncIterable[bytes]) -> StagedBlob:
         return await stage(
             content, staging_dir=env.blobs.staging_dir, max_bytes=env.limits.max_upload_bytes
         )
-    except (BlobTooLarge, EmptyBlob) as e:
-        raise InvalidInput(str(e)) from e
+    except BlobTooLarge as e:
+        raise InvalidInput(str(e), says="refusal.file.too_large", limit=Size(e.limit)) from e
+    except EmptyBlob as e:
+        raise InvalidInput(str(e), says="refusal.file.empty") from e
 
 
 async def _refuse_unchanged(env: Env, org_id: int, version_of: int, sha256: str) -> None:
@@ -252,7 +256,8 @@ def _active_content(facts: PdfFacts | None, *, allowed: bool) -> str | None:
     if not allowed:
         raise InvalidInput(
             f"the PDF holds content that runs by itself ({found}), which could harm whoever "
-            "opens it; send it without, or ask an admin to accept such files"
+            "opens it; send it without, or ask an admin to accept such files",
+            says="refusal.pdf.active",
         )
     return found[:500]
 
@@ -271,7 +276,11 @@ async def _check_quota(env: Env, org_id: int, size: int) -> None:
             )
         ).one()
     if used + size > org.storage_quota_bytes:
-        raise InvalidInput("the organisation's storage quota would be exceeded by this file")
+        raise InvalidInput(
+            "the organisation's storage quota would be exceeded by this file",
+            says="refusal.quota",
+            org=org.name,
+        )
 
 
 async def _next_version(

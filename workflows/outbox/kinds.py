@@ -46,6 +46,15 @@ class Kind(StrEnum):
     PORTAL_SIGN_IN = "portal.sign_in"
     """A one-time link to the recipient's portal, asked for on its sign-in page: by mail,
     its token minted as it goes out."""
+    INVITATION = "recipient.invitation"
+    """Staff invite a recipient by mail: a one-time link to their portal and, where Telegram
+    is set up, a link that connects their chat; both minted as the mail goes out."""
+    CABINET_DOCUMENT = "cabinet.document"
+    """A colleague in the recipient's shared cabinet received a document."""
+    CABINET_JOINED = "cabinet.joined"
+    """A colleague now has access to the recipient's shared cabinet (added or unblocked)."""
+    CABINET_LEFT = "cabinet.left"
+    """A colleague no longer has access to the recipient's shared cabinet (blocked)."""
 
     # To staff: channel SLACK.
     DOCUMENT_OPENED = "document.opened"
@@ -125,6 +134,9 @@ class Preference(StrEnum):
     """Named after the kind it turns off."""
     REMINDER = "reminder"
     SIGNATURE = "signature"
+    CABINET = "cabinet"
+    """What happens in the recipient's shared cabinet: colleagues' new documents, who
+    joined or left."""
 
 
 class BadPayload(InvalidInput):
@@ -248,6 +260,40 @@ class SignInPayload(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InvitationPayload(Payload):
+    """The invitation of ``recipient_id`` queued at ``queued_at`` (their ``invite_sent_at``
+    then: a later invitation replaces it). It holds no link: the worker mints them."""
+
+    KINDS = frozenset({Kind.INVITATION})
+    kind: Kind = Kind.INVITATION
+    recipient_id: int
+    queued_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CabinetDocumentPayload(Payload):
+    """Document ``document_id`` reached the recipient's shared cabinet: colleague
+    ``colleague_id`` received it through ``share_id``, and ``others`` more colleagues of
+    the cabinet in the same share."""
+
+    KINDS = frozenset({Kind.CABINET_DOCUMENT})
+    kind: Kind = Kind.CABINET_DOCUMENT
+    document_id: int
+    share_id: int
+    colleague_id: int
+    others: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CabinetMemberPayload(Payload):
+    """Colleague ``colleague_id`` joined (CABINET_JOINED) or left (CABINET_LEFT) the
+    recipient's shared cabinet."""
+
+    KINDS = frozenset({Kind.CABINET_JOINED, Kind.CABINET_LEFT})
+    colleague_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class SignedFilePayload(Payload):
     """The sealed PDF ``document_id`` of a completed request, for a party's chat."""
 
@@ -358,6 +404,9 @@ PAYLOADS: Mapping[Kind, type[Payload]] = {
         CodePayload,
         SignedFilePayload,
         SignInPayload,
+        InvitationPayload,
+        CabinetDocumentPayload,
+        CabinetMemberPayload,
         VisitPayload,
         ReturnedPayload,
         UnopenedPayload,

@@ -1,23 +1,53 @@
-"""Organisations (tenants), their staff and their clients."""
+"""Organisations (tenants), their staff and their clients, and how clients reach them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import CompoundSelect, union_all
 from sqlmodel import col, func, select
 
-from storage.models import Client, Organization, StaffUser
+from storage.models import (
+    Client,
+    Organization,
+    PartyLink,
+    PersonalLink,
+    PortalSession,
+    Share,
+    SignInRequest,
+    StaffUser,
+    UnsubscribeLink,
+)
 from storage.rows import id_of
 from storage.walls import EVERY_CLIENT
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.scope import clean_text, get_scoped
+from workflows.tokens import hash_token, well_formed
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ROLES = ("admin", "member")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NOT_IN_ADDRESS = r"@\s<>()\[\]\\,;:\"?&/"
+CONTACT_EMAIL = re.compile(
+    rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}.]+(\.[^{_NOT_IN_ADDRESS}.]+)+$"
+)
+"""An address clients can write to, and safe in a ``mailto:`` link: nothing that would
+add a subject, a second recipient or a path."""
+PHONE = re.compile(r"^[0-9 +()-]+$")
+MAX_EMAIL = 320
+MAX_PHONE = 32
+MIN_PHONE_DIGITS = 3
+
+
+def address_hash(email: str) -> str:
+    """An email address as rate limits and sign-in requests keep it: hashed, whatever its
+    case and surrounding spaces."""
+    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()
 
 
 def check_email(email: str | None) -> str | None:
@@ -25,8 +55,37 @@ def check_email(email: str | None) -> str | None:
         return None
     email = email.strip()
     if not EMAIL.match(email) or len(email) > 320:
-        raise InvalidInput(f"'{email}' is not an email address")
+        raise InvalidInput(
+            f"'{email}' is not an email address", says="refusal.email.invalid", address=email
+        )
     return email
+
+
+def check_contact_email(email: str | None) -> str | None:
+    """The address clients may write to, as staff type it; None (or blank) for none."""
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > MAX_EMAIL or not email.isprintable() or not CONTACT_EMAIL.match(email):
+        raise InvalidInput(
+            f"'{email}' is not an email address clients can write to: "
+            "use one like office@example.com"
+        )
+    return email
+
+
+def check_contact_phone(phone: str | None) -> str | None:
+    """The number clients may call, as staff type it; None (or blank) for none."""
+    if phone is None or not phone.strip():
+        return None
+    phone = " ".join(phone.split())
+    digits = sum(ch.isdigit() for ch in phone)
+    if len(phone) > MAX_PHONE or not PHONE.match(phone) or digits < MIN_PHONE_DIGITS:
+        raise InvalidInput(
+            f"'{phone}' is not a phone number: use digits, spaces, +, -, ( and ), "
+            f"up to {MAX_PHONE} characters, like +46 8 123 456 78"
+        )
+    return phone
 
 
 async def create_organization(
@@ -38,7 +97,11 @@ async def create_organization(
     slack_team_id: str | None = None,
     default_language: str = "en",
     timezone: str = "UTC",
+    contact_email: str | None = None,
+    contact_phone: str | None = None,
 ) -> Organization:
+    """A new organisation; ``contact_email`` and ``contact_phone`` are how its clients
+    reach it (shown on the pages that tell them something went wrong)."""
     slug = slug.strip().lower()
     if not SLUG.match(slug):
         raise InvalidInput(
@@ -46,6 +109,7 @@ async def create_organization(
         )
     title = clean_text(name, what="organisation name", max_len=200)
     assert title is not None
+    email, phone = check_contact_email(contact_email), check_contact_phone(contact_phone)
     async with env.sessions() as session, session.begin():
         if (await session.exec(select(Organization).where(Organization.slug == slug))).first():
             raise Conflict(f"an organisation with slug '{slug}' already exists")
@@ -65,6 +129,8 @@ async def create_organization(
             default_language=default_language,
             timezone=timezone,
             created_at=env.clock.now(),
+            contact_email=email,
+            contact_phone=phone,
         )
         session.add(org)
         await session.flush()
@@ -76,7 +142,9 @@ async def create_organization(
             actor=actor,
             action="organization.created",
             at=env.clock.now(),
-            details={"slug": slug, "name": title},
+            details={"slug": slug, "name": title}
+            | ({"contact_email": email} if email else {})
+            | ({"contact_phone": phone} if phone else {}),
         )
     return org
 
@@ -304,3 +372,88 @@ async def set_active_content(env: Env, *, org_id: int, actor: Actor, allow: bool
                 details={"allow": allow},
             )
     return organization
+
+
+async def set_contacts(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Organization:
+    """Set how clients reach the organisation: ``email`` and ``phone`` as staff type them,
+    blank to remove one, None to leave it as it is. A change is recorded in the history."""
+    wanted: dict[str, str | None] = {}
+    if email is not None:
+        wanted["contact_email"] = check_contact_email(email)
+    if phone is not None:
+        wanted["contact_phone"] = check_contact_phone(phone)
+    async with env.sessions() as session, session.begin():
+        organization = await session.get(Organization, org_id, with_for_update=True)
+        if organization is None:
+            raise NotFound("organisation not found")
+        changed = {
+            field: value for field, value in wanted.items() if getattr(organization, field) != value
+        }
+        if not changed:
+            return organization
+        for field, value in changed.items():
+            setattr(organization, field, value)
+        session.add(organization)
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="organization.contacts_set",
+            at=env.clock.now(),
+            details={"changed": changed},
+        )
+    return organization
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who a client asks when something went wrong: the organisation's name and the
+    contacts it gave (either may be missing)."""
+
+    name: str
+    email: str | None
+    phone: str | None
+
+    @property
+    def dial(self) -> str | None:
+        """The phone number as a ``tel:`` link dials it: a leading + and digits."""
+        if self.phone is None:
+            return None
+        digits = "".join(ch for ch in self.phone if ch.isdigit())
+        return ("+" if self.phone.startswith("+") else "") + digits
+
+
+_TOKEN_HOLDERS = (Share, PersonalLink, PartyLink, SignInRequest, UnsubscribeLink)
+"""Every kind of link Inkpost sends a client, each holding its token's hash."""
+
+
+async def contact_behind(
+    env: Env, *, token: str | None = None, portal_session: str | None = None
+) -> Contact | None:
+    """The organisation a link ``token`` (of any kind, in any state: expired, revoked,
+    used up) or else a portal session's cookie belongs to; None when it belongs to none,
+    so that a made-up link learns no organisation."""
+    secret = token if token is not None else portal_session
+    if not secret or not well_formed(secret):
+        return None
+    digest = hash_token(secret)
+    holders = _TOKEN_HOLDERS if token is not None else (PortalSession,)
+    owners: CompoundSelect[tuple[int]] = union_all(
+        *(select(holder.org_id).where(col(holder.token_hash) == digest) for holder in holders)
+    )
+    async with env.reads() as session:
+        found = (
+            await session.exec(
+                select(Organization).where(col(Organization.id).in_(owners.scalar_subquery()))
+            )
+        ).first()
+    if found is None:
+        return None
+    return Contact(name=found.name, email=found.contact_email, phone=found.contact_phone)

@@ -1,11 +1,11 @@
 """What a recipient wants to be told, and by which channel.
 
 A recipient turns each kind of notification (`Preference`: new documents, reminders,
-signature requests) on or off per channel, Telegram and email: in a chat with
-`/notifications`, in their portal, or with the one-click unsubscribe every such mail
-carries (RFC 8058). Everything is on until turned off. A notice goes by Telegram when the
-chat is linked and wants it, else by mail when the address wants it; when neither wants it,
-it is not sent.
+signature requests, news of their shared cabinet) on or off per channel, Telegram and
+email: in a chat with `/notifications`, in their portal, or with the one-click unsubscribe
+every such mail carries (RFC 8058). Everything is on until turned off. A notice goes by
+Telegram when the chat is linked and wants it, else by mail when the address wants it;
+when neither wants it, it is not sent.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ UNSUBSCRIBES: dict[Kind, Preference] = {
     Kind.SIGN_INVITE: Preference.SIGNATURE,
     Kind.SIGN_ENDED: Preference.SIGNATURE,
     Kind.SIGN_COMPLETED: Preference.SIGNATURE,
+    Kind.CABINET_DOCUMENT: Preference.CABINET,
+    Kind.CABINET_JOINED: Preference.CABINET,
+    Kind.CABINET_LEFT: Preference.CABINET,
 }
 """What the unsubscribe link of a mail of each kind turns off; a kind not here (a one-time
 code, a sign-in link) is asked for, and its mail carries none."""
@@ -77,9 +80,11 @@ def changed(
 ) -> dict[str, dict[str, bool]]:
     """``prefs`` with one choice changed; unknown kinds or channels are refused."""
     if kind not in KINDS:
-        raise InvalidInput(f"unknown kind of notification '{kind}'")
+        raise InvalidInput(
+            f"unknown kind of notification '{kind}'", says="refusal.notifications.kind"
+        )
     if channel not in CHANNELS:
-        raise InvalidInput(f"unknown channel '{channel}'")
+        raise InvalidInput(f"unknown channel '{channel}'", says="refusal.notifications.channel")
     updated = {str(c): dict(v) for c, v in prefs.items()}
     updated.setdefault(channel.value, {})[kind] = enabled
     return updated
@@ -175,7 +180,10 @@ async def unsubscribe_target(env: Env, token: str) -> Unsubscribe:
 
 
 async def _target(session: AsyncSession, token: str) -> Unsubscribe:
-    gone = Gone("this unsubscribe link does not work; change your notifications in your portal")
+    gone = Gone(
+        "this unsubscribe link does not work; change your notifications in your portal",
+        says="refusal.unsubscribe.gone",
+    )
     if not well_formed(token):
         raise gone
     row = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Exists, exists, or_
+from sqlalchemy import Exists, exists
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -82,16 +82,10 @@ async def documents(env: Env, portal: Portal, *, filters: Filters, page: int = 1
         query = query.where(Document.category == filters.category)
     if filters.unopened:
         query = query.where(~_seen_by(recipient))
-    if cabinet and (colleague := filters.colleague.strip()):
-        named = select(Recipient.id).where(
-            Recipient.client_id == recipient.client_id,
-            or_(
-                col(Recipient.name).icontains(colleague, autoescape=True),
-                col(Recipient.email).icontains(colleague, autoescape=True),
-            ),
-        )
-        query = query.where(col(Share.recipient_id).in_(named))
     async with env.reads() as session:
+        if cabinet and (colleague := filters.colleague.strip()):
+            named = await _colleagues_named(session, recipient, colleague)
+            query = query.where(col(Share.recipient_id).in_(named))
         total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
         pages = max(1, -(-total // PER_PAGE))
         page = min(max(page, 1), pages)
@@ -138,6 +132,24 @@ async def documents(env: Env, portal: Portal, *, filters: Filters, page: int = 1
         for share, document in rows
     ]
     return Listing(items, page, pages, total, cabinet, belongs, categories)
+
+
+async def _colleagues_named(session: AsyncSession, recipient: Recipient, words: str) -> list[int]:
+    """The people of the recipient's client whose name or email holds ``words``, in any
+    letter case. Compared here, not in SQL: SQLite's LOWER folds only ASCII letters, so
+    "łucja" would not find "Łucja", nor "ольга" "Ольга"."""
+    wanted = words.casefold()
+    rows = await session.exec(
+        select(Recipient.id, Recipient.name, Recipient.email).where(
+            Recipient.org_id == recipient.org_id, Recipient.client_id == recipient.client_id
+        )
+    )
+    return [
+        person_id
+        for person_id, name, email in rows.all()
+        if person_id is not None
+        and (wanted in name.casefold() or wanted in (email or "").casefold())
+    ]
 
 
 def _seen_by(recipient: Recipient) -> Exists:

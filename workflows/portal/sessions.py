@@ -10,7 +10,6 @@ once when they are blocked or their access ends. Every sign-in is a history even
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,7 +31,7 @@ from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import Gone, InvalidInput, NotAllowed, NotFound, TooMany
 from workflows.outbox.kinds import Channel, SignInPayload
-from workflows.people.organizations import check_email
+from workflows.people.organizations import address_hash, check_email
 from workflows.people.recipients import can_receive
 from workflows.portal.ending import end_sessions
 from workflows.sharing import access
@@ -92,7 +91,7 @@ async def open_from_link(env: Env, token: str, *, visitor: Visitor) -> Opened:
     async with env.sessions() as session, session.begin():
         recipient = await session.get(Recipient, recipient_id)
         assert recipient is not None
-        return await _open(session, recipient, via="link", visitor=visitor, now=now)
+        return await open_session(session, recipient, via="link", visitor=visitor, now=now)
 
 
 async def _recipient_of_link(env: Env, token: str) -> int | None:
@@ -113,12 +112,16 @@ async def _recipient_of_link(env: Env, token: str) -> int | None:
     return id_of(found.recipient) if found.recipient is not None else None
 
 
-async def _open(
+async def open_session(
     session: AsyncSession, recipient: Recipient, *, via: str, visitor: Visitor, now: datetime
 ) -> Opened:
+    """A new session for ``recipient``, who came ``via`` a link, a mail or Telegram; a
+    history event says so. Refused when they may no longer receive documents."""
     refusal = can_receive(recipient, now)
     if refusal:
-        raise NotAllowed(f"{refusal}; ask the organisation that sent you documents")
+        raise NotAllowed(
+            f"{refusal}; ask the organisation that sent you documents", says="refusal.portal.closed"
+        )
     token, token_hash = new_token()
     expires_at = now + LONGEST
     row = PortalSession(
@@ -146,18 +149,14 @@ async def _open(
 # -- sign-in links by mail --------------------------------------------------------------------
 
 
-def _address_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()
-
-
 async def request_sign_in(env: Env, *, email: str, ip: str | None) -> None:
     """Mail a sign-in link to every recipient with this address who may sign in. The
     answer is the same whether or not anyone has it; TooMany when the address or the IP
     asked too often in the last hour (whether or not the address is known)."""
     address = check_email(email)
     if address is None:
-        raise InvalidInput("enter your email address")
-    digest = _address_hash(address)
+        raise InvalidInput("enter your email address", says="refusal.sign_in.no_address")
+    digest = address_hash(address)
     now = env.clock.now()
     async with env.sessions() as session, session.begin():
         await _refuse_too_many(session, digest=digest, ip=ip, now=now)
@@ -200,7 +199,10 @@ async def _refuse_too_many(
     by_address = (await session.exec(recent.where(SignInRequest.email_hash == digest))).one()
     by_ip = (await session.exec(recent.where(SignInRequest.ip == ip))).one() if ip else 0
     if by_address >= PER_ADDRESS or by_ip >= PER_IP:
-        raise TooMany("too many sign-in links were asked for; try again in an hour")
+        raise TooMany(
+            "too many sign-in links were asked for; try again in an hour",
+            says="refusal.sign_in.too_many",
+        )
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,10 @@ async def mint_sign_in(env: Env, *, request_id: int) -> SignInLink | None:
 async def redeem_sign_in(env: Env, token: str, *, visitor: Visitor) -> Opened:
     """Follow a mailed sign-in link: once, before it expires."""
     now = env.clock.now()
-    gone = Gone("this sign-in link has expired or was used already; ask for a new one")
+    gone = Gone(
+        "this sign-in link has expired or was used already; ask for a new one",
+        says="refusal.sign_in.gone",
+    )
     if not well_formed(token):
         raise gone
     async with env.sessions() as session, session.begin():
@@ -257,7 +262,7 @@ async def redeem_sign_in(env: Env, token: str, *, visitor: Visitor) -> Opened:
         session.add(row)
         recipient = await session.get(Recipient, row.recipient_id)
         assert recipient is not None
-        return await _open(session, recipient, via="email", visitor=visitor, now=now)
+        return await open_session(session, recipient, via="email", visitor=visitor, now=now)
 
 
 # -- the session a browser holds --------------------------------------------------------------

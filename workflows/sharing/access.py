@@ -33,6 +33,7 @@ from workflows.errors import (
     NotAvailableNow,
     NotFound,
     Unavailable,
+    When,
     WorkflowError,
 )
 from workflows.outbox.kinds import Kind
@@ -354,9 +355,15 @@ async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDo
         raise refusal
     if recipient is not None:
         if can_receive(recipient, now):
-            raise NotAllowed("your access to this organisation's documents has ended")
+            raise NotAllowed(
+                "your access to this organisation's documents has ended",
+                says="refusal.link.access_ended",
+            )
         if personal is not None and share.space_id is not None and member is None:
-            raise Gone("you are no longer a member of the space this was shared with")
+            raise Gone(
+                "you are no longer a member of the space this was shared with",
+                says="refusal.link.left_space",
+            )
     if document.available_from is not None and now < document.available_from:
         raise NotAvailableNow(
             "this document is not available yet",
@@ -375,13 +382,17 @@ async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDo
 def _share_refusal(share: Share | None, now: datetime) -> WorkflowError | None:
     """Why the link itself no longer works at ``now``, if it does not."""
     if share is None:
-        return NotFound("this link does not exist")
+        return NotFound("this link does not exist", says="refusal.link.unknown")
     if share.revoked_at is not None:
-        return Gone("this link was revoked")
+        return Gone("this link was revoked", says="refusal.link.revoked")
     if share.expires_at is not None and share.expires_at <= now:
-        return Gone(f"this link expired on {share.expires_at:%Y-%m-%d %H:%M} UTC")
+        return Gone(
+            f"this link expired on {share.expires_at:%Y-%m-%d %H:%M} UTC",
+            says="refusal.link.expired",
+            at=When(share.expires_at),
+        )
     if share.max_downloads is not None and share.download_count >= share.max_downloads:
-        return Gone("this link has reached its download limit")
+        return Gone("this link has reached its download limit", says="refusal.link.used_up")
     return None
 
 

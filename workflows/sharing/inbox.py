@@ -29,6 +29,7 @@ from workflows.errors import Gone, InvalidInput, NotFound
 from workflows.outbox.kinds import Kind, Via
 from workflows.people import preferences
 from workflows.people.recipients import can_receive, check_language
+from workflows.scope import clean_text
 from workflows.sharing import staff_notices
 from workflows.tokens import new_token
 
@@ -317,13 +318,13 @@ async def return_from(
                 .limit(1)
             )
         ).first()
-    title = (caption or "").strip() or PurePath(filename).stem or "Returned document"
+    title = _title(caption, filename)
     document = await upload_document(
         env,
         org_id=person.org_id,
         actor=actor or chat_actor(person),
         meta=NewDocument(
-            title=title[:300],
+            title=title,
             category=category,
             client_id=person.client_id,
             filename=filename,
@@ -343,6 +344,16 @@ async def return_from(
     return document
 
 
+def _title(caption: str | None, filename: str) -> str:
+    """The caption, else the file's name: the first with something visible in it (a
+    caption of invisible characters alone is no reason to refuse the file)."""
+    for wording in (caption, PurePath(filename).stem):
+        title = clean_text((wording or "")[:300], what="title", max_len=300, required=False)
+        if title:
+            return title
+    return "Returned document"
+
+
 async def set_language(env: Env, *, chat_id: int, language: str) -> list[Recipient]:
     language = check_language(language)
     return await _update_people(
@@ -352,7 +363,9 @@ async def set_language(env: Env, *, chat_id: int, language: str) -> list[Recipie
 
 async def set_notification(env: Env, *, chat_id: int, kind: str, enabled: bool) -> list[Recipient]:
     if kind not in NOTIFICATION_KINDS:
-        raise InvalidInput(f"unknown kind of notification '{kind}'")
+        raise InvalidInput(
+            f"unknown kind of notification '{kind}'", says="refusal.notifications.kind"
+        )
     async with env.sessions() as session:
         people = await _chat_recipients(session, chat_id, env.clock.now())
     if not people:

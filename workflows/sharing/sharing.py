@@ -27,7 +27,7 @@ from workflows.outbox.kinds import Channel, SharePayload
 from workflows.people.membership import SPACES, MemberRow, member_rows
 from workflows.people.recipients import can_receive
 from workflows.scope import clean_text, get_scoped
-from workflows.sharing import targets
+from workflows.sharing import cabinet, targets
 from workflows.tokens import new_token
 
 SHARES = Share.__table__  # type: ignore[attr-defined]
@@ -304,6 +304,17 @@ async def _share_with_each(
         ],
         at=now,
     )
+    await cabinet.tell_of_share(
+        session,
+        org_id=document.org_id,
+        document_id=id_of(document),
+        receipts=[
+            cabinet.Receipt(r.id, r.client_id, result.share.id)
+            for r, result in zip(fresh, shared, strict=True)
+            if r.id not in holders
+        ],
+        at=now,
+    )
     return results + shared
 
 
@@ -411,12 +422,14 @@ async def share_with_space(
         )
         skipped: list[str] = []
         told: list[int] = []
+        clients: dict[int, int] = {}
         for recipient in await member_rows(session, SPACES, org_id=org_id, place_id=space_id):
             refusal = can_receive(recipient, now)
             if refusal:
                 skipped.append(refusal)
             else:
                 told.append(recipient.id)
+                clients[recipient.id] = recipient.client_id
         # Those who hold the document already, directly or through another space, are
         # not told again.
         holders = set(await _active_direct_shares(session, document, told, now))
@@ -425,6 +438,17 @@ async def share_with_space(
             session,
             [
                 _shared_notice(document, shared.share.id, person)
+                for person in told
+                if person not in holders
+            ],
+            at=now,
+        )
+        await cabinet.tell_of_share(
+            session,
+            org_id=org_id,
+            document_id=id_of(document),
+            receipts=[
+                cabinet.Receipt(person, clients[person], shared.share.id)
                 for person in told
                 if person not in holders
             ],

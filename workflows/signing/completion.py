@@ -6,15 +6,23 @@ that row: it seals each document with the organisation's key (one signature per 
 in decision order, and the completion certificate), stores each sealed PDF as a new
 version of its document, and only then marks the request completed and queues the
 notices. A failure leaves the request ``sealing`` with the error noted; the row is tried
-again. A document already sealed by an earlier attempt is not sealed twice. The timestamp
+again. A document already sealed by an earlier attempt is not sealed twice. Before sealing,
+the organisation's history is anchored by a checkpoint on the medium that covers the
+request's events (`workflows.checkpoints`), and the certificate names it. The timestamp
 authority's client and the fetchers of revocation data are the caller's (`seal_pdf`).
+
+A document that already carried signatures is sealed without added pages, so that they
+stay valid, and one certified against any change is kept as it was; the request then also
+gets its completion certificate as a sealed PDF of its own (`seal_certificate`), kept as
+one more document of the request (at `CERTIFICATE_POSITION`, its own sealed result), so
+that it is offered, sent and listed wherever the sealed PDFs are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -24,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     AuditEvent,
+    CodeEvent,
     Document,
     Organization,
     Party,
@@ -33,13 +42,19 @@ from storage.models import (
 )
 from storage.models import AuditHead as ChainHead
 from storage.rows import id_of
-from workflows import outbox
+from workflows import checkpoints, outbox
 from workflows.context import Actor, Env
 from workflows.documents import filing
 from workflows.errors import Conflict, NotFound
 from workflows.outbox.kinds import Channel, Kind, SignedFilePayload, SignStatusPayload
 from workflows.signing import certificate, requests
-from workflows.signing.seal import seal_pdf
+from workflows.signing.seal import (
+    PriorSignatures,
+    SealingFailed,
+    prior_signatures,
+    seal_certificate,
+    seal_pdf,
+)
 from workflows.signing.seal_keys import SealKey
 
 SEALER = Actor.system("sealing")
@@ -49,6 +64,9 @@ AUTH_LEVELS = {
     "code:email": "one-time code by email",
     "code:telegram": "one-time code via Telegram",
 }
+CERTIFICATE_POSITION = requests.MAX_DOCUMENTS + 1
+"""The place among a request's documents of its completion certificate as a PDF of its
+own: after every document a request can hold."""
 
 
 async def complete_request(
@@ -98,30 +116,93 @@ async def _complete(env: Env, request_id: int, sealing: _Sealing) -> SignatureRe
         ).all()
         organization = await session.get(Organization, request.org_id)
         head = await session.get(ChainHead, request.org_id)
-        events = await _party_events(session, request, state.documents)
+        documents = [d for d in state.documents if d.id not in _certificates(links)]
+        events = await _party_events(session, request, documents)
+        codes = await _code_events(session, state)
         assert organization is not None and head is not None
+    priors = {id_of(d): await _prior(env, d) for d in documents}
+    checkpoint = await _checkpoint(env, request, sealing)
     info = certificate.CertificateInfo(
         request_ref=request.ref,
         title=request.title,
         organisation=organization.name,
         documents=tuple(
-            certificate.DocumentEntry(title=d.title, filename=d.filename, sha256=d.sha256)
-            for d in state.documents
+            certificate.DocumentEntry(
+                title=d.title, filename=d.filename, sha256=d.sha256, prior=priors[id_of(d)]
+            )
+            for d in documents
         ),
         parties=tuple(
             [
-                await _party_record(env, party, decision, events.get(party.id or 0, ()))
+                await _party_record(
+                    env,
+                    party,
+                    decision,
+                    (*events.get(id_of(party), ()), *codes.get(id_of(party), ())),
+                )
                 for party, decision in _in_decision_order(state)
             ]
         ),
         audit_head=certificate.AuditHead(seq=head.seq, hash=head.hash),
         completed_at=env.clock.now(),
+        checkpoint=checkpoint,
     )
-    by_id = {d.id: d for d in state.documents}
+    # Each organisation seals with its own seal (its default one bears its name).
+    key = await asyncio.to_thread(
+        sealing.key.for_organisation, id_of(organization), organization.name
+    )
+    sealing = replace(sealing, key=key)
+    by_id = {d.id: d for d in documents}
     for link in links:
-        if link.sealed_document_id is None:
+        if link.sealed_document_id is not None or link.document_id not in by_id:
+            continue
+        if priors[link.document_id] == "unchangeable":
+            await _keep_unchanged(env, link)
+        else:
             await _seal_one(env, request, by_id[link.document_id], info, sealing)
+    if info.standalone and not _certificates(links):
+        await _seal_certificate(env, request, documents[0], info, sealing)
     return await _finish(env, request_id)
+
+
+def _certificates(links: Sequence[RequestDocument]) -> set[int]:
+    """The request's completion certificate among its documents, once it is a PDF of its
+    own."""
+    return {link.document_id for link in links if link.position == CERTIFICATE_POSITION}
+
+
+async def _prior(env: Env, document: Document) -> PriorSignatures:
+    """Whether the original carries signatures already (see `seal_pdf`)."""
+    original = await _original(env, document)
+    return await asyncio.to_thread(prior_signatures, original)
+
+
+async def _original(env: Env, document: Document) -> bytes:
+    original = b"".join([chunk async for chunk in env.blobs.read(document.blob_key)])
+    if hashlib.sha256(original).hexdigest() != document.sha256:
+        raise Conflict(f"{document.ref} on the medium does not match its recorded SHA-256")
+    return original
+
+
+async def _checkpoint(
+    env: Env, request: SignatureRequest, sealing: _Sealing
+) -> certificate.AuditHead | None:
+    """The sealed checkpoint on the medium that covers the request's events, written now
+    unless the last one does; the certificate names it. No checkpoint, no seal."""
+    try:
+        anchor = await checkpoints.anchor_chain(
+            env,
+            org_id=request.org_id,
+            seal=sealing.key,
+            timestamper=sealing.timestamper,
+            reason=checkpoints.COMPLETION,
+            request_id=request.id,
+        )
+    except checkpoints.CheckpointFailed as error:
+        raise SealingFailed(str(error)) from error
+    if anchor is None:
+        return None
+    return certificate.AuditHead(seq=anchor.checkpoint.seq, hash=anchor.checkpoint.hash)
 
 
 def _in_decision_order(state: requests.RequestState) -> list[tuple[Party, PartyDecision]]:
@@ -188,9 +269,7 @@ async def _seal_one(
     info: certificate.CertificateInfo,
     sealing: _Sealing,
 ) -> None:
-    original = b"".join([chunk async for chunk in env.blobs.read(document.blob_key)])
-    if hashlib.sha256(original).hexdigest() != document.sha256:
-        raise Conflict(f"{document.ref} on the medium does not match its recorded SHA-256")
+    original = await _original(env, document)
     sealed = await asyncio.to_thread(
         seal_pdf,
         original,
@@ -224,6 +303,106 @@ async def _seal_one(
         assert link is not None
         link.sealed_document_id = version.id
         session.add(link)
+
+
+async def _keep_unchanged(env: Env, link: RequestDocument) -> None:
+    """A document certified against any change is its own sealed result."""
+    async with env.sessions() as session, session.begin():
+        row = await session.get(RequestDocument, (link.request_id, link.document_id))
+        assert row is not None
+        row.sealed_document_id = row.document_id
+        session.add(row)
+
+
+async def _seal_certificate(
+    env: Env,
+    request: SignatureRequest,
+    first: Document,
+    info: certificate.CertificateInfo,
+    sealing: _Sealing,
+) -> None:
+    """The certificate as a sealed PDF of its own, filed with the request's first
+    document's client, category and availability, and kept as the request's last
+    document."""
+    sealed = await asyncio.to_thread(
+        seal_certificate,
+        key=sealing.key,
+        certificate=info,
+        timestamper=sealing.timestamper,
+        fetcher_backend=sealing.fetcher_backend,
+    )
+
+    async def once() -> AsyncIterator[bytes]:
+        yield sealed
+
+    filed = await filing.upload_document(
+        env,
+        org_id=request.org_id,
+        actor=SEALER,
+        meta=filing.NewDocument(
+            title=f"Completion certificate: {request.title}"[:300],
+            category=first.category,
+            client_id=first.client_id,
+            filename=f"completion-certificate-{request.ref}.pdf",
+            available_from=first.available_from,
+            available_until=first.available_until,
+        ),
+        content=once(),
+    )
+    async with env.sessions() as session, session.begin():
+        session.add(
+            RequestDocument(
+                request_id=id_of(request),
+                document_id=id_of(filed),
+                org_id=request.org_id,
+                position=CERTIFICATE_POSITION,
+                sealed_document_id=id_of(filed),
+            )
+        )
+
+
+async def _code_events(
+    session: AsyncSession, state: requests.RequestState
+) -> dict[int, tuple[certificate.PartyEvent, ...]]:
+    """Each party's one-time codes: every code sent and every wrong one typed (kept for a
+    day: `identity.KEEP_EVENTS`), and when whoever decides first confirmed who they are."""
+    parties = {id_of(party): party for party in state.parties}
+    rows = await session.exec(
+        select(CodeEvent)
+        .where(
+            CodeEvent.org_id == state.request.org_id,
+            col(CodeEvent.party_id).in_(list(parties)),
+        )
+        .order_by(col(CodeEvent.at), col(CodeEvent.id))
+    )
+    found: dict[int, list[certificate.PartyEvent]] = {}
+    for event in rows.all():
+        decision = state.decision_of(parties[event.party_id])
+        channel = _CODE_CHANNELS.get(decision.auth_level if decision else "", "")
+        what = (
+            f"one-time code sent{channel}"
+            if event.kind == "sent"
+            else "a wrong one-time code was typed"
+        )
+        found.setdefault(event.party_id, []).append(
+            certificate.PartyEvent(at=event.at, what=what, ip=event.ip)
+        )
+    for party_id, party in parties.items():
+        decision = state.decision_of(party)
+        confirmed = _CONFIRMED.get(decision.auth_level) if decision else None
+        if party.verified_at is not None and confirmed is not None:
+            found.setdefault(party_id, []).append(
+                certificate.PartyEvent(at=party.verified_at, what=confirmed)
+            )
+    return {party_id: tuple(events) for party_id, events in found.items()}
+
+
+_CODE_CHANNELS = {"code:email": " by email", "code:telegram": " via Telegram"}
+_CONFIRMED = {
+    "code:email": "identity confirmed with the one-time code",
+    "code:telegram": "identity confirmed with the one-time code",
+    "telegram": "identity confirmed by the Telegram account",
+}
 
 
 async def _finish(env: Env, request_id: int) -> SignatureRequest:

@@ -37,6 +37,8 @@ from workflows.signing.party_page import PartyPage, check_open, load_page
 from workflows.signing.requests import DECIDING
 
 MAX_SIGNATURE_PNG = 512 * 1024
+MAX_REASON = 2000
+MAX_NAME = 200
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RESULTS = {"sign": "signed", "approve": "approved", "decline": "declined"}
 
@@ -65,10 +67,7 @@ async def decide(
     sealing, or — for a decline — its end for everyone. ``browser`` is the session token
     of the browser deciding, when it confirmed who decides (`identity`)."""
     now = env.clock.now()
-    reason = clean_text(
-        decision.reason, what="reason", max_len=2000, required=False, multiline=True
-    )
-    typed_name = clean_text(decision.typed_name, what="full name", max_len=200, required=False)
+    reason, typed_name = _typed(decision)
     signature_key = None
     if decision.signature_png is not None and decision.kind == "sign":
         _check_png(decision.signature_png)
@@ -110,7 +109,7 @@ async def decide(
         try:
             await session.flush()
         except IntegrityError as e:  # only a concurrent writer outside the row lock
-            raise Conflict("this party has already decided") from e
+            raise Conflict("this party has already decided", says="signing.refusal.decided") from e
         details: dict[str, object] = {
             "party": page.party.name,
             "party_id": party_id,
@@ -136,29 +135,63 @@ async def decide(
 def _repeat(existing: PartyDecision, decision: Decision) -> PartyDecision:
     if existing.decision == RESULTS.get(decision.kind):
         return existing
-    raise Conflict(f"this party has already {existing.decision}; a decision is final")
+    raise Conflict(
+        f"this party has already {existing.decision}; a decision is final",
+        says=f"signing.refusal.already.{existing.decision}",
+    )
 
 
 def _check_decision(
     page: PartyPage, decision: Decision, *, reason: str | None, typed_name: str | None
 ) -> None:
     if page.verb is None:
-        raise NotAllowed("you receive these documents for information; there is nothing to decide")
+        raise NotAllowed(
+            "you receive these documents for information; there is nothing to decide",
+            says="signing.refusal.viewer",
+        )
     if decision.kind not in (page.verb, "decline"):
-        raise InvalidInput(f"as {page.party.role} you may {page.verb} or decline")
+        raise InvalidInput(
+            f"as {page.party.role} you may {page.verb} or decline",
+            says=f"signing.refusal.only.{page.verb}",
+        )
     if page.waiting_for is not None:
-        raise Conflict(f"it is not your turn yet: waiting for {page.waiting_for}")
+        raise Conflict(
+            f"it is not your turn yet: waiting for {page.waiting_for}",
+            says="signing.refusal.not_turn",
+            name=page.waiting_for,
+        )
     if decision.kind == "decline":
         if not reason:
-            raise InvalidInput("say why you decline")
+            raise InvalidInput("say why you decline", says="signing.refusal.no_reason")
         return
     if decision.needs_review and page.unopened:
         titles = ", ".join(d.title for d in page.unopened)
-        raise InvalidInput(f"open every document before deciding: {titles}")
+        raise InvalidInput(
+            f"open every document before deciding: {titles}",
+            says="signing.refusal.unopened",
+            titles=titles,
+        )
     if decision.needs_review and not decision.consent:
-        raise InvalidInput("tick the box to confirm you agree")
+        raise InvalidInput("tick the box to confirm you agree", says="signing.refusal.no_consent")
     if decision.kind == "sign" and decision.needs_review and not typed_name:
-        raise InvalidInput("type your full name to sign")
+        raise InvalidInput("type your full name to sign", says="signing.refusal.no_name")
+
+
+def _typed(decision: Decision) -> tuple[str | None, str | None]:
+    """The reason and the typed name as they are kept, refused when too long."""
+    try:
+        reason = clean_text(
+            decision.reason, what="reason", max_len=MAX_REASON, required=False, multiline=True
+        )
+    except InvalidInput as e:
+        raise InvalidInput(str(e), says="signing.refusal.reason_too_long", limit=MAX_REASON) from e
+    try:
+        typed_name = clean_text(
+            decision.typed_name, what="full name", max_len=MAX_NAME, required=False
+        )
+    except InvalidInput as e:
+        raise InvalidInput(str(e), says="signing.refusal.name_too_long", limit=MAX_NAME) from e
+    return reason, typed_name
 
 
 def _auth_level(page: PartyPage, decision: Decision) -> str:
@@ -168,13 +201,22 @@ def _auth_level(page: PartyPage, decision: Decision) -> str:
     if decision.telegram_user_id is not None:
         if telegram_is_contact(page, decision.telegram_user_id):
             return Via.TELEGRAM
-        raise NotAllowed("this Telegram account is not the one this request was sent to")
+        raise NotAllowed(
+            "this Telegram account is not the one this request was sent to",
+            says="signing.refusal.other_telegram",
+        )
     if page.confirmed_via:
         via = page.confirmed_via
         return via if via == Via.TELEGRAM else f"code:{via}"
     if page.code_owed:
+        refusal = cannot_send(page)
+        if refusal is not None:
+            raise NotAllowed(
+                refusal, says="signing.refusal.cannot_send", org=page.organization.name
+            )
         raise NotAllowed(
-            cannot_send(page) or "confirm the one-time code we sent you before deciding"
+            "confirm the one-time code we sent you before deciding",
+            says="signing.refusal.confirm_code",
         )
     return LINK_ONLY
 
@@ -227,9 +269,13 @@ async def _advance(
 
 def _check_png(png: bytes) -> None:
     if len(png) > MAX_SIGNATURE_PNG:
-        raise InvalidInput("the drawn signature is too large")
+        raise InvalidInput(
+            "the drawn signature is too large", says="signing.refusal.signature_too_large"
+        )
     if not png.startswith(PNG_MAGIC):
-        raise InvalidInput("the drawn signature is not a PNG image")
+        raise InvalidInput(
+            "the drawn signature is not a PNG image", says="signing.refusal.signature_not_png"
+        )
 
 
 async def _store_signature(env: Env, png: bytes) -> str:
@@ -270,10 +316,14 @@ async def link_for_recipient(env: Env, *, party_id: int, recipient_id: int, via:
     async with env.sessions() as session, session.begin():
         party = await session.get(Party, party_id)
         if party is None:
-            raise NotFound("this request is no longer available")
+            raise NotFound(
+                "this request is no longer available", says="signing.refusal.unavailable"
+            )
         if party.recipient_id != recipient_id:
             colleague = await shared_cabinet_colleague(session, party, recipient_id)
             if colleague is None:
-                raise NotAllowed("this request was sent to someone else")
+                raise NotAllowed(
+                    "this request was sent to someone else", says="signing.refusal.someone_else"
+                )
         colleague_id = recipient_id if party.recipient_id != recipient_id else None
         return await requests.mint_link(session, party, via, now, recipient_id=colleague_id)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import texts
 from storage.models import CodeEvent, Party, PartySession
 from storage.rows import id_of
 from workflows import outbox
@@ -82,17 +83,25 @@ async def send_code(env: Env, token: str, *, ip: str | None = None) -> CodeSent:
         channel = page.code_channel
         if channel is None:
             refusal = cannot_send(page)
-            raise Unavailable(refusal) if refusal else InvalidInput("this link needs no code")
+            if refusal is not None:
+                raise Unavailable(
+                    refusal, says="signing.refusal.cannot_send", org=page.organization.name
+                )
+            raise InvalidInput("this link needs no code", says="signing.refusal.no_code_needed")
         party = page.party
         party_id = id_of(party)
         if party.code_sent_at is not None and now - party.code_sent_at < CODE_GAP:
-            raise Conflict("a code was sent a moment ago; wait a minute for it")
+            raise Conflict(
+                "a code was sent a moment ago; wait a minute for it",
+                says="signing.refusal.code_just_sent",
+            )
         if await _count(session, party_id=party_id, kind=SENT, since=now - timedelta(hours=1)) >= (
             CODES_PER_HOUR
         ):
             raise TooMany(
                 f"we have sent you {CODES_PER_HOUR} codes in the last hour; use the newest "
-                "one, or ask for another later"
+                "one, or ask for another later",
+                says="signing.refusal.too_many_codes",
             )
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         party.code_hash = _code_hash(party, code)
@@ -142,15 +151,23 @@ async def confirm_code(env: Env, token: str, code: str, *, ip: str | None = None
         if ip is not None and await _count(session, ip=ip, kind=WRONG, since=since) >= (
             ADDRESS_WRONG_CODES
         ):
-            raise TooMany("too many wrong codes from your network; try again in an hour")
+            raise TooMany(
+                "too many wrong codes from your network; try again in an hour",
+                says="signing.refusal.too_many_wrong_network",
+            )
         if await _count(session, party_id=party_id, kind=WRONG, since=since) >= PARTY_WRONG_CODES:
-            raise TooMany("too many wrong codes for this request; try again in an hour")
+            raise TooMany(
+                "too many wrong codes for this request; try again in an hour",
+                says="signing.refusal.too_many_wrong",
+            )
         if party.code_hash is None or party.code_expires_at is None:
-            raise InvalidInput("ask for a code first")
+            raise InvalidInput("ask for a code first", says="signing.refusal.ask_code_first")
         if party.code_expires_at <= now:
-            raise Gone("this code has expired; ask for a new one")
+            raise Gone(
+                "this code has expired; ask for a new one", says="signing.refusal.code_expired"
+            )
         if party.code_attempts >= CODE_ATTEMPTS:
-            raise NotAllowed("too many wrong codes; ask for a new one")
+            raise _used_up()
         if len(typed) == CODE_DIGITS and hmac.compare_digest(
             party.code_hash, _code_hash(party, typed)
         ):
@@ -164,15 +181,35 @@ async def confirm_code(env: Env, token: str, code: str, *, ip: str | None = None
             )
             left = CODE_ATTEMPTS - party.code_attempts
             failure = (
-                InvalidInput(f"that code is wrong; {left} {'try' if left == 1 else 'tries'} left")
+                InvalidInput(
+                    f"that code is wrong; {left} {'try' if left == 1 else 'tries'} left",
+                    says="signing.refusal.wrong_code",
+                    tries=TriesLeft(left),
+                )
                 if left
-                else NotAllowed("too many wrong codes; ask for a new one")
+                else _used_up()
             )
         session.add(party)
     if failure is not None:
         raise failure
     assert confirmed is not None
     return confirmed
+
+
+@dataclass(frozen=True)
+class TriesLeft:
+    """'4 tries left', as the reader's language counts them."""
+
+    count: int
+
+    def told(self, language: str | None) -> str:
+        return texts.plural(language, "signing.refusal.tries_left", self.count)
+
+
+def _used_up() -> NotAllowed:
+    return NotAllowed(
+        "too many wrong codes; ask for a new one", says="signing.refusal.code_used_up"
+    )
 
 
 async def recognise_telegram(env: Env, token: str, telegram_user_id: int) -> Confirmed | None:

@@ -374,12 +374,14 @@ async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: 
     async with env.reads() as session:
         party = await session.get(Party, party_id)
         if party is None:
-            raise NotFound("this request is no longer available")
+            raise NotFound(
+                "this request is no longer available", says="signing.refusal.unavailable"
+            )
         request = await session.get(SignatureRequest, party.request_id)
         assert request is not None
         decided = await session.get(PartyDecision, party_id)
         if request.status != requests.PENDING and decided is None:
-            raise Gone("this request is no longer available")
+            raise Gone("this request is no longer available", says="signing.refusal.unavailable")
         people = (
             await session.exec(
                 select(Recipient)
@@ -394,9 +396,14 @@ async def chat_link(env: Env, *, party_id: int, chat_id: int, telegram_user_id: 
                 break
             chosen = await deciding.shared_cabinet_colleague(session, party, id_of(person))
     if chosen is None:
-        raise NotAllowed("this request was sent to someone else")
+        raise NotAllowed(
+            "this request was sent to someone else", says="signing.refusal.someone_else"
+        )
     if chosen.telegram_user_id != telegram_user_id:
-        raise NotAllowed("this Telegram account is not the one this request was sent to")
+        raise NotAllowed(
+            "this Telegram account is not the one this request was sent to",
+            says="signing.refusal.other_telegram",
+        )
     return await deciding.link_for_recipient(
         env, party_id=party_id, recipient_id=id_of(chosen), via=Via.TELEGRAM
     )

@@ -225,6 +225,8 @@ def check_open(page: PartyPage, now: datetime) -> None:
     """Refuse anything but looking once the request is over."""
     request = page.request
     if request.status != PENDING:
-        raise Gone(f"this request is {request.status}")
+        raise Gone(
+            f"this request is {request.status}", says=f"signing.refusal.ended.{request.status}"
+        )
     if request.expires_at is not None and request.expires_at <= now:
-        raise Gone("this request has expired")
+        raise Gone("this request has expired", says="signing.refusal.ended.expired")

@@ -67,6 +67,12 @@ class RequestState:
         return self.decisions.get(id_of(party))
 
 
+def title_for_parties(request: SignatureRequest, documents: Sequence[Document]) -> str:
+    """What a party calls a request: its title, else its first document's. References
+    like ``S-4`` are for staff; a party never reads them."""
+    return request.title.strip() or (documents[0].title if documents else "")
+
+
 def parse_request_ref(ref: str) -> int:
     """``S-4`` (or ``4``) to the number 4."""
     text = ref.strip().upper().removeprefix(REF_PREFIX)

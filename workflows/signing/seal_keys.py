@@ -1,6 +1,10 @@
 """The organisation's seal: a certificate and its private key, loaded from PEM or PKCS#12
 files, or created self-signed when an installation has none.
 
+Without a configured seal, each organisation seals with a default seal of its own that
+bears its name (`OrganisationSeals`), created when it first seals, and certified by an
+issuer that belongs to the installation alone and certifies nothing else.
+
 Every loading problem is a ``BadSealKey`` with a one-line message that names the file, so
 an administrator can fix the configuration without reading a traceback.
 """
@@ -8,9 +12,12 @@ an administrator can fix the configuration without reading a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
@@ -26,6 +33,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from workflows.errors import InvalidInput
 
 SEAL_VALIDITY = dt.timedelta(days=3650)
+ISSUER_VALIDITY = dt.timedelta(days=2 * 3650)
+COMMON_NAME_BYTES = 64
 
 _SigningKey = (
     rsa.RSAPrivateKey
@@ -50,6 +59,19 @@ class SealKey:
     signer: SimpleSigner
     certificate: asn1_x509.Certificate
     chain: tuple[asn1_x509.Certificate, ...]
+    organisation_seals: OrganisationSeals | None = None
+    """The default seals of the organisations, when this is the installation's default
+    seal (none was configured)."""
+
+    def for_organisation(
+        self, org_id: int, name: str, *, now: dt.datetime | None = None
+    ) -> SealKey:
+        """The seal of the organisation's documents: this one when a seal was configured,
+        else the organisation's default seal, which bears its ``name`` (created now if it
+        has none under that name yet). Blocking: files are read and maybe written."""
+        if self.organisation_seals is None:
+            return self
+        return self.organisation_seals.seal_for(org_id, name, now=now)
 
     @property
     def common_name(self) -> str:
@@ -62,8 +84,139 @@ class SealKey:
 
     @property
     def trust_anchors(self) -> tuple[asn1_x509.Certificate, ...]:
-        """The certificates a verifier of this installation's seals trusts."""
-        return (self.certificate, *self.chain)
+        """What a verifier of this installation's seals trusts: the seal certificate
+        itself. Not its issuers: a CA-issued seal's CA issues certificates to others too,
+        and none of theirs passes for this installation's seal. With default seals, also
+        the issuer of the organisations' seals, which certifies those alone."""
+        if self.organisation_seals is None:
+            return (self.certificate,)
+        return (self.certificate, self.organisation_seals.issuer)
+
+
+@dataclass(frozen=True)
+class OrganisationSeals:
+    """Each organisation's default seal, in ``directory/<org id>/<name digest>/``, issued
+    by the installation's seal issuer (``issuer.pem`` and ``issuer.key``, made by
+    `create_seal_issuer`). A renamed organisation gets a new seal bearing its new name;
+    the old ones stay, and so do the documents they sealed."""
+
+    directory: Path
+    issuer: asn1_x509.Certificate
+    issuer_cert_path: Path
+    issuer_key_path: Path
+
+    def seal_for(self, org_id: int, name: str, *, now: dt.datetime | None = None) -> SealKey:
+        if not name.strip():
+            raise BadSealKey("an organisation's seal needs the organisation's name")
+        digest = hashlib.sha256(name.strip().encode()).hexdigest()[:16]
+        folder = self.directory / str(int(org_id)) / digest
+        cert_path, key_path = folder / "seal.pem", folder / "seal.key"
+        if not cert_path.exists():
+            self._issue(folder, name.strip(), now or dt.datetime.now(dt.UTC))
+        return load_seal_key(cert_path, key_path, now=now)
+
+    def _issue(self, folder: Path, name: str, now: dt.datetime) -> None:
+        """Write the organisation's new seal into ``folder`` at once (made aside and
+        renamed into place), so that two workers never leave half a seal or two."""
+        issuer_key = _pem_private_key(self.issuer_key_path, None)
+        issuer = _pem_certificates(self.issuer_cert_path)[0]
+        if not isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+            raise BadSealKey(f"the seal issuer's key is not an EC key ({self.issuer_key_path})")
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _seal_certificate(
+            key,
+            _common_name(name),
+            now,
+            issuer=(issuer, issuer_key),
+        )
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = Path(tempfile.mkdtemp(prefix=".new-", dir=folder.parent))
+        try:
+            _write_new(draft / "seal.key", _key_pem(key), mode=0o600)
+            chain = cert.public_bytes(serialization.Encoding.PEM)
+            chain += issuer.public_bytes(serialization.Encoding.PEM)
+            _write_new(draft / "seal.pem", chain, mode=0o644)
+            try:
+                draft.rename(folder)
+            except OSError:
+                if not (folder / "seal.pem").exists():
+                    raise
+        finally:
+            shutil.rmtree(draft, ignore_errors=True)
+
+
+def with_organisation_seals(
+    key: SealKey, directory: Path, *, create: bool, now: dt.datetime | None = None
+) -> SealKey:
+    """``key`` (the installation's default seal, in ``directory``) with the organisations'
+    default seals beside it. Their issuer is created when ``create`` and there is none;
+    without one (and not ``create``), every organisation seals with ``key`` itself."""
+    cert_path, key_path = directory / "issuer.pem", directory / "issuer.key"
+    if not cert_path.exists() and not key_path.exists():
+        if not create:
+            return key
+        name = _common_name(f"{key.common_name}: organisation seals")
+        create_seal_issuer(directory, common_name=name, now=now)
+    issuer = _pem_certificates(cert_path)[0]
+    if _public_der(_pem_private_key(key_path, None).public_key()) != _public_der(
+        issuer.public_key()
+    ):
+        raise BadSealKey(f"the seal issuer's key does not match its certificate ({cert_path})")
+    seals = OrganisationSeals(
+        directory=directory / "organisations",
+        issuer=_asn1_cert(issuer),
+        issuer_cert_path=cert_path,
+        issuer_key_path=key_path,
+    )
+    return replace(key, organisation_seals=seals)
+
+
+def create_seal_issuer(
+    directory: Path, *, common_name: str, now: dt.datetime | None = None
+) -> tuple[Path, Path]:
+    """Write the issuer of the organisations' default seals as ``issuer.pem`` and
+    ``issuer.key`` (mode 0600) in ``directory``; never replaces an existing one."""
+    cert_path, key_path = directory / "issuer.pem", directory / "issuer.key"
+    for path in (cert_path, key_path):
+        if path.exists():
+            raise FileExistsError(f"a seal issuer already exists at {path}; it is never replaced")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    moment = now or dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(common_name))])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(moment - dt.timedelta(minutes=5))
+        .not_valid_after(moment + ISSUER_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_new(key_path, _key_pem(key), mode=0o600)
+    try:
+        _write_new(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    except BaseException:
+        key_path.unlink(missing_ok=True)
+        raise
+    return cert_path, key_path
 
 
 def load_seal_key(
@@ -113,13 +266,8 @@ def create_self_signed_seal(
             raise FileExistsError(f"a seal already exists at {path}; it is never replaced")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _self_signed_certificate(key, common_name.strip(), now or dt.datetime.now(dt.UTC))
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_new(key_path, key_pem, mode=0o600)
+    cert = _seal_certificate(key, common_name.strip(), now or dt.datetime.now(dt.UTC))
+    _write_new(key_path, _key_pem(key), mode=0o600)
     try:
         _write_new(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     except BaseException:
@@ -128,18 +276,32 @@ def create_self_signed_seal(
     return cert_path, key_path
 
 
-def _self_signed_certificate(
-    key: ec.EllipticCurvePrivateKey, common_name: str, now: dt.datetime
+def _seal_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    now: dt.datetime,
+    *,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
 ) -> x509.Certificate:
+    """A seal certificate: self-signed, or issued by ``issuer`` (never outliving it)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    until = now + SEAL_VALIDITY
+    builder = x509.CertificateBuilder().subject_name(name)
+    if issuer is None:
+        builder = builder.issuer_name(name)
+        signing_key: ec.EllipticCurvePrivateKey = key
+    else:
+        issuer_cert, signing_key = issuer
+        until = min(until, issuer_cert.not_valid_after_utc)
+        builder = builder.issuer_name(issuer_cert.subject).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
+            critical=False,
+        )
     return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        builder.public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + SEAL_VALIDITY)
+        .not_valid_after(until)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -156,7 +318,25 @@ def _self_signed_certificate(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(signing_key, hashes.SHA256())
+    )
+
+
+def _common_name(name: str) -> str:
+    """``name`` as a certificate's common name, which holds at most 64 bytes of UTF-8
+    (a longer one is cut, and ends in "…")."""
+    if len(name.encode()) <= COMMON_NAME_BYTES:
+        return name
+    while len(f"{name}…".encode()) > COMMON_NAME_BYTES:
+        name = name[:-1]
+    return f"{name.rstrip()}…"
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
 
 

@@ -12,6 +12,14 @@ else: no other document of the request, no viewers, no email addresses, phone nu
 IP addresses or user agents, no message, no audit data. An unsealed file, or one whose
 certificate revision matches nothing, learns nothing about any request, even when its
 first part is a document of this installation.
+
+A document that carried signatures before it was sealed holds no certificate pages (they
+would have broken those signatures): its first seal signature, in the revision after the
+original's last, names the decision, and the certificate is a sealed PDF of its own,
+which is matched like any sealed PDF. Such earlier signatures are reported one by one:
+valid, modified (the file was changed afterwards in ways the signature does not permit)
+or invalid (what it covers does not match it). They were in the document when it was
+sealed, so the seal's verdict does not depend on them.
 """
 
 from __future__ import annotations
@@ -22,19 +30,21 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
+from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import texts
 from storage.models import Document, Organization, RequestDocument, SignatureRequest
 from workflows.context import Env
 from workflows.errors import InvalidInput
 from workflows.signing import requests
-from workflows.signing.completion import AUTH_LEVELS
+from workflows.signing.completion import AUTH_LEVELS, CERTIFICATE_POSITION
 from workflows.signing.seal import SignatureCheck, VerifyReport, verify_pdf
 from workflows.signing.seal_keys import SealKey
 
@@ -48,6 +58,7 @@ VerdictState = Literal[
     "not_ours",
     "not_a_pdf",
 ]
+EarlierState = Literal["valid", "modified", "invalid"]
 MAX_ORIGINAL_CANDIDATES = 5
 """Completed requests of one original document whose sealed PDFs are read to find the
 one an edited upload was made from; a document is rarely sent for signature more often."""
@@ -58,9 +69,27 @@ _REASON = re.compile(
     re.DOTALL,
 )
 _EOF = re.compile(rb"%%EOF(\r\n|\r|\n)?")
-NOT_THE_ISSUED_COPY = (
-    "It is not the sealed copy this installation issued: only its first part is the same."
-)
+
+
+class Finding(str):
+    """One reason the seal does not hold: the English sentence (for staff, logs and
+    tests), which a page also tells in its reader's language by the catalogue key
+    ``says`` with ``values``."""
+
+    says: str
+    values: dict[str, str]
+
+    def __new__(cls, says: str, **values: str) -> Finding:
+        finding = super().__new__(cls, texts.text(texts.FALLBACK, says, escape=False, **values))
+        finding.says = says
+        finding.values = values
+        return finding
+
+    def told(self, language: str | None) -> str:
+        return texts.text(language, self.says, escape=False, **self.values)
+
+
+NOT_THE_ISSUED_COPY = Finding("verify.finding.not_issued_copy")
 
 
 @dataclass(frozen=True)
@@ -77,6 +106,17 @@ class SignatureLine:
     """The decision time as the reason prints it (UTC)."""
     auth_level: str | None = None
     on_behalf_of: str | None = None
+    earlier: bool = False
+    """Made before the seal's first signature: in the document when it was sealed."""
+
+    @property
+    def state(self) -> EarlierState:
+        """Invalid: what it covers does not match it; modified: the file was changed
+        afterwards in ways it does not permit; valid otherwise (whether its certificate is
+        to be trusted is not judged here)."""
+        if not (self.check.intact and self.check.valid):
+            return "invalid"
+        return "valid" if self.check.changes_permitted else "modified"
 
 
 @dataclass(frozen=True)
@@ -113,8 +153,17 @@ class Verdict:
     size: int
     signatures: tuple[SignatureLine, ...] = ()
     match: SealedMatch | None = None
-    findings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
     """Why the seal does not hold, one short sentence each (for ``modified``)."""
+
+    @property
+    def earlier(self) -> tuple[SignatureLine, ...]:
+        """The signatures the document carried before it was sealed."""
+        return tuple(line for line in self.signatures if line.earlier)
+
+    @property
+    def earlier_not_valid(self) -> bool:
+        return any(line.state != "valid" for line in self.earlier)
 
 
 async def check_sealed(
@@ -128,7 +177,8 @@ async def check_sealed(
     except InvalidInput as error:
         if "not a readable PDF" in str(error):
             return Verdict("not_a_pdf", digest, size)
-        return Verdict("modified", digest, size, findings=(_sentence(str(error)),))
+        LOG.info("a signature of an uploaded file could not be read: %s", error)
+        return Verdict("modified", digest, size, findings=(Finding("verify.finding.unreadable"),))
     except Exception as error:
         # pyHanko can fail in many ways on a hostile or broken file; each means the same
         # to the visitor: this is not a PDF that can be checked.
@@ -136,7 +186,7 @@ async def check_sealed(
         return Verdict("not_a_pdf", digest, size)
     if not report.signatures:
         return Verdict("not_sealed", digest, size)
-    lines = tuple(_line(check) for check in report.signatures)
+    lines = _marked_earlier(tuple(_line(check) for check in report.signatures))
     state, findings = _judge(lines)
     match = await _find_match(env, pdf, report, digest)
     if state == "sealed_and_matching" and match is None:
@@ -162,39 +212,58 @@ def _line(check: SignatureCheck) -> SignatureLine:
     )
 
 
-def _judge(lines: tuple[SignatureLine, ...]) -> tuple[VerdictState, tuple[str, ...]]:
+def _marked_earlier(lines: tuple[SignatureLine, ...]) -> tuple[SignatureLine, ...]:
+    """``lines`` with those before the first signature of a trusted seal marked
+    ``earlier``."""
+    first = _first_seal(lines)
+    if first is None:
+        return lines
+    return tuple(replace(line, earlier=True) for line in lines[:first]) + lines[first:]
+
+
+def _first_seal(lines: Sequence[SignatureLine]) -> int | None:
+    return next(
+        (
+            index
+            for index, line in enumerate(lines)
+            if line.check.kind == "signature" and line.check.trusted
+        ),
+        None,
+    )
+
+
+def _judge(lines: tuple[SignatureLine, ...]) -> tuple[VerdictState, tuple[Finding, ...]]:
     """The state the signatures alone support: a broken signature, or anything added
     after the last of ours other than a timestamp, is a modification; signatures only by
-    others are not ours. ``sealed_and_matching`` here means only "the seal holds"."""
-    broken = [line for line in lines if not (line.check.intact and line.check.valid)]
+    others are not ours. ``sealed_and_matching`` here means only "the seal holds".
+    Signatures made before the seal are judged apart (``SignatureLine.state``)."""
+    broken = [
+        line for line in lines if not line.earlier and not (line.check.intact and line.check.valid)
+    ]
     if broken:
         return "modified", tuple(_broken(line) for line in broken)
     ours = [index for index, line in enumerate(lines) if line.ours]
     if not ours:
         return "not_ours", ()
     findings = [
-        f"It was signed afterwards by {line.check.signer or 'someone'}, "
-        "whose certificate this installation does not trust."
+        Finding("verify.finding.signed_after", signer=line.check.signer)
+        if line.check.signer
+        else Finding("verify.finding.signed_after_unnamed")
         for line in lines[ours[-1] + 1 :]
         if line.check.kind == "signature"
     ]
     if not lines[-1].check.covers_whole_file:
-        findings.append(
-            "Content was added after the last signature: the seal covers only the earlier part."
-        )
+        findings.append(Finding("verify.finding.added"))
     return ("modified", tuple(findings)) if findings else ("sealed_and_matching", ())
 
 
-def _broken(line: SignatureLine) -> str:
+def _broken(line: SignatureLine) -> Finding:
     if line.check.kind == "timestamp":
-        return f"The timestamp by {line.check.signer or 'a timestamp authority'} is broken."
+        if line.check.signer:
+            return Finding("verify.finding.timestamp_broken", signer=line.check.signer)
+        return Finding("verify.finding.timestamp_broken_unnamed")
     who = line.check.name or line.check.signer or line.check.field
-    return f"The signature for {who} is broken: what it covers was changed after signing."
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return Finding("verify.finding.signature_broken", who=who)
 
 
 # Finding the request ---------------------------------------------------------------------
@@ -216,9 +285,9 @@ async def _find_match(
     async with env.reads() as session:
         found = await _sealed_within(session, revisions, report.revision_sha256, digest)
         if found is None and report.revision_sha256:
-            for candidate in await _sealed_from_original(session, report.revision_sha256[0]):
+            for candidate in await _sealed_from_original(session, report.revision_sha256):
                 sealed_revisions = await _revisions_of(env, candidate.sealed)
-                if revisions & set(sealed_revisions[1:]):
+                if revisions & set(_after(sealed_revisions, candidate.original.sha256)):
                     found = candidate
                     break
         if found is None:
@@ -229,7 +298,9 @@ async def _find_match(
 async def _sealed_within(
     session: AsyncSession, revisions: set[str], order: Sequence[str], digest: str
 ) -> _Candidate | None:
-    """A sealed PDF that is the upload, or one of its revisions (the latest wins)."""
+    """A sealed PDF that is the upload, or one of its revisions (the latest wins). A
+    document kept unchanged (certified against any change) is its own sealed result, and
+    no match: it was never sealed; the request's certificate is."""
     original = aliased(Document)
     rows = await session.exec(
         select(Document, original, SignatureRequest)
@@ -241,6 +312,10 @@ async def _sealed_within(
             Document.org_id == RequestDocument.org_id,
             SignatureRequest.org_id == RequestDocument.org_id,
             SignatureRequest.status == requests.COMPLETED,
+            or_(
+                col(RequestDocument.sealed_document_id) != col(RequestDocument.document_id),
+                col(RequestDocument.position) == CERTIFICATE_POSITION,
+            ),
         )
     )
     ranked = [*order, digest]
@@ -250,8 +325,11 @@ async def _sealed_within(
     return max(candidates, key=lambda c: ranked.index(c.sealed.sha256))
 
 
-async def _sealed_from_original(session: AsyncSession, first_revision: str) -> list[_Candidate]:
-    """Sealed PDFs of completed requests whose original is the upload's first revision."""
+async def _sealed_from_original(
+    session: AsyncSession, revisions: Sequence[str]
+) -> list[_Candidate]:
+    """Sealed PDFs of completed requests whose original is one of the upload's revisions
+    (the first, or a later one for an original that carried signatures)."""
     sealed = aliased(Document)
     rows = await session.exec(
         select(sealed, Document, SignatureRequest)
@@ -259,7 +337,8 @@ async def _sealed_from_original(session: AsyncSession, first_revision: str) -> l
         .join(sealed, col(sealed.id) == RequestDocument.sealed_document_id)
         .join(SignatureRequest, col(SignatureRequest.id) == RequestDocument.request_id)
         .where(
-            Document.sha256 == first_revision,
+            col(Document.sha256).in_(list(revisions)),
+            col(RequestDocument.sealed_document_id) != col(RequestDocument.document_id),
             Document.org_id == RequestDocument.org_id,
             SignatureRequest.org_id == RequestDocument.org_id,
             SignatureRequest.status == requests.COMPLETED,
@@ -268,6 +347,12 @@ async def _sealed_from_original(session: AsyncSession, first_revision: str) -> l
         .limit(MAX_ORIGINAL_CANDIDATES)
     )
     return [_Candidate(s, orig, request) for s, orig, request in rows.all()]
+
+
+def _after(revisions: Sequence[str], original: str) -> Sequence[str]:
+    """The revisions a sealed PDF added to its original: from its first seal signature on
+    (the first one holds the certificate pages, when there are any)."""
+    return revisions[revisions.index(original) + 1 :] if original in revisions else ()
 
 
 async def _revisions_of(env: Env, document: Document) -> list[str]:

@@ -31,11 +31,31 @@ SHOWN = 10
 """Entries of each kind shown; the rest are counted."""
 KIND_LABELS: dict[str, str] = {
     Kind.DOCUMENT_SHARED: "Share notice",
+    Kind.AVAILABILITY_ENDING: "Reminder (availability ending)",
+    Kind.ACCESS_ENDING: "Reminder (access ending)",
+    Kind.SIGN_INVITE: "Signature request",
+    Kind.SIGN_CODE: "One-time code",
+    Kind.SIGN_REMINDER: "Reminder (signature request)",
+    Kind.SIGN_ENDED: "Signature request ended",
+    Kind.SIGN_COMPLETED: "Signature request completed",
+    Kind.SIGNED_FILE: "Signed file",
+    Kind.PORTAL_SIGN_IN: "Portal sign-in link",
+    Kind.INVITATION: "Invitation",
+    Kind.CABINET_DOCUMENT: "Cabinet notice (new document)",
+    Kind.CABINET_JOINED: "Cabinet notice (colleague added)",
+    Kind.CABINET_LEFT: "Cabinet notice (colleague left)",
     Kind.DOCUMENT_OPENED: "Staff notice (opened)",
     Kind.DOCUMENT_DOWNLOADED: "Staff notice (downloaded)",
     Kind.DOCUMENT_RETURNED: "Staff notice (returned)",
     Kind.DELIVERY_FAILED: "Staff notice (failed delivery)",
+    Kind.DOCUMENT_UNOPENED: "Staff notice (not opened yet)",
+    Kind.LINK_UNUSED: "Staff notice (link unused)",
+    Kind.RECIPIENT_ACCESS_ENDING: "Staff notice (access ending)",
+    Kind.SIGN_STATUS: "Staff notice (signature request)",
+    Kind.DEAD_SUMMARY: "Staff notice (failed deliveries of the day)",
+    Kind.SEAL_REQUEST: "Sealing",
 }
+"""What each kind of delivery is called in the list of failed ones."""
 
 
 class Status:

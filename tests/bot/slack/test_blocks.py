@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.slack import blocks
+from bot.slack.features.status import KIND_LABELS
 from storage.models import AuditEvent, Document
 from tests.fakes.slack_blocks import check_message_blocks
+from workflows.outbox.kinds import Kind
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -74,3 +76,7 @@ def test_long_history_shows_the_latest_events_and_says_how_many_are_hidden() -> 
 
 def test_refusal_starts_with_a_capital() -> None:
     assert blocks.refusal("you are blocked")["text"] == "You are blocked"
+
+
+def test_every_kind_of_delivery_has_a_name_in_the_failed_list() -> None:
+    assert set(KIND_LABELS) == set(Kind)

@@ -1,11 +1,11 @@
 """The directory in Slack: `/inkpost recipients`, `groups`, `spaces` and `clients`.
 
-Each list is an ephemeral message whose buttons add, edit, invite, block and assign; forms
-are modals whose refusals appear on their fields. Every change is one workflow call; role
-rules the workflows leave to their callers are kept here: only administrators manage
-spaces and delete anything. The lists, the listeners and the client forms live here; the
-recipient forms in `bot.slack.features.directory.recipients`, the group and space forms in
-`bot.slack.features.directory.collections`.
+Each list is an ephemeral message whose buttons add, edit, invite, block, delete and
+assign; forms are modals whose refusals appear on their fields. Every change is one
+workflow call; role rules the workflows leave to their callers are kept here: only
+administrators manage spaces and delete anything. The lists, the listeners and the client
+forms live here; the recipient forms in `bot.slack.features.directory.recipients`, the
+group and space forms in `bot.slack.features.directory.collections`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Directory:
     usage = (
         Usage(
             "recipients [WORDS]",
-            "people at clients: add, edit, invite to Telegram, block, spaces and groups",
+            "people at clients: add, edit, invite, block, delete, spaces and groups",
             "/inkpost recipients berg",
         ),
         Usage("groups", "groups of recipients for bulk sharing", "/inkpost groups"),
@@ -122,6 +122,7 @@ class Directory:
             now=context.env.clock.now(),
             tz=zone(context.organization.timezone),
             notice=notice,
+            can_delete=context.is_admin,
         )
 
     async def _collections(
@@ -159,9 +160,10 @@ class Directory:
 
     def register(self, app: RefusingApp) -> None:
         people, collections = self.recipient_forms, self.collection_forms
-        for action_id in (views.PAGE_PREVIOUS, views.PAGE_NEXT):
+        for action_id in (views.PAGE_PREVIOUS, views.PAGE_NEXT, views.BACK_TO_LIST):
             app.action(action_id)(self._on_page)
         app.action(views.RECIPIENT_MENU)(self._on_recipient_menu)
+        app.action(views.RECIPIENT_DELETE)(self._on_recipient_delete)
         app.action(views.RECIPIENT_ADD)(self._on_open(people.add_modal))
         app.action(views.COLLECTION_ADD)(self._on_open(collections.add_modal))
         app.action(views.COLLECTION_MEMBERS)(self._on_open(collections.members_modal))
@@ -217,6 +219,9 @@ class Directory:
             await respond(replace_original=True, **message)
         elif do == "invite":
             await tell(respond, await self.recipient_forms.invite(staff_context, recipient_id))
+        elif do == "delete":
+            prompt = await self.recipient_forms.delete_prompt(staff_context, recipient_id, state)
+            await respond(replace_original=True, **prompt)
         elif do in ("edit", "places"):
             modal = Modal(state, str(body.get("response_url") or ""), recipient_id)
             forms = self.recipient_forms
@@ -225,6 +230,16 @@ class Directory:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         else:
             raise InvalidInput("this menu does not offer that")
+
+    async def _on_recipient_delete(
+        self, ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], context: Any
+    ) -> None:
+        await ack()
+        staff_context = await staff_of(self.env, who_of(context, body))
+        state, _, recipient_id = parse_target(_action_value(body))
+        notice = await self.recipient_forms.delete(staff_context, recipient_id)
+        message = await self.show(staff_context, state, notice)
+        await respond(replace_original=True, **message)
 
     def _on_open(
         self, build: Callable[[StaffContext, Modal], Awaitable[Message]]

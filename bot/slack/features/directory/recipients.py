@@ -1,5 +1,5 @@
 """The directory's recipient forms: adding and editing a recipient, their spaces and groups,
-and a fresh Telegram invitation from their menu."""
+and from their menu an invitation (by mail, or a Telegram link) and deleting them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any
 from bot.slack.blocks import Message
 from bot.slack.features.directory import views
 from bot.slack.features.directory.forms import FieldErrors, Form, change_notice, on_field
-from bot.slack.features.directory.views import Modal, expiry_of, last_day, zone
+from bot.slack.features.directory.views import ListState, Modal, expiry_of, last_day, zone
 from bot.slack.views import MAX_OPTIONS, sentence
 from storage.models import Client, Recipient
 from storage.rows import id_of
 from workflows.context import Env
-from workflows.errors import InvalidInput, NotFound, Unavailable
+from workflows.errors import InvalidInput, NotFound
 from workflows.people import linking, organizations, recipients, spaces
 from workflows.people.recipients import UNSET
-from workflows.people.staff import StaffContext
+from workflows.people.staff import StaffContext, require_admin
 from workflows.scope import clean_text, get_scoped
 
 BotUsername = Callable[[], Awaitable[str]]
@@ -32,16 +32,37 @@ class RecipientForms:
         self.telegram_username = telegram_username
 
     async def invite(self, context: StaffContext, recipient_id: int) -> Message:
-        """A fresh Telegram invitation; the bot's name is asked first so a failure costs
-        the recipient no working invitation."""
-        if self.telegram_username is None:
-            raise Unavailable("Telegram is not set up here, so there is no link to send")
-        username = await self.telegram_username()
-        made = await linking.create_invite(
+        """Send an invitation: by mail when it can go, else a fresh Telegram link to hand
+        over (the bot's name is asked first, so a failure costs no working invitation)."""
+        made = await linking.invite_recipient(
+            context.env,
+            org_id=context.org_id,
+            actor=context.actor,
+            recipient_id=recipient_id,
+            bot_name=self.telegram_username,
+        )
+        link = f"https://t.me/{made.bot}?start={made.code}" if made.code else None
+        return views.invite_message(made, link=link, telegram=self.telegram_username is not None)
+
+    async def delete_prompt(
+        self, context: StaffContext, recipient_id: int, state: ListState
+    ) -> Message:
+        """Ask before deleting, or say what the recipient holds that must be kept."""
+        require_admin(context, to="delete recipients")
+        recipient = await recipients.get_recipient(
+            context.env, org_id=context.org_id, recipient_id=recipient_id
+        )
+        holdings = await recipients.recipient_holdings(
+            context.env, org_id=context.org_id, recipient_id=recipient_id
+        )
+        return views.delete_prompt(recipient, holdings, state)
+
+    async def delete(self, context: StaffContext, recipient_id: int) -> str:
+        require_admin(context, to="delete recipients")
+        gone = await recipients.delete_recipient(
             context.env, org_id=context.org_id, actor=context.actor, recipient_id=recipient_id
         )
-        link = f"https://t.me/{username}?start={made.code}"
-        return views.invite_message(made.recipient, link=link, expires_at=made.expires_at)
+        return f"Deleted {gone.name}; their history stays."
 
     async def add_modal(self, context: StaffContext, modal: Modal) -> Message:
         language = context.organization.default_language
@@ -127,7 +148,7 @@ class RecipientForms:
                 access_expires_at=details["access_expires_at"],
             ),
         )
-        return f"Added {added.name}. Use Invite to Telegram in their menu to link them."
+        return f"Added {added.name}. Use Send invitation in their menu to invite them."
 
     async def _edit_recipient(self, context: StaffContext, modal: Modal, form: Form) -> str:
         details = self._details(context, form)

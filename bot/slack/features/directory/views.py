@@ -32,13 +32,16 @@ from bot.slack.views import (
 )
 from storage.models import Client, Group, Recipient, Space
 from storage.rows import id_of
-from workflows.people.recipients import LANGUAGES
+from workflows.people.linking import INVITE_LIFETIME, Invited
+from workflows.people.recipients import LANGUAGES, Holdings
 from workflows.people.spaces import Memberships
 
 T = TypeVar("T")
 
 RECIPIENT_MENU = "dir_recipient_menu"
 RECIPIENT_ADD = "dir_recipient_add"
+RECIPIENT_DELETE = "dir_recipient_delete"
+BACK_TO_LIST = "dir_back_to_list"
 PAGE_PREVIOUS = "dir_page_previous"
 PAGE_NEXT = "dir_page_next"
 COLLECTION_ADD = "dir_collection_add"
@@ -77,7 +80,9 @@ PAGE_SIZES = {"recipients": 40, "groups": 20, "spaces": 20, "clients": 40}
 shows at most 50 blocks."""
 MAX_WORDS = 50
 """Search words kept in a button's value; an overflow option's value holds 150 characters."""
-MENU_ACTIONS = {"edit": "Edit", "invite": "Invite to Telegram", "places": "Spaces and groups"}
+MENU_ACTIONS = {"edit": "Edit", "invite": "Send invitation", "places": "Spaces and groups"}
+DELETE_ACTION = ("delete", "Delete…")
+"""Offered to administrators only."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,14 @@ def channel_status(recipient: Recipient, now: datetime) -> str:
         if expires is not None and expires > now:
             return f":envelope: Invited, link valid until {when_day(expires)}"
         return ":envelope: Invitation expired"
+    if recipient.invite_sent_at is not None:
+        return ":envelope: Invited by mail"
     return ":white_circle: Not invited"
+
+
+def sent_at(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment on the organisation's clock, to the minute."""
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 def _recipient_line(row: RecipientRow, now: datetime, tz: ZoneInfo) -> str:
@@ -222,15 +234,19 @@ def _recipient_line(row: RecipientRow, now: datetime, tz: ZoneInfo) -> str:
     details.append(escape(recipient.email) if recipient.email else "no email")
     if recipient.access_expires_at is not None and recipient.access_expires_at > now:
         details.append(f"access until {when_day(last_day(recipient.access_expires_at, tz))}")
+    if recipient.invite_sent_at is not None:
+        details.append(f"invitation last sent {sent_at(recipient.invite_sent_at, tz)}")
     return f"*{escape(recipient.name)}*\n" + " · ".join(details)
 
 
-def _recipient_menu(recipient: Recipient, state: ListState) -> dict[str, Any]:
+def _recipient_menu(recipient: Recipient, state: ListState, *, can_delete: bool) -> dict[str, Any]:
     recipient_id = id_of(recipient)
     choices = [*MENU_ACTIONS.items()]
     choices.insert(
         2, ("unblock", "Unblock") if recipient.status == "blocked" else ("block", "Block")
     )
+    if can_delete:
+        choices.append(DELETE_ACTION)
     return {
         "type": "overflow",
         "action_id": RECIPIENT_MENU,
@@ -245,10 +261,12 @@ def recipients_message(
     now: datetime,
     tz: ZoneInfo,
     notice: str | None = None,
+    can_delete: bool = False,
 ) -> Message:
     blocks = [section(_heading("Recipients", state, page.total)), *notice_block(notice)]
     for row in page.items:
-        blocks.append(section(_recipient_line(row, now, tz), _recipient_menu(row.recipient, state)))
+        menu = _recipient_menu(row.recipient, state, can_delete=can_delete)
+        blocks.append(section(_recipient_line(row, now, tz), menu))
     if not page.items:
         blocks.append(
             context_block("No recipients match." if state.words else "No recipients yet.")
@@ -383,21 +401,85 @@ def places_modal(
     )
 
 
-def invite_message(recipient: Recipient, *, link: str, expires_at: datetime) -> Message:
+def invite_message(invite: Invited, *, link: str | None, telegram: bool) -> Message:
+    """What became of an invitation: mailed (with a Telegram link too where ``telegram`` is
+    set up), or a Telegram ``link`` to send by hand."""
+    recipient = invite.recipient
+    days = INVITE_LIFETIME.days
+    if invite.mailed_to is not None:
+        links = "their portal and Telegram" if telegram else "their portal"
+        text = (
+            f"Invitation for {recipient.name} is on its way to {invite.mailed_to}, with "
+            f"one-time links to {links}, each valid for {days} days from when it goes out."
+        )
+        blocks = [
+            section(
+                f":envelope: Invitation for *{escape(recipient.name)}* is on its way to "
+                f"{escape(invite.mailed_to)}."
+            ),
+            context_block(
+                f"It holds one-time links to {links}, each valid for {days} days from when "
+                "it goes out. Send it again from the menu if it does not arrive."
+            ),
+        ]
+        return {"text": text, "blocks": blocks}
+    until = f"{invite.expires_at:%Y-%m-%d %H:%M} UTC"
+    unsent = f"No mail was sent: {invite.not_mailed}."
     text = (
-        f"Send {recipient.name} this link: it links their Telegram to Inkpost, once, "
-        f"until {expires_at:%Y-%m-%d %H:%M} UTC."
+        f"{unsent} Send {recipient.name} this link: it links their Telegram to Inkpost, once, "
+        f"until {until}."
     )
     blocks = [
         section(
             f"Invitation for *{escape(recipient.name)}*: send them this link.\n<{link}>",
         ),
         context_block(
-            f"It works once, until {expires_at:%Y-%m-%d %H:%M} UTC; "
-            "an earlier invitation no longer works."
+            f"{escape(unsent)} It works once, until {until}; an earlier invitation no longer works."
         ),
     ]
     return {"text": f"{text} {link}", "blocks": blocks}
+
+
+def delete_prompt(recipient: Recipient, holdings: Holdings, state: ListState) -> Message:
+    """Ask before deleting a recipient, or say why they cannot be deleted."""
+    name = escape(recipient.name)
+    back = button(BACK_TO_LIST, "Back to the list", state.value())
+    if holdings.anything:
+        held = ", ".join(holdings.reasons())
+        text = f"{recipient.name} cannot be deleted: they hold {held}."
+        blocks = [
+            section(f"*{name}* cannot be deleted: they hold {escape(held)}."),
+            context_block(
+                "Block them instead: they then get and open nothing, and their history stays."
+            ),
+            actions([back]),
+        ]
+        return {"text": text, "blocks": blocks}
+    confirm = {
+        "title": plain("Delete this recipient?", 100),
+        "text": plain(f"{recipient.name} will be gone for good; their history stays.", 300),
+        "confirm": plain("Delete", 30),
+        "deny": plain("Keep them", 30),
+        "style": "danger",
+    }
+    delete = button(
+        RECIPIENT_DELETE,
+        "Delete",
+        state.value(id=id_of(recipient)),
+        style="danger",
+        confirm=confirm,
+    )
+    return {
+        "text": f"Delete {recipient.name}?",
+        "blocks": [
+            section(f"Delete *{name}*?"),
+            context_block(
+                "They hold nothing that must be kept. Their spaces and groups, portal "
+                "sessions and delivered notifications go with them; their history stays."
+            ),
+            actions([delete, back]),
+        ],
+    }
 
 
 # -- groups and spaces --------------------------------------------------------------------
