@@ -439,8 +439,9 @@ class PartySession(SQLModel, table=True):
 
 
 class CodeEvent(SQLModel, table=True):
-    """A one-time code sent, or typed wrong, kept for a day to limit how many codes one
-    party is sent and how many wrong ones one address or one party may try."""
+    """A one-time code sent, or typed wrong: it limits how many codes one party is sent and
+    how many wrong ones one address or one party may try in a day, and the completion
+    certificate lists it; kept until a day after its request has ended."""
 
     __tablename__ = "code_event"
     __table_args__ = (Index("ix_code_event_ip_at", "ip", "at"),)

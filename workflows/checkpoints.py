@@ -4,7 +4,7 @@ A chain that only checks itself cannot see its end cut off: delete the last even
 the head row to the new last hash, and every link that is left still holds. A checkpoint
 is a statement of the head as it stood — the organisation, the event number and hash,
 the time — written to the durable medium (write-once files; on S3, objects under
-COMPLIANCE object lock for the configured retention), sealed with the organisation's seal
+COMPLIANCE object lock for the configured retention), sealed with the installation's seal
 (a detached CMS signature over the statement's bytes) and, when a timestamp authority is
 configured, timestamped (an RFC 3161 token over the same bytes). Each statement names the
 one before it, and for checkpoint n a *slot* blob is written whose bytes anyone can

@@ -364,8 +364,9 @@ async def _seal_certificate(
 async def _code_events(
     session: AsyncSession, state: requests.RequestState
 ) -> dict[int, tuple[certificate.PartyEvent, ...]]:
-    """Each party's one-time codes: every code sent and every wrong one typed (kept for a
-    day: `identity.KEEP_EVENTS`), and when whoever decides first confirmed who they are."""
+    """Each party's one-time codes: every code sent and every wrong one typed (kept while
+    the request is open: `identity.forget`), and when whoever decides first confirmed who
+    they are."""
     parties = {id_of(party): party for party in state.parties}
     rows = await session.exec(
         select(CodeEvent)

@@ -27,13 +27,14 @@ from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import texts
-from storage.models import CodeEvent, Party, PartySession
+from storage.models import CodeEvent, Party, PartySession, SignatureRequest
 from storage.rows import id_of
 from workflows import outbox
 from workflows.context import Env
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, TooMany, Unavailable
 from workflows.outbox.kinds import Channel, CodePayload, Via
 from workflows.signing.party_page import PartyPage, check_open, load_page
+from workflows.signing.requests import ENDED
 from workflows.tokens import new_token
 
 CODE_DIGITS = 6
@@ -252,11 +253,21 @@ def open_session(session: AsyncSession, party: Party, *, via: str, now: datetime
 
 
 async def forget(env: Env, *, at: datetime) -> int:
-    """Drop the sessions expired by ``at`` and the code events older than `KEEP_EVENTS`;
-    returns how many rows went."""
+    """Drop the sessions expired by ``at``, and the code events older than `KEEP_EVENTS`
+    of requests that have ended: an open request keeps its parties' code events for the
+    completion certificate, which lists them. Returns how many rows went."""
+    finished = (
+        select(Party.id)
+        .join(SignatureRequest, col(SignatureRequest.id) == Party.request_id)
+        .where(col(SignatureRequest.status).in_(ENDED))
+    )
     async with env.sessions() as session, session.begin():
         ended = await session.exec(delete(PartySession).where(col(PartySession.expires_at) <= at))
-        old = await session.exec(delete(CodeEvent).where(col(CodeEvent.at) < at - KEEP_EVENTS))
+        old = await session.exec(
+            delete(CodeEvent).where(
+                col(CodeEvent.at) < at - KEEP_EVENTS, col(CodeEvent.party_id).in_(finished)
+            )
+        )
     return int(ended.rowcount or 0) + int(old.rowcount or 0)
 
 
