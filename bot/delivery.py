@@ -278,7 +278,7 @@ class RecipientDelivery(ClaimingWorker):
     async def _way(
         self,
         row: Notification,
-        route: notices.Route | notices.AccessRoute | cabinet_notices.CabinetRoute,
+        route: notices.ShareRoute | notices.AccessRoute | cabinet_notices.CabinetRoute,
     ) -> Via | None:
         """The channel a routed recipient's notice goes through; None once the row is
         settled instead (cancelled, or waiting for a channel)."""

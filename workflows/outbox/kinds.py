@@ -16,7 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    Self,
+    TypeAlias,
+    TypeVar,
+    runtime_checkable,
+)
 
 from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
@@ -110,6 +120,17 @@ class Hold(StrEnum):
 
 Way: TypeAlias = Via | Hold
 """Where routing sends a row: out by TELEGRAM or EMAIL, or held."""
+N = TypeVar("N")
+
+
+@dataclass(frozen=True)
+class Route(Generic[N]):
+    """How a notification's notice reaches its reader: by Telegram or mail, or held — to
+    wait for a channel, or cancelled, with the reason."""
+
+    way: Way
+    notice: N | None = None
+    reason: str | None = None
 
 
 class Status(StrEnum):

@@ -22,7 +22,7 @@ from workflows.outbox.kinds import (
     Hold,
     Kind,
     Preference,
-    Way,
+    Route,
 )
 from workflows.people import preferences
 from workflows.people.recipients import can_receive
@@ -50,13 +50,7 @@ class CabinetNotice:
     """The one-click link that turns cabinet news off by mail, on a mail."""
 
 
-@dataclass(frozen=True)
-class CabinetRoute:
-    """By Telegram or mail, or held, like `notices.Route`."""
-
-    way: Way
-    notice: CabinetNotice | None = None
-    reason: str | None = None
+CabinetRoute = Route[CabinetNotice]
 
 
 async def route_cabinet_notice(env: Env, notification: Notification) -> CabinetRoute:

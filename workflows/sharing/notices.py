@@ -14,8 +14,8 @@ from workflows.outbox.kinds import (
     Hold,
     Kind,
     Preference,
+    Route,
     SharePayload,
-    Way,
 )
 from workflows.people import preferences
 from workflows.people.recipients import can_receive
@@ -49,16 +49,10 @@ class ShareNotice:
         return min(ends) if ends else None
 
 
-@dataclass(frozen=True)
-class Route:
-    """By Telegram or mail, or held: to wait (no channel yet) or be cancelled."""
-
-    way: Way
-    notice: ShareNotice | None = None
-    reason: str | None = None
+ShareRoute = Route[ShareNotice]
 
 
-async def route_share_notice(env: Env, notification: Notification) -> Route:
+async def route_share_notice(env: Env, notification: Notification) -> ShareRoute:
     """Decide how a 'document shared' notification (or the reminder before its document
     stops being available) reaches its recipient, if at all."""
     payload: SharePayload | AvailabilityPayload
@@ -71,7 +65,7 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
         recipient = await session.get(Recipient, int(notification.target))
         share = await session.get(Share, payload.share_id)
         if recipient is None or share is None or recipient.org_id != notification.org_id:
-            return Route(Hold.CANCEL, reason="the recipient or share no longer exists")
+            return ShareRoute(Hold.CANCEL, reason="the recipient or share no longer exists")
         document = await session.get(Document, share.document_id)
         organization = await session.get(Organization, share.org_id)
         staff = (
@@ -82,15 +76,15 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
     assert document is not None and organization is not None
     refusal = can_receive(recipient, now)
     if refusal:
-        return Route(Hold.CANCEL, reason=refusal)
+        return ShareRoute(Hold.CANCEL, reason=refusal)
     if share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
-        return Route(Hold.CANCEL, reason="the share ended before it was delivered")
+        return ShareRoute(Hold.CANCEL, reason="the share ended before it was delivered")
     if document.available_until is not None and document.available_until <= now:
-        return Route(Hold.CANCEL, reason="the document's availability ended before delivery")
+        return ShareRoute(Hold.CANCEL, reason="the document's availability ended before delivery")
     if isinstance(payload, AvailabilityPayload):
         stale = await _stale_reminder(env, payload, document, recipient)
         if stale:
-            return Route(Hold.CANCEL, reason=stale)
+            return ShareRoute(Hold.CANCEL, reason=stale)
     notice = ShareNotice(
         recipient,
         organization,
@@ -100,7 +94,7 @@ async def route_share_notice(env: Env, notification: Notification) -> Route:
         kind=payload.kind,
     )
     choice = preferences.way_for(recipient, PREFERENCES[payload.kind])
-    return Route(choice.way, notice, reason=choice.reason)
+    return ShareRoute(choice.way, notice, reason=choice.reason)
 
 
 async def _stale_reminder(
@@ -130,13 +124,7 @@ class AccessNotice:
     """The one-click link that turns reminders off by mail, on a mail."""
 
 
-@dataclass(frozen=True)
-class AccessRoute:
-    """By Telegram or mail, or held, like `Route`."""
-
-    way: Way
-    notice: AccessNotice | None = None
-    reason: str | None = None
+AccessRoute = Route[AccessNotice]
 
 
 async def route_access_notice(env: Env, notification: Notification) -> AccessRoute:

@@ -40,9 +40,9 @@ from workflows.outbox.kinds import (
     Kind,
     PartyPayload,
     Preference,
+    Route,
     SignedFilePayload,
     Via,
-    Way,
 )
 from workflows.people import preferences
 from workflows.people.preferences import wants
@@ -115,13 +115,7 @@ class SignNotice:
         return self.kind in (Kind.SIGN_INVITE, Kind.SIGN_COMPLETED, Kind.SIGN_REMINDER)
 
 
-@dataclass(frozen=True)
-class SignRoute:
-    """By Telegram or mail, or held: to wait (no channel yet) or be cancelled."""
-
-    way: Way
-    notice: SignNotice | None = None
-    reason: str | None = None
+SignRoute = Route[SignNotice]
 
 
 def kept_payload(notification: Notification) -> CodePayload | None:
