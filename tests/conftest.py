@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import migrate
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, make_session_factory, sqlite_url
+from tests.evidence import every_sealed_file_checked
 from tests.fakes.seaweed import S3Server, run_seaweed
 from tests.postgres import PostgresStore
 from workflows.context import Actor, Env, FixedClock, Limits
@@ -86,6 +87,15 @@ def postgres_store() -> Iterator[PostgresStore]:
         yield store
     finally:
         store.drop()
+
+
+@pytest.fixture(autouse=True)
+def _sealed_files_are_sound_evidence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Each PDF sealed in a test passes pdfsig, qpdf --check and pdffonts afterwards."""
+    with every_sealed_file_checked(monkeypatch, lambda: tmp_path_factory.mktemp("sealed")):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -204,7 +204,8 @@ async def _seal_problem(
         return "does not match its seal signature: it was altered on the medium"
     if not status.trusted:
         subject = status.signing_cert.subject.native if status.signing_cert else {}
-        return f"is sealed by '{subject.get('common_name', '?')}', not by this installation's seal"
+        name = subject.get("common_name", "?")
+        return f"is sealed by '{name}', a seal this installation does not vouch for"
     return None
 
 

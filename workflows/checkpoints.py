@@ -4,9 +4,10 @@ A chain that only checks itself cannot see its end cut off: delete the last even
 the head row to the new last hash, and every link that is left still holds. A checkpoint
 is a statement of the head as it stood — the organisation, the event number and hash,
 the time — written to the durable medium (write-once files; on S3, objects under
-COMPLIANCE object lock for the configured retention), sealed with the installation's seal
-(a detached CMS signature over the statement's bytes) and, when a timestamp authority is
-configured, timestamped (an RFC 3161 token over the same bytes). Each statement names the
+COMPLIANCE object lock for the configured retention), sealed with the organisation's
+seal, the one its documents are sealed with (a detached CMS signature over the statement's
+bytes) and, when a timestamp authority is configured, timestamped (an RFC 3161 token over
+the same bytes). Each statement names the
 one before it, and for checkpoint n a *slot* blob is written whose bytes anyone can
 compute from the organisation and n: checkpoints deleted from the database are missed
 because their slots are still on the medium.
@@ -19,6 +20,7 @@ the chain against every checkpoint. The network client of the TSA is the caller'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -41,7 +43,7 @@ from storage.rows import id_of
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import NotFound, Unavailable
-from workflows.signing.seal_keys import SealKey
+from workflows.signing.seal_keys import BadSealKey, SealKey
 
 FORMAT = "inkpost-audit-checkpoint/1"
 SLOT_FORMAT = "inkpost-audit-checkpoint-slot/1"
@@ -213,7 +215,7 @@ async def _anchor_once(
         request=request.ref if request is not None else None,
     )
     data = statement.encode()
-    signature = await _seal(seal, data)
+    signature = await _seal(await _own_seal(env, seal, organization), data)
     token = await _timestamp(timestamper, data) if timestamper is not None else None
     keys = [await _put(env, part) for part in (data, signature)]
     token_key = await _put(env, token) if token is not None else None
@@ -298,6 +300,16 @@ async def _record(
         )
         session.add(checkpoint)
     return Anchor(checkpoint, written=True)
+
+
+async def _own_seal(env: Env, seal: SealKey, organization: Organization) -> SealKey:
+    """The organisation's own seal, as its documents are sealed with."""
+    try:
+        return await asyncio.to_thread(
+            seal.for_organisation, id_of(organization), organization.name, now=env.clock.now()
+        )
+    except BadSealKey as e:
+        raise CheckpointFailed(f"the organisation's seal could not be loaded: {e}") from e
 
 
 async def _seal(seal: SealKey, data: bytes) -> bytes:

@@ -23,7 +23,12 @@ from tests.helpers import upload
 from workflows import audit, audit_export, checkpoints
 from workflows.context import Env
 from workflows.errors import NotFound
-from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
+from workflows.signing.seal_keys import (
+    SealKey,
+    create_self_signed_seal,
+    load_seal_key,
+    with_organisation_seals,
+)
 
 PROCEDURE = Path(__file__).resolve().parents[2] / "docs" / "audit-export.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -31,8 +36,10 @@ BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 @pytest.fixture(scope="module")
 def seal(tmp_path_factory: pytest.TempPathFactory) -> SealKey:
+    """An installation's default seal: each organisation seals with a seal of its own."""
     directory = tmp_path_factory.mktemp("seal") / "seal"
-    return load_seal_key(*create_self_signed_seal(directory, common_name="Acme Law seal"))
+    own = load_seal_key(*create_self_signed_seal(directory, common_name="Inkpost seal"))
+    return with_organisation_seals(own, directory, create=True)
 
 
 def procedure() -> tuple[str, str]:
@@ -124,6 +131,8 @@ async def test_a_third_party_verifies_the_bundle_with_standard_tools(
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "files: all present and unchanged" in result.stdout
+    assert re.search(r"subject=CN ?= ?Acme Law\n", result.stdout), "the organisation's seal"
+    assert re.search(r"subject=CN ?= ?Inkpost seal: organisation seals\n", result.stdout)
     assert "checkpoints/000002.json: the seal signature holds" in result.stdout
     assert re.search(r"checkpoints/000002\.tst: Time stamp: ", result.stdout)
     assert f"chain: {head.seq} events, each linked to the one before" in result.stdout

@@ -36,7 +36,12 @@ from workflows.signing import completion, deciding, party_page, requests
 from workflows.signing.creation import NewParty
 from workflows.signing.deciding import Decision
 from workflows.signing.seal import SealingFailed
-from workflows.signing.seal_keys import SealKey, create_self_signed_seal, load_seal_key
+from workflows.signing.seal_keys import (
+    SealKey,
+    create_self_signed_seal,
+    load_seal_key,
+    with_organisation_seals,
+)
 
 WEB = Actor(type="party", label="page", ip="198.51.100.7", user_agent="Safari")
 
@@ -158,6 +163,31 @@ async def test_a_checkpoint_seals_the_head_onto_the_medium_and_is_in_the_history
         env, org_id=tenant.org_id, trusted=seal.trust_anchors
     )
     assert report.ok and (report.checkpoints, report.anchored) == (1, head.seq)
+
+
+async def test_a_checkpoint_is_sealed_with_the_organisations_own_seal(
+    env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
+    folder = tmp_path / "seal"
+    own = load_seal_key(*create_self_signed_seal(folder, common_name="Inkpost seal (docs.test)"))
+    installation = with_organisation_seals(own, folder, create=True)
+    await _some_history(env, tenant)
+
+    checkpoint = await _anchor(env, tenant, installation)
+
+    carried = checkpoints.certificates_of(await _blob(env, checkpoint.signature_key))
+    assert {cert.subject.native["common_name"] for cert in carried} == {
+        "Acme Law",
+        "Inkpost seal (docs.test): organisation seals",
+    }
+    trusted = await checkpoint_checks.verify_history(
+        env, org_id=tenant.org_id, trusted=installation.trust_anchors
+    )
+    assert trusted.ok
+    only_the_installations = await checkpoint_checks.verify_history(
+        env, org_id=tenant.org_id, trusted=[installation.certificate]
+    )
+    assert not only_the_installations.ok
 
 
 async def test_a_chain_that_did_not_move_keeps_its_checkpoint_and_a_moved_one_gets_the_next(
@@ -508,7 +538,7 @@ async def test_a_checkpoint_sealed_by_another_seal_is_not_taken(
 
     assert not report.ok
     assert report.problem == (
-        "checkpoint 1 is sealed by 'Someone else', not by this installation's seal"
+        "checkpoint 1 is sealed by 'Someone else', a seal this installation does not vouch for"
     )
 
 

@@ -4,6 +4,7 @@ bears its name, certified by the installation's issuer, which `/verify` trusts."
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from workflows.context import Env
 from workflows.signing import completion
 from workflows.signing.seal import verify_pdf
 from workflows.signing.seal_keys import (
+    RENEW_BEFORE,
     SealKey,
     create_self_signed_seal,
     load_seal_key,
@@ -101,6 +103,44 @@ def test_two_workers_making_an_organisations_seal_at_once_make_one(
     folder = next((installation.organisation_seals.directory / "5").iterdir())  # type: ignore[union-attr]
     assert sorted(p.name for p in folder.iterdir()) == ["seal.key", "seal.pem"]
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".new-")]
+
+
+def test_an_organisations_seal_is_renewed_in_its_last_year_and_the_old_one_still_verifies(
+    installation: SealKey,
+) -> None:
+    first = installation.for_organisation(4, ORGANISATION)
+    sealed_before = seal_of(make_pdf("Lease", pages=1), first, [party("Ada", "signer")])
+    last_year = first.not_after - RENEW_BEFORE + dt.timedelta(days=1)
+
+    assert (
+        installation.for_organisation(
+            4, ORGANISATION, now=last_year - dt.timedelta(days=2)
+        ).certificate.sha256
+        == first.certificate.sha256
+    )
+    renewed = installation.for_organisation(4, ORGANISATION, now=last_year)
+
+    assert renewed.certificate.sha256 != first.certificate.sha256
+    assert renewed.common_name == ORGANISATION
+    assert renewed.not_after > first.not_after + dt.timedelta(days=3000)
+    again = installation.for_organisation(4, ORGANISATION, now=last_year)
+    assert again.certificate.sha256 == renewed.certificate.sha256
+    assert verify_pdf(sealed_before, trusted=installation).ok
+    assert renewed.chain[0].sha256 == installation.trust_anchors[1].sha256  # same issuer
+
+
+def test_a_seal_is_not_renewed_when_its_issuer_would_not_let_the_new_one_live_longer(
+    installation: SealKey,
+) -> None:
+    first = installation.for_organisation(4, ORGANISATION)
+    renewal_time = first.not_after - RENEW_BEFORE + dt.timedelta(days=1)
+    renewed = installation.for_organisation(4, ORGANISATION, now=renewal_time)
+    assert renewed.certificate.sha256 != first.certificate.sha256  # capped by the issuer
+
+    near_the_issuers_end = renewed.not_after - dt.timedelta(days=30)
+    kept = installation.for_organisation(4, ORGANISATION, now=near_the_issuers_end)
+
+    assert kept.certificate.sha256 == renewed.certificate.sha256
 
 
 def test_a_configured_seal_seals_for_every_organisation(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,15 @@ def test_the_certificate_beside_them_is_a_sealed_pdf_of_its_own(
     assert rects[0][2] <= rects[1][0], "side by side, in decision order"
     last_page = pdftotext(made, tmp_path, page=last + 1)
     assert "Drawn signatures" in last_page and "Łukasz Żółć" in last_page
+    [intent] = reader.root["/OutputIntents"]
+    assert intent.get_object()["/S"] == "/GTS_PDFA1", "PDF/A: an output intent"
+    profile = intent.get_object()["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.data[36:40] == b"acsp", "with its ICC profile"
+    xmp = reader.root["/Metadata"].get_object()
+    assert "/Filter" not in xmp, "PDF/A: metadata a reader can find without decoding"
+    assert re.search(rb"pdfaid:part[^<]*>2<|pdfaid:part=.2", xmp.data), xmp.data
+    assert re.search(rb"pdfaid:conformance[^<]*>B<|pdfaid:conformance=.B", xmp.data)
+    assert b"Completion certificate of" in xmp.data, "titled"
 
 
 def test_a_drawing_that_is_no_png_stops_the_certificate_too(seal: SealKey) -> None:

@@ -6,10 +6,8 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
-import re
 import socket
 import stat
-import subprocess
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +34,7 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBacken
 
 from inkpost.sample_pdf import make_pdf
 from inkpost.sealer import HttpTimestamper
+from tests.evidence import pdfsig
 from tests.fakes.tsa import answering_with, serving_tsa, tsa_identity
 from workflows.errors import InvalidInput
 from workflows.signing.seal import (
@@ -137,25 +136,6 @@ def certificate_for(pdf: bytes, parties: Sequence[PartyRecord]) -> CertificateIn
         audit_head=AuditHead(seq=314, hash="cd" * 32),
         completed_at=DECIDED + dt.timedelta(minutes=10),
     )
-
-
-def pdfsig(pdf: bytes, tmp_path: Path) -> list[dict[str, str]]:
-    """poppler's view of every signature: its ``- Key: value`` lines, plus ``total``."""
-    path = tmp_path / f"sealed-{hashlib.sha256(pdf).hexdigest()[:12]}.pdf"
-    path.write_bytes(pdf)
-    result = subprocess.run(
-        ["pdfsig", str(path)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    signatures: list[dict[str, str]] = []
-    for line in result.stdout.splitlines():
-        if re.match(r"Signature #\d+:", line):
-            signatures.append({})
-        elif line.startswith("  - ") and signatures:
-            text = line[4:]
-            key, _, value = text.partition(": ")
-            signatures[-1][key if value else "total"] = value or text
-    return signatures
 
 
 def assert_sealed(

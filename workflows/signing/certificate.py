@@ -24,7 +24,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PdfFileWriter
 
 from workflows.errors import InvalidInput
-from workflows.signing import typeface
+from workflows.signing import archival, typeface
 
 Role = Literal["signer", "approver"]
 PriorSignatures = Literal["none", "signed", "unchangeable"]
@@ -209,6 +209,9 @@ def standalone_certificate(
         lines = _with_drawings(lines)
     writer = PdfFileWriter(stream_xrefs=False)
     layout = _write(writer, info, _paginate(lines, reserve=drawings_height))
+    archival.declare_pdfa(
+        writer, title=f"Completion certificate of {info.request_ref}", creator="Inkpost"
+    )
     out = io.BytesIO()
     writer.write(out)
     return StandaloneCertificate(

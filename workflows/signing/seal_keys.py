@@ -34,6 +34,8 @@ from workflows.errors import InvalidInput
 
 SEAL_VALIDITY = dt.timedelta(days=3650)
 ISSUER_VALIDITY = dt.timedelta(days=2 * 3650)
+RENEW_BEFORE = dt.timedelta(days=365)
+"""An organisation's default seal is renewed when it has less than this left to live."""
 COMMON_NAME_BYTES = 64
 
 _SigningKey = (
@@ -106,14 +108,40 @@ class OrganisationSeals:
     issuer_key_path: Path
 
     def seal_for(self, org_id: int, name: str, *, now: dt.datetime | None = None) -> SealKey:
+        """The organisation's current default seal under ``name``: issued now when it has
+        none, and renewed (a new key and certificate, in a folder of the next generation)
+        once the current one has less than ``RENEW_BEFORE`` left — unless the issuer
+        itself would not let a new one live longer. Earlier generations stay on disk."""
         if not name.strip():
             raise BadSealKey("an organisation's seal needs the organisation's name")
+        moment = now or dt.datetime.now(dt.UTC)
         digest = hashlib.sha256(name.strip().encode()).hexdigest()[:16]
-        folder = self.directory / str(int(org_id)) / digest
-        cert_path, key_path = folder / "seal.pem", folder / "seal.key"
-        if not cert_path.exists():
-            self._issue(folder, name.strip(), now or dt.datetime.now(dt.UTC))
-        return load_seal_key(cert_path, key_path, now=now)
+        base = self.directory / str(int(org_id)) / digest
+        generations = self._generations(base)
+        if not generations:
+            self._issue(base, name.strip(), moment)
+            generations = [base]
+        current = generations[-1]
+        if self._due_for_renewal(current / "seal.pem", moment):
+            renewed = base.with_name(f"{digest}.{len(generations) + 1}")
+            self._issue(renewed, name.strip(), moment)
+            current = renewed
+        return load_seal_key(current / "seal.pem", current / "seal.key", now=now)
+
+    @staticmethod
+    def _generations(base: Path) -> list[Path]:
+        """The seal folders under one name, oldest first: ``<digest>``, ``<digest>.2``…"""
+        found = [base] if (base / "seal.pem").exists() else []
+        number = 2
+        while (renewed := base.with_name(f"{base.name}.{number}")).joinpath("seal.pem").exists():
+            found.append(renewed)
+            number += 1
+        return found
+
+    def _due_for_renewal(self, cert_path: Path, now: dt.datetime) -> bool:
+        until = _pem_certificates(cert_path)[0].not_valid_after_utc
+        issuer_until: dt.datetime = self.issuer["tbs_certificate"]["validity"]["not_after"].native
+        return until - now < RENEW_BEFORE and issuer_until - until > RENEW_BEFORE
 
     def _issue(self, folder: Path, name: str, now: dt.datetime) -> None:
         """Write the organisation's new seal into ``folder`` at once (made aside and
