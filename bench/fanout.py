@@ -1,6 +1,7 @@
 """How fast one document reaches a group of Telegram recipients through the outbox.
 
     python bench/fanout.py [--n 2000] [--crash] [--enqueue-only [--repeat 3]] [--postgres URL]
+    python bench/fanout.py --processes 2 [--postgres URL]
 
 Sets up a temporary SQLite store (or, with ``--postgres``, a temporary database on that
 PostgreSQL server, dropped afterwards) with one organisation, N recipients linked to
@@ -21,6 +22,11 @@ time), with no serving process and no delivery. Beside it, as the baseline, it p
 the database alone takes to store the same rows: they are copied inside the database by
 one ``INSERT ... SELECT`` per table and committed (then removed), so nothing of Python,
 the driver or the network is in that figure.
+
+``--processes N`` runs N serving processes on the one store and the one bot, as an
+installation scaled out does. Telegram's limits are per bot, so together they must still
+stay under 30/s: the figures are the combined rate and the 429s, as for one process
+(only the process holding the bot's role, ``inkpost.roles``, sends through it).
 
 ``--crash`` kills the serving process with SIGKILL halfway, at the worst moment: as the
 fake accepts notice N/2 and before its answer leaves, so the worker never learns that it
@@ -58,6 +64,7 @@ from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
+from bench._load import print_load  # noqa: E402
 from bench.links import database  # noqa: E402
 from inkpost.sample_pdf import make_pdf  # noqa: E402
 from inkpost.server import start_up_heap_frozen  # noqa: E402
@@ -110,6 +117,9 @@ class Figures:
     fake_errors: int
     gaps: list[float]
     """Seconds between consecutive notices at the fake, sorted."""
+    processes: int = 1
+    load: tuple[str, str] = ("", "")
+    """The load average as the delivery started and as it ended."""
 
     @property
     def duration(self) -> float:
@@ -319,23 +329,32 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
         population = await populate(env, args.n)
         for chat in population.chats:
             fake.register_chat(chat)
-        log = workdir / "serve.log"
-        serving = ServeProcess(
-            env=serve_environment(
-                url=url,
-                workdir=workdir,
-                settings={"TELEGRAM_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url},
-            ),
-            log=log,
-            cwd=workdir,
-        )
+        fleet = [
+            ServeProcess(
+                env=serve_environment(
+                    url=url,
+                    workdir=workdir,
+                    settings={"TELEGRAM_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url},
+                ),
+                log=workdir / serve_log(number),
+                cwd=workdir,
+            )
+            for number in range(args.processes)
+        ]
+        serving = fleet[0]
+        load_at_start = load_average()
         try:
-            await serving.start()
+            for process in fleet:
+                await process.start()
 
             def alive() -> None:
-                process = serving.process
-                if process is not None and process.returncode is not None:
-                    raise RuntimeError(f"inkpost serve exited ({process.returncode}); see {log}")
+                for number, each in enumerate(fleet):
+                    process = each.process
+                    if process is not None and process.returncode is not None:
+                        raise RuntimeError(
+                            f"inkpost serve exited ({process.returncode}); "
+                            f"see {workdir / serve_log(number)}"
+                        )
 
             enqueue_seconds, result = await timed_share(env, population, population.document_id)
             assert len(result.shares) == args.n, result.skipped[:3]
@@ -382,7 +401,7 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
                 await asyncio.sleep(0.5)
                 statuses = await outbox_statuses(env)
         finally:
-            await serving.stop()
+            await asyncio.gather(*(process.stop() for process in fleet))
             await engine.dispose()
         per_chat = notices_per_chat(fake)
         notices = [s for s in fake.sent if s.method == "sendMessage"]
@@ -401,7 +420,18 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> Figures:
             resumed_after=resumed_after,
             fake_errors=len(fake.internal_errors),
             gaps=sorted(b.at - a.at for a, b in itertools.pairwise(notices)),
+            processes=args.processes,
+            load=(load_at_start, load_average()),
         )
+
+
+def serve_log(number: int) -> str:
+    """The log file of the ``number``-th serving process (from 0)."""
+    return "serve.log" if number == 0 else f"serve-{number + 1}.log"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def timed_share(
@@ -550,10 +580,12 @@ def report(figures: Figures) -> None:
     per_10k = f.enqueue_seconds * 10_000 / f.n
     fraction = f.rate / TELEGRAM_LIMIT
     allowed_duplicates = f.killed
+    serving = f"{f.processes} serving processes, " if f.processes > 1 else ""
     print(
         f"\nfan-out of one document to {f.n:,} linked recipients, {f.dialect}, "
-        f"{os.cpu_count()} CPUs{', one SIGKILL' if f.killed else ''}"
+        f"{serving}{os.cpu_count()} CPUs{', one SIGKILL' if f.killed else ''}"
     )
+    print(f"load average at start: {f.load[0]}")
     print(
         f"enqueue (share_with_group): {f.enqueue_seconds:.2f} s = {per_10k:.2f} s per 10,000 "
         f"(goal < 1 s) {verdict(per_10k < 1)}"
@@ -585,6 +617,7 @@ def report(figures: Figures) -> None:
     print(f"outbox: {statuses} {verdict(f.statuses.get('sent', 0) == f.n)}")
     if f.fake_errors:
         print(f"the fake Bot API failed {f.fake_errors} times")
+    print(f"load average at end: {f.load[1]}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -594,14 +627,17 @@ async def main(args: argparse.Namespace) -> None:
         try:
             async with database(workdir, args.postgres) as url:
                 if args.enqueue_only:
+                    print_load("start")
                     await enqueue_only(url, workdir, args)
+                    print_load("end")
                     return
                 figures = await run(url, workdir, args)
         except BaseException:
-            log = workdir / "serve.log"
-            if log.exists():
-                print(f"--- last lines of {log.name} ---")
-                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+            for number in range(args.processes):
+                log = workdir / serve_log(number)
+                if log.exists():
+                    print(f"--- last lines of {log.name} ---")
+                    print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
             raise
     report(figures)
 
@@ -626,6 +662,12 @@ if __name__ == "__main__":
         help="SIGKILL the serving process halfway and start another",
     )
     parser.add_argument(
+        "--processes",
+        type=at_least_one,
+        default=1,
+        help="serving processes delivering side by side (their combined rate is measured)",
+    )
+    parser.add_argument(
         "--enqueue-only",
         action="store_true",
         help="time only the enqueue, beside the database alone storing the same rows",
@@ -639,4 +681,9 @@ if __name__ == "__main__":
         help="a PostgreSQL server URL (postgresql+asyncpg://user@host:port/db) on which to "
         "create and drop a temporary database, instead of SQLite",
     )
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    if arguments.crash and arguments.processes > 1:
+        parser.error("--crash kills the one serving process: give it without --processes")
+    if arguments.enqueue_only and arguments.processes > 1:
+        parser.error("--enqueue-only starts no serving process: give it without --processes")
+    asyncio.run(main(arguments))

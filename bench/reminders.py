@@ -15,7 +15,8 @@ dead notifications. Then it runs `reminders.run_all` twice at one moment and rep
 - the time of a second run at the same moment, which finds everything queued already
   (what every minute's run costs when nothing new is due; goal: under 1 s),
 - the counts each run queued (the second must queue nothing),
-- the plan (EXPLAIN) of every query the scans sent, to show that each uses an index.
+- the plan (EXPLAIN) of every query the scans sent, to show that each uses an index;
+- the load average at the start and at the end (the cores may be shared).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
+from bench._load import print_load  # noqa: E402
 from bench.links import database  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
@@ -274,7 +276,10 @@ def main() -> None:
     parser.add_argument("--shares", type=int, default=1_000_000)
     parser.add_argument("--parties", type=int, default=100_000)
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.postgres, shares=args.shares, parties=args.parties)))
+    print_load("start")
+    status = asyncio.run(run(args.postgres, shares=args.shares, parties=args.parties))
+    print_load("end")
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -6,19 +6,22 @@
 Sets up a temporary SQLite store (or, with ``--postgres``, a temporary database on that
 PostgreSQL server, dropped afterwards) with one organisation connected to a Slack
 workspace, ``--concurrent`` staff members and ``--documents`` documents with titles and
-text drawn from a vocabulary. The app runs as it does in production, ``python -m inkpost
-serve`` in a process of its own, pointed at the fake Slack Web API in this process
-through ``INKPOST_SLACK_API_URL``; the fake receives the answers at their response URLs.
+text drawn from a vocabulary, then ``ANALYZE``d (a database in use keeps its statistics;
+without them PostgreSQL's planner guesses). The app runs as it does in production,
+``python -m inkpost serve`` in a process of its own, pointed at the fake Slack Web API in
+this process through ``INKPOST_SLACK_API_URL``; the fake receives the answers at their
+response URLs.
 
-Each round sends ``--concurrent`` signed `/inkpost find WORD` commands at once, one per
-staff member, and times for each:
+Each round sends ``--concurrent`` signed `/inkpost help` commands at once, one per staff
+member, then as many `/inkpost find WORDS`, and times for each:
 
-- the acknowledgement: until Slack's HTTP request is answered (goal: p99 < 150 ms),
+- the acknowledgement: until Slack's HTTP request is answered (goal: find's p99 within
+  1.5x help's p99 in the same run: help does the least any command does before its ack,
+  so the ratio measures Inkpost, where an absolute figure measured the machine),
 - the answer: until the search results reach the response URL (goal: p99 < 1 s).
 
-As a baseline measured in the same run, the same number of concurrent `/inkpost help`
-commands (no database) are timed the same way; the report gives find's p99 as a ratio
-of help's.
+The report gives find's p99s as ratios of help's, and the load average at the start and
+the end (the cores may be shared).
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import update  # noqa: E402
+from sqlalchemy import text, update  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
+from bench._load import print_load  # noqa: E402
 from bench.fanout import ServeProcess, serve_environment  # noqa: E402
 from bench.links import BENCH, database  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -54,7 +59,7 @@ from tests.fakes.slack_client import DEFAULT_SIGNING_SECRET, SlackSender  # noqa
 from workflows.context import Env, Limits  # noqa: E402
 from workflows.people import organizations  # noqa: E402
 
-ACK_GOAL = 0.150  # seconds, p99
+ACK_RATIO_GOAL = 1.5  # find's ack p99 / help's ack p99
 ANSWER_GOAL = 1.0  # seconds, p99
 INSERT_CHUNK = 5000
 ANSWER_TIMEOUT = 60.0
@@ -174,6 +179,13 @@ async def populate(env: Env, *, documents: int, staff: int, seed: int) -> list[s
     return users
 
 
+async def analyze(engine: AsyncEngine) -> None:
+    """Gather the planner's statistics, which a database in use has (autovacuum gathers
+    them on PostgreSQL)."""
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+
+
 def query(rng: random.Random, lexicon: list[str]) -> str:
     """What staff type: one or two words of titles, or a fairly common word of the text."""
     if rng.random() < 0.2:
@@ -236,10 +248,11 @@ async def run(url: str, workdir: Path, args: argparse.Namespace) -> None:
     )
     began = time.perf_counter()
     users = await populate(env, documents=args.documents, staff=args.concurrent, seed=args.seed)
+    await analyze(engine)
     await engine.dispose()
     print(
         f"store: {args.documents:,} documents on {engine.dialect.name}, "
-        f"filled in {time.perf_counter() - began:.1f} s"
+        f"filled and analysed in {time.perf_counter() - began:.1f} s"
     )
     rng = random.Random(args.seed + 1)
     lexicon = text_lexicon(args.seed)
@@ -281,19 +294,31 @@ def report(args: argparse.Namespace, helps: list[Timing], finds: list[Timing]) -
     print(f"{args.rounds} rounds of {args.concurrent} concurrent commands ({count} each):")
     print(line("/inkpost help  ack", [t.ack for t in helps]))
     print(line("/inkpost help  answer", [t.answer for t in helps]))
-    print(line("/inkpost find  ack", [t.ack for t in finds], ACK_GOAL))
+    print(line("/inkpost find  ack", [t.ack for t in finds]))
     print(line("/inkpost find  answer", [t.answer for t in finds], ANSWER_GOAL))
-    base = percentile([t.answer for t in helps], 0.99)
-    ratio = percentile([t.answer for t in finds], 0.99) / base if base else float("nan")
-    print(f"  find answer p99 / help answer p99: {ratio:.1f}x")
+    acks = ratio([t.ack for t in finds], [t.ack for t in helps])
+    print(
+        f"  find ack p99 / help ack p99: {acks:.2f}x  goal <= {ACK_RATIO_GOAL}x: "
+        f"{'met' if acks <= ACK_RATIO_GOAL else 'MISSED'}"
+    )
+    answers = ratio([t.answer for t in finds], [t.answer for t in helps])
+    print(f"  find answer p99 / help answer p99: {answers:.1f}x")
     print(f"  mean find answer: {statistics.fmean(t.answer for t in finds) * 1000:.1f} ms")
 
 
+def ratio(values: Sequence[float], baseline: Sequence[float]) -> float:
+    """p99 of ``values`` over p99 of ``baseline``."""
+    base = percentile(baseline, 0.99)
+    return percentile(values, 0.99) / base if base else float("nan")
+
+
 async def main(args: argparse.Namespace) -> None:
+    print_load("start")
     with tempfile.TemporaryDirectory(prefix="inkpost-slack-bench-") as tmp:
         workdir = Path(tmp)
         async with database(workdir, args.postgres) as url:
             await run(url, workdir, args)
+    print_load("end")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from inkpost.settings import Settings
 from storage import migrate
 from storage.blobs import BlobStore, FileBlobStore
 from storage.db import make_engine, make_session_factory
-from storage.s3 import S3BlobStore
 from workflows.context import Env, Limits
 
 
@@ -32,6 +31,8 @@ def make_blob_store(settings: Settings) -> BlobStore:
     if url.startswith("file://"):
         return FileBlobStore(Path(url.removeprefix("file://")))
     if url.startswith("s3://"):
+        from storage.s3 import S3BlobStore  # the S3 client, only for a store that uses it
+
         return S3BlobStore.from_url(
             url,
             access_key=_secret(settings.s3_access_key),

@@ -20,6 +20,8 @@ from inkpost.errors import UserError
 from inkpost.runtime import Runtime
 from inkpost.seal import ensure_seal
 from inkpost.settings import Settings
+from inkpost.webhooks import address_policy
+from web_api.rate import RateLimit
 from web_sign.app import create_app
 from web_sign.logs import RedactingAccessLogger, install_redaction
 from workflows.signing.seal_keys import BadSealKey, SealKey
@@ -66,6 +68,8 @@ def build_app(runtime: Runtime) -> web.Application:
             settings.telegram_token.get_secret_value() if settings.telegram_token else None
         ),
         seal_trust=seal.trust_anchors,
+        api_rate=RateLimit(per_minute=settings.api_rate_per_minute, burst=settings.api_rate_burst),
+        api_webhook_policy=address_policy(settings),
     )
     services.attach(app, runtime, seal=seal)
     return app

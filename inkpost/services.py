@@ -1,8 +1,14 @@
 """The chat services beside the web pages in `inkpost serve`: the Slack app for staff
 (at POST /slack/events, or over Socket Mode with an app token) with its worker for staff
 notices, the Telegram bot for recipients, the delivery worker (Telegram, with mail as the
-fallback), and the worker that seals completed signature requests. Each worker runs the
-outbox's one loop (`workflows.outbox.loop`) for as long as the app (``cleanup_ctx``)."""
+fallback), the worker that seals completed signature requests, and the one that calls
+organisations' webhook endpoints. Each worker runs the outbox's one loop
+(`workflows.outbox.loop`) for as long as the app (``cleanup_ctx``).
+
+Of all the processes serving one installation, only the one holding a role
+(`inkpost.roles`) takes the bot's updates from Telegram and sends through it, and only one
+posts staff notices to Slack: those limits are per bot. Sealing, webhooks and the scans
+run in every process; their claims and dedupe keys keep them from doing anything twice."""
 
 from __future__ import annotations
 
@@ -22,17 +28,30 @@ from bot.mail import MailSender, SmtpConfig
 from bot.slack import app as slack_app
 from bot.slack import notify as slack_notify
 from bot.slack.socket_mode import AppTokenRefused, socket_mode
-from bot.telegram.app import TelegramConfig, build_application, running, webhook_handler
+from bot.telegram.app import (
+    TelegramConfig,
+    build_application,
+    receiving,
+    started,
+    webhook_handler,
+)
 from bot.telegram.sender import TelegramSender
-from inkpost import scheduler, sealer
+from inkpost import scheduler, sealer, webhooks
 from inkpost.errors import UserError
+from inkpost.roles import RoleHolder, Work
 from inkpost.runtime import Runtime
 from inkpost.settings import Settings
+from storage.role_locks import role_lock
 from workflows.context import Env
 from workflows.errors import Unavailable
 from workflows.signing.seal_keys import SealKey
 
 TELEGRAM_API = "https://api.telegram.org"
+TELEGRAM_ROLE = "telegram-bot"
+"""Takes the bot's updates from Telegram and sends through it (recipients' notices, by
+Telegram and by mail): one process at a time, under Telegram's limits per bot."""
+SLACK_ROLE = "slack-notices"
+"""Posts staff notices through the Slack app, at Slack's pace per channel."""
 
 
 def telegram_config(settings: Settings) -> TelegramConfig | None:
@@ -61,6 +80,7 @@ def slack_config(settings: Settings) -> slack_app.SlackConfig | None:
         public_url=settings.public_url,
         api_url=settings.slack_api_url,
         app_token=app_token.get_secret_value() if app_token else None,
+        webhook_policy=webhooks.address_policy(settings),
     )
 
 
@@ -109,18 +129,31 @@ def recipient_delivery(
 def staff_notices(
     runtime: Runtime, config: slack_app.SlackConfig
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The Slack worker that posts staff notices, running as long as the app."""
+    """The Slack worker that posts staff notices, in the process that holds its role, as
+    long as the app runs."""
 
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+    def work() -> contextlib.AbstractAsyncContextManager[None]:
         notifier = slack_notify.StaffNotifier(
             runtime.env,
             slack_app.web_client(config),
             lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
         )
-        async with notifier.loop.running():
+        return notifier.loop.running()
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        async with role(runtime, SLACK_ROLE, work).contending():
             yield
 
     return lifetime
+
+
+def role(runtime: Runtime, name: str, work: Work) -> RoleHolder:
+    """``work`` in whichever serving process of the installation holds role ``name``."""
+    return RoleHolder(
+        role_lock(runtime.engine, name),
+        work,
+        retry_seconds=runtime.settings.role_retry_seconds,
+    )
 
 
 def slack_socket(
@@ -162,6 +195,7 @@ def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = Non
     application: Application | None = None
     if seal is not None:
         app.cleanup_ctx.append(sealing(runtime, seal))
+    app.cleanup_ctx.append(webhooks.lifetime(runtime))
     app.cleanup_ctx.append(
         scheduler.lifetime(
             runtime.env,
@@ -185,17 +219,29 @@ def attach(app: web.Application, runtime: Runtime, *, seal: SealKey | None = Non
         else:
             slack_app.attach(app, bolt)
         app.cleanup_ctx.append(staff_notices(runtime, slack))
-    if config is None and mail is None:
-        return
+    if application is not None and config is not None:
+        app.cleanup_ctx.append(telegram_bot(runtime, application, config, mail=mail))
+    elif mail is not None:
+        worker = recipient_delivery(settings, runtime.env, telegram=None, mail=mail)
+        app.cleanup_ctx.append(worker.loop.lifetime())
 
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            telegram = None
-            if application is not None and config is not None:
-                await stack.enter_async_context(running(application, config))
-                telegram = TelegramSender(application.bot, runtime.env)
-            worker = recipient_delivery(settings, runtime.env, telegram=telegram, mail=mail)
-            await stack.enter_async_context(worker.loop.running())
+
+def telegram_bot(
+    runtime: Runtime, application: Application, config: TelegramConfig, *, mail: MailSender | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The Telegram bot as long as the app runs: in every process, ready to handle the
+    updates the webhook route is given; in the one that holds its role, taking updates
+    from Telegram and delivering recipients' notices through it (and by mail)."""
+
+    @contextlib.asynccontextmanager
+    async def work() -> AsyncIterator[None]:
+        telegram = TelegramSender(application.bot, runtime.env)
+        worker = recipient_delivery(runtime.settings, runtime.env, telegram=telegram, mail=mail)
+        async with receiving(application, config), worker.loop.running():
             yield
 
-    app.cleanup_ctx.append(lifetime)
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        async with started(application), role(runtime, TELEGRAM_ROLE, work).contending():
+            yield
+
+    return lifetime

@@ -28,12 +28,20 @@ class Settings(BaseSettings):
     outbox_unsettled: int = Field(default=1, ge=1, le=30)
     """Sends per channel whose outcome a worker may not yet have recorded: a crash repeats
     at most this many, and a channel delivers at most this many per round trip."""
+    role_retry_seconds: int = Field(default=5, ge=1, le=300)
+    """How often a serving process that does not hold a role (the Telegram bot, the Slack
+    notices) tries to take it: the work of a holder that died moves on within this."""
     scan_interval_seconds: int = Field(default=60, ge=0)
     """How often `inkpost serve` runs the reminder and expiry scans; 0 turns them off (for
     running `inkpost reminders run` from cron instead)."""
     checkpoint_interval_seconds: int = Field(default=3600, ge=0)
     """How often `inkpost serve` writes a sealed checkpoint of each organisation's history
     that moved since its last one; 0 turns it off (for `inkpost audit checkpoint` from cron)."""
+
+    api_rate_per_minute: int = Field(default=600, ge=1)
+    """Requests each key of the integration API may make per minute, on average."""
+    api_rate_burst: int = Field(default=60, ge=1)
+    """Requests a key may make at once after a quiet while (then 429 with Retry-After)."""
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
@@ -55,6 +63,12 @@ class Settings(BaseSettings):
     seal_passphrase: SecretStr | None = None
     """Unlocks SEAL_KEY or SEAL_PKCS12 when they are encrypted."""
     tsa_url: str | None = None
+    webhook_allow_private: bool = False
+    """Let webhooks reach private, loopback and link-local addresses (refused by default)."""
+    webhook_allowed_networks: str = ""
+    """Non-public networks webhooks may reach all the same, comma-separated (10.1.0.0/16)."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """How long a webhook receiver has to answer before the attempt counts as failed."""
 
     org: str | None = None
     """The organisation CLI commands act on when there are several (slug)."""

@@ -67,13 +67,16 @@ async def insert(
     rows: Sequence[Mapping[str, Any]],
     *,
     skip_conflicts_on: str | None = None,
+    encoded: frozenset[str] = frozenset(),
 ) -> int:
     """Insert ``rows`` (every one with the same columns) into ``table`` in the session's
     transaction; returns how many were inserted.
 
     Columns the rows leave out take their scalar Python default, else the server's
     default. With ``skip_conflicts_on`` (a uniquely indexed column), a row whose value
-    there is taken is skipped, not an error, and is not counted."""
+    there is taken is skipped, not an error, and is not counted. The JSON columns named in
+    ``encoded`` are given as text already, as ``json.dumps`` spells their values (the
+    column's own encoding), and are stored as they are."""
     if not rows:
         return 0
     given = tuple(rows[0])
@@ -82,7 +85,7 @@ async def insert(
         raise ValueError(f"rows for {table.name} give different columns: give the same in each")
     connection = await session.connection()
     dialect = connection.dialect
-    plan = _plan(table, given, dialect, skip_conflicts_on)
+    plan = _plan(table, given, dialect, skip_conflicts_on, encoded)
     from_rows = len(given)
     columns: list[list[Any]] = []
     for index, name in enumerate(plan.names):
@@ -91,10 +94,14 @@ async def insert(
         else:
             values = [plan.defaults[index - from_rows]] * len(rows)
         columns.append(_converted(values, plan.processors[index], plan.memoize[index]))
-    if dialect.name == "postgresql":
-        result = await connection.exec_driver_sql(plan.sql, tuple(columns))
-    else:
-        result = await connection.exec_driver_sql(plan.sql, list(zip(*columns, strict=True)))
+    params: Any = tuple(columns)
+    if dialect.name != "postgresql":
+        params = list(zip(*columns, strict=True))
+    # Through the session's own greenlet: a driver whose statements complete at once
+    # (`storage.quick`) runs it as well as one that waits.
+    result = await session.run_sync(
+        lambda sync: sync.connection().exec_driver_sql(plan.sql, params)
+    )
     return max(result.rowcount, 0)
 
 
@@ -116,11 +123,20 @@ def _converted(values: list[Any], process: Convert | None, memoize: bool) -> lis
 
 @lru_cache(maxsize=64)
 def _plan(
-    table: Table, given: tuple[str, ...], dialect: Dialect, skip_conflicts_on: str | None
+    table: Table,
+    given: tuple[str, ...],
+    dialect: Dialect,
+    skip_conflicts_on: str | None,
+    encoded: frozenset[str],
 ) -> _Plan:
     unknown = [name for name in given if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+    for name in sorted(encoded):
+        if name not in given or not isinstance(table.c[name].type, JSON):
+            raise ValueError(f"{table.name}.{name} is not a JSON column the rows give")
+    if encoded and getattr(dialect, "_json_serializer", None) is not None:
+        raise ValueError("the engine encodes JSON its own way: give the values unencoded")
     defaults: dict[str, Any] = {}
     for column in table.columns:
         if column.name in given or column.default is None:
@@ -136,7 +152,10 @@ def _plan(
         sql=_statement(table, columns, dialect, skip_conflicts_on),
         names=names,
         processors=tuple(
-            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
+            None
+            if column.name in encoded
+            else column.type.dialect_impl(dialect).bind_processor(dialect)
+            for column in columns
         ),
         memoize=tuple(not isinstance(column.type, JSON) for column in columns),
         defaults=tuple(defaults.values()),

@@ -45,18 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take control of transactions so that each one starts as a writer: two
-        # concurrent read-then-write transactions then wait instead of failing.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-        # SQLite's own lower() folds ASCII letters only, so a search for "łucja" or
-        # "договор" would miss "Łucja" and "Договор"; as on PostgreSQL, fold every letter.
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        prepare_sqlite(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -65,6 +54,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # writer (WAL) and without the round trips of BEGIN.
         if not conn.get_execution_options().get(READ_ONLY, False):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def prepare_sqlite(dbapi_connection: Any, *, wal: bool = True) -> None:
+    """Set up a new SQLite connection as every connection of an Inkpost store is; without
+    ``wal`` it leaves the journal mode as it is (setting it may wait for a writer)."""
+    # Take control of transactions so that each one starts as a writer: two
+    # concurrent read-then-write transactions then wait instead of failing.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    if wal:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+    # SQLite's own lower() folds ASCII letters only, so a search for "łucja" or
+    # "договор" would miss "Łucja" and "Договор"; as on PostgreSQL, fold every letter.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
 def _lower(value: object) -> object:

@@ -303,6 +303,31 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _when()
 
 
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL of an organisation's own system that is called with the ``events`` it asked
+    for, each signed with ``secret`` (Standard Webhooks). One that keeps failing is turned
+    off (``disabled_at``, ``disabled_reason``) until staff turn it on again."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (Index("ix_webhook_endpoint_org_enabled", "org_id", "enabled"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    secret: str = Field(max_length=100)
+    """``whsec_`` and the base64 of the signing key: needed whole to sign, so kept whole."""
+    description: str | None = Field(default=None, max_length=200)
+    enabled: bool = True
+    disabled_at: datetime | None = _when()
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    failing_since: datetime | None = _when()
+    """The first failed attempt since the last success; None while it succeeds."""
+    dead_in_row: int = 0
+    """Deliveries given up since the last success."""
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created()
+
+
 class PersonalLink(SQLModel, table=True):
     """A web link to one share for one recipient (their own view of a space or direct share)."""
 
@@ -523,3 +548,51 @@ class UnsubscribeLink(SQLModel, table=True):
     kind: str = Field(max_length=32)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _created()
+
+
+class ApiKey(SQLModel, table=True):
+    """A key of the integration API: it acts as its organisation with ``scopes``, and when
+    ``walled`` sees only the clients in ``api_key_client``. Only its hash is kept."""
+
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(max_length=16)
+    """The key's first characters, shown in listings so people can tell keys apart."""
+    token_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    walled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created()
+    last_used_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+class ApiKeyClient(SQLModel, table=True):
+    """A client a walled API key may see."""
+
+    __tablename__ = "api_key_client"
+    key_id: int = Field(foreign_key="api_key.id", primary_key=True, ondelete="CASCADE")
+    client_id: int = Field(foreign_key="client.id", primary_key=True, ondelete="CASCADE")
+    org_id: int = Field(foreign_key="organization.id", index=True)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a request sent with an ``Idempotency-Key``: a retry with the
+    same key gets it again and changes nothing."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    key_id: int = Field(foreign_key="api_key.id", ondelete="CASCADE")
+    idempotency_hash: str = Field(max_length=64)
+    fingerprint: str = Field(max_length=64)
+    """SHA-256 of the method, path and body: the same key with another request is refused."""
+    status: int
+    content_type: str = Field(max_length=64)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )

@@ -89,7 +89,7 @@ def _timestamp_problem(pdf: bytes, field: str, directory: Path) -> str | None:
     [signature] = [s for s in reader.embedded_signatures if s.field_name == field]
     start, first, second, length = (int(v) for v in signature.sig_object["/ByteRange"])
     token = directory / "token.der"
-    token.write_bytes(signature.sig_object["/Contents"].rstrip(b"\0"))
+    token.write_bytes(_der_value(signature.sig_object["/Contents"]))
     data = directory / "covered.bin"
     data.write_bytes(pdf[start : start + first] + pdf[second : second + length])
     carried = directory / "carried.pem"
@@ -110,6 +110,17 @@ def _timestamp_problem(pdf: bytes, field: str, directory: Path) -> str | None:
     if "Verification: OK" in result.stdout:
         return None
     return (result.stdout + result.stderr).strip()
+
+
+def _der_value(padded: bytes) -> bytes:
+    """The DER value at the start of a signature's /Contents, without the zero padding
+    after it (read by its encoded length: the value itself may end in a zero byte)."""
+    first = padded[1]
+    if first < 0x80:
+        return padded[: 2 + first]
+    count = first & 0x7F
+    length = int.from_bytes(padded[2 : 2 + count], "big")
+    return padded[: 2 + count + length]
 
 
 def _not_embedded(pdf: bytes, directory: Path) -> set[str]:

@@ -13,7 +13,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from inkpost.sample_pdf import make_pdf
-from tests.evidence import problems_of
+from tests.evidence import _der_value, problems_of
 from tests.fakes.tsa import tsa_identity
 from tests.workflows.pdf_inputs import pdfa_pdf
 from tests.workflows.test_sealing import party, seal_of
@@ -100,3 +100,10 @@ def test_a_closing_timestamp_over_other_bytes_is_found(tmp_path: Path) -> None:
     problems = problems_of(changed, tmp_path)
 
     assert any(p.startswith("openssl ts -verify: InkpostSeal-") for p in problems), problems
+
+
+def test_a_token_ending_in_a_zero_byte_keeps_it() -> None:
+    value = bytes([0x30, 0x82, 0x01, 0x00]) + b"\x01" * 255 + b"\x00"
+
+    assert _der_value(value + b"\x00" * 40) == value
+    assert _der_value(bytes([0x30, 0x03, 7, 8, 0]) + b"\x00" * 9) == bytes([0x30, 0x03, 7, 8, 0])

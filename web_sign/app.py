@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from asn1crypto import x509 as asn1_x509
 
+import web_api
+from web_api.rate import RateLimit
 from web_sign import health, mini_app, portal, signing, verify, views
 from web_sign.errors import error_pages
 from web_sign.logs import install_redaction
@@ -19,6 +21,7 @@ from web_sign.security import add_security_headers
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, TEMPLATES, WebSettings
 from workflows.context import Env
 from workflows.sharing.access import AccessRecorder
+from workflows.webhooks.addresses import AddressPolicy
 
 
 def create_app(
@@ -30,6 +33,8 @@ def create_app(
     secret_key: str | None = None,
     telegram_bot_token: str | None = None,
     seal_trust: Sequence[asn1_x509.Certificate] | None = None,
+    api_rate: RateLimit | None = None,
+    api_webhook_policy: AddressPolicy | None = None,
 ) -> web.Application:
     """The aiohttp app serving ``/d/{token}`` (page, previews, file), ``/s/{token}`` (a
     party's signing page), ``/tg/app`` (the Telegram Mini App), ``/verify`` (checking a
@@ -41,7 +46,9 @@ def create_app(
     ``secret_key`` keys the signing forms (several processes need the same one);
     ``telegram_bot_token`` checks Mini App launch data, and without it ``/tg/app`` is off.
     ``seal_trust`` holds the certificates of this installation's seal; without them
-    ``/verify`` says verification is unavailable.
+    ``/verify`` says verification is unavailable. ``api_rate`` limits each key of the
+    integration API (``/api/v1``, `web_api`); webhook endpoints registered through it must
+    satisfy ``api_webhook_policy`` (default: public addresses only).
     Run it with ``access_log_class=RedactingAccessLogger`` so tokens stay out of logs.
     """
     install_redaction()
@@ -70,6 +77,9 @@ def create_app(
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/metrics", metrics_handler(metrics), name="metrics")
     app.router.add_static("/static", STATIC_DIR, name="static")
+    web_api.add_api(
+        app, env=env, public_url=public_url, rate=api_rate, webhook_policy=api_webhook_policy
+    )
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(_observe)

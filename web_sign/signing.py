@@ -192,7 +192,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
 async def document_page(request: web.Request) -> web.Response:
     """One document of the request with all its page previews; opening it is recorded."""
     token, page, document = await _document(request)
-    if request.method == "GET":
+    if request.method == "GET" and id_of(document) not in page.party.opened_documents:
         await party_page.record_opened(
             request.app[ENV], token, id_of(document), actor=_actor(request, page)
         )
@@ -233,7 +233,8 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     """The PDF itself; a GET from its first byte counts as opening it."""
     env = request.app[ENV]
     token, page, document = await _document(request)
-    if downloads.counted_before_lookup(request):
+    opened = id_of(document) in page.party.opened_documents
+    if not opened and downloads.counted_before_lookup(request):
         await party_page.record_opened(env, token, id_of(document), actor=_actor(request, page))
     return await downloads.send_document(request, blobs=env.blobs, document=document)
 

@@ -7,8 +7,10 @@ one event; ``append_events`` appends many at once (the access recorder's group c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import operator
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
 from storage.models import AuditEvent, AuditHead, Document
+from workflows import json_text
 from workflows.context import Actor, Env
 from workflows.errors import NotFound
 
@@ -63,6 +66,55 @@ def row_body(row: dict[str, Any]) -> dict[str, Any]:
 
 def _at_text(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
+
+
+VARYING = ("seq", "share_id", "details")
+"""The hashed fields in which the events of one change differ."""
+
+
+def canonical_bodies(rows: Sequence[dict[str, Any]]) -> list[bytes]:
+    """The canonical JSON of each row's hashed fields (``row_body``), as ``canonical_json``
+    spells it.
+
+    Rows that differ only in their sequence number, share and the values (not the keys) of
+    their details, as the events of one share with a group do, are spelled from one
+    `json_text.Template`; others are encoded whole."""
+    if not rows:
+        return []
+    first = rows[0]
+    same = _fixed(first)
+    keys = tuple(first["details"])
+    alike = all(_fixed(row) == same and tuple(row["details"]) == keys for row in rows)
+    template = None
+    if alike and len(rows) > 1:
+        details = [row["details"] for row in rows]
+        varying = json_text.varying_keys(details)
+        sample = row_body(first)
+        sample["seq"] = json_text.Slot(0)
+        sample["share_id"] = json_text.Slot(1)
+        sample["details"] = {
+            key: json_text.Slot(2 + varying.index(key)) if key in varying else value
+            for key, value in first["details"].items()
+        }
+        with contextlib.suppress(ValueError):
+            template = json_text.Template(_CANONICAL, sample)
+    if template is None:
+        return [canonical_json(row_body(row)) for row in rows]
+    fill = template.fill
+    return [
+        fill([row["seq"], row["share_id"], *[row["details"][key] for key in varying]]).encode()
+        for row in rows
+    ]
+
+
+_FIXED = operator.itemgetter(*(name for name in HASHED if name not in VARYING))
+
+
+def _fixed(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The hashed fields besides `VARYING`, with their types: equal values of other types
+    (``1 == True``) are spelled differently."""
+    values = _FIXED(row)
+    return values, tuple(map(type, values))
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -152,40 +204,49 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     # setting a model's attributes ten thousand times costs more than hashing the events.
     ends = {org_id: (head.seq, head.hash) for org_id, head in heads.items()}
     rows: list[dict[str, Any]] = []
-    at_texts: dict[datetime, tuple[datetime, str]] = {}
+    # The events of one change share their time: it is converted and spelled once.
+    moments: dict[datetime, datetime] = {}
     for new in events:
         if new.org_id not in ends:
             raise NotFound(f"organisation {new.org_id} has no history")
-        seq, prev_hash = ends[new.org_id]
-        # The events of one change share their time: it is converted and spelled once.
-        if new.at not in at_texts:
-            at = new.at.astimezone(UTC)
-            at_texts[new.at] = (at, _at_text(at))
-        at, at_text = at_texts[new.at]
-        row: dict[str, Any] = {
-            "org_id": new.org_id,
-            "seq": seq + 1,
-            "at": at_text,
-            "actor_type": new.actor.type,
-            "actor_id": new.actor.id,
-            "actor_label": new.actor.label,
-            "action": new.action,
-            "document_id": new.document_id,
-            "share_id": new.share_id,
-            "details": new.details,
-            "ip": new.actor.ip,
-            "user_agent": new.actor.user_agent,
-        }
-        # The row is hashed while "at" holds its text, then becomes the row to insert.
-        row["hash"] = _hash(prev_hash, row)
-        row["at"] = at
+        seq, _ = ends[new.org_id]
+        ends[new.org_id] = (seq + 1, "")
+        if new.at not in moments:
+            moments[new.at] = new.at.astimezone(UTC)
+        rows.append(
+            {
+                "org_id": new.org_id,
+                "seq": seq + 1,
+                "at": moments[new.at],
+                "actor_type": new.actor.type,
+                "actor_id": new.actor.id,
+                "actor_label": new.actor.label,
+                "action": new.action,
+                "document_id": new.document_id,
+                "share_id": new.share_id,
+                "details": new.details,
+                "ip": new.actor.ip,
+                "user_agent": new.actor.user_agent,
+            }
+        )
+    chains = {org_id: head.hash for org_id, head in heads.items()}
+    details = [row["details"] for row in rows]
+    for row, body in zip(rows, canonical_bodies(rows), strict=True):
+        prev_hash = chains[row["org_id"]]
         row["prev_hash"] = prev_hash
-        ends[new.org_id] = (row["seq"], row["hash"])
-        rows.append(row)
+        row["hash"] = chains[row["org_id"]] = hashlib.sha256(prev_hash.encode() + body).hexdigest()
+        ends[row["org_id"]] = (row["seq"], row["hash"])
+    for row, text in zip(rows, json_text.objects(json_text.DUMPS, details), strict=True):
+        row["details"] = text
     for org_id, (seq, end_hash) in ends.items():
         heads[org_id].seq = seq
         heads[org_id].hash = end_hash
-    await bulk.insert(session, AuditEvent.__table__, rows)  # type: ignore[attr-defined]
+    await bulk.insert(
+        session,
+        AuditEvent.__table__,  # type: ignore[attr-defined]
+        rows,
+        encoded=frozenset({"details"}),
+    )
     return len(rows)
 
 

@@ -7,9 +7,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-import pypdfium2
-import pypdfium2.raw
-
 from workflows.errors import InvalidInput, Phrase
 
 PDF = "application/pdf"
@@ -152,6 +149,8 @@ def inspect_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
 
 
 def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
+    import pypdfium2  # loads the PDF engine: only reading a PDF pays for it
+
     try:
         pdf = pypdfium2.PdfDocument(path)
     except pypdfium2.PdfiumError as e:
@@ -195,6 +194,9 @@ def _read_pdf(path: Path, *, max_text_chars: int) -> PdfFacts:
 def pdf_is_encrypted(path: Path) -> bool:
     """Whether a PDF carries encryption, even one that opens without a password (an
     owner password restricting changes): such a file cannot be signed incrementally."""
+    import pypdfium2
+    import pypdfium2.raw
+
     with PDFIUM_LOCK:
         try:
             pdf = pypdfium2.PdfDocument(path)

@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Call, Feature, Subcommand, Usage, Who
+from bot.slack.features.api_keys import ApiKeys
 from bot.slack.features.directory.directory import BotUsername, Directory
 from bot.slack.features.lookup import Lookup
 from bot.slack.features.sharing.sharing import Sharing
@@ -39,9 +40,11 @@ from bot.slack.features.signing.signing import Signing
 from bot.slack.features.staff_clients import StaffClients
 from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
+from bot.slack.features.webhooks import Webhooks
 from bot.slack.listeners import RefusingApp, team_of
 from workflows.context import Env
 from workflows.platform import first_delivery
+from workflows.webhooks.addresses import AddressPolicy
 
 COMMAND = "/inkpost"
 EVENTS_PATH = "/slack/events"
@@ -65,6 +68,8 @@ class SlackConfig:
     """Says the Telegram bot's @username for invitation links; None when Telegram is off."""
     app_token: str | None = None
     """The app-level token (``xapp-…``): Socket Mode instead of HTTP when set."""
+    webhook_policy: AddressPolicy = AddressPolicy()
+    """Where webhook endpoints added in Slack may point (the operator's setting)."""
 
     def __post_init__(self) -> None:
         if self.app_token is None and not self.signing_secret:
@@ -98,6 +103,8 @@ def features(config: SlackConfig, env: Env) -> list[Feature]:
         Status(env),
         Directory(env, telegram_username=config.telegram_username),
         StaffClients(env),
+        Webhooks(env, policy=config.webhook_policy),
+        ApiKeys(env),
     ]
 
 

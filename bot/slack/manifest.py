@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.slack.app import COMMAND, EVENTS_PATH, HELP
 from bot.slack.feature import Usage
+from bot.slack.features.api_keys import ApiKeys
 from bot.slack.features.directory.directory import Directory
 from bot.slack.features.lookup import Lookup
 from bot.slack.features.sharing.sharing import Sharing
@@ -25,6 +26,7 @@ from bot.slack.features.staff_clients import StaffClients
 from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
 from bot.slack.features.upload.views import SHORTCUT
+from bot.slack.features.webhooks import Webhooks
 
 APP_NAME = "Inkpost"
 DESCRIPTION = "Share client documents, collect signatures and follow who opened what."
@@ -86,7 +88,8 @@ def bot_events() -> list[str]:
 def subcommand_names() -> list[str]:
     """The `/inkpost` subcommands, in the order `/inkpost help` lists them."""
     usages: list[Usage] = [HELP]
-    for feature in (Lookup, Sharing, Signing, Uploads, Status, Directory, StaffClients):
+    features = (Lookup, Sharing, Signing, Uploads, Status, Directory, StaffClients, Webhooks)
+    for feature in (*features, ApiKeys):
         usages.extend(feature.usage)
     return [usage.usage.split(" ")[0] for usage in usages]
 

@@ -22,6 +22,7 @@ from workflows.outbox.kinds import (
     Payload,
     SignStatusPayload,
     UnopenedPayload,
+    WebhookDisabledPayload,
 )
 from workflows.sharing.staff_notices import Destination, StaffNotice
 
@@ -62,6 +63,7 @@ SINGLE = (
     Kind.DOCUMENT_UNOPENED,
     Kind.LINK_UNUSED,
     Kind.DEAD_SUMMARY,
+    Kind.WEBHOOK_DISABLED,
 )
 
 VERBS: dict[str, str] = {
@@ -205,12 +207,29 @@ def _dead_summary(notices: list[StaffNotice], max_names: int) -> tuple[str, list
     ]
 
 
+def _webhook_disabled(notices: list[StaffNotice], max_names: int) -> tuple[str, list[Message]]:
+    payload = _payload(notices[0], WebhookDisabledPayload)
+    line = (
+        f"Webhook endpoint {payload.endpoint_id} ({payload.url}) was turned off: {payload.reason}"
+    )
+    return escape(line), [
+        section(f":electric_plug: {escape(line)}"),
+        context_block(
+            escape(
+                f"Its deliveries wait for it. `inkpost webhooks enable {payload.endpoint_id}` "
+                "turns it on again and sends them."
+            )
+        ),
+    ]
+
+
 Render = Callable[[list[StaffNotice], int], tuple[str, list[Message]]]
 REMINDERS: dict[str, Render] = {
     Kind.DOCUMENT_UNOPENED: _unopened,
     Kind.LINK_UNUSED: _link_unused,
     Kind.RECIPIENT_ACCESS_ENDING: _access_ending,
     Kind.DEAD_SUMMARY: _dead_summary,
+    Kind.WEBHOOK_DISABLED: _webhook_disabled,
 }
 
 

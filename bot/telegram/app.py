@@ -129,10 +129,30 @@ def webhook_handler(
 @contextlib.asynccontextmanager
 async def running(application: Application, config: TelegramConfig) -> AsyncIterator[Application]:
     """Start the bot: long polling, or tell Telegram where the webhook is; stop it after."""
+    async with started(application), receiving(application, config):
+        yield application
+
+
+@contextlib.asynccontextmanager
+async def started(application: Application) -> AsyncIterator[Application]:
+    """The bot ready to call the Bot API and to handle the updates put in its queue (by the
+    webhook route), but not asking Telegram for any: what every serving process runs."""
     await application.initialize()
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.stop()
+        await application.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def receiving(application: Application, config: TelegramConfig) -> AsyncIterator[None]:
+    """Set the menus, then take updates from Telegram: by long polling, or by telling it
+    where the webhook is. One process of an installation at a time: Telegram answers a
+    second poller with 409 Conflict."""
     await set_command_menus(application.bot)
     await set_menu_button(application.bot, config.public_url)
-    await application.start()
     try:
         if config.webhook_secret:
             await application.bot.set_webhook(
@@ -145,9 +165,7 @@ async def running(application: Application, config: TelegramConfig) -> AsyncIter
             await application.updater.start_polling(
                 timeout=int(config.poll_timeout), allowed_updates=Update.ALL_TYPES
             )
-        yield application
+        yield
     finally:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
-        await application.stop()
-        await application.shutdown()

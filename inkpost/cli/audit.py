@@ -1,5 +1,5 @@
-"""CLI commands over the audit trail: a document's history, verifying the chains against
-their sealed checkpoints, writing checkpoints, and exporting a history for others to check."""
+"""CLI commands over the audit trail: verifying the chains against their sealed
+checkpoints, writing checkpoints, and exporting a history for others to check."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import typer
 from asn1crypto import x509 as asn1_x509
 
 from inkpost.cli.context import (
-    DocRef,
     JsonOption,
-    OrgScope,
-    in_org,
     settings_of,
     the_organization,
     with_runtime,
@@ -25,65 +22,14 @@ from inkpost.errors import UserError
 from inkpost.runtime import Runtime
 from inkpost.seal import seal_key_from_settings
 from inkpost.sealer import timestamper
-from storage.models import AuditEvent, Document, Organization
+from storage.models import Organization
 from storage.rows import id_of
 from workflows import audit, audit_export, checkpoint_checks, checkpoints
-from workflows.documents import filing
-from workflows.documents.history import NOBODY, Directory, describe, directory_for
 from workflows.errors import NotFound
 from workflows.people import organizations
 from workflows.signing.seal_keys import BadSealKey, SealKey
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
-
-HISTORY_COLUMNS = (
-    Column("at", "When"),
-    Column("actor", "Actor"),
-    Column("action", "Action"),
-    Column("summary", "Details"),
-)
-
-
-def event_row(event: AuditEvent, directory: Directory = NOBODY) -> dict[str, Any]:
-    """One event as a row: its fields as stored, plus ``summary``, the event in a sentence
-    (``directory`` says who the ids in its details are)."""
-    who = event.actor_label or event.actor_type
-    if event.actor_id and event.actor_type != "system":
-        who = f"{who} ({event.actor_type} {event.actor_id})"
-    return {
-        "seq": event.seq,
-        "at": event.at,
-        "actor": who,
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "document_id": event.document_id,
-        "share_id": event.share_id,
-        "details": event.details,
-        "summary": describe(event, directory),
-        "ip": event.ip,
-    }
-
-
-def history(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> None:
-    """The timeline of a document and its other versions."""
-
-    async def work(scope: OrgScope) -> tuple[Document, list[dict[str, Any]]]:
-        document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)
-        events = await audit.document_history(
-            scope.env, org_id=scope.org_id, document_id=id_of(document)
-        )
-        directory = await directory_for(scope.env, org_id=scope.org_id, events=events)
-        return document, [event_row(e, directory) for e in events]
-
-    document, rows = in_org(ctx, work)
-    if as_json:
-        emit_json([{k: v for k, v in row.items() if k != "summary"} for row in rows])
-        return
-    title = f"History of {document.ref} “{document.title}”"
-    show_rows(rows, columns=HISTORY_COLUMNS, title=title, as_json=False)
-
 
 OrgOption = Annotated[
     str | None,

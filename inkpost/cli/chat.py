@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from telegram import Bot
-from telegram.error import TelegramError
 
 from inkpost.cli.context import (
     JsonOption,
@@ -34,6 +32,9 @@ RecipientArg = Annotated[str, named_argument("recipient", "RECIPIENT")]
 
 async def bot_username(settings: Settings) -> str:
     """The bot's @username, asked of the Bot API (getMe)."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
     if settings.telegram_token is None:
         raise UserError("Telegram is not configured: set INKPOST_TELEGRAM_TOKEN")
     base = (settings.telegram_api_url or "https://api.telegram.org").rstrip("/")

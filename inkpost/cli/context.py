@@ -110,7 +110,7 @@ def with_runtime(
 
     async def main() -> T:
         async with open_runtime(settings, upgrade=schema == "upgrade") as runtime:
-            if schema == "current" and await migrate.needs_upgrade(runtime.engine):
+            if schema == "current" and not await migrate.is_current(runtime.engine):
                 raise UserError(
                     f"the database at {describe_database(settings)} is not up to date: "
                     "run `inkpost init` (or `inkpost db upgrade`)"
@@ -289,3 +289,9 @@ def first_line(text: Any) -> str:
 async def client_id(scope: OrgScope, value: str) -> int:
     """A client named by id (``3``) or by its name, case-insensitively."""
     return await named(scope, "client", value)
+
+
+async def client_names(scope: OrgScope) -> dict[int, str]:
+    """Every client's name by id, for rows that name a client."""
+    clients = await organizations.list_clients(scope.env, org_id=scope.org_id)
+    return {c.id: c.name for c in clients if c.id is not None}

@@ -27,12 +27,12 @@ from inkpost.cli.context import (
     OrgScope,
     When,
     client_id,
+    client_names,
     in_org,
     settings_of,
     when_option,
 )
 from inkpost.cli.output import Column, emit_json, err, say, show_record, show_rows
-from inkpost.cli.people import client_names
 from inkpost.cli.sharing import SHARE_COLUMNS, share_row
 from inkpost.errors import UserError
 from storage.models import Document

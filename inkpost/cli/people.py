@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from inkpost.cli.chat import invite
 from inkpost.cli.context import (
     DATE_HELP,
     NEVER,
@@ -16,6 +17,7 @@ from inkpost.cli.context import (
     OrgScope,
     When,
     client_id,
+    client_names,
     ending,
     in_org,
     named,
@@ -291,12 +293,6 @@ WhenOption = Annotated[
 ]
 
 
-async def client_names(scope: OrgScope) -> dict[int, str]:
-    """Every client's name by id, for rows that name a client."""
-    clients = await organizations.list_clients(scope.env, org_id=scope.org_id)
-    return {c.id: c.name for c in clients if c.id is not None}
-
-
 @recipient_app.command("add")
 def recipient_add(
     ctx: typer.Context,
@@ -471,3 +467,6 @@ def recipient_delete(ctx: typer.Context, recipient: RecipientArg) -> None:
 
     gone = in_org(ctx, work)
     say(f"Deleted recipient {gone.id} {gone.name}; their history stays.")
+
+
+recipient_app.command("invite")(invite)

@@ -1,4 +1,4 @@
-"""The `inkpost` command: setup, serving, and admin commands over the workflows.
+"""The `inkpost` command: the root that setup, serving and admin commands hang from.
 
 Every failure leaves through ``InkpostGroup.main``, the one place that turns an exception
 into a line on stderr and an exit code:
@@ -16,60 +16,218 @@ anything else                               1     ``error: unexpected failure: .
 ``audit verify`` finding a broken chain     1     the first event that does not match
 Ctrl-C during a command                     130
 ==========================================  ====  ==========================================
+
+Every command and command group lives in its own module, listed in ``COMMANDS``; a module
+is imported only when its command runs (or its own help is asked for), so a command pays
+only for the libraries it uses and ``inkpost --help`` imports none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pydantic
 import typer
-from sqlalchemy.exc import DBAPIError
 from typer._click.exceptions import NoArgsIsHelpError
-from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from inkpost import seal
-from inkpost.cli import (
-    audit,
-    chat,
-    doctor,
-    documents,
-    organizations,
-    people,
-    reminders,
-    sharing,
-    signing,
-    slack,
-    spaces,
-)
-from inkpost.cli.context import (
-    CliState,
-    cli_state,
-    describe_blobs,
-    describe_database,
-    first_line,
-    settings_of,
-    with_runtime,
-)
-from inkpost.cli.output import emit_json, say
 from inkpost.errors import UserError
-from inkpost.runtime import Runtime
-from inkpost.settings import Settings
-from storage import migrate
-from workflows.errors import Unavailable, WorkflowError
+
+if TYPE_CHECKING:
+    import pydantic
+    from typer._click import Command, Context, HelpFormatter
+
+    from inkpost.settings import Settings
 
 USER_ERROR = 2
 FAILURE = 1
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """A command (a function) or a command group (a ``typer.Typer``) named ``attribute`` in
+    ``module``, imported when it is first needed; ``summary`` is its line in ``inkpost
+    --help``: the first paragraph of its help, on one line."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+# Every command and command group of `inkpost`, in the order `inkpost --help` lists them.
+# A new one is a line here; a test holds each summary to the first paragraph of its help.
+COMMANDS: dict[str, Lazy] = {
+    "init": Lazy(
+        "inkpost.cli.setup",
+        "init",
+        "Create the data directory, bring the database up to date, check the blob store and "
+        "create the self-signed seal unless one is configured (an existing seal is kept).",
+    ),
+    "serve": Lazy(
+        "inkpost.cli.setup",
+        "serve",
+        "Serve the web app until SIGTERM or Ctrl-C (migrating the database first if needed).",
+    ),
+    "demo": Lazy(
+        "inkpost.cli.setup",
+        "demo",
+        "Set up a demo organisation with a shared fee table, print its link and serve it.",
+    ),
+    "upload": Lazy(
+        "inkpost.cli.documents",
+        "upload",
+        "Upload files onto the durable medium, each as a document.",
+    ),
+    "share": Lazy(
+        "inkpost.cli.sharing",
+        "share",
+        "Share a document with a recipient, a group or a space (exactly one of them). A "
+        "document goes only to its own client's people unless --across-clients says so.",
+    ),
+    "link": Lazy(
+        "inkpost.cli.sharing", "link", "Create a public link to a document and print its URL."
+    ),
+    "revoke": Lazy(
+        "inkpost.cli.sharing", "revoke", "Revoke a share or a link: it opens nothing from now on."
+    ),
+    "history": Lazy(
+        "inkpost.cli.history", "history", "The timeline of a document and its other versions."
+    ),
+    "doctor": Lazy(
+        "inkpost.cli.doctor",
+        "doctor",
+        "Check the database, blob store, mail, Telegram, Slack, seal and timestamp authority: "
+        "one line each, saying what is wrong and how to fix it. Exits 1 when a configured "
+        "part fails; creates nothing.",
+    ),
+    "db": Lazy("inkpost.cli.setup", "db_app", "The database schema."),
+    "org": Lazy("inkpost.cli.organizations", "org_app", "Organisations (tenants)."),
+    "staff": Lazy("inkpost.cli.people", "staff_app", "Staff members of the organisation."),
+    "client": Lazy(
+        "inkpost.cli.people", "client_app", "Clients: the customer files documents belong to."
+    ),
+    "recipient": Lazy("inkpost.cli.people", "recipient_app", "Recipients: people at a client."),
+    "outbox": Lazy(
+        "inkpost.cli.chat", "outbox_app", "The outbox: notifications waiting, sent or given up."
+    ),
+    "group": Lazy("inkpost.cli.spaces", "group_app", "Groups of recipients for bulk sharing."),
+    "space": Lazy(
+        "inkpost.cli.spaces", "space_app", "Spaces: client panels whose members share documents."
+    ),
+    "documents": Lazy("inkpost.cli.documents", "documents_app", "Documents of the organisation."),
+    "sign-request": Lazy(
+        "inkpost.cli.signing",
+        "sign_request_app",
+        "Signature requests: documents to be signed or approved by parties.",
+    ),
+    "reminders": Lazy(
+        "inkpost.cli.reminders",
+        "reminders_app",
+        "Reminders and expiries: the scans `inkpost serve` runs every minute.",
+    ),
+    "audit": Lazy("inkpost.cli.audit", "audit_app", "The hash-chained audit trail."),
+    "webhooks": Lazy(
+        "inkpost.cli.webhooks",
+        "webhooks_app",
+        "Webhooks: your own systems called, signed, when documents and requests move on.",
+    ),
+    "slack": Lazy("inkpost.cli.slack", "slack_app", "The Slack app for staff."),
+    "api-key": Lazy(
+        "inkpost.cli.api_keys",
+        "api_key_app",
+        "Keys of the integration API (/api/v1) for other systems.",
+    ),
+}
+
+
+def load_command(name: str, lazy: Lazy) -> Command:
+    """The click command for ``lazy``, built as ``app.command()`` or ``app.add_typer`` would
+    have built it, with its help tidied."""
+    target = getattr(importlib.import_module(lazy.module), lazy.attribute)
+    holder = typer.Typer()
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    command = typer.main.get_group(holder).commands[name]
+    tidy_help(command)
+    return command
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """The root's subcommands: every name in ``table`` is listed, and its module imported
+    when the command itself is looked up."""
+
+    def __init__(self, table: Mapping[str, Lazy], loaded: Mapping[str, Command]) -> None:
+        self.table = table
+        self.loaded = dict(loaded)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.loaded:
+            self.loaded[name] = load_command(name, self.table[name])
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.table, *self.loaded]))
+
+    def __len__(self) -> int:
+        return len(self.table.keys() | self.loaded.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.table or name in self.loaded
+
+    def command(self, name: str) -> Command | None:
+        """The command ``name``, its module imported now if need be; None if there is none
+        (a failure while importing it is not mistaken for a missing command)."""
+        if name not in self:
+            return None
+        return self[name]
+
+    def summary(self, name: str) -> Command | None:
+        """What ``inkpost --help`` lists for ``name``, without importing its module."""
+        if name in self.table:
+            return TyperCommand(name=name, help=self.table[name].summary)
+        return self.loaded.get(name)
+
+
 class InkpostGroup(TyperGroup):
-    """The root command: runs the CLI and maps every failure to one line and a code."""
+    """The root command: runs the CLI and maps every failure to one line and a code; its
+    subcommands are loaded from ``COMMANDS`` as they are needed."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.lazy = LazyCommands(COMMANDS, self.commands)
+        self.commands = self.lazy
+        self.summarising = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.lazy)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if self.summarising:
+            return self.lazy.summary(cmd_name)
+        return self.lazy.command(cmd_name)
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """The root's help lists each command by its summary, importing none of them."""
+        self.summarising = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.summarising = False
 
     def main(  # type: ignore[override]
         self,
@@ -80,7 +238,7 @@ class InkpostGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        tidy_help(self)
+        tidy_command(self)
         try:
             result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
@@ -92,6 +250,13 @@ class InkpostGroup(TyperGroup):
 
 
 def tidy_help(command: Any) -> None:
+    """``tidy_command`` for a command and every subcommand under it."""
+    tidy_command(command)
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+
+
+def tidy_command(command: Any) -> None:
     """Help that reads as prose: a docstring's line breaks inside a paragraph become spaces
     (rich help keeps them, breaking sentences mid-way); a flag or a named argument shows no
     type placeholder such as ``<bool>`` beside it, and a value's type reads as a word."""
@@ -107,8 +272,6 @@ def tidy_help(command: Any) -> None:
         else:
             param.display_type_rich = _worded(shown)
     command.get_help_option = _untyped(command.get_help_option)
-    for sub in getattr(command, "commands", {}).values():
-        tidy_help(sub)
 
 
 PLACEHOLDERS = {
@@ -159,6 +322,8 @@ def debug_requested(argv: Sequence[str]) -> bool:
 
 def report_failure(error: Exception, *, debug: bool) -> int:
     """Print one line for ``error`` (plus its traceback when debugging); return the code."""
+    from inkpost.cli.context import first_line
+
     if isinstance(error, NoArgsIsHelpError):
         if error.format_message():  # rich has printed the help itself
             typer.echo(error.format_message(), err=True)
@@ -175,6 +340,11 @@ def report_failure(error: Exception, *, debug: bool) -> int:
 
 def classify(error: Exception) -> tuple[int, str]:
     """The exit code and the message for a failure."""
+    import pydantic
+    from sqlalchemy.exc import DBAPIError
+
+    from workflows.errors import Unavailable, WorkflowError
+
     if isinstance(error, Unavailable):
         return FAILURE, str(error)
     if isinstance(error, WorkflowError | UserError):
@@ -245,6 +415,9 @@ def root(
     ] = False,
 ) -> None:
     """Inkpost: a messaging-first client document portal."""
+    from inkpost.cli.context import CliState
+    from inkpost.settings import Settings
+
     settings = Settings()
     explicit_url = "public_url" in settings.model_fields_set
     overrides: dict[str, Any] = {}
@@ -259,64 +432,6 @@ def root(
     )
     # --debug takes effect in InkpostGroup.main, which also sees failures before this runs.
     ctx.obj = CliState(settings=settings, explicit_public_url=explicit_url)
-
-
-# Setup and serving --------------------------------------------------------------------
-
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-
-
-@app.command()
-def init(ctx: typer.Context) -> None:
-    """Create the data directory, bring the database up to date, check the blob store and
-    create the self-signed seal unless one is configured (an existing seal is kept)."""
-    settings = settings_of(ctx)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    seal_setup = seal.ensure_seal(settings)
-
-    async def work(runtime: Runtime) -> bool:
-        applied = await migrate.upgrade(runtime.engine)
-        await runtime.env.blobs.check()
-        return applied
-
-    applied = with_runtime(ctx, work, schema="as is")
-    say(f"Data directory: {settings.data_dir.resolve()}")
-    say(f"Database:       {describe_database(settings)}")
-    say(f"Blob store:     {describe_blobs(settings)}")
-    schema = "created" if applied else "already up to date"
-    say(f"Schema:         {schema} (revision {migrate.head_revision()})")
-    say(f"Seal:           {describe_seal(seal_setup)}")
-    say("Next: inkpost org create SLUG 'Full Name', then inkpost serve.")
-
-
-def describe_seal(setup: seal.SealSetup) -> str:
-    what = {
-        "created": "created self-signed",
-        "kept": "kept existing",
-        "configured": "configured",
-    }[setup.outcome]
-    until = setup.key.not_after.date().isoformat()
-    return f"{what} '{setup.key.common_name}' at {setup.source} (valid until {until})"
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
-    """Apply pending migrations."""
-
-    async def work(runtime: Runtime) -> tuple[str | None, bool]:
-        before = await migrate.current_revision(runtime.engine)
-        return before, await migrate.upgrade(runtime.engine)
-
-    before, applied = with_runtime(ctx, work, schema="as is")
-    head = migrate.head_revision()
-    if as_json:
-        emit_json({"applied": applied, "from": before, "to": head})
-    elif applied:
-        say(f"Upgraded {describe_database(settings_of(ctx))} from {before or 'empty'} to {head}.")
-    else:
-        say(f"Already at {head}; nothing applied.")
 
 
 def listening_on(
@@ -336,104 +451,6 @@ def listening_on(
             shown = f"[{shown}]"
         served = served.model_copy(update={"public_url": f"http://{shown}:{served.port}"})
     return served
-
-
-def _served(ctx: typer.Context, *, host: str | None, port: int | None) -> Settings:
-    state = cli_state(ctx)
-    return listening_on(
-        state.settings, host=host, port=port, explicit_url=state.explicit_public_url
-    )
-
-
-HostOption = Annotated[
-    str | None,
-    typer.Option(help="Address to listen on (default: INKPOST_HOST).", show_default=False),
-]
-PortOption = Annotated[
-    int | None,
-    typer.Option(
-        min=0, max=65535, help="Port to listen on (default: INKPOST_PORT).", show_default=False
-    ),
-]
-
-
-@app.command()
-def serve(ctx: typer.Context, *, host: HostOption = None, port: PortOption = None) -> None:
-    """Serve the web app until SIGTERM or Ctrl-C (migrating the database first if needed)."""
-    from inkpost import server
-
-    settings = _served(ctx, host=host, port=port)
-    server.configure_logging()
-
-    async def work(runtime: Runtime) -> None:
-        def ready(addresses: list[str]) -> None:
-            say(f"Inkpost is serving on {', '.join(addresses)} (public URL {settings.public_url})")
-            say("Press Ctrl-C to stop.")
-
-        await server.serve(runtime, ready=ready)
-
-    with_runtime(ctx, work, schema="upgrade", settings=settings)
-
-
-@app.command()
-def demo(
-    ctx: typer.Context,
-    *,
-    port: PortOption = None,
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Set up and print the link, then exit.")
-    ] = False,
-) -> None:
-    """Set up a demo organisation with a shared fee table, print its link and serve it."""
-    from inkpost import demo as demo_setup
-    from inkpost import server
-
-    settings = _served(ctx, host=None, port=port)
-    if not no_serve:
-        server.configure_logging()
-
-    async def work(runtime: Runtime) -> None:
-        setup = await demo_setup.prepare_demo(runtime)
-        what = "Reused" if setup.reused else "Created"
-        say(
-            f"{what} the demo organisation '{setup.organization.slug}' in "
-            f"{settings.data_dir.resolve()}; {setup.document.ref} “{setup.document.title}” "
-            "is shared by a new link:"
-        )
-        say(setup.url)
-        if no_serve:
-            return
-
-        def ready(addresses: list[str]) -> None:
-            say(f"Serving on {', '.join(addresses)}. Open the link above; Ctrl-C stops.")
-
-        await server.serve(runtime, ready=ready)
-
-    with_runtime(ctx, work, schema="upgrade", settings=settings)
-
-
-# The command tree ---------------------------------------------------------------------
-
-app.add_typer(db_app, name="db")
-app.add_typer(organizations.org_app, name="org")
-app.add_typer(people.staff_app, name="staff")
-app.add_typer(people.client_app, name="client")
-people.recipient_app.command("invite")(chat.invite)
-app.add_typer(people.recipient_app, name="recipient")
-app.add_typer(chat.outbox_app, name="outbox")
-app.add_typer(spaces.group_app, name="group")
-app.add_typer(spaces.space_app, name="space")
-app.command()(documents.upload)
-app.add_typer(documents.documents_app, name="documents")
-app.command()(sharing.share)
-app.command()(sharing.link)
-app.command()(sharing.revoke)
-app.add_typer(signing.sign_request_app, name="sign-request")
-app.add_typer(reminders.reminders_app, name="reminders")
-app.command()(audit.history)
-app.add_typer(audit.audit_app, name="audit")
-app.add_typer(slack.slack_app, name="slack")
-app.command()(doctor.doctor)
 
 
 def main() -> None:

@@ -8,9 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from inkpost.cli.context import JsonOption, OrgScope, client_id, in_org, named, named_argument
+from inkpost.cli.context import (
+    JsonOption,
+    OrgScope,
+    client_id,
+    client_names,
+    in_org,
+    named,
+    named_argument,
+)
 from inkpost.cli.output import Column, say, show_record, show_rows
-from inkpost.cli.people import RECIPIENT_COLUMNS, ClientOption, client_names, recipient_row
+from inkpost.cli.people import RECIPIENT_COLUMNS, ClientOption, recipient_row
 from storage.models import Group, Space
 from workflows.people import groups, spaces
 

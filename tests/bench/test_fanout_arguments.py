@@ -1,4 +1,5 @@
-"""The fan-out bench's counts: a whole number, 1 or more, else one clear line."""
+"""The fan-out bench's arguments: counts are whole numbers, 1 or more, and options that
+make no run together are refused, each with one clear line."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (["--n", "x"], "argument --n: 'x' is not a whole number"),
         (["--n", "0"], "argument --n: 0 is too few: give 1 or more"),
         (["--enqueue-only", "--repeat", "-2"], "argument --repeat: -2 is too few"),
+        (["--processes", "0"], "argument --processes: 0 is too few: give 1 or more"),
+        (["--crash", "--processes", "2"], "--crash kills the one serving process"),
+        (["--enqueue-only", "--processes", "2"], "--enqueue-only starts no serving process"),
     ],
 )
 def test_counts_that_make_no_run_are_refused_before_anything_starts(

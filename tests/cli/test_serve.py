@@ -1,7 +1,9 @@
-"""`inkpost serve` as a real process: it answers /healthz and stops cleanly on SIGTERM."""
+"""`inkpost serve` as a real process: it answers /healthz and stops cleanly on SIGTERM, and
+two of them share one Telegram bot without fighting over its updates."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from inkpost.server import start_up_heap_frozen
+from tests.fakes.telegram_api import FakeTelegramApi, TgUser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +91,69 @@ def test_serving_keeps_the_start_up_heap_from_the_collector_and_no_garbage() -> 
         assert gone() is None  # collected first, not kept for the life of the process
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+async def _serving(env: dict[str, str], cwd: Path, *, log: Path) -> asyncio.subprocess.Process:
+    """``inkpost serve`` started, once it answers /healthz; its log lines go to ``log``."""
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "inkpost",
+            "serve",
+            cwd=cwd,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=output,
+        )
+    deadline = time.monotonic() + 30
+    await asyncio.to_thread(_healthz, int(env["INKPOST_PORT"]), deadline=deadline)
+    return process
+
+
+async def test_of_two_serving_processes_one_polls_telegram_and_the_other_takes_over_at_its_death(
+    tmp_path: Path, telegram_api: FakeTelegramApi
+) -> None:
+    fake = telegram_api
+    base = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("INKPOST_")},
+        "PYTHONPATH": str(ROOT),
+        "INKPOST_DATA_DIR": str(tmp_path / "data"),
+        "INKPOST_TELEGRAM_TOKEN": fake.token,
+        "INKPOST_TELEGRAM_API_URL": fake.url,
+        "INKPOST_ROLE_RETRY_SECONDS": "1",
+        "INKPOST_SCAN_INTERVAL_SECONDS": "0",
+    }
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def say_help(chat_id: int) -> None:
+        fake.user_sends_text(chat_id, "/help", user=TgUser(id=chat_id))
+        await fake.wait_for(lambda: bool(fake.messages_to(chat_id)), timeout=30)
+
+    try:
+        for number in range(2):  # one after the other: the first migrates the new store
+            env = {**base, "INKPOST_PORT": str(_free_port())}
+            log = tmp_path / f"serve-{number}.log"
+            processes.append(await _serving(env, tmp_path, log=log))
+        first, second = processes
+        await say_help(5_000_000_001)
+
+        first.kill()
+        await first.wait()
+        await say_help(5_000_000_002)
+        await say_help(5_000_000_003)
+
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 20)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    second_log = (tmp_path / "serve-1.log").read_text()
+    assert fake.poll_conflicts() == []
+    assert second.returncode == 0, second_log
+    assert "another process does telegram-bot; this one stands by" in second_log
+    assert "this process does telegram-bot" in second_log
+    assert fake.pending_updates == []

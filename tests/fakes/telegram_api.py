@@ -283,6 +283,17 @@ class FakeTelegramApi(BotState):
         """The message as it is now (after edits); None if unknown or deleted."""
         return self.message(chat_id, message_id)
 
+    def poll_conflicts(self) -> list[LoggedRequest]:
+        """The getUpdates calls answered 409 Conflict while their caller still waited: a
+        second poller of the same bot, or a webhook set beside polling. A long poll that its
+        own bot cut short (as it stops, it confirms its last updates with a short poll) is
+        answered 409 too, but nobody hears that answer, and it is not counted."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "getUpdates" and r.status == 409 and not r.abandoned
+        ]
+
     def requests_for(self, method: str) -> list[LoggedRequest]:
         return [r for r in self.requests if r.method.lower() == method.lower()]
 
@@ -326,8 +337,12 @@ class FakeTelegramApi(BotState):
             self.internal_errors.append(e)
             error = ApiError(500, f"Internal Server Error: the fake failed: {e!r}")
             status, body, description = error.status, error.body(), error.description
+        transport = request.transport
+        abandoned = transport is None or transport.is_closing()
         self.requests.append(
-            LoggedRequest(method, status, params.loggable(), description, self.clock())
+            LoggedRequest(
+                method, status, params.loggable(), description, self.clock(), abandoned=abandoned
+            )
         )
         self.notify()
         return web.json_response(body, status=status)

@@ -160,6 +160,8 @@ class LoggedRequest:
     params: JSON
     description: str | None
     at: float
+    abandoned: bool = False
+    """The caller had hung up before the answer (a poll its own bot cut short)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from storage.blobs import FileBlobStore
 from storage.errors import BlobStoreUnavailable
+from storage.models import Share
 from tests.conftest import Tenant
 from tests.web_sign.conftest import (
     PUBLIC_URL,
@@ -214,6 +216,27 @@ async def test_a_link_with_one_download_works_once(
         response = await client.get(path)
         assert response.status == 410, path
         assert "download limit" in await response.text()
+
+
+async def test_forty_parallel_downloads_of_a_three_download_link_let_exactly_three_through(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    link = await make_link(env, tenant, max_downloads=3)
+
+    async def fetch() -> tuple[int, bytes]:
+        async with client.get(link.file) as response:
+            return response.status, await response.read()
+
+    outcomes = await asyncio.gather(*(fetch() for _ in range(40)))
+
+    statuses = sorted(status for status, _ in outcomes)
+    assert statuses == [200] * 3 + [410] * 37
+    assert all(body == stored_bytes(env, link) for status, body in outcomes if status == 200)
+    downloaded = await events(env, "document.downloaded")
+    assert [event.details["download"] for event in downloaded] == [1, 2, 3]
+    async with env.reads() as session:
+        share = await session.get(Share, link.share.id)
+    assert share is not None and share.download_count == 3
 
 
 async def test_a_store_without_local_files_streams_with_the_same_rules(

@@ -10,6 +10,7 @@ from inkpost.sample_pdf import make_pdf
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import upload
 from workflows.context import Env, FixedClock
+from workflows.documents import search
 from workflows.documents.search import SearchQuery, find_documents
 from workflows.errors import InvalidInput
 from workflows.people import organizations
@@ -87,6 +88,48 @@ async def test_other_tenants_documents_are_never_found(
     await _library(env, tenant, clock)
     other = await make_tenant(env, "globex")
     assert await find_documents(env, org_id=other.org_id, query=SearchQuery(words="fee")) == []
+
+
+@pytest.mark.parametrize(
+    ("words", "limit", "expected"),
+    [
+        ("lease", 3, [8, 7, 6]),  # common: the newest windows fill the results
+        ("fee", 3, [8, 5, 3]),  # rare: the older matches come from the index
+        ("fee", 10, [8, 5, 3, 2, 1]),
+        ("fee lease", 2, [8, 5]),
+        ("nowhere", 3, []),
+    ],
+)
+async def test_the_newest_matches_come_first_however_common_the_words(
+    env: Env,
+    tenant: Tenant,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    words: str,
+    limit: int,
+    expected: list[int],
+) -> None:
+    """Windows of two documents, so every way through a search on PostgreSQL is taken
+    (SQLite answers the same from its own index)."""
+    monkeypatch.setattr(search, "WINDOW", 2)
+    numbers = {}
+    for number in range(1, 9):
+        clock.at = START + timedelta(hours=number)
+        title = f"Lease {number}" + (" fee" if number in (1, 2, 3, 5, 8) else "")
+        document = await upload(
+            env,
+            org_id=tenant.org_id,
+            client_id=tenant.client_id,
+            title=title,
+            category="contract",
+            filename=f"lease-{number}.pdf",
+            data=make_pdf(title, pages=1),
+        )
+        numbers[document.id] = number
+    found = await find_documents(
+        env, org_id=tenant.org_id, query=SearchQuery(words=words, limit=limit)
+    )
+    assert [numbers[d.id] for d in found] == expected
 
 
 @pytest.mark.parametrize(

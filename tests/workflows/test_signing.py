@@ -545,3 +545,31 @@ async def test_an_encrypted_pdf_cannot_be_sent_for_signature(env: Env, tenant: T
         )
 
     assert await count_rows(env, SignatureRequest) == 0
+
+
+async def test_an_untitled_request_is_named_by_its_documents_in_no_language(
+    env: Env, tenant: Tenant
+) -> None:
+    envelope = await _envelope(env, tenant, [_link_only("Vera Viewer")], docs=3)
+
+    async with env.reads() as session:
+        request = await session.get(SignatureRequest, envelope.request_id)
+    assert request is not None
+    assert request.title == "Contract part 0, Contract part 1, Contract part 2"
+
+
+async def test_a_long_untitled_request_title_is_cut_with_an_ellipsis(
+    env: Env, tenant: Tenant
+) -> None:
+    long_title = "Schedule " + "x" * 200
+    ids = [await _pdf(env, tenant, long_title) for _ in range(2)]
+    created = await creation.create_request(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        staff_id=tenant.staff_id,
+        new=NewRequest(document_ids=ids, parties=[_link_only("Vera Viewer")]),
+    )
+
+    assert len(created.request.title) == 300 and created.request.title.endswith("…")
+    assert created.request.title.startswith(f"{long_title}, Schedule x")

@@ -30,7 +30,8 @@ class NewDocument:
     """What staff say about a file they upload."""
 
     title: str
-    category: str
+    category: str | None
+    """None: the organisation's default (`default_category`)."""
     client_id: int
     filename: str
     available_from: datetime | None = None
@@ -98,7 +99,11 @@ async def upload_document(
         org = await session.get(Organization, org_id)
         if org is None:
             raise NotFound(f"organisation {org_id} not found")
-        category = match_category(org.categories, meta.category)
+        category = (
+            default_category(org.categories)
+            if meta.category is None
+            else match_category(org.categories, meta.category)
+        )
         await get_scoped(session, Client, org_id=org_id, id=meta.client_id, what="client")
         if meta.version_of is not None:
             previous = await get_scoped(

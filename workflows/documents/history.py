@@ -20,7 +20,6 @@ from sqlmodel import col, select
 
 from storage.models import AuditEvent, Group, Organization, Recipient
 from workflows.context import Env
-from workflows.signing.completion import AUTH_LEVELS
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -337,6 +336,10 @@ def _decided(d: _Details, event: AuditEvent, directory: Directory) -> str:
         words += f": “{reason}”"
     auth = d.get("auth_level")
     if auth:
+        # imported here: completion loads the certificate's fonts and images, which the
+        # rest of a history (and the commands that show one) never needs
+        from workflows.signing.completion import AUTH_LEVELS
+
         words += f"; identified by {AUTH_LEVELS.get(str(auth), str(auth))}"
     return words
 

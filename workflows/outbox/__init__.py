@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -81,6 +82,48 @@ async def enqueue_many(
         for n in notifications
     ]
     return await bulk.insert(session, NOTIFICATIONS, rows, skip_conflicts_on="dedupe_key")
+
+
+async def enqueue_alike(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    channel: Channel,
+    payload: Payload,
+    varying: str,
+    notices: Sequence[tuple[str, Any, str]],
+    at: datetime,
+) -> int:
+    """Insert many notifications like ``payload`` but for its field ``varying``, one for
+    each ``(target, value of that field, dedupe key)`` of ``notices``, skipping dedupe keys
+    that exist; returns how many were new. What `enqueue_many` writes for the same
+    notifications, with each payload spelled from one encoding."""
+    if not notices:
+        return 0
+    texts = payload.texts(varying, [value for _, value, _ in notices])
+    channel_value, kind, pending = channel.value, payload.kind.value, Status.PENDING.value
+    rows = [
+        {
+            "org_id": org_id,
+            "channel": channel_value,
+            "target": target,
+            "kind": kind,
+            "payload": text,
+            "dedupe_key": dedupe_key,
+            "status": pending,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        for (target, _, dedupe_key), text in zip(notices, texts, strict=True)
+    ]
+    return await bulk.insert(
+        session,
+        NOTIFICATIONS,
+        rows,
+        skip_conflicts_on="dedupe_key",
+        encoded=frozenset({"payload"}),
+    )
 
 
 async def list_notifications(

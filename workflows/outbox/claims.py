@@ -25,6 +25,7 @@ from workflows.context import Env
 from workflows.errors import NotFound
 from workflows.outbox.kinds import Channel, Payload, Status, Via
 from workflows.sharing import staff_notices
+from workflows.webhooks import emitting
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
@@ -167,7 +168,8 @@ async def mark_failed(
 ) -> Status:
     """Back off and retry, or give up as ``dead`` after MAX_ATTEMPTS; returns the new status.
 
-    Giving up tells staff (a ``slack`` notice) in the same transaction and, with
+    Giving up tells staff (a ``slack`` notice, and ``delivery.dead`` to the organisation's
+    webhooks) in the same transaction and, with
     ``payload``, replaces the row's own (a row retried keeps what it needs).
     """
     dead = permanent or notification.attempts >= MAX_ATTEMPTS
@@ -177,6 +179,7 @@ async def mark_failed(
 
     async def tell_staff(session: AsyncSession) -> None:
         await staff_notices.enqueue_failure(session, notification, error=error, at=now)
+        await emitting.emit_dead(session, notification, error=error, at=now)
 
     await _settle(
         env,

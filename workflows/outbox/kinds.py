@@ -12,7 +12,7 @@ payload lacks what its kind needs, raises `BadPayload` instead of being guessed 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -32,6 +32,7 @@ from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
 
 from storage.models import Notification
+from workflows import json_text
 from workflows.errors import InvalidInput
 
 
@@ -85,6 +86,12 @@ class Kind(StrEnum):
     # To the sealing worker: channel SEAL.
     SEAL_REQUEST = "request.seal"
 
+    # To an organisation's webhook endpoint: channel WEBHOOK.
+    WEBHOOK = "webhook"
+    """One event for one endpoint, its body fixed when queued (`workflows.webhooks`)."""
+    WEBHOOK_DISABLED = "webhook.disabled"
+    """To staff (channel SLACK): an endpoint that kept failing was turned off."""
+
 
 class Channel(StrEnum):
     """Which worker takes a row (the ``channel`` column)."""
@@ -97,6 +104,8 @@ class Channel(StrEnum):
     """Staff, in Slack."""
     SEAL = "seal"
     """The worker that seals completed signature requests."""
+    WEBHOOK = "webhook"
+    """The worker that calls organisations' webhook endpoints."""
 
 
 class Via(StrEnum):
@@ -107,6 +116,7 @@ class Via(StrEnum):
     EMAIL = "email"
     SLACK = "slack"
     SEAL = "seal"
+    WEBHOOK = "webhook"
 
 
 class Hold(StrEnum):
@@ -190,6 +200,17 @@ class Payload:
             for name, value in data.items()
             if not (value is None and name in self.OMITTED_WHEN_NONE)
         }
+
+    def texts(self, varying: str, values: Sequence[Any]) -> list[str]:
+        """The stored text (``json.dumps`` of `to_json`) of this payload with its field
+        ``varying`` holding each of ``values`` in turn, which must be of that field's type:
+        spelled from one encoding, for the many notices of one share with a group."""
+        sample: dict[str, Any] = self.to_json()
+        if varying not in sample:
+            raise ValueError(f"{type(self).__name__} stores no field {varying}")
+        sample[varying] = json_text.Slot(0)
+        template = json_text.Template(json_text.DUMPS, sample)
+        return [template.fill((value,)) for value in values]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, kind: Kind) -> Self:
@@ -415,6 +436,30 @@ class SealPayload(Payload):
     request_id: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookPayload(Payload):
+    """Event ``event_type`` for endpoint ``endpoint_id``: ``body`` is the exact JSON sent
+    under ``message_id`` (the ``webhook-id``) on every attempt, never rebuilt."""
+
+    KINDS = frozenset({Kind.WEBHOOK})
+    kind: Kind = Kind.WEBHOOK
+    endpoint_id: int
+    event_type: str
+    message_id: str
+    body: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookDisabledPayload(Payload):
+    """Endpoint ``endpoint_id`` (``url``) was turned off after failing for ``reason``."""
+
+    KINDS = frozenset({Kind.WEBHOOK_DISABLED})
+    kind: Kind = Kind.WEBHOOK_DISABLED
+    endpoint_id: int
+    url: str
+    reason: str
+
+
 PAYLOADS: Mapping[Kind, type[Payload]] = {
     kind: payload
     for payload in (
@@ -436,6 +481,8 @@ PAYLOADS: Mapping[Kind, type[Payload]] = {
         FailurePayload,
         DeadSummaryPayload,
         SealPayload,
+        WebhookPayload,
+        WebhookDisabledPayload,
     )
     for kind in payload.KINDS
 }

@@ -16,15 +16,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import BindParameter, bindparam, func
-from sqlalchemy.orm import defer
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select
+from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
+from sqlmodel import SQLModel, col
 
 from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
+from storage.quick import quick_transaction, read_rows
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import (
@@ -40,10 +38,16 @@ from workflows.outbox.kinds import Kind
 from workflows.people.recipients import can_receive
 from workflows.sharing import staff_notices
 from workflows.tokens import hash_token, well_formed
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
 VisitKind = Literal["open", "download"]
+GATHERING_TURNS = 4
+"""Turns of the event loop a recorder lets pass, while each brings visits, before it
+writes a batch."""
+_M = TypeVar("_M", bound=SQLModel)
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,7 @@ class Visitor:
 
 async def resolve(env: Env, token: str) -> SharedDocument:
     """Check a token and everything that limits it, without recording anything."""
-    async with env.reads() as session:
-        return await _resolve(session, token, env.clock.now())
+    return await _resolve(env, token, env.clock.now())
 
 
 async def open_shared(
@@ -199,6 +202,14 @@ class AccessRecorder:
         marker was reached. Visits whose caller has gone are left out."""
         batch: list[_Pending] = []
         item = await self._queue.get()
+        # A few turns of the event loop first, while they bring more: requests already
+        # under way (their token being resolved) join this batch rather than wait for
+        # the next one, and a batch costs much the same whatever its size.
+        for _ in range(GATHERING_TURNS):
+            waiting = self._queue.qsize()
+            await asyncio.sleep(0)
+            if self._queue.qsize() == waiting:
+                break
         while True:
             if item is None:
                 return batch, True
@@ -220,15 +231,15 @@ async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exce
         return refusals
     events: list[audit.NewEvent] = []
     notices: dict[str, outbox.NewNotification] = {}
-    async with env.sessions() as session, session.begin():
+    async with quick_transaction(env.sessions) as session:
         # Lock the shares, then (in append_events) the chain heads, each in id order:
         # the order other writers take them in, so that recorders in several
         # processes, and the other workflows, line up instead of deadlocking.
         ids = sorted({_share_id(visit) for visit in batch})
-        locked = await session.exec(
-            select(Share).where(col(Share.id).in_(ids)).order_by(col(Share.id)).with_for_update()
+        locked = await session.exec(  # type: ignore[call-overload]
+            select(*_COUNTED).where(_SHARES.c.id.in_(ids)).order_by(_SHARES.c.id).with_for_update()
         )
-        shares = {share.id: share for share in locked.all()}
+        shares = {row.id: _Counters(**row._mapping) for row in locked}
         for visit in batch:
             share = shares.get(_share_id(visit))
             refusal = _share_refusal(share, visit.at)
@@ -239,13 +250,58 @@ async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exce
             for notice in _staff_notices(visit.kind, visit.found, share):
                 notices.setdefault(notice.dedupe_key, notice)
             events.append(_count(share, visit))
-        # Each share changed is written once (flushed before the next statement).
+        # Each share counted is written once (its row is locked until the commit).
+        counted = sorted({event.share_id for event in events if event.share_id is not None})
+        if counted:
+            await session.exec(_WRITE_COUNTERS, params=[_counters(shares[i]) for i in counted])
         await audit.append_events(session, events)
         await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
+        # Webhooks report the first visits staff hear of: no query for any other visit.
+        if notices:
+            visits = webhook_events.of_visits(notices.values(), at=batch[-1].at)
+            await emitting.emit_many(session, visits)
     return refusals
 
 
-def _count(share: Share, pending: _Visit) -> audit.NewEvent:
+@dataclass(eq=False)
+class _Counters:
+    """A share's row as a visit is judged and counted by it, locked until the commit."""
+
+    id: int
+    org_id: int
+    document_id: int
+    kind: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    max_downloads: int | None
+    download_count: int
+    open_count: int
+    first_opened_at: datetime | None
+
+
+_SHARES = Share.__table__  # type: ignore[attr-defined]
+_COUNTED = [_SHARES.c[name] for name in _Counters.__dataclass_fields__]
+_WRITE_COUNTERS = (
+    _SHARES.update()
+    .where(_SHARES.c.id == bindparam("share_id"))
+    .values(
+        open_count=bindparam("opens"),
+        download_count=bindparam("downloads"),
+        first_opened_at=bindparam("first_opened"),
+    )
+)
+
+
+def _counters(share: _Counters) -> dict[str, Any]:
+    return {
+        "share_id": share.id,
+        "opens": share.open_count,
+        "downloads": share.download_count,
+        "first_opened": share.first_opened_at,
+    }
+
+
+def _count(share: _Counters, pending: _Visit) -> audit.NewEvent:
     """Count one accepted visit on its (locked) share and describe its audit event."""
     details: dict[str, Any]
     if pending.kind == "open":
@@ -269,7 +325,7 @@ def _count(share: Share, pending: _Visit) -> audit.NewEvent:
 
 
 def _staff_notices(
-    kind: VisitKind, found: SharedDocument, counted: Share
+    kind: VisitKind, found: SharedDocument, counted: _Counters
 ) -> list[outbox.NewNotification]:
     """The staff notice of a first visit of its kind, judged by ``counted``'s counters
     before this visit. A space's share counts every member's visits, so there each visit
@@ -305,14 +361,28 @@ def _settle(pending: _Pending, error: BaseException | None) -> None:
 
 _DIGEST: BindParameter[str] = bindparam("digest")
 
-_Found = Select[Share, Document, Organization, PersonalLink, Recipient, SpaceMember]
 
-# sqlmodel's select() is typed for up to four columns: build the statement, then name its type.
-_BY_TOKEN = cast(
-    _Found,
-    Select(Share, Document, Organization, PersonalLink, Recipient, SpaceMember)
-    # A PDF's extracted text can be megabytes; no page view needs it.
-    .options(defer(Document.text_content, raiseload=True))  # type: ignore[arg-type]
+def _columns(model: Any, prefix: str, *, leaving_out: tuple[str, ...] = ()) -> list[Any]:
+    table = model.__table__
+    return [c.label(prefix + c.key) for c in table.columns if c.key not in leaving_out]
+
+
+_SHARE_COLUMNS = _columns(Share, "s_")
+# A PDF's extracted text can be megabytes; no page view needs it.
+_DOCUMENT_COLUMNS = _columns(Document, "d_", leaving_out=("text_content",))
+_ORGANIZATION_COLUMNS = _columns(Organization, "o_")
+_RECIPIENT_COLUMNS = _columns(Recipient, "r_")
+
+_BY_TOKEN = (
+    select(
+        *_SHARE_COLUMNS,
+        *_DOCUMENT_COLUMNS,
+        *_ORGANIZATION_COLUMNS,
+        *_RECIPIENT_COLUMNS,
+        col(PersonalLink.id).label("personal_link_id"),
+        col(SpaceMember.recipient_id).label("space_member_id"),
+    )
+    .select_from(Share)
     .join(Document, col(Document.id) == Share.document_id)
     .join(Organization, col(Organization.id) == Share.org_id)
     .outerjoin(
@@ -332,27 +402,41 @@ _BY_TOKEN = cast(
         (col(Share.token_hash) == _DIGEST)
         | (
             col(Share.id)
-            == select(PersonalLink.share_id)
-            .where(PersonalLink.token_hash == _DIGEST)
+            == select(col(PersonalLink.share_id))
+            .where(col(PersonalLink.token_hash) == _DIGEST)
             .scalar_subquery()
         )
-    ),
+    )
 )
 """A link's share with its document and organisation, found by the share's own token or a
 personal link's; with the personal link, the recipient (the link's, else the share's) and
-the recipient's membership of the share's space."""
+whether the recipient is a member of the share's space. Plain columns: one statement, no
+ORM session or identity map on the path of every page view and download."""
 
 
-async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDocument:
+def _model(model: type[_M], row: RowMapping, columns: list[Any]) -> _M:
+    """A detached ``model`` holding the labelled ``columns`` of ``row``: read-only (it
+    belongs to no session), which is all a page or a download needs."""
+    prefix_length = len(columns[0].name) - len(columns[0].element.key)
+    values = {c.name[prefix_length:]: row[c.name] for c in columns}
+    return cast(_M, model.model_construct(**values))
+
+
+async def _resolve(env: Env, token: str, now: datetime) -> SharedDocument:
     if not well_formed(token):
         raise NotFound("this link does not exist")
-    row = (await session.exec(_BY_TOKEN, params={"digest": hash_token(token)})).first()
-    if row is None:
+    rows = await read_rows(env.sessions, _BY_TOKEN, {"digest": hash_token(token)})
+    if not rows:
         raise NotFound("this link does not exist")
-    share, document, organization, personal, recipient, member = row
+    row = rows[0]._mapping
+    share = _model(Share, row, _SHARE_COLUMNS)
     refusal = _share_refusal(share, now)
     if refusal is not None:
         raise refusal
+    document = _model(Document, row, _DOCUMENT_COLUMNS)
+    organization = _model(Organization, row, _ORGANIZATION_COLUMNS)
+    recipient = None if row["r_id"] is None else _model(Recipient, row, _RECIPIENT_COLUMNS)
+    personal, member = row["personal_link_id"], row["space_member_id"]
     if recipient is not None:
         if can_receive(recipient, now):
             raise NotAllowed(
@@ -379,7 +463,7 @@ async def _resolve(session: AsyncSession, token: str, now: datetime) -> SharedDo
     return SharedDocument(share, document, organization, recipient)
 
 
-def _share_refusal(share: Share | None, now: datetime) -> WorkflowError | None:
+def _share_refusal(share: Share | _Counters | None, now: datetime) -> WorkflowError | None:
     """Why the link itself no longer works at ``now``, if it does not."""
     if share is None:
         return NotFound("this link does not exist", says="refusal.link.unknown")

@@ -16,8 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, String, and_, cast, exists, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Client, Notification, Recipient, Share, SpaceMember
@@ -175,8 +173,11 @@ async def _queue(
         or_(people.access_expires_at.is_(None), people.access_expires_at > at),
         ~unless,
     )
+    # imported here, so that the many commands importing this module load neither dialect
+    from sqlalchemy.dialects import postgresql, sqlite
+
     connection = await session.connection()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(NOTIFICATIONS)
         .from_select(list(values), members, include_defaults=False)

@@ -32,6 +32,8 @@ from workflows.people.recipients import can_receive, check_language
 from workflows.scope import clean_text
 from workflows.sharing import staff_notices
 from workflows.tokens import new_token
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
 
 NOTIFICATION_KINDS = preferences.KINDS
 
@@ -242,6 +244,7 @@ async def record_chat_download(env: Env, *, chat_id: int, share_id: int) -> Chat
             found.share, kind=Kind.DOCUMENT_DOWNLOADED, recipient_id=found.recipient.id
         )
         await outbox.enqueue_many(session, [notice], at=now)
+        await emitting.emit_many(session, webhook_events.of_visits([notice], at=now))
     return found
 
 
@@ -339,8 +342,12 @@ async def return_from(
         document_id=id_of(document),
         recipient_id=id_of(person),
     )
+    returned = webhook_events.document_returned(
+        document=document, recipient_id=id_of(person), at=now
+    )
     async with env.sessions() as session, session.begin():
         await outbox.enqueue_many(session, [notice], at=now)
+        await emitting.emit(session, returned)
     return document
 
 

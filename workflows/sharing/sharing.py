@@ -29,6 +29,9 @@ from workflows.people.recipients import can_receive
 from workflows.scope import clean_text, get_scoped
 from workflows.sharing import cabinet, targets
 from workflows.tokens import new_token
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
+from workflows.webhooks.events import EventType
 
 SHARES = Share.__table__  # type: ignore[attr-defined]
 IN_LIST = 500
@@ -204,6 +207,9 @@ async def write(made: Sharing, new: Sequence[NewShare]) -> list[ShareResult]:
             for share, row in zip(new, rows, strict=True)
         ],
     )
+    if await emitting.wanted(session, org_id=org_id, event_type=EventType.DOCUMENT_SHARED):
+        shared = [webhook_events.document_shared(document=document, share=r, at=now) for r in rows]
+        await emitting.emit_many(session, shared)
     return [ShareResult(ShareRow.of(row), token) for row, token in zip(rows, tokens, strict=True)]
 
 
@@ -295,12 +301,20 @@ async def _share_with_each(
         ],
     )
     holders = await _holders_elsewhere(session, document, [r.id for r in fresh], now)
-    await outbox.enqueue_many(
+    told = [
+        (r.id, result.share.id)
+        for r, result in zip(fresh, shared, strict=True)
+        if r.id not in holders
+    ]
+    await outbox.enqueue_alike(
         session,
-        [
-            _shared_notice(document, result.share.id, r.id)
-            for r, result in zip(fresh, shared, strict=True)
-            if r.id not in holders
+        org_id=document.org_id,
+        channel=Channel.RECIPIENT,
+        payload=SharePayload(share_id=0, document_id=id_of(document)),
+        varying="share_id",
+        notices=[
+            (str(recipient_id), share_id, _shared_key(share_id, recipient_id))
+            for recipient_id, share_id in told
         ],
         at=now,
     )
@@ -382,8 +396,12 @@ def _shared_notice(document: Document, share_id: int, recipient_id: int) -> outb
         channel=Channel.RECIPIENT,
         target=str(recipient_id),
         payload=SharePayload(share_id=share_id, document_id=id_of(document)),
-        dedupe_key=f"share:{share_id}:recipient:{recipient_id}",
+        dedupe_key=_shared_key(share_id, recipient_id),
     )
+
+
+def _shared_key(share_id: int, recipient_id: int) -> str:
+    return f"share:{share_id}:recipient:{recipient_id}"
 
 
 async def share_with_space(

@@ -62,6 +62,7 @@ KINDS = frozenset(
         Kind.LINK_UNUSED,
         Kind.RECIPIENT_ACCESS_ENDING,
         Kind.DEAD_SUMMARY,
+        Kind.WEBHOOK_DISABLED,
     }
 )
 """The kinds of notice staff get."""

@@ -56,6 +56,8 @@ from workflows.signing.seal import (
     seal_pdf,
 )
 from workflows.signing.seal_keys import SealKey
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
 
 SEALER = Actor.system("sealing")
 AUTH_LEVELS = {
@@ -149,7 +151,7 @@ async def _complete(env: Env, request_id: int, sealing: _Sealing) -> SignatureRe
     )
     # Each organisation seals with its own seal (its default one bears its name).
     key = await asyncio.to_thread(
-        sealing.key.for_organisation, id_of(organization), organization.name
+        sealing.key.for_organisation, id_of(organization), organization.name, now=env.clock.now()
     )
     sealing = replace(sealing, key=key)
     by_id = {d.id: d for d in documents}
@@ -438,6 +440,8 @@ async def _finish(env: Env, request_id: int) -> SignatureRequest:
         refs = tuple(d.ref for d in sealed)
         notes.append(replace(told, payload=replace(told.payload, sealed=refs)))
         await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
+        completed = webhook_events.request_completed(request=request, sealed=sealed, at=now)
+        await emitting.emit(session, completed)
         await requests.record_all(
             session,
             request,

@@ -354,6 +354,7 @@ def _check_parties(parties: list[Party]) -> None:
 
 
 def _title(documents: list[Document]) -> str:
-    first = documents[0].title
-    more = len(documents) - 1
-    return first if not more else f"{first} and {more} more"[:300]
+    """An untitled request is named by its documents' titles, in no language of its own
+    (its parties read it in theirs), cut to what a title holds."""
+    joined = ", ".join(d.title for d in documents)
+    return joined if len(joined) <= 300 else joined[:299].rstrip(", ") + "…"

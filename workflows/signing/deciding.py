@@ -35,6 +35,8 @@ from workflows.signing import requests
 from workflows.signing.identity import cannot_send, telegram_is_contact
 from workflows.signing.party_page import PartyPage, check_open, load_page
 from workflows.signing.requests import DECIDING
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
 
 MAX_SIGNATURE_PNG = 512 * 1024
 MAX_REASON = 2000
@@ -128,6 +130,10 @@ async def decide(
             at=now,
             details=details,
         )
+        decided = webhook_events.party_decided(
+            request=request, party=page.party, decision=row.decision, at=now
+        )
+        await emitting.emit(session, decided)
         await _advance(session, request, row, now=now, actor=actor)
     return row
 

@@ -22,6 +22,7 @@ from storage.models import (
     Recipient,
     SignatureRequest,
 )
+from storage.quick import quick_reads, quick_transaction
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Gone, NotFound
@@ -108,7 +109,7 @@ class PartyPage:
 async def open_page(env: Env, token: str, *, browser: str | None = None) -> PartyPage:
     """The page behind a party's link as the browser holding the session token ``browser``
     sees it; NotFound for a link that never existed."""
-    async with env.reads() as session:
+    async with quick_reads(env.sessions) as session:
         return await load_page(session, token, env.clock.now(), browser=browser, reach=env.reach)
 
 
@@ -187,7 +188,7 @@ async def document_of(env: Env, token: str, document_id: int) -> Document:
 async def record_opened(env: Env, token: str, document_id: int, *, actor: Actor) -> None:
     """Note that the party opened a document of their request (once per document)."""
     now = env.clock.now()
-    async with env.sessions() as session, session.begin():
+    async with quick_transaction(env.sessions) as session:
         page = await load_page(session, token, now)
         if document_id not in {d.id for d in page.state.documents}:
             raise NotFound(f"document {document_id} is not part of this request")

@@ -33,6 +33,8 @@ from workflows.outbox.kinds import Channel, Kind, PartyPayload, SignStatusPayloa
 from workflows.scope import clean_text
 from workflows.sharing import staff_notices
 from workflows.tokens import new_token
+from workflows.webhooks import emitting
+from workflows.webhooks import events as webhook_events
 
 ROLES = ("signer", "approver", "viewer")
 DECIDING = ("signer", "approver")
@@ -207,6 +209,8 @@ async def end_request(
     ]
     notes.append(staff_notice(request, status=status))
     await outbox.enqueue_many(session, [n for n in notes if n is not None], at=now)
+    ended = webhook_events.request_ended(request=request, status=status, reason=reason, at=now)
+    await emitting.emit(session, ended)
     await record_all(
         session,
         request,

@@ -38,6 +38,7 @@ from typing import Literal
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from PIL import Image, UnidentifiedImageError
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -332,6 +333,7 @@ async def _sign_each(writer: IncrementalPdfFileWriter, plan: _Plan, *, stamps: _
     prefix = _field_prefix(plan.certificate.request_ref)
     parties = plan.certificate.parties
     stamps_placed, stamps_total = 0, sum(drawing is not None for drawing in plan.drawings)
+    stamp_page = stamps.reference or (_reference(writer, stamps.page) if stamps_total else None)
     room = await _room_for_signature(plan.key, timestamper)
     data = b""
     for number, (record, drawing) in enumerate(zip(parties, plan.drawings, strict=True), start=1):
@@ -346,14 +348,19 @@ async def _sign_each(writer: IncrementalPdfFileWriter, plan: _Plan, *, stamps: _
             name=decision.name,
             signer_key_usage={"digital_signature"},
         )
-        spec = fields.SigFieldSpec(sig_field_name=meta.field_name or "")
+        spec: fields.SigFieldSpec | None = fields.SigFieldSpec(sig_field_name=meta.field_name or "")
         style = None
-        if drawing is not None:
-            spec = fields.SigFieldSpec(
-                sig_field_name=meta.field_name or "",
-                on_page=stamps.page,
-                box=stamps.box(stamps_placed, stamps_total),
+        if drawing is not None and stamp_page is not None:
+            _place_field(
+                writer,
+                fields.SigFieldSpec(
+                    sig_field_name=meta.field_name or "",
+                    on_page=stamps.page,
+                    box=stamps.box(stamps_placed, stamps_total),
+                ),
+                page=generic.IndirectObject(*stamp_page, writer),
             )
+            spec = None  # the field is there: pyHanko signs it and draws the stamp in it
             style = _stamp_style(drawing)
             stamps_placed += 1
         pdf_signer = signers.PdfSigner(
@@ -374,6 +381,34 @@ async def _sign_each(writer: IncrementalPdfFileWriter, plan: _Plan, *, stamps: _
         )
         data = output.getvalue()
     return data
+
+
+def _place_field(
+    writer: IncrementalPdfFileWriter, spec: fields.SigFieldSpec, *, page: generic.IndirectObject
+) -> None:
+    """An empty signature field on ``page``, made as pyHanko makes a new one when it
+    signs (its ``prepare_sig_field``, which it calls internal API: the version range in
+    pyproject.toml holds it), but on a page known by its reference: pyHanko would look
+    the page up by number, reading every page before it, once per party."""
+    _, field = fields.prepare_sig_field(
+        spec.sig_field_name,
+        writer.root,
+        update_writer=writer,
+        box=spec.box,
+        include_on_page=page,
+        combine_annotation=spec.combine_annotation,
+        invis_settings=spec.invis_sig_settings,
+        visible_settings=spec.visible_sig_settings,
+    )
+    fields.apply_sig_field_spec_properties(
+        writer, sig_field=field.get_object(), sig_field_spec=spec
+    )
+
+
+def _reference(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[int, int]:
+    """The object number and generation of a page, which every later revision keeps."""
+    reference = writer.find_page_for_modification(page_index)[0]
+    return reference.idnum, reference.generation
 
 
 async def _close_with_timestamp(
@@ -508,6 +543,8 @@ class _Stamps:
     page_width: float
     top: float | None = None
     left: float = STAMP_MARGIN
+    reference: tuple[int, int] | None = None
+    """The page's object number and generation, when known."""
 
     def box(self, index: int, total: int) -> tuple[int, int, int, int]:
         if self.top is None:
@@ -520,7 +557,37 @@ class _Stamps:
 
 def _stamps_on_last_page(writer: IncrementalPdfFileWriter) -> _Stamps:
     last = int(writer.root["/Pages"]["/Count"]) - 1
-    return _Stamps(page=last, page_width=_page_width(writer, last))
+    page = _last_page(writer)
+    return _Stamps(
+        page=last,
+        page_width=_page_width(page),
+        reference=(page.idnum, page.generation),
+    )
+
+
+def _last_page(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
+    """The document's last page, found from the end of the page tree: one node read per
+    level, where looking it up by number reads every page before it."""
+    node = writer.root.raw_get("/Pages")
+    seen: set[int] = set()
+    while isinstance(node, generic.IndirectObject) and node.idnum not in seen:
+        seen.add(node.idnum)
+        kids = node.get_object().get("/Kids")
+        if not isinstance(kids, generic.ArrayObject):
+            break
+        for index in reversed(range(len(kids))):
+            kid = kids.raw_get(index)
+            found = kid.get_object() if isinstance(kid, generic.IndirectObject) else None
+            if not isinstance(found, generic.DictionaryObject):
+                raise PdfError("the page tree holds something other than pages")
+            if "/Kids" not in found:  # a page, not a node of pages
+                return kid
+            if int(found.get("/Count", 0)) > 0:
+                node = kid
+                break
+        else:
+            break
+    raise PdfError("the page tree has no last page")
 
 
 def _stamps_per_row(page_width: float) -> int:
@@ -545,9 +612,8 @@ def _stamp_box(index: int, total: int, page_width: float) -> tuple[int, int, int
     )
 
 
-def _page_width(writer: IncrementalPdfFileWriter, page_index: int) -> float:
-    page_ref, _ = writer.find_page_for_modification(page_index)
-    node = page_ref.get_object()
+def _page_width(page: generic.IndirectObject) -> float:
+    node = page.get_object()
     while node is not None:
         if "/MediaBox" in node:
             left, _, right, _ = (float(v) for v in node["/MediaBox"])

@@ -2,9 +2,11 @@
 
 Noto Sans covers Latin with every European letter (Polish, Czech, Swedish, Turkish…),
 Greek and Cyrillic. It ships inside the package (``fonts/``, with its SIL Open Font
-License) and is embedded in every PDF that uses it, subset to the glyphs used, so that any
-reader shows a name exactly as it was typed and a PDF/A document keeps every font
-embedded. A character the font lacks (a Chinese name, an emoji) is printed as "?", and
+License) and is embedded in every PDF that uses it, subset to the glyphs used (and
+printable ASCII, ``ALWAYS_EMBEDDED``), so that any reader shows a name exactly as it was
+typed and a PDF/A document keeps every font embedded. Each face is read once per process
+and each subset made once per glyph set: a seal's stamps and certificate page do not
+parse the font again. A character the font lacks (a Chinese name, an emoji) is printed as "?", and
 ``printable`` says so, so that the page can say it too.
 """
 
@@ -12,15 +14,22 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-from fontTools import ttLib
+import uharfbuzz as hb
+from fontTools import subset, ttLib
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.api import FontEngineFactory
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
+from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory
+from pyhanko.pdf_utils.font.opentype import (
+    CIDFontType2,
+    GlyphAccumulator,
+    _build_type0_font_from_cidfont,
+    _read_ps_name,
+)
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 Face = Literal["regular", "bold"]
@@ -87,7 +96,7 @@ def width(text: str, size: float, face: Face = "regular") -> float:
 def font_engine(writer: BasePdfFileWriter, face: Face, size: float = 10) -> GlyphAccumulator:
     """A font of ``writer`` that collects the glyphs it shapes and embeds their subset
     when the writer writes."""
-    return _Subset(writer, io.BytesIO(font_file(face)), size)
+    return _Subset(writer, face, size)
 
 
 @dataclass(frozen=True)
@@ -102,26 +111,172 @@ class EmbeddedFont(FontEngineFactory):
         return font_engine(writer, self.face)
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """A face read once per process and only read from afterwards: what every font
+    engine of that face shapes with and measures by."""
+
+    tt: ttLib.TTFont
+    hb_font: hb.Font
+    ps_name: str
+    units_per_em: int
+    advances: tuple[int, ...]
+    """Advance width of each glyph, by glyph number."""
+    reverse_cmap: dict[str, set[int]]
+    always_embedded: frozenset[int]
+    """The glyphs of ``ALWAYS_EMBEDDED`` the face has."""
+
+
+ALWAYS_EMBEDDED = "".join(chr(code) for code in range(0x20, 0x7F))
+"""Characters whose glyphs every subset holds, used or not (printable ASCII, about 6 kB
+more per embedded subset): names and dates in these letters then need no subset of their
+own, so the subsets that most stamps and certificates embed are made once per process."""
+
+_parse_lock = threading.Lock()
+
+
+@functools.cache
+def _parsed(face: Face) -> _Parsed:
+    data = font_file(face)
+    with _parse_lock:
+        tt = ttLib.TTFont(io.BytesIO(data))
+        tt.ensureDecompiled(recurse=False)  # every table read now: threads share the font
+        hmtx = tt["hmtx"]
+        cmap = tt.getBestCmap()
+        return _Parsed(
+            tt=tt,
+            hb_font=hb.Font(hb.Face(data)),
+            ps_name=_read_ps_name(tt),
+            units_per_em=int(tt["head"].unitsPerEm),
+            advances=tuple(hmtx[name][0] for name in tt.getGlyphOrder()),
+            reverse_cmap=tt["cmap"].buildReversed(),
+            always_embedded=frozenset(
+                tt.getGlyphID(cmap[ord(char)]) for char in ALWAYS_EMBEDDED if ord(char) in cmap
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """A subset of a face as it is embedded: its font program and its CIDSet, both
+    compressed (``/FlateDecode``)."""
+
+    font_program: bytes
+    cid_set: bytes
+
+
+@functools.lru_cache(maxsize=64)
+def _embedded(face: Face, glyphs: frozenset[int]) -> _Embedded:
+    """The subset of ``face`` holding ``glyphs`` (and the parts of composite ones), glyph
+    numbers kept, made as pyHanko makes it (its options), and the CIDSet a PDF/A-1 reader
+    requires of a subset CID font (PDF/A-1, 6.3.5): every glyph the subset holds. The
+    same glyphs give the same bytes, so a subset is made once per process (kept for the
+    64 glyph sets used last)."""
+    tt = ttLib.TTFont(io.BytesIO(font_file(face)))
+    options = subset.Options(layout_closure=False)
+    options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+    options.retain_gids = True
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(gids=sorted(glyphs))
+    subsetter.subset(tt)
+    program = io.BytesIO()
+    tt.save(program)
+    stream = generic.StreamObject(stream_data=program.getvalue())
+    stream.compress()
+    outlines = tt["glyf"]
+    cids = {0, *glyphs}
+    cids.update(
+        number
+        for number, name in enumerate(tt.getGlyphOrder())
+        if outlines[name].numberOfContours != 0
+    )
+    bits = bytearray(max(cids) // 8 + 1)
+    for cid in cids:
+        bits[cid // 8] |= 0x80 >> (cid % 8)
+    cid_set = generic.StreamObject(stream_data=bytes(bits))
+    cid_set.compress()
+    return _Embedded(font_program=stream.encoded_data, cid_set=cid_set.encoded_data)
+
+
+def _flate(encoded: bytes) -> generic.StreamObject:
+    return generic.StreamObject(
+        {generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode")}, encoded_data=encoded
+    )
+
+
+class _CachedProgram(CIDFontType2):
+    """pyHanko's TrueType CID font, embedding a font program made beforehand."""
+
+    program: bytes = b""
+
+    def set_font_file(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        reference = writer.add_object(_flate(self.program))
+        self._font_descriptor[generic.pdf_name("/FontFile2")] = reference
+        return reference
+
+
 class _Subset(GlyphAccumulator):
-    """pyHanko's subsetting font, with the CIDSet a PDF/A-1 reader requires of a subset
-    CID font (PDF/A-1, 6.3.5): every glyph the embedded subset holds (those shaped, and
-    the parts of composite ones). The subset keeps glyph numbers, which are the CIDs."""
+    """pyHanko's subsetting font engine (``GlyphAccumulator``), reading a face parsed
+    once per process (``_parsed``) instead of parsing it anew for every engine, and
+    embedding subsets made once per glyph set (``_embedded``), with the CIDSet a PDF/A-1
+    reader requires. The subset keeps glyph numbers, which are the CIDs."""
+
+    def __init__(self, writer: BasePdfFileWriter, face: Face, size: float) -> None:
+        # What GlyphAccumulator.__init__ sets, for a TrueType face, from the parsed one.
+        parsed = _parsed(face)
+        # GlyphAccumulator hands its (untyped) size on as given, a float included.
+        FontEngine.__init__(
+            self,
+            writer,
+            parsed.ps_name,
+            embedded_subset=True,
+            font_size=size,  # type: ignore[arg-type]
+        )
+        self._face: Face = face
+        self._parsed = parsed
+        self.hb_font = parsed.hb_font
+        self.tt = parsed.tt
+        self._font_ref = writer.allocate_placeholder()
+        self.cff_charset = None
+        self.use_raw_gids = True
+        self.cidfont_obj = _CachedProgram(parsed.tt, parsed.ps_name, self.subset_prefix)
+        self.features = None
+        self.units_per_em = parsed.units_per_em
+        self._glyphs: dict[int, tuple[int, int]] = {}
+        self._cid_to_unicode: dict[int, str] = {}
+        self.ot_language_tag = None
+        self.ot_script_tag = None
+        self.writing_direction = None
+        self.bcp47_lang_code = None
+        self._subset_created = self._write_prepared = False
+
+    @property
+    def _reverse_cmap(self) -> dict[str, set[int]]:
+        return self._parsed.reverse_cmap
+
+    def _get_cid_and_width(self, glyph_id: int) -> tuple[int, int]:
+        found = self._glyphs.get(glyph_id)
+        if found is None:
+            found = self._glyphs[glyph_id] = (glyph_id, self._parsed.advances[glyph_id])
+        return found
 
     def prepare_write(self) -> None:
         if self._write_prepared:
             return
-        super().prepare_write()
-        glyphs = self.tt["glyf"]
-        cids = {0, *(cid for cid, _ in self._glyphs.values())}
-        cids.update(
-            number
-            for number, name in enumerate(self.tt.getGlyphOrder())
-            if glyphs[name].numberOfContours != 0
+        embedded = _embedded(self._face, self._parsed.always_embedded.union(self._glyphs))
+        cidfont = self.cidfont_obj
+        assert isinstance(cidfont, _CachedProgram)
+        cidfont.program = embedded.font_program
+        self._subset_created = True  # the subset is ``_embedded``'s: the shared face stays whole
+        type0 = _build_type0_font_from_cidfont(
+            writer=self.writer,
+            cidfont_obj=cidfont,
+            widths_by_cid_iter=iter(sorted(self._glyphs.values(), key=lambda t: t[0])),
+            obj_stream=self.obj_stream,
+            vertical=False,
         )
-        bits = bytearray(max(cids) // 8 + 1)
-        for cid in cids:
-            bits[cid // 8] |= 0x80 >> (cid % 8)
-        cid_set = generic.StreamObject(stream_data=bytes(bits))
-        cid_set.compress()
-        descriptor = self.cidfont_obj["/FontDescriptor"].get_object()
-        descriptor[generic.pdf_name("/CIDSet")] = self.writer.add_object(cid_set)
+        type0["/ToUnicode"] = self.writer.add_object(self._format_tounicode_cmap())
+        self.writer.add_object(type0, self.obj_stream, idnum=self._font_ref.idnum)
+        descriptor = cidfont["/FontDescriptor"].get_object()
+        descriptor[generic.pdf_name("/CIDSet")] = self.writer.add_object(_flate(embedded.cid_set))
+        self._write_prepared = True

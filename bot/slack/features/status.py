@@ -54,6 +54,8 @@ KIND_LABELS: dict[str, str] = {
     Kind.SIGN_STATUS: "Staff notice (signature request)",
     Kind.DEAD_SUMMARY: "Staff notice (failed deliveries of the day)",
     Kind.SEAL_REQUEST: "Sealing",
+    Kind.WEBHOOK: "Webhook",
+    Kind.WEBHOOK_DISABLED: "Staff notice (webhook endpoint turned off)",
 }
 """What each kind of delivery is called in the list of failed ones."""
 

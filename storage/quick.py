@@ -1,0 +1,200 @@
+"""Short reads and writes of a SQLite store run at once on the calling thread.
+
+aiosqlite runs every call of a statement (open a cursor, execute, fetch, close) on a
+thread of its own and hands the result back to the event loop: a dozen hand-offs for a
+small transaction, each costing more than the statement itself on a warm page cache.
+For the hottest paths (resolving a link's token, the signing page, recording visits)
+this module offers the same ORM sessions and Core statements on a connection of the
+calling thread, so that they run without a single hand-off:
+
+- reads (`read_rows`, `quick_reads`): under WAL a reader neither waits for nor blocks a
+  writer, so they never hold up the event loop;
+- a write transaction (`quick_transaction`) runs there only when SQLite's write lock is
+  free at that very moment (it is asked for without waiting); when another writer holds
+  it, the transaction waits on a pooled aiosqlite connection as any other would.
+
+Its connections are pooled apart from aiosqlite's and closed with the engine they serve.
+SQLAlchemy's asyncio layer drives them as it drives aiosqlite: its sessions run the
+synchronous ORM in a greenlet, which here simply never has to wait. Any other database
+(PostgreSQL, whose driver needs no thread) and an in-memory SQLite get the ordinary
+sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import READ_ONLY, SessionFactory, prepare_sqlite, read_session
+
+BUSY_TIMEOUT_MS = 2_000
+"""How long a quick read waits in the rare moments a WAL reader must (recovery after a
+crash), with the event loop stopped."""
+
+
+class _Cursor(sqlite3.Cursor):
+    """A sqlite3 cursor with what SQLAlchemy's asyncio layer asks of a driver's cursor."""
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+
+class _Connection(sqlite3.Connection):
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+
+class QuickSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, offered to SQLAlchemy's asyncio layer: statements complete at once."""
+
+    is_async = True
+    supports_statement_cache = True
+
+
+class _Pool(QueuePool):
+    """A connection of its own for every session open at once; never waits for one."""
+
+    _is_asyncio = True
+
+
+registry.register("sqlite.inkpost_quick", __name__, "QuickSQLiteDialect")
+
+_QUICK: weakref.WeakKeyDictionary[Engine, async_sessionmaker[AsyncSession]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The quick session factory of each SQLite file engine."""
+
+
+def quick_sessions(sessions: SessionFactory) -> async_sessionmaker[AsyncSession] | None:
+    """The quick counterpart of ``sessions``; None where there is none (not a SQLite
+    file, or a factory bound to anything but one engine, such as a walled one)."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or sessions.kw.get("info") or sessions.kw.get("binds"):
+        return None
+    sync = bind.sync_engine
+    if sync.dialect.name != "sqlite":
+        return None
+    quick = _QUICK.get(sync)
+    if quick is None:
+        database = sync.url.database
+        if not database or database == ":memory:":
+            return None
+        quick = _QUICK[sync] = _make_quick(sync, sessions)
+    return quick
+
+
+def _make_quick(sync: Engine, sessions: SessionFactory) -> async_sessionmaker[AsyncSession]:
+    engine = create_engine(
+        sync.url.set(drivername="sqlite+inkpost_quick"),
+        poolclass=_Pool,
+        pool_size=4,
+        max_overflow=-1,
+        # Nothing to reset: a read takes no transaction, a session ends its own.
+        pool_reset_on_return=None,
+        connect_args={"check_same_thread": False, "factory": _Connection},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The store is in WAL mode already (its own engine set it): asking again could
+        # wait for a writer, with the event loop stopped.
+        prepare_sqlite(dbapi_connection, wal=False)
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY, False):
+            return
+        # The write lock now or never: the event loop must not wait for another writer.
+        dbapi_connection = conn.connection.dbapi_connection
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(sync, "engine_disposed")
+    def _on_dispose(_engine: Any) -> None:
+        _QUICK.pop(sync, None)
+        engine.dispose()
+
+    kw = {key: value for key, value in sessions.kw.items() if key != "bind"}
+    return async_sessionmaker(AsyncEngine(engine), class_=sessions.class_, **kw)
+
+
+def quick_reads(sessions: SessionFactory) -> AsyncSession:
+    """A session for a few short queries (`read_session`), run on the calling thread
+    where the store allows it."""
+    quick = quick_sessions(sessions)
+    return read_session(quick if quick is not None else sessions)
+
+
+async def read_rows(
+    sessions: SessionFactory, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Row[Any]]:
+    """The rows of one read-only Core statement, outside any ORM session: on the calling
+    thread where the store allows it, else on a pooled connection in a READ ONLY
+    transaction (a walled factory reads through `read_session`)."""
+    quick = quick_sessions(sessions)
+    if quick is not None:
+        return await greenlet_spawn(_read, quick.kw["bind"].sync_engine, statement, params)
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, AsyncEngine) and not sessions.kw.get("info"):
+        async with bind.connect() as connection:
+            readonly = await connection.execution_options(postgresql_readonly=True)
+            return (await readonly.execute(statement, params)).all()
+    async with read_session(sessions) as session:
+        return (await session.exec(statement, params=params)).all()  # type: ignore[call-overload]
+
+
+def _read(engine: Engine, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        return connection.execute(statement, params).all()
+
+
+@contextlib.asynccontextmanager
+async def quick_transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session in a write transaction, committed when the block ends (rolled back if it
+    raises): on the calling thread when SQLite's write lock is free this instant, else,
+    waiting for the lock like any writer, in an ordinary session of ``sessions``.
+
+    Keep what runs in it short and free of other waits: the event loop does nothing else
+    while it holds the lock."""
+    quick = quick_sessions(sessions)
+    if quick is not None:
+        session = quick()
+        try:
+            transaction = await session.begin()
+            await session.connection()  # BEGIN IMMEDIATE, or "database is locked" at once
+        except OperationalError as e:
+            await session.close()
+            if not _locked(e):
+                raise
+        except BaseException:
+            await session.close()
+            raise
+        else:
+            try:
+                yield session
+                await transaction.commit()
+            finally:
+                await session.close()  # rolls back what was not committed
+            return
+    async with sessions() as session, session.begin():
+        yield session
+
+
+def _locked(error: OperationalError) -> bool:
+    return isinstance(error.orig, sqlite3.OperationalError) and "locked" in str(error.orig)

@@ -1,0 +1,123 @@
+"""Short reads and writes on the calling thread (SQLite), ordinary sessions elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import make_session_factory
+from storage.models import Organization
+from storage.quick import (
+    QuickSQLiteDialect,
+    quick_reads,
+    quick_sessions,
+    quick_transaction,
+    read_rows,
+)
+from storage.walls import Wall, walled
+
+NAMES = select(Organization.name).order_by(col(Organization.id))  # type: ignore[call-overload]
+
+
+class Refused(Exception):
+    pass
+
+
+def _on_calling_thread(session: AsyncSession) -> bool:
+    return isinstance(session.get_bind().dialect, QuickSQLiteDialect)
+
+
+async def _names(engine: AsyncEngine) -> list[str]:
+    async with make_session_factory(engine)() as session:
+        return [row.name for row in await session.exec(NAMES)]
+
+
+async def test_a_write_commits_and_ordinary_sessions_see_it(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    async with quick_transaction(sessions) as session:
+        assert _on_calling_thread(session) == (engine.dialect.name == "sqlite")
+        session.add(Organization(slug="quick", name="Quick Law"))
+    assert await _names(engine) == ["Quick Law"]
+
+
+async def test_a_write_that_raises_leaves_nothing(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    with pytest.raises(Refused):
+        async with quick_transaction(sessions) as session:
+            session.add(Organization(slug="quick", name="Quick Law"))
+            await session.flush()
+            raise Refused
+    assert await _names(engine) == []
+
+
+async def test_a_write_waits_in_an_ordinary_session_while_another_writer_holds_the_lock(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    contended = Organization(slug="contended", name="Nobody's yet")
+    async with sessions() as session, session.begin():
+        session.add(contended)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def rename(session: AsyncSession, name: str) -> None:
+        organization = await session.get(Organization, contended.id, with_for_update=True)
+        assert organization is not None
+        organization.name = name
+        session.add(organization)
+        await session.flush()
+
+    async def first_writer() -> None:
+        async with sessions() as session, session.begin():
+            await rename(session, "First Law")  # holds the write lock (or the row's)
+            holding.set()
+            await release.wait()
+
+    async def second_writer() -> bool:
+        async with quick_transaction(sessions) as session:
+            await rename(session, "Second Law")
+            return _on_calling_thread(session)
+
+    first = asyncio.create_task(first_writer())
+    await asyncio.wait_for(holding.wait(), timeout=10)
+    second = asyncio.create_task(second_writer())
+    await asyncio.sleep(0.2)
+    assert not second.done()  # it waits for the lock instead of failing
+    release.set()
+    await first
+    assert await second is False
+    assert await _names(engine) == ["Second Law"]
+
+
+async def test_reads_see_what_is_committed_and_never_wait_for_a_writer(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        session.add(Organization(slug="kept", name="Kept Law"))
+    async with sessions() as writer, writer.begin():
+        writer.add(Organization(slug="pending", name="Pending Law"))
+        await writer.flush()
+        rows = await asyncio.wait_for(read_rows(sessions, NAMES, {}), timeout=5)
+        assert [row.name for row in rows] == ["Kept Law"]
+        async with quick_reads(sessions) as session:
+            read = await asyncio.wait_for(session.exec(NAMES), timeout=5)
+            assert [row.name for row in read] == ["Kept Law"]
+
+
+async def test_a_walled_factory_reads_through_its_own_sessions(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        session.add(Organization(slug="kept", name="Kept Law"))
+    wall = walled(sessions, Wall(client_ids=frozenset({1})))
+    assert quick_sessions(wall) is None
+    assert [row.name for row in await read_rows(wall, NAMES, {})] == ["Kept Law"]
+
+
+async def test_only_a_sqlite_file_has_quick_sessions(engine: AsyncEngine) -> None:
+    quick = quick_sessions(make_session_factory(engine))
+    assert (quick is not None) == (engine.dialect.name == "sqlite")

@@ -1,0 +1,225 @@
+"""Documents through the API: upload with the checks of every upload, list, get, file."""
+
+from __future__ import annotations
+
+import io
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+from sqlmodel import func, select
+
+from inkpost.sample_pdf import make_pdf
+from storage.models import AuditEvent, Document
+from tests.conftest import Tenant
+from tests.damaged_pdfs import damaged
+from tests.helpers import blob_files, upload
+from tests.web_api.conftest import bearer
+from workflows.context import Env
+
+
+def form(data: bytes | io.BytesIO, *, filename: str = "contract.pdf", **fields: str) -> FormData:
+    body = FormData()
+    for name, value in fields.items():
+        body.add_field(name, value)
+    body.add_field("file", data, filename=filename, content_type="application/pdf")
+    return body
+
+
+async def count_documents(env: Env) -> int:
+    async with env.sessions() as session:
+        return int((await session.exec(select(func.count()).select_from(Document))).one())
+
+
+async def test_upload_stores_the_document_and_names_the_key_in_history(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    pdf = make_pdf("Contract", pages=2)
+    response = await client.post(
+        "/api/v1/documents",
+        data=form(pdf, client_id=str(tenant.client_id), category="contract"),
+        headers=bearer(key),
+    )
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    assert body["title"] == "contract" and body["category"] == "contract"
+    assert body["pages"] == 2 and body["size"] == len(pdf)
+
+    got = await client.get(f"/api/v1/documents/{body['id']}/file", headers=bearer(key))
+    assert got.status == 200
+    assert await got.read() == pdf
+    async with env.sessions() as session:
+        event = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "document.added"))
+        ).one()
+    assert event.actor_type == "api_key" and event.actor_label == "API key 'erp-sync'"
+
+
+async def test_damaged_pdf_is_a_problem_and_stores_nothing(
+    client: TestClient, env: Env, tenant: Tenant, key: str, tmp_path: object
+) -> None:
+    response = await client.post(
+        "/api/v1/documents",
+        data=form(damaged()["cut in half"], client_id=str(tenant.client_id)),
+        headers=bearer(key),
+    )
+    assert response.status == 422
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert problem["type"].endswith("/invalid-input") and problem["status"] == 422
+    assert await count_documents(env) == 0
+
+
+async def test_too_large_file_is_a_problem_and_stores_nothing(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    too_big = b"%PDF-1.7\n" + b"0" * (env.limits.max_upload_bytes + 10)
+    response = await client.post(
+        "/api/v1/documents",
+        data=form(io.BytesIO(too_big), client_id=str(tenant.client_id)),
+        headers=bearer(key),
+    )
+    assert response.status == 422
+    problem = await response.json()
+    assert "larger" in problem["detail"] or "limit" in problem["detail"]
+    assert await count_documents(env) == 0
+    assert [p for p in blob_files(env.blobs.staging_dir) if p.is_file()] == []
+
+
+async def test_upload_without_client_names_the_field(
+    client: TestClient, env: Env, key: str
+) -> None:
+    response = await client.post(
+        "/api/v1/documents", data=form(make_pdf("X", pages=1)), headers=bearer(key)
+    )
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["errors"] == [{"pointer": "client_id", "detail": "Field required"}]
+    assert await count_documents(env) == 0
+
+
+async def test_list_pages_with_a_cursor_until_the_last_page(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    for n in range(5):
+        await upload(env, org_id=tenant.org_id, client_id=tenant.client_id, title=f"Doc {n}")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/api/v1/documents", params=params, headers=bearer(key))
+        assert response.status == 200
+        page = await response.json()
+        seen += [item["title"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == [f"Doc {n}" for n in reversed(range(5))]
+
+
+async def test_limit_above_100_names_the_parameter(client: TestClient, key: str) -> None:
+    response = await client.get("/api/v1/documents?limit=101", headers=bearer(key))
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["errors"][0]["pointer"] == "limit"
+
+
+async def test_a_cursor_not_given_by_the_api_is_refused(client: TestClient, key: str) -> None:
+    response = await client.get("/api/v1/documents?cursor=bogus!", headers=bearer(key))
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["pointer"] == "cursor"
+
+
+async def test_versions_and_history_of_a_document(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    first = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    second = await upload(
+        env,
+        org_id=tenant.org_id,
+        client_id=tenant.client_id,
+        data=make_pdf("Fee table 2028", pages=1),
+        version_of=first.id,
+    )
+    versions = await client.get(f"/api/v1/documents/{second.id}/versions", headers=bearer(key))
+    assert [v["version_no"] for v in (await versions.json())["items"]] == [1, 2]
+    history = await client.get(f"/api/v1/documents/{first.id}/history", headers=bearer(key))
+    actions = [e["action"] for e in (await history.json())["items"]]
+    assert actions == ["document.added", "document.added"]
+
+
+async def test_unknown_document_is_a_not_found_problem(client: TestClient, key: str) -> None:
+    response = await client.get("/api/v1/documents/999", headers=bearer(key))
+    assert response.status == 404
+    assert (await response.json())["type"].endswith("/not-found")
+
+
+async def test_an_upload_that_is_not_multipart_is_a_415_problem(
+    client: TestClient, env: Env, key: str
+) -> None:
+    response = await client.post(
+        "/api/v1/documents",
+        data=b"%PDF-1.7",
+        headers={**bearer(key), "Content-Type": "application/pdf"},
+    )
+    assert response.status == 415
+    assert (await response.json())["type"].endswith("/unsupported-media-type")
+    assert await count_documents(env) == 0
+
+
+async def test_a_json_body_over_the_limit_is_a_413_problem(client: TestClient, key: str) -> None:
+    huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/v1/clients",
+        data=io.BytesIO(huge),
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+    assert response.status == 413
+    assert response.content_type == "application/problem+json"
+
+
+async def test_a_file_whose_name_promises_another_type_is_refused(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    response = await client.post(
+        "/api/v1/documents",
+        data=form(make_pdf("X", pages=1), filename="photo.jpg", client_id=str(tenant.client_id)),
+        headers=bearer(key),
+    )
+    assert response.status == 422
+    assert await count_documents(env) == 0
+
+
+async def test_an_upload_without_a_category_goes_where_the_organisation_files_by_default(
+    client: TestClient, tenant: Tenant, key: str
+) -> None:
+    first = await client.post(
+        "/api/v1/documents",
+        data=form(make_pdf("Offer"), client_id=str(tenant.client_id)),
+        headers=bearer(key),
+    )
+    assert first.status == 201, await first.text()
+    assert (await first.json())["category"] == "other"
+    filed = await client.post(
+        "/api/v1/documents",
+        data=form(make_pdf("Lease"), client_id=str(tenant.client_id), category="Contract"),
+        headers=bearer(key),
+    )
+    lease = await filed.json()
+    assert lease["category"] == "contract"
+    second = await client.post(
+        "/api/v1/documents",
+        data=form(make_pdf("Lease v2"), version_of=str(lease["id"])),
+        headers=bearer(key),
+    )
+    assert second.status == 201, await second.text()
+    assert (await second.json())["category"] == "contract"
+    unknown = await client.post(
+        "/api/v1/documents",
+        data=form(make_pdf("Memo"), client_id=str(tenant.client_id), category=""),
+        headers=bearer(key),
+    )
+    assert unknown.status == 422
+    assert "unknown category ''" in (await unknown.json())["detail"]
