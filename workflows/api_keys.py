@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ApiKey, ApiKeyClient, Client, StaffUser
+from storage.quick import read_rows
 from storage.walls import EVERY_CLIENT, Wall
 from workflows import audit
 from workflows.context import Actor, Env
@@ -232,23 +233,25 @@ _WALL_OF = select_columns(col(ApiKeyClient.client_id)).where(
 async def authenticate(env: Env, *, token: str | None) -> KeyHolder:
     """The holder of ``token``; BadKey when it is missing, unknown or revoked.
 
-    Every request asks this, so it reads in a read-only session (on SQLite no write lock
-    is taken) and writes only when the key's ``last_used_at`` is due again."""
+    Every request asks this, so it reads outside any ORM session (on SQLite on the
+    calling thread, with no write lock: `storage.quick`) and writes only when the key's
+    ``last_used_at`` is due again. A revoked key is refused by the next request, in every
+    process."""
     if not token:
         raise BadKey("an API key is required (Authorization: Bearer <key>)")
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise BadKey("the API key is not valid")
     now = env.clock.now()
-    async with env.reads() as session:
-        connection = await session.connection()
-        key = (await connection.execute(_BY_HASH, {"token_hash": hash_token(token)})).first()
-        if key is None or key.id is None:
-            raise BadKey("the API key is not valid")
-        if key.revoked_at is not None:
-            raise BadKey("the API key has been revoked")
-        wall = None
-        if key.walled:
-            wall = Wall.of((await connection.execute(_WALL_OF, {"key_id": key.id})).scalars())
+    found = await read_rows(env.sessions, _BY_HASH, {"token_hash": hash_token(token)})
+    key = found[0] if found else None
+    if key is None or key.id is None:
+        raise BadKey("the API key is not valid")
+    if key.revoked_at is not None:
+        raise BadKey("the API key has been revoked")
+    wall = None
+    if key.walled:
+        clients = await read_rows(env.sessions, _WALL_OF, {"key_id": key.id})
+        wall = Wall.of(row[0] for row in clients)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
         async with env.sessions() as session, session.begin():
             await session.exec(
