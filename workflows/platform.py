@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from storage.models import ChannelFile, ProcessedUpdate
+from storage.quick import quick_transaction
 from workflows.context import Env
 
 
@@ -42,8 +43,11 @@ async def forget_file_id(env: Env, *, channel: str, blob_key: str) -> None:
 
 
 async def first_delivery(env: Env, *, source: str, update_id: str) -> bool:
-    """True the first time an update arrives; False for a repeat (handled already)."""
-    async with env.sessions() as session, session.begin():
+    """True the first time an update arrives; False for a repeat (handled already).
+
+    Every Slack request and Telegram update asks this first, so on SQLite it writes on the
+    calling thread whenever the write lock is free (`storage.quick`)."""
+    async with quick_transaction(env.sessions) as session:
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         result = await session.exec(
