@@ -31,6 +31,7 @@ from workflows.outbox.loop import Claim, ClaimingWorker, OutboxLoop
 from workflows.webhooks import deliveries
 from workflows.webhooks.addresses import AddressPolicy, literal_address
 from workflows.webhooks.deliveries import Delivery, RetryPolicy, Unreadable
+from workflows.webhooks.endpoints import earlier_secrets
 from workflows.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ USER_AGENT = "Inkpost-Webhooks/1"
 MAX_CONNECTIONS = 50
 PER_ENDPOINT = 4
 """Requests in flight to one endpoint at once."""
+
+
+class EndpointGone(DeliveryError):
+    """The receiver answered 410 Gone: the endpoint is no more."""
 
 
 class RefusedAddress(OSError):
@@ -83,7 +88,8 @@ def client_session(
 
 class WebhookSender:
     """Posts one signed body; a non-2xx answer, a refused address, a timeout or a
-    connection that fails comes back as `TemporaryFailure` with what happened."""
+    connection that fails comes back as `TemporaryFailure` with what happened, and 410
+    Gone as `EndpointGone`."""
 
     def __init__(
         self, session: aiohttp.ClientSession, policy: AddressPolicy, *, timeout: float
@@ -115,6 +121,8 @@ class WebhookSender:
             raise TemporaryFailure(f"the request failed: {error!r}") from error
         if 200 <= status < 300:
             return status
+        if status == 410:
+            raise EndpointGone("answered 410 Gone")
         if 300 <= status < 400:
             raise TemporaryFailure(
                 f"answered {status} (redirects are not followed; to {location or 'nowhere'})"
@@ -187,12 +195,17 @@ class WebhookWorker(ClaimingWorker):
         payload = delivery.payload
         headers = signed_headers(
             secret=endpoint.secret,
+            also=earlier_secrets(endpoint, at=self.env.clock.now()),
             message_id=payload.message_id,
             at=self.wall_clock(),
             body=payload.body,
         )
         try:
             return await self.sender.post(endpoint.url, headers=headers, body=payload.body)
+        except EndpointGone as gone:
+            log.info("webhook %s to endpoint %s: %s", payload.message_id, endpoint.id, gone)
+            await deliveries.mark_gone(self.env, delivery, worker=self.worker_id, error=str(gone))
+            return None
         except DeliveryError as failure:
             log.info("webhook %s to endpoint %s: %s", payload.message_id, endpoint.id, failure)
             await deliveries.mark_failed(

@@ -316,6 +316,10 @@ class WebhookEndpoint(SQLModel, table=True):
     events: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     secret: str = Field(max_length=100)
     """``whsec_`` and the base64 of the signing key: needed whole to sign, so kept whole."""
+    previous_secret: str | None = Field(default=None, max_length=100)
+    """The secret before the last rotation: it signs too, beside ``secret``, until
+    ``previous_secret_until``, so that receivers can change over without a gap."""
+    previous_secret_until: datetime | None = _when()
     description: str | None = Field(default=None, max_length=200)
     enabled: bool = True
     disabled_at: datetime | None = _when()

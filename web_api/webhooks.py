@@ -1,9 +1,9 @@
 """The organisation's webhook endpoints: register one (its signing secret is shown once),
-list them, remove one. Delivery and signing live in `workflows.webhooks`."""
+list them, rotate one's secret, remove one. Delivery and signing live in `workflows.webhooks`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -59,6 +59,15 @@ class NewWebhook(Body):
     description: str | None = Field(default=None, max_length=200)
 
 
+class SecretRotation(Body):
+    overlap_hours: float = Field(
+        default=endpoints.ROTATION_OVERLAP.total_seconds() / 3600,
+        ge=0,
+        le=endpoints.MAX_ROTATION_OVERLAP.total_seconds() / 3600,
+        description="How long the old secret goes on signing beside the new one (0: not at all).",
+    )
+
+
 class WebhookRemoved(BaseModel):
     id: int
     cancelled_deliveries: int
@@ -96,6 +105,19 @@ def operations(policy: AddressPolicy) -> list[Operation]:
             next_cursor=next_cursor(page),
         )
 
+    async def rotate_webhook_secret(call: Call[Any]) -> WebhookCreated:
+        body: SecretRotation = call.body
+        call.env.require_every_client(to="manage webhooks")
+        made = await endpoints.rotate_secret(
+            call.env,
+            org_id=call.org_id,
+            actor=call.actor,
+            endpoint_id=call.ids["webhook_id"],
+            overlap=timedelta(hours=body.overlap_hours),
+        )
+        shown = WebhookOut.of(made.endpoint).model_dump()
+        return WebhookCreated(**shown, secret=made.secret)
+
     async def remove_webhook(call: Call[Any]) -> WebhookRemoved:
         call.env.require_every_client(to="manage webhooks")
         endpoint_id = call.ids["webhook_id"]
@@ -128,6 +150,19 @@ def operations(policy: AddressPolicy) -> list[Operation]:
             handler=list_webhooks,
             query=ListQuery,
             response=WebhookPage,
+        ),
+        Operation(
+            method="POST",
+            path="/webhooks/{webhook_id}/rotate-secret",
+            operation_id="rotateWebhookSecret",
+            summary="Give a webhook endpoint a new signing secret (shown once); the old one "
+            "signs beside it for the overlap",
+            tag="webhooks",
+            scope="admin",
+            handler=rotate_webhook_secret,
+            body=SecretRotation,
+            response=WebhookCreated,
+            problems=(INVALID,),
         ),
         Operation(
             method="DELETE",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Text
+from sqlalchemy.orm import defer
 from sqlmodel import SQLModel, select
 
 from workflows.context import Env
@@ -40,6 +43,7 @@ async def page_of(
         raise InvalidInput(f"a page holds 1 to {MAX_PAGE} rows")
     column = getattr(model, key)
     query = select(model).where(model.org_id == org_id, *where)  # type: ignore[attr-defined]
+    query = query.options(*(defer(text) for text in _long_texts(model)))
     if after is not None:
         query = query.where(column < after if newest_first else column > after)
     query = query.order_by(column.desc() if newest_first else column.asc()).limit(limit + 1)
@@ -48,3 +52,11 @@ async def page_of(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows=rows, next_after=getattr(rows[-1], key) if more and rows else None)
+
+
+@cache
+def _long_texts(model: type[SQLModel]) -> list[Any]:
+    """The unbounded text columns of ``model`` (a document's extracted text): a page of
+    rows leaves them unread, as no list shows them."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return [getattr(model, c.key) for c in table.columns if isinstance(c.type, Text)]

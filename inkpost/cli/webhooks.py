@@ -3,6 +3,7 @@ documents and signature requests move on; their deliveries, and retrying those g
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -165,6 +166,47 @@ def webhooks_disable(ctx: typer.Context, endpoint_id: EndpointId) -> None:
 
     in_org(ctx, work)
     say(f"Endpoint {endpoint_id} is off.")
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(
+    ctx: typer.Context,
+    endpoint_id: EndpointId,
+    *,
+    overlap_hours: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=endpoints.MAX_ROTATION_OVERLAP.total_seconds() / 3600,
+            help="How long the old secret goes on signing beside the new one (0: not at all).",
+        ),
+    ] = endpoints.ROTATION_OVERLAP.total_seconds() / 3600,
+    as_json: JsonOption = False,
+) -> None:
+    """Give an endpoint a new signing secret, shown this once.
+
+    Until the overlap ends every request carries a signature by each secret, so the
+    receiver may switch to the new one at any moment in between.
+    """
+
+    async def work(scope: OrgScope) -> endpoints.NewEndpoint:
+        return await endpoints.rotate_secret(
+            scope.env,
+            org_id=scope.org_id,
+            actor=scope.actor,
+            endpoint_id=endpoint_id,
+            overlap=timedelta(hours=overlap_hours),
+        )
+
+    made = in_org(ctx, work)
+    if as_json:
+        emit_json({**_endpoint_row(made.endpoint), "secret": made.secret})
+        return
+    say(f"New signing secret of endpoint {endpoint_id} (shown only now): {made.secret}")
+    if overlap_hours:
+        say(f"The old secret signs beside it for {overlap_hours:g} more hours.")
+    else:
+        say("The old secret no longer signs.")
 
 
 @webhooks_app.command("deliveries")

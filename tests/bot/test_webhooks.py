@@ -49,7 +49,7 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that answers as ``script`` says, then 204."""
 
     script: list[str] = field(default_factory=list)
-    """What the next requests get: ``500``, ``slow`` (no answer in time), ``302``."""
+    """What the next requests get: ``500``, ``410``, ``slow`` (no answer in time), ``302``."""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     accepted: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     redirected_to: int = 0
@@ -71,6 +71,8 @@ class Receiver:
             raise web.HTTPFound("/elsewhere")
         elif answer == "500":
             return web.Response(status=500, text="down for maintenance")
+        elif answer == "410":
+            return web.Response(status=410, text="this hook was removed")
         self.accepted.append((headers, body))
         return web.Response(status=204)
 
@@ -139,6 +141,24 @@ async def _share(env: Env, tenant: Tenant, count: int = 1) -> None:
             document_id=document.id,
             recipient_id=tenant.recipient_id,
         )
+
+
+async def _admin_in_slack(env: Env, tenant: Tenant, slack_api: FakeSlackApi) -> None:
+    """Ada, an administrator of the tenant, known in Slack as U0ADA."""
+    admin = await organizations.add_staff(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        name="Ada Admin",
+        email="ada@acme.test",
+        role="admin",
+    )
+    async with env.sessions() as session, session.begin():
+        member = await session.get(StaffUser, admin.id)
+        assert member is not None
+        member.slack_user_id = "U0ADA"
+        session.add(member)
+    slack_api.add_user("U0ADA", "ada")
 
 
 async def _rounds(worker: WebhookWorker, clock: FixedClock, count: int) -> None:
@@ -332,20 +352,7 @@ async def test_an_endpoint_that_keeps_failing_is_turned_off_and_admins_hear_in_s
     clock: FixedClock,
     slack_api: FakeSlackApi,
 ) -> None:
-    admin = await organizations.add_staff(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        name="Ada Admin",
-        email="ada@acme.test",
-        role="admin",
-    )
-    async with env.sessions() as session, session.begin():
-        member = await session.get(StaffUser, admin.id)
-        assert member is not None
-        member.slack_user_id = "U0ADA"
-        session.add(member)
-    slack_api.add_user("U0ADA", "ada")
+    await _admin_in_slack(env, tenant, slack_api)
     await _register(env, tenant, receiver.url)
     await _share(env, tenant, count=3)
     await receiver.stop()
@@ -368,6 +375,74 @@ async def test_an_endpoint_that_keeps_failing_is_turned_off_and_admins_hear_in_s
     await endpoints.enable_endpoint(env, org_id=tenant.org_id, actor=STAFF, endpoint_id=endpoint.id)
     await _rounds(worker, clock, 2)
     assert len(receiver.accepted) == 1
+
+
+async def test_a_410_turns_the_endpoint_off_at_once_and_nothing_more_is_tried(
+    env: Env,
+    tenant: Tenant,
+    receiver: Receiver,
+    http: WebhookSender,
+    clock: FixedClock,
+    slack_api: FakeSlackApi,
+) -> None:
+    await _admin_in_slack(env, tenant, slack_api)
+    secret = await _register(env, tenant, receiver.url)
+    await _share(env, tenant, count=3)
+    receiver.script = ["410"]
+    worker = WebhookWorker(env, http, policy=QUICK, batch=10, per_endpoint=1)
+
+    await _rounds(worker, clock, 3)
+
+    assert len(receiver.received) == 1 and receiver.accepted == []
+    [endpoint] = await endpoints.list_endpoints(env, org_id=tenant.org_id)
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "the receiver answered 410 Gone"
+    waiting = await deliveries.list_deliveries(env, org_id=tenant.org_id, status="waiting")
+    assert len(waiting) == 3
+    gone = [view for view in waiting if view.last_error == "answered 410 Gone"]
+    assert len(gone) == 1 and gone[0].attempts == 1
+    notifier = StaffNotifier(env, AsyncWebClient(token=slack_api.token, base_url=slack_api.api_url))
+    await notifier.run_once()
+    [message] = slack_api.messages_to("U0ADA")
+    assert "410 Gone" in message.text
+
+    # Turned on again (the receiver is back), every event arrives once, the first under
+    # the webhook-id it was refused with.
+    await endpoints.enable_endpoint(env, org_id=tenant.org_id, actor=STAFF, endpoint_id=endpoint.id)
+    await _rounds(worker, clock, 1)
+    assert len(receiver.accepted) == 3
+    ids = [headers["webhook-id"] for headers, _ in receiver.accepted]
+    assert len(set(ids)) == 3 and receiver.received[0][0]["webhook-id"] in ids
+    for headers, body in receiver.accepted:
+        Webhook(secret).verify(body, headers)
+
+
+async def test_after_a_rotation_both_secrets_verify_until_the_overlap_ends(
+    env: Env, tenant: Tenant, receiver: Receiver, http: WebhookSender, clock: FixedClock
+) -> None:
+    old = await _register(env, tenant, receiver.url)
+    [endpoint] = await endpoints.list_endpoints(env, org_id=tenant.org_id)
+    rotated = await endpoints.rotate_secret(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        endpoint_id=endpoint.id,
+        overlap=timedelta(hours=2),
+    )
+    new = rotated.secret
+    assert new != old
+    await _share(env, tenant)
+    await _worker(env, http).run_once()
+    [(headers, body)] = receiver.accepted
+    assert Webhook(old).verify(body, headers) == Webhook(new).verify(body, headers)
+
+    clock.at += timedelta(hours=2)
+    await _share(env, tenant)
+    await _worker(env, http).run_once()
+    headers, body = receiver.accepted[1]
+    Webhook(new).verify(body, headers)
+    with pytest.raises(Exception, match="No matching signature"):
+        Webhook(old).verify(body, headers)
 
 
 async def test_the_worker_runs_in_its_loop_until_stopped(

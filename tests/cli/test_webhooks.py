@@ -139,3 +139,19 @@ def test_only_administrators_manage_webhooks(cli: Cli, office: Office) -> None:
         "webhooks", "add", URL, "--event", "document.shared", env={"INKPOST_STAFF": "bo@acme.test"}
     )
     assert cli.count("webhook_endpoint") == 1
+
+
+def test_a_secret_is_rotated_and_the_new_one_printed_once(cli: Cli, office: Office) -> None:
+    made = _add(cli, "document.shared")
+    ident = str(made["id"])
+    result = cli.ok("webhooks", "rotate-secret", ident, "--overlap-hours", "2")
+    [secret] = SECRET.findall(result.stdout)
+    assert secret != made["secret"]
+    assert "old secret signs beside it for 2 more hours" in result.stdout
+    assert secret not in cli.ok("webhooks", "list").stdout
+    at_once = cli.json("webhooks", "rotate-secret", ident, "--overlap-hours", "0")
+    assert at_once["secret"] not in (secret, made["secret"])
+    assert cli.fails("webhooks", "rotate-secret", "999") == "error: no webhook endpoint 999"
+    assert "Invalid value for '--overlap-hours'" in cli.fails(
+        "webhooks", "rotate-secret", ident, "--overlap-hours", "200"
+    )

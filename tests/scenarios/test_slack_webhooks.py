@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.slack.features import webhooks
+from storage.models import WebhookEndpoint
 from tests.conftest import STAFF
 from tests.fakes.slack_api import JSON, ResponseMessage
 from tests.scenarios.slack_stage import BORIS, STELLA, Stage
@@ -82,6 +83,34 @@ async def test_an_administrator_removes_an_endpoint_with_its_button(stage: Stage
     shown = str(stage.fake.responses[-1].blocks)
     assert f"Endpoint {made.endpoint.id} removed" in shown and "None yet" in shown
     assert await endpoints.list_endpoints(stage.env, org_id=stage.org_id) == []
+
+
+async def test_an_administrator_gives_an_endpoint_a_new_secret_by_direct_message(
+    stage: Stage,
+) -> None:
+    made = await endpoints.register_endpoint(
+        stage.env, org_id=stage.org_id, actor=STAFF, url="https://erp.example.com/h",
+        events=["document.shared"], policy=AddressPolicy(),
+    )  # fmt: skip
+    listing = await stage.command(STELLA, "webhooks")
+    before, told = len(stage.fake.responses), len(stage.fake.messages_to(STELLA))
+    response = await stage.slack.block_action(
+        STELLA, webhooks.ROTATE, str(made.endpoint.id),
+        message={**listing.body, "ts": "1700000000.000100"},
+        channel_id=stage.fake.dm_channel(STELLA),
+    )  # fmt: skip
+    assert response.status == 200
+    await stage.fake.wait_for(lambda: len(stage.fake.responses) > before, what="the new list")
+    await stage.fake.wait_for(lambda: len(stage.fake.messages_to(STELLA)) > told, what="a DM")
+    [secret] = SECRET.findall(str(stage.fake.messages_to(STELLA)[-1].message["blocks"]))
+    assert secret != made.secret
+    shown = str(stage.fake.responses[-1].blocks)
+    assert f"Endpoint {made.endpoint.id} has a new secret" in shown
+    assert not SECRET.search(shown)
+    async with stage.env.reads() as session:
+        row = await session.get(WebhookEndpoint, made.endpoint.id)
+        assert row is not None
+        assert (row.secret, row.previous_secret) == (secret, made.secret)
 
 
 async def test_members_are_refused(stage: Stage) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from storage.models import Share
+from storage.models import Share, WebhookEndpoint
 from tests.conftest import Tenant, make_tenant
 from tests.helpers import count_rows, upload
 from tests.web_api.conftest import bearer, make_key
@@ -183,6 +183,38 @@ async def test_webhooks_are_registered_listed_and_removed_by_an_admin_key(
     assert removed.status == 200
     again = await (await client.get("/api/v1/webhooks", headers=bearer(key))).json()
     assert again["items"] == []
+
+
+async def test_a_webhook_secret_is_rotated_with_an_overlap_or_refused(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    made = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://erp.example.com/hooks", "events": ["request.completed"]},
+        headers=bearer(key),
+    )
+    created = await made.json()
+    path = f"/api/v1/webhooks/{created['id']}/rotate-secret"
+    rotated = await client.post(path, json={"overlap_hours": 1}, headers=bearer(key))
+    assert rotated.status == 200, await rotated.text()
+    body = await rotated.json()
+    assert body["secret"].startswith("whsec_") and body["secret"] != created["secret"]
+    async with env.reads() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert row is not None
+        assert (row.secret, row.previous_secret) == (body["secret"], created["secret"])
+    too_long = await client.post(path, json={"overlap_hours": 169}, headers=bearer(key))
+    assert too_long.status == 422
+    assert (await too_long.json())["errors"][0]["pointer"] == "/overlap_hours"
+    missing = await client.post(
+        "/api/v1/webhooks/999999/rotate-secret", json={}, headers=bearer(key)
+    )
+    assert missing.status == 404
+    reader = await make_key(env, tenant, name="reader", scopes=["read", "write"])
+    assert (await client.post(path, json={}, headers=bearer(reader))).status == 403
+    async with env.reads() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert row is not None and row.secret == body["secret"]
 
 
 async def test_a_private_webhook_address_and_a_walled_key_are_refused(

@@ -34,6 +34,19 @@ def test_signed_headers_verify_with_the_reference_library_and_only_for_that_body
         Webhook(secret).verify(body.encode(), {**headers, "webhook-id": "msg_2"})
 
 
+def test_during_a_rotation_both_secrets_sign_and_either_receiver_verifies() -> None:
+    old, new, stranger = new_secret(), new_secret(), new_secret()
+    body = '{"type":"request.completed"}'
+    headers = signed_headers(
+        secret=new, also=[old], message_id="msg_1", at=datetime.now(UTC), body=body
+    )
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(new).verify(body.encode(), headers) == {"type": "request.completed"}
+    assert Webhook(old).verify(body.encode(), headers) == {"type": "request.completed"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(stranger).verify(body.encode(), headers)
+
+
 def test_an_attempt_signed_long_ago_is_refused_by_receivers() -> None:
     secret, body = new_secret(), "{}"
     old = datetime.now(UTC) - timedelta(minutes=10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -189,6 +189,67 @@ async def test_another_organisations_endpoint_is_not_found(env: Env, tenant: Ten
             env, org_id=tenant.org_id, actor=STAFF, endpoint_id=endpoint_id
         )
     assert len(await endpoints.list_endpoints(env, org_id=other.org_id)) == 1
+
+
+async def _secrets(env: Env, endpoint_id: int) -> tuple[str, str | None, object]:
+    async with env.reads() as session:
+        row = await session.get(WebhookEndpoint, endpoint_id)
+        assert row is not None
+        return row.secret, row.previous_secret, row.previous_secret_until
+
+
+async def test_rotating_a_secret_keeps_the_old_one_signing_for_the_overlap_only(
+    env: Env, tenant: Tenant, clock: FixedClock
+) -> None:
+    endpoint_id = await _endpoint(env, tenant)
+    first, _, _ = await _secrets(env, endpoint_id)
+    rotated = await endpoints.rotate_secret(
+        env, org_id=tenant.org_id, actor=STAFF, endpoint_id=endpoint_id
+    )
+    assert rotated.secret.startswith("whsec_") and rotated.secret != first
+    secret, previous, until = await _secrets(env, endpoint_id)
+    assert (secret, previous, until) == (rotated.secret, first, clock.at + timedelta(hours=24))
+    async with env.reads() as session:
+        row = await session.get(WebhookEndpoint, endpoint_id)
+        assert row is not None
+        assert endpoints.earlier_secrets(row, at=clock.at) == (first,)
+        assert endpoints.earlier_secrets(row, at=clock.at + timedelta(hours=24)) == ()
+    [event] = [e for e in await audit_events(env, org_id=tenant.org_id) if "rotated" in e.action]
+    assert event.action == "webhook.secret_rotated"
+    assert event.details == {"endpoint_id": endpoint_id, "old_secret_signs_hours": 24.0}
+    assert first not in repr(event.details) and rotated.secret not in repr(event.details)
+
+    # At once: the old secret stops signing now.
+    again = await endpoints.rotate_secret(
+        env, org_id=tenant.org_id, actor=STAFF, endpoint_id=endpoint_id, overlap=timedelta(0)
+    )
+    assert await _secrets(env, endpoint_id) == (again.secret, None, None)
+
+
+async def test_a_rotation_is_refused_without_changing_anything(env: Env, tenant: Tenant) -> None:
+    endpoint_id = await _endpoint(env, tenant)
+    before = await _secrets(env, endpoint_id)
+    with pytest.raises(InvalidInput, match="for 0 to 168 hours"):
+        await endpoints.rotate_secret(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            endpoint_id=endpoint_id,
+            overlap=timedelta(days=8),
+        )
+    with pytest.raises(NotAllowed, match="only administrators"):
+        await endpoints.rotate_secret(
+            env,
+            org_id=tenant.org_id,
+            actor=Actor.staff(tenant.staff_id, "Stella Staff"),
+            endpoint_id=endpoint_id,
+        )
+    other = await make_tenant(env, "globex")
+    with pytest.raises(NotFound, match=f"no webhook endpoint {endpoint_id}"):
+        await endpoints.rotate_secret(
+            env, org_id=other.org_id, actor=STAFF, endpoint_id=endpoint_id
+        )
+    assert await _secrets(env, endpoint_id) == before
 
 
 async def test_changing_an_endpoint_keeps_what_is_not_named(env: Env, tenant: Tenant) -> None:
@@ -571,11 +632,13 @@ async def test_listing_deliveries_refuses_an_unknown_status(env: Env, tenant: Te
         await deliveries.list_deliveries(env, org_id=tenant.org_id, status="lost")
 
 
-async def test_an_expired_request_is_an_event(env: Env, tenant: Tenant, clock: FixedClock) -> None:
-    await _endpoint(env, tenant, EventType.REQUEST_EXPIRED)
+async def _request_to_sam(
+    env: Env, tenant: Tenant, *, expires_at: datetime | None = None
+) -> creation.CreatedRequest:
+    """A request for one signer over a new document of the tenant's client."""
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
     assert document.id is not None
-    created = await creation.create_request(
+    return await creation.create_request(
         env,
         org_id=tenant.org_id,
         actor=STAFF,
@@ -583,14 +646,36 @@ async def test_an_expired_request_is_an_event(env: Env, tenant: Tenant, clock: F
         new=NewRequest(
             document_ids=[document.id],
             parties=[NewParty(role="signer", name="Sam", phone="+46 70 444 55 66")],
-            expires_at=START + timedelta(days=2),
+            expires_at=expires_at,
         ),
     )
+
+
+async def test_an_expired_request_is_an_event(env: Env, tenant: Tenant, clock: FixedClock) -> None:
+    await _endpoint(env, tenant, EventType.REQUEST_EXPIRED)
+    created = await _request_to_sam(env, tenant, expires_at=START + timedelta(days=2))
     assert await scans.expire_requests(env, at=START + timedelta(days=3)) == [created.request.ref]
     await scans.expire_requests(env, at=START + timedelta(days=4))
     [row] = await _webhooks(env)
     assert _body(row)["type"] == "request.expired"
     assert _body(row)["data"]["request_ref"] == created.request.ref  # type: ignore[index]
+
+
+async def test_a_cancelled_request_is_an_event_with_the_reason(env: Env, tenant: Tenant) -> None:
+    await _endpoint(env, tenant, EventType.REQUEST_CANCELLED)
+    created = await _request_to_sam(env, tenant)
+    await requests.cancel_request(
+        env, org_id=tenant.org_id, actor=STAFF, ref=created.request.ref, reason="Sent in error"
+    )
+    [row] = await _webhooks(env)
+    body = _body(row)
+    assert body["type"] == "request.cancelled"
+    assert body["data"] == {
+        "request_id": created.request.id,
+        "request_ref": created.request.ref,
+        "title": created.request.title,
+        "reason": "Sent in error",
+    }
 
 
 @pytest.fixture(scope="module")

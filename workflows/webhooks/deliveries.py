@@ -5,9 +5,9 @@ A delivery is an outbox row of the ``webhook`` channel (`workflows.outbox`), cla
 the webhook worker like any other. A failed attempt backs off exponentially, with jitter,
 and after ``max_attempts`` the row is ``dead``: listed, and retried by staff with its id,
 body and ``webhook-id`` unchanged. An endpoint that keeps failing (``disable_after_dead``
-deliveries given up in a row, or failing without a success for ``disable_after``) is
-turned off, and the organisation's administrators are told in Slack; its deliveries wait
-for it to be turned on again.
+deliveries given up in a row, or failing without a success for ``disable_after``), or
+whose receiver answers 410 Gone, is turned off, and the organisation's administrators are
+told in Slack; its deliveries wait for it to be turned on again.
 """
 
 from __future__ import annotations
@@ -178,6 +178,32 @@ async def mark_failed(
         if settled:
             await _count_failure(session, delivery, dead=dead, now=now, policy=policy)
     return Status.DEAD if dead else Status.PENDING
+
+
+GONE = "the receiver answered 410 Gone"
+
+
+async def mark_gone(env: Env, delivery: Delivery, *, worker: str, error: str) -> bool:
+    """The receiver answered 410 Gone: it says the endpoint is no more, so the endpoint
+    is turned off at once (its administrators told, as after any turning off) instead of
+    failing for days, and this delivery waits for it with the others. The endpoint of
+    ``delivery`` is marked off too, so that the rest of its claim waits without a try."""
+    now = env.clock.now()
+    async with env.sessions() as session, session.begin():
+        settled = await _settle(
+            session, delivery.row, worker, status=Status.WAITING.value, last_error=error[:2000]
+        )
+        if settled:
+            endpoint = await session.get(
+                WebhookEndpoint, delivery.payload.endpoint_id, with_for_update=True
+            )
+            if endpoint is not None and endpoint.enabled:
+                turn_off(endpoint, reason=GONE, at=now)
+                await _tell_admins(session, endpoint, reason=GONE, at=now)
+                session.add(endpoint)
+    if delivery.endpoint is not None and delivery.endpoint.enabled:
+        turn_off(delivery.endpoint, reason=GONE, at=now)
+    return settled
 
 
 async def mark_held(env: Env, delivery: Delivery, *, worker: str) -> bool:

@@ -2,15 +2,16 @@
 removed. Only administrators (or the operator, or an integration acting as the
 organisation) may; each change is in the organisation's history.
 
-The signing secret is made here and handed back once, when the endpoint is registered;
-listings never show it.
+The signing secret is made here and handed back once, when the endpoint is registered
+or its secret rotated; listings never show it. After a rotation the old secret signs
+beside the new one for a while, so that the receiver can change over without a gap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select, update
@@ -30,6 +31,10 @@ from workflows.webhooks.signing import new_secret
 
 MAX_ENDPOINTS = 20
 """Endpoints one organisation may have."""
+ROTATION_OVERLAP = timedelta(hours=24)
+"""How long the secret before a rotation goes on signing beside the new one, unless the
+administrator says otherwise."""
+MAX_ROTATION_OVERLAP = timedelta(days=7)
 DISABLED_BY_STAFF = "turned off by staff"
 
 
@@ -176,6 +181,48 @@ async def enable_endpoint(env: Env, *, org_id: int, actor: Actor, endpoint_id: i
         )
         await _record(session, row, actor, "webhook.enabled", now, {})
         return EndpointView.of(row)
+
+
+async def rotate_secret(
+    env: Env,
+    *,
+    org_id: int,
+    actor: Actor,
+    endpoint_id: int,
+    overlap: timedelta = ROTATION_OVERLAP,
+) -> NewEndpoint:
+    """Give an endpoint a new signing secret, handed back this once. For ``overlap``
+    (zero: not at all) every delivery is signed with the old secret too, so the receiver
+    may switch to the new one at any moment in between. A second rotation within the
+    overlap drops the oldest secret."""
+    if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
+        days = MAX_ROTATION_OVERLAP.days
+        raise InvalidInput(f"the old secret may go on signing for 0 to {days * 24} hours")
+    now = env.clock.now()
+    secret = new_secret()
+    async with env.sessions() as session, session.begin():
+        await require_admin(session, org_id, actor)
+        row = await _endpoint(session, org_id, endpoint_id, lock=True)
+        if overlap:
+            row.previous_secret, row.previous_secret_until = row.secret, now + overlap
+        else:
+            row.previous_secret = row.previous_secret_until = None
+        row.secret = secret
+        session.add(row)
+        hours = round(overlap.total_seconds() / 3600, 2)
+        await _record(
+            session, row, actor, "webhook.secret_rotated", now, {"old_secret_signs_hours": hours}
+        )
+        return NewEndpoint(endpoint=EndpointView.of(row), secret=secret)
+
+
+def earlier_secrets(row: WebhookEndpoint, *, at: datetime) -> tuple[str, ...]:
+    """The secrets that sign beside ``row.secret`` at ``at``: the one before the last
+    rotation, while its overlap lasts."""
+    until = row.previous_secret_until
+    if row.previous_secret and until is not None and at < until:
+        return (row.previous_secret,)
+    return ()
 
 
 async def disable_endpoint(

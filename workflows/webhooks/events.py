@@ -37,6 +37,8 @@ class EventType(StrEnum):
     REQUEST_COMPLETED = "request.completed"
     REQUEST_DECLINED = "request.declined"
     REQUEST_EXPIRED = "request.expired"
+    REQUEST_CANCELLED = "request.cancelled"
+    """Staff (or an integration) called a pending request off."""
     DELIVERY_DEAD = "delivery.dead"
     """A notification to a recipient, a party or staff was given up."""
 
@@ -276,14 +278,18 @@ def request_completed(
     )
 
 
-ENDINGS = {"declined": EventType.REQUEST_DECLINED, "expired": EventType.REQUEST_EXPIRED}
-"""The ends of a request that are events (a cancellation is staff's own doing)."""
+ENDINGS = {
+    "declined": EventType.REQUEST_DECLINED,
+    "expired": EventType.REQUEST_EXPIRED,
+    "cancelled": EventType.REQUEST_CANCELLED,
+}
+"""Each end of a request, as the event that reports it."""
 
 
 def request_ended(
     *, request: SignatureRequest, status: str, reason: str | None, at: datetime
 ) -> Event | None:
-    """A request declined or expired; None for an end that is no event."""
+    """A request declined, expired or cancelled; None for an end that is no event."""
     kind = ENDINGS.get(status)
     if kind is None:
         return None

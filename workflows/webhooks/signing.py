@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -25,13 +26,19 @@ def new_message_id() -> str:
     return MESSAGE_PREFIX + secrets.token_urlsafe(18)
 
 
-def signed_headers(*, secret: str, message_id: str, at: datetime, body: str) -> dict[str, str]:
+def signed_headers(
+    *, secret: str, message_id: str, at: datetime, body: str, also: Sequence[str] = ()
+) -> dict[str, str]:
     """The headers of one attempt to deliver ``body``: signed at ``at`` (each attempt
-    signs anew, with its own time; the body and id never change)."""
-    signature = Webhook(secret).sign(message_id, at, body.encode())
+    signs anew, with its own time; the body and id never change).
+
+    ``also`` are secrets that sign beside ``secret`` (the one before a rotation): the
+    specification lets ``webhook-signature`` carry several signatures, space-separated,
+    and a receiver accepts the request when any of them is its own."""
+    signatures = [Webhook(key).sign(message_id, at, body.encode()) for key in (secret, *also)]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
     }

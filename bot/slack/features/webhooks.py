@@ -1,5 +1,7 @@
 """`/inkpost webhooks`: administrators see the organisation's webhook endpoints, add one in
-a modal (its signing secret comes once, in a direct message) and remove one with a button.
+a modal (its signing secret comes once, in a direct message), give one a new secret (also
+sent in a direct message; the old one goes on signing for a day) and remove one, each with
+a button.
 
 The changes themselves are `workflows.webhooks.endpoints`, as in the CLI's `inkpost
 webhooks`; deliveries and retries are the CLI's (and the API's).
@@ -42,6 +44,7 @@ from workflows.webhooks.events import EventType
 
 ADD = "webhooks_add"
 REMOVE = "webhooks_remove"
+ROTATE = "webhooks_rotate"
 CALLBACK = "webhooks_form"
 URL = "webhooks_url"
 EVENTS = "webhooks_events"
@@ -90,6 +93,20 @@ class Webhooks:
             await ack()
             who = who_of(context, body)
             note = await self.remove(who, action_value(body))
+            await respond(replace_original=True, **await self.listing(who, note=note))
+
+        @app.action(ROTATE)
+        async def rotate(
+            ack: AsyncAck,
+            respond: AsyncRespond,
+            body: dict[str, Any],
+            context: Any,
+            client: AsyncWebClient,
+        ) -> None:
+            await ack()
+            who = who_of(context, body)
+            secret, note = await self.rotate(who, action_value(body))
+            await client.chat_postMessage(channel=who.user_id, **secret)
             await respond(replace_original=True, **await self.listing(who, note=note))
 
         @app.view(CALLBACK)
@@ -160,6 +177,31 @@ class Webhooks:
             ],
         }
 
+    async def rotate(self, who: Who, value: str) -> tuple[Message, str]:
+        """A new secret for the endpoint the button names: the direct message that
+        carries it, and the note for the list."""
+        context = await staff_of(self.env, who)
+        require_admin(context, to=TO)
+        if not value.isdigit():
+            raise InvalidInput("this button does not name an endpoint")
+        made = await endpoints.rotate_secret(
+            context.env, org_id=context.org_id, actor=context.actor, endpoint_id=int(value)
+        )
+        hours = f"{endpoints.ROTATION_OVERLAP.total_seconds() / 3600:g}"
+        text = f"New signing secret of webhook endpoint {value}: {made.endpoint.url}"
+        secret: Message = {
+            "text": text,
+            "blocks": [
+                section(f":key: {escape(text)}"),
+                section(f"Signing secret: `{made.secret}`"),
+                context_block(
+                    f"Shown only now. The old secret signs beside it for {hours} hours: "
+                    "give the receiver the new one before then."
+                ),
+            ],
+        }
+        return secret, f"Endpoint {value} has a new secret, sent to you in a direct message."
+
     async def remove(self, who: Who, value: str) -> str:
         context = await staff_of(self.env, who)
         require_admin(context, to=TO)
@@ -199,9 +241,23 @@ def endpoints_message(
             "confirm": {"type": "plain_text", "text": "Remove"},
             "deny": {"type": "plain_text", "text": "Keep"},
         }
+        renew = {
+            "title": {"type": "plain_text", "text": "Give it a new secret?"},
+            "text": {
+                "type": "plain_text",
+                "text": "The new secret comes in a direct message; the old one signs beside "
+                f"it for {endpoints.ROTATION_OVERLAP.total_seconds() / 3600:g} hours.",
+            },
+            "confirm": {"type": "plain_text", "text": "New secret"},
+            "deny": {"type": "plain_text", "text": "Keep"},
+        }
+        blocks.append(section(line))
         blocks.append(
-            section(
-                line, button(REMOVE, "Remove", str(endpoint.id), style="danger", confirm=confirm)
+            actions(
+                [
+                    button(ROTATE, "New secret", str(endpoint.id), confirm=renew),
+                    button(REMOVE, "Remove", str(endpoint.id), style="danger", confirm=confirm),
+                ]
             )
         )
     if len(found) > SHOWN:
