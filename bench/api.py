@@ -15,8 +15,10 @@ that a burst of load elsewhere on the machine falls on both. Reported, with the 
 average at start and end:
 
 - ``GET /api/v1/documents?limit=50`` pages per second, walking the cursor from the newest
-  page on, one request after another with one aiohttp client and an API key; the
-  baseline is the same pages read by `workflows.listing.page_of`;
+  page on, ``--walkers`` (4) walks side by side, each one request after another, with an
+  API key; the baseline is the same walks by `workflows.listing.page_of`. Side by side,
+  the server is never idle between requests: its CPU time per request is then what a
+  request costs, not what waking up for each one costs;
 - the floor of that ratio on this machine: a bare aiohttp handler in the server process
   answering the bytes of one such page (no key, no store) to the same client, and the
   ratio the API would reach if it cost nothing but that HTTP exchange;
@@ -148,28 +150,40 @@ async def seed(env: Env, *, documents: int) -> tuple[int, int, str]:
     return org.id, client.id, issued.token
 
 
-async def list_direct(env: Env, *, org_id: int, pages: int) -> float:
-    after = None
+async def list_direct(env: Env, *, org_id: int, pages: int, walkers: int) -> float:
+    """``walkers`` walks side by side, ``pages`` pages in all."""
+
+    async def walk(count: int) -> None:
+        after = None
+        for _ in range(count):
+            page = await page_of(env, Document, org_id=org_id, after=after, limit=PAGE)
+            assert len(page.rows) == PAGE
+            after = page.next_after
+
     started = time.perf_counter()
-    for _ in range(pages):
-        page = await page_of(env, Document, org_id=org_id, after=after, limit=PAGE)
-        assert len(page.rows) == PAGE
-        after = page.next_after
-    return pages / (time.perf_counter() - started)
+    await asyncio.gather(*(walk(pages // walkers) for _ in range(walkers)))
+    return pages // walkers * walkers / (time.perf_counter() - started)
 
 
-async def list_api(http: aiohttp.ClientSession, base: str, key: str, *, pages: int) -> float:
+async def list_api(
+    http: aiohttp.ClientSession, base: str, key: str, *, pages: int, walkers: int
+) -> float:
+    """``walkers`` clients walking the pages side by side, ``pages`` pages in all."""
     headers = {"Authorization": f"Bearer {key}"}
-    cursor = None
+
+    async def walk(count: int) -> None:
+        cursor = None
+        for _ in range(count):
+            params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
+            async with http.get(f"{base}/documents", params=params, headers=headers) as response:
+                assert response.status == 200, await response.text()
+                body = await response.json()
+            assert len(body["items"]) == PAGE
+            cursor = body["next_cursor"]
+
     started = time.perf_counter()
-    for _ in range(pages):
-        params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
-        async with http.get(f"{base}/documents", params=params, headers=headers) as response:
-            assert response.status == 200, await response.text()
-            body = await response.json()
-        assert len(body["items"]) == PAGE
-        cursor = body["next_cursor"]
-    return pages / (time.perf_counter() - started)
+    await asyncio.gather(*(walk(pages // walkers) for _ in range(walkers)))
+    return pages // walkers * walkers / (time.perf_counter() - started)
 
 
 async def upload_direct(env: Env, *, org_id: int, client_id: int, pdfs: list[bytes]) -> float:
@@ -202,16 +216,20 @@ async def upload_api(
     return len(pdfs) / (time.perf_counter() - started)
 
 
-async def list_floor(http: aiohttp.ClientSession, base: str, *, pages: int) -> float:
+async def list_floor(http: aiohttp.ClientSession, base: str, *, pages: int, walkers: int) -> float:
     headers = {"Authorization": "Bearer none"}
+
+    async def walk(count: int) -> None:
+        for _ in range(count):
+            params = {"limit": str(PAGE), "cursor": "MTIzNDU"}
+            async with http.get(f"{base}/floor", params=params, headers=headers) as response:
+                assert response.status == 200
+                body = await response.json()
+            assert len(body["items"]) == PAGE
+
     started = time.perf_counter()
-    for _ in range(pages):
-        params = {"limit": str(PAGE), "cursor": "MTIzNDU"}
-        async with http.get(f"{base}/floor", params=params, headers=headers) as response:
-            assert response.status == 200
-            body = await response.json()
-        assert len(body["items"]) == PAGE
-    return pages / (time.perf_counter() - started)
+    await asyncio.gather(*(walk(pages // walkers) for _ in range(walkers)))
+    return pages // walkers * walkers / (time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -307,9 +325,10 @@ async def _serve(store: Store, conn: Connection) -> None:
             elif command == "cpu":
                 conn.send(time.process_time())
             elif command == "list":
+                pages, walkers = argument
                 cpu = time.process_time()
-                rate = await list_direct(env, org_id=store.org_id, pages=argument)
-                conn.send(Figure(rate, (time.process_time() - cpu) * 1000 / argument))
+                rate = await list_direct(env, org_id=store.org_id, pages=pages, walkers=walkers)
+                conn.send(Figure(rate, (time.process_time() - cpu) * 1000 / pages))
             elif command == "upload":
                 cpu = time.process_time()
                 rate = await upload_direct(
@@ -376,6 +395,8 @@ async def main(args: argparse.Namespace) -> None:
         cores = os.cpu_count() or 1
         os.sched_setaffinity(0, {cores - 1})
         base = server.base + "/api/v1"
+        walkers = args.walkers
+        pages = args.pages // walkers * walkers
         per_round = max(1, args.uploads // args.rounds)
         pdfs = iter([make_pdf(f"Upload {n}", pages=3) for n in range(per_round * args.rounds * 2)])
         try:
@@ -383,17 +404,21 @@ async def main(args: argparse.Namespace) -> None:
                 headers = {"Authorization": f"Bearer {key}"}
                 async with http.get(f"{base}/documents?limit={PAGE}", headers=headers) as first:
                     await server.ask("floor", await first.read())
-                await list_api(http, base, key, pages=10)  # connections and caches warm
-                await server.ask("list", 10)
+                # connections and caches warm
+                await list_api(http, base, key, pages=10 * walkers, walkers=walkers)
+                await server.ask("list", (10 * walkers, walkers))
                 direct_pages, api_pages = await rounds(
                     args.rounds,
-                    lambda: server.ask("list", args.pages),
-                    lambda: server.served(args.pages, list_api(http, base, key, pages=args.pages)),
+                    lambda: server.ask("list", (pages, walkers)),
+                    lambda: server.served(
+                        pages, list_api(http, base, key, pages=pages, walkers=walkers)
+                    ),
                 )
                 floor_pages = _median(
                     [
                         await server.served(
-                            args.pages, list_floor(http, server.base, pages=args.pages)
+                            pages,
+                            list_floor(http, server.base, pages=pages, walkers=walkers),
                         )
                         for _ in range(args.rounds)
                     ]
@@ -417,7 +442,10 @@ async def main(args: argparse.Namespace) -> None:
         if profile is not None:
             print("where the server process spent its time (baselines included):")
             pstats.Stats(str(profile)).sort_stats("tottime").print_stats(30)
-    print(f"list, page of {PAGE} (store of {args.documents}), median of {args.rounds} rounds:")
+    print(
+        f"list, page of {PAGE} (store of {args.documents}), {walkers} walks side by side, "
+        f"median of {args.rounds} rounds:"
+    )
     _compare("workflow page_of", "GET /documents", "pages", direct_pages, api_pages)
     print(
         f"  bare HTTP, same JSON, no key or store: {floor_pages.rate:.1f} pages/s, "
@@ -451,6 +479,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=300, help="pages walked per round")
     parser.add_argument("--uploads", type=int, default=100, help="uploads of each side in all")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--walkers", type=int, default=4, help="lists walked side by side (clients of the API)"
+    )
     parser.add_argument("--postgres", default=None, help="URL of an empty PostgreSQL database")
     parser.add_argument("--webhooks", action="store_true", help="also measure webhook deliveries")
     parser.add_argument(
@@ -465,6 +496,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--documents must hold more than --pages × {PAGE} documents")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if not 1 <= args.walkers <= args.pages:
+        parser.error("--walkers must be between 1 and --pages")
     if args.uploads < args.rounds:
         parser.error("--uploads must be at least --rounds (each round uploads some)")
     if args.webhook_events < 1:
