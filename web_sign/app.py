@@ -18,7 +18,17 @@ from web_sign.metrics import Metrics, metrics_handler, stamp_start
 from web_sign.pages import STATIC_DIR, make_templates
 from web_sign.previews import Previews
 from web_sign.security import add_security_headers
-from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, TEMPLATES, WebSettings
+from web_sign.small_files import SmallFiles
+from web_sign.state import (
+    ENV,
+    METRICS,
+    PREVIEWS,
+    RECORDER,
+    SETTINGS,
+    SMALL_FILES,
+    TEMPLATES,
+    WebSettings,
+)
 from workflows.context import Env
 from workflows.sharing.access import AccessRecorder
 from workflows.webhooks.addresses import AddressPolicy
@@ -66,6 +76,7 @@ def create_app(
     app[METRICS] = metrics
     app[PREVIEWS] = Previews(cache_dir=cache_dir, blobs=env.blobs)
     app[RECORDER] = AccessRecorder(env)
+    app[SMALL_FILES] = SmallFiles(env.blobs)
 
     app.router.add_get("/d/{token}", views.document_page, name="document")
     app.router.add_get(r"/d/{token}/pages/{number:\d{1,6}}.png", views.page_image, name="page")

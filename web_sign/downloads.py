@@ -2,8 +2,9 @@
 
 A blob with a local file goes out through ``web.FileResponse`` (sendfile, ranges and
 conditional requests built in). Any other blob (S3) is streamed from ``BlobStore.read``
-with the same rules implemented here: one ``plan_transfer`` serves both, and decides
-whether a request counts as a download.
+with the same rules implemented here, and a small file kept in memory
+(`web_sign.small_files`) is answered from its bytes: one ``plan_transfer`` serves them
+all, and decides whether a request counts as a download.
 """
 
 from __future__ import annotations
@@ -171,6 +172,29 @@ async def send_document(
         return web.FileResponse(local, headers=document_headers(document))
     transfer = plan_transfer(request, document_validators(document))
     return await stream_blob(request, blobs=blobs, document=document, transfer=transfer)
+
+
+def send_bytes(
+    request: web.Request,
+    *,
+    document: Document,
+    validators: Validators,
+    transfer: Transfer,
+    content: bytes,
+) -> web.Response:
+    """Answer a full or partial transfer from the document's bytes in memory, with the
+    headers ``web.FileResponse`` sends."""
+    outcome = transfer.outcome
+    assert outcome in (Outcome.FULL, Outcome.PARTIAL), outcome
+    body = content if outcome is Outcome.FULL else content[transfer.start : transfer.stop]
+    response = web.Response(status=outcome.value, body=body, headers=document_headers(document))
+    response.etag = validators.etag
+    response.last_modified = validators.last_modified
+    response.headers["Accept-Ranges"] = "bytes"
+    if outcome is Outcome.PARTIAL:
+        last = transfer.stop - 1
+        response.headers["Content-Range"] = f"bytes {transfer.start}-{last}/{validators.size}"
+    return response
 
 
 async def stream_blob(

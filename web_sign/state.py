@@ -10,6 +10,7 @@ from aiohttp import web
 
 from web_sign.metrics import Metrics
 from web_sign.previews import Previews
+from web_sign.small_files import SmallFiles
 from workflows.context import Env
 from workflows.sharing.access import AccessRecorder
 
@@ -30,6 +31,7 @@ TEMPLATES = web.AppKey("inkpost_templates", jinja2.Environment)
 METRICS = web.AppKey("inkpost_metrics", Metrics)
 PREVIEWS = web.AppKey("inkpost_previews", Previews)
 RECORDER = web.AppKey("inkpost_access_recorder", AccessRecorder)
+SMALL_FILES = web.AppKey("inkpost_small_files", SmallFiles)
 
 
 @dataclass(frozen=True)

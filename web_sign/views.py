@@ -13,11 +13,13 @@ from web_sign.pages import page_language, render
 from web_sign.portal_session import link_form_token
 from web_sign.previews import PageOutOfRange, preview_pages
 from web_sign.security import visitor_of
-from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS
+from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, SMALL_FILES
 from workflows.sharing import access, ranges
 
 PREVIEW_MAX_AGE = 7 * 24 * 3600
 PREVIEW_CACHE = f"private, max-age={PREVIEW_MAX_AGE}"
+_SENT = (downloads.Outcome.FULL, downloads.Outcome.PARTIAL)
+"""What a small file kept in memory answers itself (the rest carries no body)."""
 
 
 async def document_page(request: web.Request) -> web.Response:
@@ -78,7 +80,7 @@ async def page_image(request: web.Request) -> web.StreamResponse:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
-    """The file itself, with ranges and conditional requests.
+    """The file itself, with ranges and conditional requests; a small one from memory.
 
     A GET answered with the whole file counts against the link's download limit and is
     recorded, before a byte goes. Range requests count once the visitor has fetched the
@@ -117,6 +119,17 @@ async def download(request: web.Request) -> web.StreamResponse:
             )
     if counted:
         request.app[METRICS].downloaded.inc()
+    small_files = request.app[SMALL_FILES]
+    if transfer.outcome in _SENT and small_files.fits(document):
+        content = await small_files.content(document)
+        if content is not None:
+            return downloads.send_bytes(
+                request,
+                document=document,
+                validators=validators,
+                transfer=transfer,
+                content=content,
+            )
     if local is not None:
         # FileResponse applies the same rules as plan_transfer, with sendfile.
         return web.FileResponse(local, headers=downloads.document_headers(document))

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
@@ -181,6 +184,21 @@ class NewEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_HEADS = (
+    select(col(AuditHead.org_id), col(AuditHead.seq), col(AuditHead.hash))
+    .where(col(AuditHead.org_id).in_(bindparam("org_ids", expanding=True)))
+    .order_by(col(AuditHead.org_id))
+    .with_for_update()
+)
+_HEAD_MOVED = (
+    update(AuditHead)
+    .where(col(AuditHead.org_id) == bindparam("head_org"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+    .execution_options(synchronize_session=False)
+)
+"""Built once: building a statement costs more than running these two."""
+
+
 async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> int:
     """Append ``events`` to their organisations' chains, in the given order, in the caller's
     transaction: one statement locks the chain heads concerned, one bulk insert writes the
@@ -193,16 +211,13 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     if not events:
         return 0
     org_ids = sorted({new.org_id for new in events})
-    locked = await session.exec(
-        select(AuditHead)
-        .where(col(AuditHead.org_id).in_(org_ids))
-        .order_by(col(AuditHead.org_id))
-        .with_for_update()
-    )
-    heads = {head.org_id: head for head in locked.all()}
-    # The chain ends are followed in plain values and written back once per organisation:
-    # setting a model's attributes ten thousand times costs more than hashing the events.
-    ends = {org_id: (head.seq, head.hash) for org_id, head in heads.items()}
+    # The heads are read and written as plain values, not model objects: loading and
+    # flushing a head costs more than the few events a visit batch brings. The read is
+    # ORM-enabled all the same, so that a head another step of this transaction changed
+    # is flushed first; a head object the session holds is set to the new end after.
+    locked = await session.exec(_HEADS, params={"org_ids": org_ids})
+    heads = {org_id: (seq, end) for org_id, seq, end in locked.all()}
+    ends = dict(heads)
     rows: list[dict[str, Any]] = []
     # The events of one change share their time: it is converted and spelled once.
     moments: dict[datetime, datetime] = {}
@@ -229,7 +244,7 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
                 "user_agent": new.actor.user_agent,
             }
         )
-    chains = {org_id: head.hash for org_id, head in heads.items()}
+    chains = {org_id: end for org_id, (_, end) in heads.items()}
     details = [row["details"] for row in rows]
     for row, body in zip(rows, canonical_bodies(rows), strict=True):
         prev_hash = chains[row["org_id"]]
@@ -239,8 +254,13 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     for row, text in zip(rows, json_text.objects(json_text.DUMPS, details), strict=True):
         row["details"] = text
     for org_id, (seq, end_hash) in ends.items():
-        heads[org_id].seq = seq
-        heads[org_id].hash = end_hash
+        await session.exec(
+            _HEAD_MOVED, params={"head_org": org_id, "head_seq": seq, "head_hash": end_hash}
+        )
+        held = session.identity_map.get(identity_key(AuditHead, org_id))
+        if held is not None:  # a head this transaction loaded before: keep it true
+            set_committed_value(held, "seq", seq)
+            set_committed_value(held, "hash", end_hash)
     await bulk.insert(
         session,
         AuditEvent.__table__,  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import STAFF, Tenant, make_tenant
+from storage.models import AuditHead
+from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import audit_events, upload
 from workflows import audit
 from workflows.context import Env
@@ -119,3 +120,30 @@ async def test_concurrent_writers_line_up_instead_of_forking_the_chain(
     opened = await audit_events(env, org_id=tenant.org_id, action="document.opened")
     assert len(opened) == 20
     assert sum(1 for e in opened if e.details["first"]) == 1
+
+
+async def test_single_and_batched_appends_share_one_transaction_and_one_chain(
+    env: Env, tenant: Tenant
+) -> None:
+    at = START
+    other = await make_tenant(env, "globex")
+    async with env.sessions() as session, session.begin():
+        first = await audit.record(
+            session, org_id=tenant.org_id, actor=STAFF, action="test.first", at=at
+        )
+        held = await session.get(AuditHead, tenant.org_id)  # the session holds the head
+        assert held is not None
+        batch = [
+            audit.NewEvent(org_id=org_id, actor=STAFF, action="test.batched", at=at)
+            for org_id in (tenant.org_id, other.org_id, tenant.org_id)
+        ]
+        assert await audit.append_events(session, batch) == 3
+        assert (held.org_id, held.seq) == (tenant.org_id, first.seq + 2)
+        last = await audit.record(
+            session, org_id=tenant.org_id, actor=STAFF, action="test.last", at=at
+        )
+    assert last.seq == first.seq + 3
+    actions = [e.action for e in await audit_events(env, org_id=tenant.org_id)]
+    assert actions[-4:] == ["test.first", "test.batched", "test.batched", "test.last"]
+    for org_id in (tenant.org_id, other.org_id):
+        assert (await audit.verify_chain(env, org_id=org_id)).ok
