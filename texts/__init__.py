@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -70,8 +70,10 @@ def when(value: datetime, language: str | None, *, zone: str = "UTC") -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def size(value: int, language: str | None) -> str:
-    """'1,5 МБ', '340 kB', '12 bytes': a file's size as the reader's locale writes it."""
+    """'1,5 МБ', '340 kB', '12 bytes': a file's size as the reader's locale writes it
+    (remembered: Babel takes longer to spell a size than a page takes to render)."""
     for factor, unit in _UNITS:
         if value >= factor:
             amount = round(value / factor, 1)
@@ -105,7 +107,12 @@ def plural(language: str | None, key: str, count: int, **values: object) -> str:
     """The message ``key.<form>`` for ``count`` by the language's plural rules (Babel's
     CLDR data: one, few, many, other), with ``count`` and ``values`` filled in."""
     lang = known(language)
-    form = Locale.parse(lang).plural_form(count)
+    form = _locale(lang).plural_form(count)
     messages = catalogue(lang)
     chosen = f"{key}.{form}" if f"{key}.{form}" in messages else f"{key}.other"
     return text(lang, chosen, escape=False, count=count, **values)
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
