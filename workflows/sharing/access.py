@@ -236,9 +236,7 @@ async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exce
         # the order other writers take them in, so that recorders in several
         # processes, and the other workflows, line up instead of deadlocking.
         ids = sorted({_share_id(visit) for visit in batch})
-        locked = await session.exec(  # type: ignore[call-overload]
-            select(*_COUNTED).where(_SHARES.c.id.in_(ids)).order_by(_SHARES.c.id).with_for_update()
-        )
+        locked = await session.exec(_LOCK_SHARES, params={"ids": ids})  # type: ignore[call-overload]
         shares = {row.id: _Counters(**row._mapping) for row in locked}
         for visit in batch:
             share = shares.get(_share_id(visit))
@@ -281,6 +279,12 @@ class _Counters:
 
 _SHARES = Share.__table__  # type: ignore[attr-defined]
 _COUNTED = [_SHARES.c[name] for name in _Counters.__dataclass_fields__]
+_LOCK_SHARES = (
+    select(*_COUNTED)
+    .where(_SHARES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_SHARES.c.id)
+    .with_for_update()
+)
 _WRITE_COUNTERS = (
     _SHARES.update()
     .where(_SHARES.c.id == bindparam("share_id"))
