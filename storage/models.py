@@ -21,7 +21,15 @@ def _created() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class Organization(SQLModel, table=True):
+class TableModel(SQLModel):
+    """The base of every table: its pydantic validator and serializer are built when a row
+    is first validated or dumped, not while this module is imported, as every command
+    imports it and most never need them (rows are built and loaded without validation)."""
+
+    model_config = {"defer_build": True}
+
+
+class Organization(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
@@ -53,7 +61,7 @@ class Organization(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class StaffUser(SQLModel, table=True):
+class StaffUser(TableModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_id", "email"),
         UniqueConstraint("org_id", "slack_user_id"),
@@ -71,7 +79,7 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class StaffClient(SQLModel, table=True):
+class StaffClient(TableModel, table=True):
     """A client a walled staff member may see."""
 
     __tablename__ = "staff_client"
@@ -80,7 +88,7 @@ class StaffClient(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", index=True)
 
 
-class Client(SQLModel, table=True):
+class Client(TableModel, table=True):
     __table_args__ = (UniqueConstraint("org_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -89,7 +97,7 @@ class Client(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class Recipient(SQLModel, table=True):
+class Recipient(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
     client_id: int = Field(foreign_key="client.id", index=True)
@@ -115,7 +123,7 @@ class Recipient(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class Group(SQLModel, table=True):
+class Group(TableModel, table=True):
     __tablename__ = "recipient_group"
     __table_args__ = (UniqueConstraint("org_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -124,13 +132,13 @@ class Group(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class GroupMember(SQLModel, table=True):
+class GroupMember(TableModel, table=True):
     group_id: int = Field(foreign_key="recipient_group.id", primary_key=True, ondelete="CASCADE")
     recipient_id: int = Field(foreign_key="recipient.id", primary_key=True, ondelete="CASCADE")
     org_id: int = Field(foreign_key="organization.id", index=True)
 
 
-class Space(SQLModel, table=True):
+class Space(TableModel, table=True):
     __table_args__ = (UniqueConstraint("org_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -139,13 +147,13 @@ class Space(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class SpaceMember(SQLModel, table=True):
+class SpaceMember(TableModel, table=True):
     space_id: int = Field(foreign_key="space.id", primary_key=True, ondelete="CASCADE")
     recipient_id: int = Field(foreign_key="recipient.id", primary_key=True, ondelete="CASCADE")
     org_id: int = Field(foreign_key="organization.id", index=True)
 
 
-class Document(SQLModel, table=True):
+class Document(TableModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_id", "number"),
         UniqueConstraint("version_of", "version_no"),
@@ -181,7 +189,7 @@ class Document(SQLModel, table=True):
         return f"D-{self.number}"
 
 
-class Share(SQLModel, table=True):
+class Share(TableModel, table=True):
     __table_args__ = (Index("ix_share_unused_expiry", "notify_unused_expiry", "expires_at"),)
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -204,7 +212,7 @@ class Share(SQLModel, table=True):
     """Tell the staff who created it if it expires never opened nor downloaded."""
 
 
-class RangeProgress(SQLModel, table=True):
+class RangeProgress(TableModel, table=True):
     """The parts of a shared file one visitor has fetched by range requests so far: once
     they make up the whole file, that is a download (counted, recorded) and the row goes."""
 
@@ -222,7 +230,7 @@ class RangeProgress(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
-class AuditHead(SQLModel, table=True):
+class AuditHead(TableModel, table=True):
     """The end of one organisation's chain; its row lock orders appends."""
 
     org_id: int = Field(foreign_key="organization.id", primary_key=True)
@@ -230,7 +238,7 @@ class AuditHead(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(TableModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_id", "seq"),
         Index("ix_auditevent_org_document", "org_id", "document_id"),
@@ -254,7 +262,7 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-class AuditCheckpoint(SQLModel, table=True):
+class AuditCheckpoint(TableModel, table=True):
     """One organisation's chain head as it was written to the durable medium: a statement
     (the event number and hash, the time) sealed and, with a TSA, timestamped. The
     statement on the medium is what counts; this row says where it is."""
@@ -278,7 +286,7 @@ class AuditCheckpoint(SQLModel, table=True):
     """The history event that records this checkpoint (it comes after the head it covers)."""
 
 
-class Notification(SQLModel, table=True):
+class Notification(TableModel, table=True):
     __table_args__ = (Index("ix_notification_due", "status", "next_attempt_at"),)
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -303,7 +311,7 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _when()
 
 
-class WebhookEndpoint(SQLModel, table=True):
+class WebhookEndpoint(TableModel, table=True):
     """A URL of an organisation's own system that is called with the ``events`` it asked
     for, each signed with ``secret`` (Standard Webhooks). One that keeps failing is turned
     off (``disabled_at``, ``disabled_reason``) until staff turn it on again."""
@@ -332,7 +340,7 @@ class WebhookEndpoint(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class PersonalLink(SQLModel, table=True):
+class PersonalLink(TableModel, table=True):
     """A web link to one share for one recipient (their own view of a space or direct share)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -343,7 +351,7 @@ class PersonalLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class ChannelFile(SQLModel, table=True):
+class ChannelFile(TableModel, table=True):
     """A file a chat platform already holds (Telegram's file_id), reused for the same blob."""
 
     channel: str = Field(max_length=16, primary_key=True)
@@ -352,7 +360,7 @@ class ChannelFile(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class ProcessedUpdate(SQLModel, table=True):
+class ProcessedUpdate(TableModel, table=True):
     """Incoming platform updates already handled, so a repeated delivery is handled once."""
 
     source: str = Field(max_length=32, primary_key=True)
@@ -360,7 +368,7 @@ class ProcessedUpdate(SQLModel, table=True):
     processed_at: datetime = _created()
 
 
-class SignatureRequest(SQLModel, table=True):
+class SignatureRequest(TableModel, table=True):
     """An envelope: documents to be decided on by parties, in parallel or in order."""
 
     __tablename__ = "signature_request"
@@ -391,7 +399,7 @@ class SignatureRequest(SQLModel, table=True):
         return f"S-{self.number}"
 
 
-class RequestDocument(SQLModel, table=True):
+class RequestDocument(TableModel, table=True):
     """A document of a request, with its sealed result once the request completes."""
 
     __tablename__ = "signature_request_document"
@@ -402,7 +410,7 @@ class RequestDocument(SQLModel, table=True):
     sealed_document_id: int | None = Field(default=None, foreign_key="document.id")
 
 
-class Party(SQLModel, table=True):
+class Party(TableModel, table=True):
     """A signer, approver or viewer of one request: a recipient, or a person known only by
     name and a way to reach them."""
 
@@ -436,7 +444,7 @@ class Party(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class PartyLink(SQLModel, table=True):
+class PartyLink(TableModel, table=True):
     """A link to a party's signing page: the one shown to staff, or one minted for a channel.
     ``recipient_id`` names a colleague in a shared cabinet it was issued to, if not the party."""
 
@@ -450,7 +458,7 @@ class PartyLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class PartySession(SQLModel, table=True):
+class PartySession(TableModel, table=True):
     """A browser in which whoever decides through a party's link confirmed who they are,
     by a one-time code or by Telegram. The browser keeps the token in a cookie; only its
     hash is kept here. Another browser holding the same link is asked again."""
@@ -467,7 +475,7 @@ class PartySession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
-class CodeEvent(SQLModel, table=True):
+class CodeEvent(TableModel, table=True):
     """A one-time code sent, or typed wrong: it limits how many codes one party is sent and
     how many wrong ones one address or one party may try in a day, and the completion
     certificate lists it; kept until a day after its request has ended."""
@@ -483,7 +491,7 @@ class CodeEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
-class PartyDecision(SQLModel, table=True):
+class PartyDecision(TableModel, table=True):
     """The one decision of a party: its primary key makes a second one impossible."""
 
     __tablename__ = "party_decision"
@@ -503,7 +511,7 @@ class PartyDecision(SQLModel, table=True):
     decided_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
-class PortalSession(SQLModel, table=True):
+class PortalSession(TableModel, table=True):
     """A recipient signed in to their portal in one browser, which keeps the token in a
     cookie; only its hash is kept here. It ends after a while unused, at the latest at
     ``expires_at``, when they sign out everywhere, and when they are blocked."""
@@ -522,7 +530,7 @@ class PortalSession(SQLModel, table=True):
     ended_at: datetime | None = _when()
 
 
-class SignInRequest(SQLModel, table=True):
+class SignInRequest(TableModel, table=True):
     """A sign-in link asked for an address, kept to limit how often one address or one IP
     may ask: each ask is a row without a recipient, and each link for a recipient with that
     address a row with one, whose ``token_hash`` is set as its mail goes out and
@@ -541,7 +549,7 @@ class SignInRequest(SQLModel, table=True):
     used_at: datetime | None = _when()
 
 
-class UnsubscribeLink(SQLModel, table=True):
+class UnsubscribeLink(TableModel, table=True):
     """The one-click unsubscribe link of one mail (RFC 8058): following it turns ``kind``
     off for email. Only its hash is kept."""
 
@@ -554,7 +562,7 @@ class UnsubscribeLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(TableModel, table=True):
     """A key of the integration API: it acts as its organisation with ``scopes``, and when
     ``walled`` sees only the clients in ``api_key_client``. Only its hash is kept."""
 
@@ -573,7 +581,7 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = _when()
 
 
-class ApiKeyClient(SQLModel, table=True):
+class ApiKeyClient(TableModel, table=True):
     """A client a walled API key may see."""
 
     __tablename__ = "api_key_client"
@@ -582,7 +590,7 @@ class ApiKeyClient(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", index=True)
 
 
-class IdempotencyRecord(SQLModel, table=True):
+class IdempotencyRecord(TableModel, table=True):
     """The first answer to a request sent with an ``Idempotency-Key``: a retry with the
     same key gets it again and changes nothing."""
 

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-import texts
-
 
 @runtime_checkable
 class Readable(Protocol):
@@ -25,6 +23,8 @@ class Size:
     bytes: int
 
     def told(self, language: str | None) -> str:
+        import texts  # Babel's locale data, only when a refusal is told
+
         return texts.size(self.bytes, language)
 
 
@@ -35,6 +35,8 @@ class Phrase:
     key: str
 
     def told(self, language: str | None) -> str:
+        import texts
+
         return texts.text(language, self.key, escape=False)
 
 
@@ -45,6 +47,8 @@ class When:
     at: datetime
 
     def told(self, language: str | None) -> str:
+        import texts
+
         return texts.when(self.at, language)
 
 
@@ -68,6 +72,8 @@ class WorkflowError(Exception):
         (plain text: the caller escapes it for where it goes)."""
         if self.says is None:
             return str(self)
+        import texts
+
         values = {
             name: value.told(language) if isinstance(value, Readable) else value
             for name, value in self.values.items()

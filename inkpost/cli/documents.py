@@ -7,18 +7,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from inkpost.cli.context import (
     DATE_HELP,
@@ -33,13 +24,14 @@ from inkpost.cli.context import (
     when_option,
 )
 from inkpost.cli.output import Column, emit_json, err, say, show_record, show_rows
-from inkpost.cli.sharing import SHARE_COLUMNS, share_row
 from inkpost.errors import UserError
 from storage.models import Document
 from storage.rows import id_of
 from workflows.documents import filing
 from workflows.errors import WorkflowError
-from workflows.sharing import sharing
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 CHUNK = 1024 * 1024
 
@@ -134,6 +126,15 @@ def upload_progress(
 
     Yields ``start(file) -> advance(nbytes)``.
     """
+    from rich.progress import (  # the progress bars, only for an upload
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -329,6 +330,8 @@ def documents_list(
 @documents_app.command("show")
 def documents_show(ctx: typer.Context, ref: DocRef, as_json: JsonOption = False) -> None:
     """Show a document, its versions and its shares."""
+    from inkpost.cli.sharing import SHARE_COLUMNS, share_row  # shares: only `show` lists them
+    from workflows.sharing import sharing
 
     async def work(scope: OrgScope) -> dict[str, Any]:
         document = await filing.find_document(scope.env, org_id=scope.org_id, ref=ref)

@@ -24,6 +24,8 @@ only for the libraries it uses and ``inkpost --help`` imports none of them.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import inspect
 import os
@@ -168,11 +170,41 @@ class LazyCommands(MutableMapping[str, "Command"]):
     def __init__(self, table: Mapping[str, Lazy], loaded: Mapping[str, Command]) -> None:
         self.table = table
         self.loaded = dict(loaded)
+        self.froze = False
 
     def __getitem__(self, name: str) -> Command:
         if name not in self.loaded:
-            self.loaded[name] = load_command(name, self.table[name])
+            with self.collector_spared():
+                self.loaded[name] = load_command(name, self.table[name])
         return self.loaded[name]
+
+    @contextlib.contextmanager
+    def collector_spared(self) -> Iterator[None]:
+        """No cyclic garbage collection while a command's modules are imported, and what
+        they loaded kept out of its sight afterwards (``thaw`` ends that).
+
+        Importing allocates over a hundred thousand objects that live as long as the
+        process (classes, functions, tables, mappers); the collector would walk them as
+        they arrive and again in every later full collection: a fifth of a short command's
+        time. Frozen (``gc.freeze``) instead, they are never walked; the few hundred cyclic
+        leftovers of importing stay allocated. A process that manages the collector itself
+        (it is off, or something is frozen already) is left as it is."""
+        if self.froze or not gc.isenabled() or gc.get_freeze_count():
+            yield
+            return
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.freeze()
+            self.froze = True
+            gc.enable()
+
+    def thaw(self) -> None:
+        """Hand what ``collector_spared`` froze back to the collector."""
+        if self.froze:
+            gc.unfreeze()
+            self.froze = False
 
     def __setitem__(self, name: str, command: Command) -> None:
         self.loaded[name] = command
@@ -235,8 +267,14 @@ class InkpostGroup(TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        *,
+        process_ends: bool = False,
         **extra: Any,
     ) -> Any:
+        """Run the command. ``process_ends``: the process ends with it (the console script),
+        so what its modules loaded stays frozen (``LazyCommands.collector_spared``) and the
+        interpreter's last collection, at exit, does not walk it all once more (a tenth of
+        a second); anywhere else the collector gets it back."""
         argv = list(sys.argv[1:] if args is None else args)
         tidy_command(self)
         try:
@@ -244,6 +282,9 @@ class InkpostGroup(TyperGroup):
             code = result if isinstance(result, int) else 0
         except Exception as error:
             code = report_failure(error, debug=debug_requested(argv))
+        finally:
+            if not process_ends:
+                self.lazy.thaw()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -455,4 +496,4 @@ def listening_on(
 
 def main() -> None:
     """The console-script entry point."""
-    app(prog_name="inkpost")
+    app(prog_name="inkpost", process_ends=True)

@@ -32,6 +32,15 @@ HEAVY = (
     "alembic",
     "minio",
 )
+# What `documents list` has no use for: the upload's progress bars, the sharing commands,
+# the message catalogues (Babel) and, on SQLite, the PostgreSQL driver.
+NOT_FOR_LISTING = (
+    "rich.progress",
+    "inkpost.cli.sharing",
+    "workflows.sharing.sharing",
+    "texts",
+    "babel",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -97,6 +106,46 @@ def test_documents_list_imports_no_signing_messaging_or_migration_library(
     assert heavy_in(modules) == []
     assert "inkpost.cli.documents" in modules
     assert "inkpost.cli.audit" not in modules
+    assert sorted(set(NOT_FOR_LISTING) & set(modules)) == []
+    if cli.database_url.startswith("sqlite"):
+        assert "asyncpg" not in modules
+
+
+def collector_after(calls: str) -> dict[str, list[object]]:
+    """Run ``calls`` (lines calling ``app`` and ``seen(name)``) in a fresh interpreter; for
+    each name, whether the cyclic collector was on and how many objects were frozen."""
+    script = "import gc, json, sys\nfrom inkpost.cli import app\nstates = {}\n"
+    script += "def seen(name):\n    states[name] = [gc.isenabled(), gc.get_freeze_count()]\n"
+    script += textwrap.dedent(calls)
+    script += 'sys.__stderr__.write("\\n" + json.dumps(states))\n'
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    states: dict[str, list[object]] = json.loads(result.stderr.strip().splitlines()[-1])
+    return states
+
+
+def test_a_command_keeps_what_it_imported_from_the_collector_only_while_it_runs() -> None:
+    states = collector_after(
+        """
+        seen("before")
+        app(["org", "--help"], prog_name="inkpost", standalone_mode=False)
+        seen("after a command")
+        app(["staff", "--help"], prog_name="inkpost", standalone_mode=False, process_ends=True)
+        seen("after the command the process ends with")
+        """
+    )
+
+    assert states["before"] == [True, 0]
+    assert states["after a command"] == [True, 0]
+    on, frozen = states["after the command the process ends with"]
+    assert on is True
+    assert isinstance(frozen, int) and frozen > 10_000
 
 
 def test_a_group_is_imported_only_for_its_own_commands() -> None:
