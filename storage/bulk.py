@@ -7,10 +7,16 @@ its column type, and on PostgreSQL it sends multi-row VALUES statements of thous
 parameters, which the server parses and plans one after another.
 
 Here each column's own bind processor (the conversion Core would apply) runs once per
-distinct value of the batch, as most columns of a bulk insert hold one value throughout,
-and the rows reach the driver as they are: on PostgreSQL as one array per column, unnested
-by a single prepared statement; on SQLite through the driver's ``executemany``. Both go
-through SQLAlchemy's connection, so they belong to the session's transaction.
+distinct value of the batch, as most columns of a bulk insert hold one value throughout
+(once in all for a column given as one value for every row, `insert_columns`), and the
+rows reach the driver as they are. On PostgreSQL they are copied by binary ``COPY`` in a
+savepoint of the transaction under way: the driver streams them as it encodes them, and
+the server stores them in batches. Encoding the same rows as one array per column costs
+the driver more than the server spends storing them. Where ``COPY`` cannot serve (no
+transaction under way yet, a row refused, a dedupe key taken) the arrays are unnested by
+one prepared statement, which skips taken keys and raises as SQLAlchemy does. On SQLite
+they go through the driver's ``executemany``. All of it happens on the session's own
+connection, in its transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Integer, Table, func, select
+from sqlalchemy import Column, Integer, Table, func, select, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import JSON
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,11 +41,18 @@ class _Plan:
 
     sql: str
     names: tuple[str, ...]
-    """The columns the rows give, then those filled with their column's scalar default."""
+    """The columns given, then those filled with their column's scalar default."""
     processors: tuple[Convert | None, ...]
     memoize: tuple[bool, ...]
     defaults: tuple[Any, ...]
     """The value of each column the rows do not give, in order after theirs."""
+
+
+_DRAW = text(
+    "SELECT array(SELECT nextval(drawn.sequence) FROM generate_series(1, :count)) "
+    "FROM (SELECT CAST(pg_get_serial_sequence(:table, :column) AS regclass) AS sequence) "
+    "AS drawn"
+)
 
 
 async def reserve_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
@@ -52,11 +66,12 @@ async def reserve_ids(session: AsyncSession, table: Table, count: int) -> list[i
     key = _integer_key(table)
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, key.name)
+        # The sequence is looked up once, not once per value: the lookup costs more than
+        # drawing the value. One array comes back, not a row per value.
         drawn = await connection.execute(
-            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+            _DRAW, {"table": table.name, "column": key.name, "count": count}
         )
-        return sorted(drawn.scalars())
+        return sorted(drawn.scalar_one())
     top = (await connection.execute(select(func.coalesce(func.max(key), 0)))).scalar_one()
     return list(range(top + 1, top + 1 + count))
 
@@ -79,21 +94,60 @@ async def insert(
     column's own encoding), and are stored as they are."""
     if not rows:
         return 0
-    given = tuple(rows[0])
     keys = rows[0].keys()
     if any(row.keys() != keys for row in rows):
         raise ValueError(f"rows for {table.name} give different columns: give the same in each")
+    return await insert_columns(
+        session,
+        table,
+        varying={name: [row[name] for row in rows] for name in keys},
+        skip_conflicts_on=skip_conflicts_on,
+        encoded=encoded,
+    )
+
+
+async def insert_columns(
+    session: AsyncSession,
+    table: Table,
+    *,
+    varying: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any] | None = None,
+    skip_conflicts_on: str | None = None,
+    encoded: frozenset[str] = frozenset(),
+) -> int:
+    """Insert rows given column by column, as `insert` does: ``varying`` holds the values
+    of the rows in each of its columns (one per row, so as many in each), ``same`` the one
+    value every row holds in each of its columns. Returns how many were inserted.
+
+    A share with a group writes ten thousand rows alike but for a few columns; given so,
+    no row is built only to be taken apart again, and a value every row holds is converted
+    once."""
+    same = same or {}
+    if not varying:
+        raise ValueError(f"rows for {table.name} need a column that varies: give one")
+    both = sorted(set(varying) & set(same))
+    if both:
+        raise ValueError(f"{table.name}.{both[0]} is given both as varying and as the same")
+    count = len(next(iter(varying.values())))
+    if any(len(values) != count for values in varying.values()):
+        raise ValueError(f"columns for {table.name} hold different numbers of rows: give one each")
+    if count == 0:
+        return 0
     connection = await session.connection()
     dialect = connection.dialect
-    plan = _plan(table, given, dialect, skip_conflicts_on, encoded)
-    from_rows = len(given)
+    plan = _plan(table, (*varying, *same), dialect, skip_conflicts_on, encoded)
     columns: list[list[Any]] = []
     for index, name in enumerate(plan.names):
-        if index < from_rows:
-            values = [row[name] for row in rows]
-        else:
-            values = [plan.defaults[index - from_rows]] * len(rows)
-        columns.append(_converted(values, plan.processors[index], plan.memoize[index]))
+        process = plan.processors[index]
+        if name in varying:
+            columns.append(_converted(list(varying[name]), process, plan.memoize[index]))
+            continue
+        value = same[name] if name in same else plan.defaults[index - len(varying) - len(same)]
+        columns.append([value if process is None else process(value)] * count)
+    if dialect.name == "postgresql":
+        copied = await _copy(connection, table, plan.names, columns)
+        if copied is not None:
+            return copied
     params: Any = tuple(columns)
     if dialect.name != "postgresql":
         params = list(zip(*columns, strict=True))
@@ -103,6 +157,35 @@ async def insert(
         lambda sync: sync.connection().exec_driver_sql(plan.sql, params)
     )
     return max(result.rowcount, 0)
+
+
+async def _copy(
+    connection: AsyncConnection, table: Table, names: tuple[str, ...], columns: list[list[Any]]
+) -> int | None:
+    """Copy the rows into ``table`` by binary ``COPY``, in a savepoint of the transaction
+    under way; how many were copied, or None when they were not (no transaction under way
+    yet, or the database refused a row), nothing of them kept.
+
+    ``COPY`` streams the rows as the driver encodes them and stores them in batches; it
+    cannot skip a row, so a refusal (a dedupe key taken) is answered by the statement that
+    can, or that raises as it always did."""
+    import asyncpg  # the PostgreSQL driver: loaded already here, never on SQLite
+
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None or not driver.is_in_transaction():
+        return None
+    try:
+        async with driver.transaction():
+            status = await driver.copy_records_to_table(
+                table.name,
+                schema_name=table.schema,
+                records=zip(*columns, strict=True),
+                columns=names,
+            )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError):
+        return None
+    return int(status.rsplit(" ", 1)[1])
 
 
 def _converted(values: list[Any], process: Convert | None, memoize: bool) -> list[Any]:

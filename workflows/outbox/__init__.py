@@ -101,26 +101,23 @@ async def enqueue_alike(
     if not notices:
         return 0
     texts = payload.texts(varying, [value for _, value, _ in notices])
-    channel_value, kind, pending = channel.value, payload.kind.value, Status.PENDING.value
-    rows = [
-        {
+    return await bulk.insert_columns(
+        session,
+        NOTIFICATIONS,
+        varying={
+            "target": [target for target, _, _ in notices],
+            "payload": texts,
+            "dedupe_key": [dedupe_key for _, _, dedupe_key in notices],
+        },
+        same={
             "org_id": org_id,
-            "channel": channel_value,
-            "target": target,
-            "kind": kind,
-            "payload": text,
-            "dedupe_key": dedupe_key,
-            "status": pending,
+            "channel": channel.value,
+            "kind": payload.kind.value,
+            "status": Status.PENDING.value,
             "attempts": 0,
             "next_attempt_at": at,
             "created_at": at,
-        }
-        for (target, _, dedupe_key), text in zip(notices, texts, strict=True)
-    ]
-    return await bulk.insert(
-        session,
-        NOTIFICATIONS,
-        rows,
+        },
         skip_conflicts_on="dedupe_key",
         encoded=frozenset({"payload"}),
     )

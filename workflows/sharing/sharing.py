@@ -1,9 +1,10 @@
 """Sharing documents with recipients, groups and spaces; revoking.
 
-Every share is written the same way, by `write`: plain rows in one bulk insert each for
+Every share is written the same way, by `write`: plain values in one bulk insert each for
 the shares, their history events and their notices. A group may hold ten thousand people,
-and model objects would cost most of the time; a share with one person or a space takes
-the same path. Whom a document may go to, and the refusals, are `targets`'."""
+and model objects would cost most of the time (a group's shares are even given column by
+column, `NewShares`); a share with one person or a space takes the same path. Whom a
+document may go to, and the refusals, are `targets`'."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from workflows.people.membership import SPACES, MemberRow, member_rows
 from workflows.people.recipients import can_receive
 from workflows.scope import clean_text, get_scoped
 from workflows.sharing import cabinet, targets
-from workflows.tokens import new_token
+from workflows.tokens import new_tokens
 from workflows.webhooks import emitting
 from workflows.webhooks import events as webhook_events
 from workflows.webhooks.events import EventType
@@ -157,9 +158,46 @@ async def sharing(
         yield Sharing(session, document, actor, terms, message, now)
 
 
+@dataclass(frozen=True, slots=True)
+class NewShares:
+    """Shares to write given column by column, one value a share in each list: what
+    `NewShare` says of each, the history's details with the share's expiry already in
+    them. A share with a group of ten thousand builds no object a share for this."""
+
+    kind: list[str]
+    action: list[str]
+    recipient_id: list[int | None]
+    group_id: list[int | None]
+    space_id: list[int | None]
+    details: list[dict[str, Any]]
+    extra: dict[str, list[Any]]
+
+
 async def write(made: Sharing, new: Sequence[NewShare]) -> list[ShareResult]:
     """Insert ``new`` shares of the document and their history events, in the sharing's
     transaction, in one bulk insert each; each comes back with its token."""
+    if not new:
+        return []
+    extra = new[0].extra.keys()
+    if any(share.extra.keys() != extra for share in new):
+        raise ValueError("shares written together must set the same extra columns")
+    expires_at = _iso(made.terms.expires_at)
+    return await _write(
+        made,
+        NewShares(
+            kind=[share.kind for share in new],
+            action=[share.action for share in new],
+            recipient_id=[share.recipient_id for share in new],
+            group_id=[share.group_id for share in new],
+            space_id=[share.space_id for share in new],
+            details=[{**share.details, "expires_at": expires_at} for share in new],
+            extra={name: [share.extra[name] for share in new] for name in extra},
+        ),
+    )
+
+
+async def _write(made: Sharing, batch: NewShares) -> list[ShareResult]:
+    """Insert the ``batch`` of shares and their history events, as `write` does."""
     session, document, terms, message, now = (
         made.session,
         made.document,
@@ -167,50 +205,94 @@ async def write(made: Sharing, new: Sequence[NewShare]) -> list[ShareResult]:
         made.message,
         made.now,
     )
+    count = len(batch.kind)
+    if not count:
+        return []
     org_id, document_id = document.org_id, id_of(document)
-    ids = await bulk.reserve_ids(session, SHARES, len(new))
-    rows: list[dict[str, Any]] = []
-    tokens: list[str] = []
-    for share, share_id in zip(new, ids, strict=True):
-        token, token_hash = new_token()
-        tokens.append(token)
-        rows.append(
-            {
-                "id": share_id,
-                "org_id": org_id,
-                "document_id": document_id,
-                "kind": share.kind,
-                "recipient_id": share.recipient_id,
-                "group_id": share.group_id,
-                "space_id": share.space_id,
-                "token_hash": token_hash,
-                "message": message,
-                "created_by_staff_id": terms.staff_id,
-                "created_at": now,
-                "expires_at": terms.expires_at,
-                **share.extra,
-            }
-        )
-    await bulk.insert(session, SHARES, rows)
+    ids = await bulk.reserve_ids(session, SHARES, count)
+    tokens, token_hashes = new_tokens(count)
+    await bulk.insert_columns(
+        session,
+        SHARES,
+        varying={
+            "id": ids,
+            "token_hash": token_hashes,
+            "kind": batch.kind,
+            "recipient_id": batch.recipient_id,
+            "group_id": batch.group_id,
+            "space_id": batch.space_id,
+            **batch.extra,
+        },
+        same={
+            "org_id": org_id,
+            "document_id": document_id,
+            "message": message,
+            "created_by_staff_id": terms.staff_id,
+            "created_at": now,
+            "expires_at": terms.expires_at,
+        },
+    )
+    actor = made.actor
     await audit.append_events(
         session,
         [
             audit.NewEvent(
                 org_id=org_id,
-                actor=made.actor,
-                action=share.action,
+                actor=actor,
+                action=action,
                 at=now,
                 document_id=document_id,
-                share_id=row["id"],
-                details={**share.details, "expires_at": _iso(terms.expires_at)},
+                share_id=share_id,
+                details=details,
             )
-            for share, row in zip(new, rows, strict=True)
+            for action, share_id, details in zip(batch.action, ids, batch.details, strict=True)
         ],
     )
+    limits = batch.extra.get("max_downloads", [None] * count)
+    watched = batch.extra.get("notify_unused_expiry", [False] * count)
+    shares = [
+        ShareRow(
+            share_id,
+            document_id,
+            kind,
+            recipient_id,
+            group_id,
+            space_id,
+            message,
+            terms.expires_at,
+            limit,
+            bool(watch),
+        )
+        for share_id, kind, recipient_id, group_id, space_id, limit, watch in zip(
+            ids,
+            batch.kind,
+            batch.recipient_id,
+            batch.group_id,
+            batch.space_id,
+            limits,
+            watched,
+            strict=True,
+        )
+    ]
     if await emitting.wanted(session, org_id=org_id, event_type=EventType.DOCUMENT_SHARED):
-        shared = [webhook_events.document_shared(document=document, share=r, at=now) for r in rows]
-        await emitting.emit_many(session, shared)
-    return [ShareResult(ShareRow.of(row), token) for row, token in zip(rows, tokens, strict=True)]
+        await emitting.emit_many(
+            session,
+            [
+                webhook_events.document_shared(
+                    document=document,
+                    share={
+                        "id": row.id,
+                        "kind": row.kind,
+                        "recipient_id": row.recipient_id,
+                        "space_id": row.space_id,
+                        "expires_at": row.expires_at,
+                    },
+                    at=now,
+                )
+                for row in shares
+            ],
+        )
+    return [ShareResult(row, token) for row, token in zip(shares, tokens, strict=True)]
 
 
 async def share_with_recipient(
@@ -284,21 +366,30 @@ async def _share_with_each(
         if r.id in held
     ]
     fresh = [r for r in recipients if r.id not in held]
-    shared = await write(
+    count = len(fresh)
+    crossing = _crossing({}, other_client)
+    expires_at = _iso(made.terms.expires_at)
+    shared = await _write(
         made,
-        [
-            NewShare(
-                kind="recipient",
-                action="document.shared",
-                recipient_id=r.id,
-                group_id=group_id,
-                details=_crossing(
-                    {"recipient_id": r.id, "recipient": r.name, "group_id": group_id},
-                    other_client,
-                ),
-            )
-            for r in fresh
-        ],
+        NewShares(
+            kind=["recipient"] * count,
+            action=["document.shared"] * count,
+            recipient_id=[r.id for r in fresh],
+            group_id=[group_id] * count,
+            space_id=[None] * count,
+            # What `write` would make of each one's `NewShare`, built at once.
+            details=[
+                {
+                    "recipient_id": r.id,
+                    "recipient": r.name,
+                    "group_id": group_id,
+                    **crossing,
+                    "expires_at": expires_at,
+                }
+                for r in fresh
+            ],
+            extra={},
+        ),
     )
     holders = await _holders_elsewhere(session, document, [r.id for r in fresh], now)
     told = [
