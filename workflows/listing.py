@@ -43,7 +43,7 @@ async def page_of(
         raise InvalidInput(f"a page holds 1 to {MAX_PAGE} rows")
     column = getattr(model, key)
     query = select(model).where(model.org_id == org_id, *where)  # type: ignore[attr-defined]
-    query = query.options(*(defer(text) for text in _long_texts(model)))
+    query = query.options(*_left_unread(model))
     if after is not None:
         query = query.where(column < after if newest_first else column > after)
     query = query.order_by(column.desc() if newest_first else column.asc()).limit(limit + 1)
@@ -55,8 +55,9 @@ async def page_of(
 
 
 @cache
-def _long_texts(model: type[SQLModel]) -> list[Any]:
-    """The unbounded text columns of ``model`` (a document's extracted text): a page of
-    rows leaves them unread, as no list shows them."""
+def _left_unread(model: type[SQLModel]) -> tuple[Any, ...]:
+    """Loader options leaving the unbounded text columns of ``model`` (a document's
+    extracted text) unread: no list shows them. Made once per model: building them
+    cost as much as reading a page."""
     table = model.__table__  # type: ignore[attr-defined]
-    return [getattr(model, c.key) for c in table.columns if isinstance(c.type, Text)]
+    return tuple(defer(getattr(model, c.key)) for c in table.columns if isinstance(c.type, Text))
