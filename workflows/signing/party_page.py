@@ -2,6 +2,8 @@
 
 A party reaches their page by a link token (only its hash is kept). The page is loaded as
 one browser sees it: whether that browser confirmed who decides (`identity`) is part of it.
+A visit only looks, and `open_page` reads it in one plain statement (`page_rows`); the
+transactions that act on it read it in their own session (`load_page`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from storage.models import (
     Recipient,
     SignatureRequest,
 )
-from storage.quick import quick_reads, quick_transaction
+from storage.quick import quick_transaction
 from workflows import audit
 from workflows.context import Actor, Env
 from workflows.errors import Gone, NotFound
 from workflows.outbox.kinds import Via
-from workflows.signing import creation, requests
+from workflows.signing import creation, page_rows, requests
 from workflows.signing.requests import DECIDING, PENDING, RequestState
 from workflows.tokens import hash_token, well_formed
 
@@ -108,9 +110,29 @@ class PartyPage:
 
 async def open_page(env: Env, token: str, *, browser: str | None = None) -> PartyPage:
     """The page behind a party's link as the browser holding the session token ``browser``
-    sees it; NotFound for a link that never existed."""
-    async with quick_reads(env.sessions) as session:
-        return await load_page(session, token, env.clock.now(), browser=browser, reach=env.reach)
+    sees it, to look at (its models belong to no session); NotFound for a link that never
+    existed."""
+    rows = await page_rows.read_page(env.sessions, token, browser=browser, now=env.clock.now())
+    if rows is None:
+        raise NotFound("this signing link does not exist")
+    state = RequestState(
+        request=rows.request,
+        documents=rows.documents,
+        parties=rows.parties,
+        decisions=rows.decisions,
+        sealed=rows.sealed,
+    )
+    on_behalf = _issued_to_colleague(rows.link, rows.party)
+    return _page(
+        organization=rows.organization,
+        state=state,
+        party=rows.party,
+        link=rows.link,
+        decider=rows.contact if on_behalf else None,
+        contact=rows.contact,
+        confirmed_via=rows.confirmed_via,
+        reach=env.reach,
+    )
 
 
 async def load_page(
@@ -135,11 +157,42 @@ async def load_page(
     organization = await session.get(Organization, party.org_id)
     assert request is not None and organization is not None
     state = await requests.load_state(session, request)
-    decider = None
-    if link.recipient_id is not None and link.recipient_id != party.recipient_id:
+    decider = recipient = None
+    if _issued_to_colleague(link, party):
         decider = await session.get(Recipient, link.recipient_id)
+    elif party.recipient_id is not None:
+        recipient = await session.get(Recipient, party.recipient_id)
+    return _page(
+        organization=organization,
+        state=state,
+        party=party,
+        link=link,
+        decider=decider,
+        contact=decider if decider is not None else recipient,
+        confirmed_via=await _confirmed_via(session, party, browser, now),
+        reach=reach,
+    )
+
+
+def _issued_to_colleague(link: PartyLink, party: Party) -> bool:
+    """Whether ``link`` was issued to a colleague deciding in ``party``'s place."""
+    return link.recipient_id is not None and link.recipient_id != party.recipient_id
+
+
+def _page(
+    *,
+    organization: Organization,
+    state: RequestState,
+    party: Party,
+    link: PartyLink,
+    decider: Recipient | None,
+    contact: Recipient | None,
+    confirmed_via: str | None,
+    reach: frozenset[str],
+) -> PartyPage:
+    """The page of ``party``, with how its request stands for them."""
     waiting_for = None
-    decided = set(state.decisions)
+    request, decided = state.request, set(state.decisions)
     if party.role in DECIDING and not requests.is_turn(request, party, state.parties, decided):
         ahead = [p for p in state.parties if p.role in DECIDING and p.id not in decided]
         waiting_for = ahead[0].name if ahead else None
@@ -149,12 +202,10 @@ async def load_page(
         party=party,
         link=link,
         decider=decider,
-        contact=decider
-        if decider is not None
-        else (await session.get(Recipient, party.recipient_id) if party.recipient_id else None),
+        contact=contact,
         decision=state.decision_of(party),
         waiting_for=waiting_for,
-        confirmed_via=await _confirmed_via(session, party, browser, now),
+        confirmed_via=confirmed_via,
         reach=reach,
     )
 
