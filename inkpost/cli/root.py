@@ -170,7 +170,9 @@ class LazyCommands(MutableMapping[str, "Command"]):
     def __init__(self, table: Mapping[str, Lazy], loaded: Mapping[str, Command]) -> None:
         self.table = table
         self.loaded = dict(loaded)
-        self.froze = False
+        self.sparing = False
+        """Whether loading a command spares the collector (`collector_spared`): only
+        while a command runs that the process ends with."""
 
     def __getitem__(self, name: str) -> Command:
         if name not in self.loaded:
@@ -181,15 +183,16 @@ class LazyCommands(MutableMapping[str, "Command"]):
     @contextlib.contextmanager
     def collector_spared(self) -> Iterator[None]:
         """No cyclic garbage collection while a command's modules are imported, and what
-        they loaded kept out of its sight afterwards (``thaw`` ends that).
+        they loaded kept out of its sight for the rest of the process (``sparing`` on).
 
         Importing allocates over a hundred thousand objects that live as long as the
         process (classes, functions, tables, mappers); the collector would walk them as
-        they arrive and again in every later full collection: a fifth of a short command's
-        time. Frozen (``gc.freeze``) instead, they are never walked; the few hundred cyclic
-        leftovers of importing stay allocated. A process that manages the collector itself
-        (it is off, or something is frozen already) is left as it is."""
-        if self.froze or not gc.isenabled() or gc.get_freeze_count():
+        they arrive, in every later full collection and once more at exit: a fifth of a
+        short command's time. Frozen (``gc.freeze``) instead, they are never walked; the
+        few hundred cyclic leftovers of importing stay allocated until the process ends.
+        A process that manages the collector itself (it is off, or something is frozen
+        already) is left as it is, and so is one that goes on after the command."""
+        if not self.sparing or not gc.isenabled() or gc.get_freeze_count():
             yield
             return
         gc.disable()
@@ -197,14 +200,7 @@ class LazyCommands(MutableMapping[str, "Command"]):
             yield
         finally:
             gc.freeze()
-            self.froze = True
             gc.enable()
-
-    def thaw(self) -> None:
-        """Hand what ``collector_spared`` froze back to the collector."""
-        if self.froze:
-            gc.unfreeze()
-            self.froze = False
 
     def __setitem__(self, name: str, command: Command) -> None:
         self.loaded[name] = command
@@ -272,19 +268,19 @@ class InkpostGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run the command. ``process_ends``: the process ends with it (the console script),
-        so what its modules loaded stays frozen (``LazyCommands.collector_spared``) and the
-        interpreter's last collection, at exit, does not walk it all once more (a tenth of
-        a second); anywhere else the collector gets it back."""
+        so what its modules load is kept from the collector (``LazyCommands.
+        collector_spared``); a process that goes on (tests, an embedding program) keeps
+        its collector as it was."""
         argv = list(sys.argv[1:] if args is None else args)
         tidy_command(self)
+        self.lazy.sparing = process_ends
         try:
             result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except Exception as error:
             code = report_failure(error, debug=debug_requested(argv))
         finally:
-            if not process_ends:
-                self.lazy.thaw()
+            self.lazy.sparing = False
         if standalone_mode:
             sys.exit(code)
         return code

@@ -130,7 +130,7 @@ def collector_after(calls: str) -> dict[str, list[object]]:
     return states
 
 
-def test_a_command_keeps_what_it_imported_from_the_collector_only_while_it_runs() -> None:
+def test_only_a_command_the_process_ends_with_keeps_its_imports_from_the_collector() -> None:
     states = collector_after(
         """
         seen("before")
