@@ -6,6 +6,7 @@ errors become one short message in `bot.slack.listeners.refuse`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,11 @@ DEFAULT_LINK_DAYS = 7
 MAX_LINK_DAYS = 365
 CLIENT_CHOICES = 6
 """Clients named in the answer when ``client:`` could mean several."""
+SEARCHES_AT_ONCE = 8
+"""Searches one process runs side by side; the others wait their turn. Fifty at once
+would hold every connection of the pool (`storage.db.POOL_SIZE` and its overflow) for
+the length of a search, and every other request, the acknowledgement of the next
+command among them, would wait for one."""
 
 
 class Lookup:
@@ -49,6 +55,7 @@ class Lookup:
     def __init__(self, env: Env, *, public_url: str) -> None:
         self.env = env
         self.public_url = public_url.rstrip("/")
+        self._searching = asyncio.Semaphore(SEARCHES_AT_ONCE)
 
     def subcommands(self) -> Mapping[str, Subcommand]:
         return {
@@ -141,6 +148,10 @@ class Lookup:
         return blocks.history_message(document, events)
 
     async def find(self, who: Who, args: str) -> Message:
+        async with self._searching:
+            return await self._find(who, args)
+
+    async def _find(self, who: Who, args: str) -> Message:
         context = await staff_of(self.env, who)
         typed = search.parse_typed(args)
         if typed.empty:
