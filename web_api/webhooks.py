@@ -47,6 +47,10 @@ class WebhookOut(BaseModel):
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signs every delivery; shown only this once.")
 
+    @classmethod
+    def made(cls, made: endpoints.NewEndpoint) -> WebhookCreated:
+        return cls(**WebhookOut.of(made.endpoint).model_dump(), secret=made.secret)
+
 
 class WebhookPage(BaseModel):
     items: list[WebhookOut]
@@ -86,8 +90,7 @@ def operations(policy: AddressPolicy) -> list[Operation]:
             policy=policy,
             description=body.description,
         )
-        shown = WebhookOut.of(made.endpoint).model_dump()
-        return WebhookCreated(**shown, secret=made.secret)
+        return WebhookCreated.made(made)
 
     async def list_webhooks(call: Call[Any]) -> WebhookPage:
         query: ListQuery = call.query
@@ -115,8 +118,7 @@ def operations(policy: AddressPolicy) -> list[Operation]:
             endpoint_id=call.ids["webhook_id"],
             overlap=timedelta(hours=body.overlap_hours),
         )
-        shown = WebhookOut.of(made.endpoint).model_dump()
-        return WebhookCreated(**shown, secret=made.secret)
+        return WebhookCreated.made(made)
 
     async def remove_webhook(call: Call[Any]) -> WebhookRemoved:
         call.env.require_every_client(to="manage webhooks")
