@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import OperationalError
@@ -128,6 +129,9 @@ def _make_quick(sync: Engine, sessions: SessionFactory) -> async_sessionmaker[As
     @event.listens_for(sync, "engine_disposed")
     def _on_dispose(_engine: Any) -> None:
         _QUICK.pop(sync, None)
+        readers = _READERS.pop(engine, None)
+        if readers is not None:
+            readers.close_all()
         engine.dispose()
 
     kw = {key: value for key, value in sessions.kw.items() if key != "bind"}
@@ -160,8 +164,57 @@ async def read_rows(
 
 
 def _read(engine: Engine, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
-    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-        return connection.execute(statement, params).all()
+    readers = _READERS.get(engine)
+    if readers is None:
+        readers = _READERS[engine] = _Readers(engine)
+    connection = readers.connection()
+    try:
+        rows = connection.execute(statement, params).all()
+        # Ends the transaction SQLAlchemy began in its books; SQLite's own never began
+        # (a read sends no BEGIN), so each read sees what was committed when it ran.
+        connection.rollback()
+    except BaseException:
+        readers.drop()
+        raise
+    return rows
+
+
+class _Readers(threading.local):
+    """Each thread's connection for `read_rows`, kept open between reads: opening one
+    for every read (a checkout, its events, a rollback on return) cost more than the
+    reads themselves. One thread runs one read at a time on it, start to end, with no
+    wait in between; all are closed with the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._open: Connection | None = None
+        self._all: set[Connection] = _ALL_READERS.setdefault(engine, set())
+
+    def connection(self) -> Connection:
+        if self._open is None:
+            self._open = self._engine.connect().execution_options(**{READ_ONLY: True})
+            self._all.add(self._open)
+        return self._open
+
+    def drop(self) -> None:
+        """Close this thread's connection (after a read that failed)."""
+        if self._open is not None:
+            self._all.discard(self._open)
+            with contextlib.suppress(Exception):
+                self._open.close()
+            self._open = None
+
+    def close_all(self) -> None:
+        """Close every thread's connection, when the engine is disposed."""
+        for connection in list(self._all):
+            with contextlib.suppress(Exception):
+                connection.close()
+        self._all.clear()
+        _ALL_READERS.pop(self._engine, None)
+
+
+_READERS: weakref.WeakKeyDictionary[Engine, _Readers] = weakref.WeakKeyDictionary()
+_ALL_READERS: weakref.WeakKeyDictionary[Engine, set[Connection]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -107,6 +107,29 @@ async def test_reads_see_what_is_committed_and_never_wait_for_a_writer(
         async with quick_reads(sessions) as session:
             read = await asyncio.wait_for(session.exec(NAMES), timeout=5)
             assert [row.name for row in read] == ["Kept Law"]
+
+
+async def test_reads_on_a_kept_connection_see_each_later_commit_and_close_with_the_engine(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    seen = []
+    for n in range(3):
+        async with sessions() as session, session.begin():
+            session.add(Organization(slug=f"org-{n}", name=f"Org {n}"))
+        seen.append([row.name for row in await read_rows(sessions, NAMES, {})])
+    with pytest.raises(Exception, match="missing_column"):
+        await read_rows(sessions, select(Organization.name).where(text("missing_column = 1")), {})
+    after_failure = await read_rows(sessions, NAMES, {})
+
+    assert seen == [["Org 0"], ["Org 0", "Org 1"], ["Org 0", "Org 1", "Org 2"]]
+    assert [row.name for row in after_failure] == ["Org 0", "Org 1", "Org 2"]
+    quick = quick_sessions(sessions)
+    if quick is not None:  # SQLite: every kept connection goes back when the engine goes
+        pool = quick.kw["bind"].sync_engine.pool
+        assert pool.checkedout() >= 1
+        await engine.dispose()
+        assert pool.checkedout() == 0
 
 
 async def test_a_walled_factory_reads_through_its_own_sessions(engine: AsyncEngine) -> None:
