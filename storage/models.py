@@ -186,7 +186,12 @@ class Document(TableModel, table=True):
     @property
     def ref(self) -> str:
         """The short reference staff type: ``D-12``."""
-        return f"D-{self.number}"
+        return document_ref(self.number)
+
+
+def document_ref(number: int) -> str:
+    """``Document.ref`` of the document numbered ``number``."""
+    return f"D-{number}"
 
 
 class Share(TableModel, table=True):

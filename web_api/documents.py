@@ -11,7 +11,7 @@ from typing import Any, Literal, NoReturn
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from sqlmodel import col, select
 
-from storage.models import AuditEvent, Document
+from storage.models import AuditEvent, Document, document_ref
 from web_api.models import Body, EventOut, EventPage, ListQuery, next_cursor
 from web_api.pagination import decode_cursor
 from web_api.problems import CONFLICT, INVALID, TOO_LARGE, VALIDATION, FieldError, ProblemError
@@ -59,8 +59,9 @@ class DocumentOut(BaseModel):
         """Many at once, in one call into pydantic's core, from the values each row
         loaded (its ``__dict__``): three times quicker than reading every attribute
         through the ORM's descriptors, which a page of 50 spends most of its time on."""
+        loaded = [document.__dict__ for document in documents]
         return _DOCUMENTS.validate_python(
-            [document.__dict__ | {"ref": document.ref} for document in documents]
+            [values | {"ref": document_ref(values["number"])} for values in loaded]
         )
 
 
