@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, literal, literal_column, select, text, union_all
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +21,7 @@ from storage.quick import (
     quick_transaction,
     read_rows,
 )
+from storage.types import JSONType, UTCDateTime
 from storage.walls import Wall, walled
 
 NAMES = select(Organization.name).order_by(col(Organization.id))  # type: ignore[call-overload]
@@ -130,6 +133,52 @@ async def test_reads_on_a_kept_connection_see_each_later_commit_and_close_with_t
         assert pool.checkedout() >= 1
         await engine.dispose()
         assert pool.checkedout() == 0
+
+
+async def test_reads_give_the_rows_an_ordinary_execution_gives(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    early, late = datetime(2026, 1, 5, 8, 0, tzinfo=UTC), datetime(2026, 3, 9, 17, 45, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        session.add(Organization(slug="early", name="Early Law", created_at=early))
+        session.add(Organization(slug="late", name="Late Law", created_at=late, categories=["x"]))
+    since = bindparam("since", type_=UTCDateTime)
+    statement = union_all(
+        select(
+            literal("org").label("kind"),
+            col(Organization.name).label("name"),
+            col(Organization.created_at).label("at"),
+            col(Organization.categories).label("categories"),
+        ).where(col(Organization.created_at) >= since),
+        select(
+            literal("cut").label("kind"),
+            literal("since").label("name"),
+            since.label("at"),
+            literal(None, JSONType).label("categories"),
+        ),
+    ).order_by(literal_column("at"))
+    params = {"since": datetime(2026, 2, 1, 12, 0, tzinfo=UTC)}
+
+    rows = await read_rows(sessions, statement, params)
+    async with engine.connect() as connection:
+        expected = (await connection.execute(statement, params)).all()
+
+    assert rows == expected
+    assert [tuple(row) for row in rows] == [
+        ("cut", "since", params["since"], None),
+        ("org", "Late Law", late, ["x"]),
+    ]
+    assert rows[1].at.tzinfo is not None and rows[1]._mapping["name"] == "Late Law"
+    in_list = select(Organization.name).where(col(Organization.slug).in_(["early", "late"]))
+    names = await read_rows(sessions, in_list.order_by(col(Organization.slug)), {})
+    assert [row.name for row in names] == ["Early Law", "Late Law"]
+
+
+async def test_a_failed_read_raises_the_driver_error_wrapped(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    broken = select(Organization.name).where(text("1 = nonsense("))
+    with pytest.raises(DBAPIError):
+        await read_rows(sessions, broken, {})
+    assert await read_rows(sessions, NAMES, {}) == []
 
 
 async def test_a_walled_factory_reads_through_its_own_sessions(engine: AsyncEngine) -> None:

@@ -16,11 +16,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import BindParameter, RowMapping, bindparam, func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlmodel import SQLModel, col
 
+from storage.detached import ModelColumns
 from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
 from storage.quick import quick_transaction, read_rows
 from workflows import audit, outbox
@@ -418,12 +419,13 @@ whether the recipient is a member of the share's space. Plain columns: one state
 ORM session or identity map on the path of every page view and download."""
 
 
-def _model(model: type[_M], row: RowMapping, columns: list[Any]) -> _M:
-    """A detached ``model`` holding the labelled ``columns`` of ``row``: read-only (it
-    belongs to no session), which is all a page or a download needs."""
-    prefix_length = len(columns[0].name) - len(columns[0].element.key)
-    values = {c.name[prefix_length:]: row[c.name] for c in columns}
-    return cast(_M, model.model_construct(**values))
+_KEYS = list(_BY_TOKEN.selected_columns.keys())
+_SHARE = ModelColumns(Share, _SHARE_COLUMNS, _KEYS)
+_DOCUMENT = ModelColumns(Document, _DOCUMENT_COLUMNS, _KEYS)
+_ORGANIZATION = ModelColumns(Organization, _ORGANIZATION_COLUMNS, _KEYS)
+_RECIPIENT = ModelColumns(Recipient, _RECIPIENT_COLUMNS, _KEYS)
+_PERSONAL_LINK_AT = _KEYS.index("personal_link_id")
+_SPACE_MEMBER_AT = _KEYS.index("space_member_id")
 
 
 async def _resolve(env: Env, token: str, now: datetime) -> SharedDocument:
@@ -432,15 +434,15 @@ async def _resolve(env: Env, token: str, now: datetime) -> SharedDocument:
     rows = await read_rows(env.sessions, _BY_TOKEN, {"digest": hash_token(token)})
     if not rows:
         raise NotFound("this link does not exist")
-    row = rows[0]._mapping
-    share = _model(Share, row, _SHARE_COLUMNS)
+    row = rows[0]
+    share = _SHARE.read(row)
     refusal = _share_refusal(share, now)
     if refusal is not None:
         raise refusal
-    document = _model(Document, row, _DOCUMENT_COLUMNS)
-    organization = _model(Organization, row, _ORGANIZATION_COLUMNS)
-    recipient = None if row["r_id"] is None else _model(Recipient, row, _RECIPIENT_COLUMNS)
-    personal, member = row["personal_link_id"], row["space_member_id"]
+    document = _DOCUMENT.read(row)
+    organization = _ORGANIZATION.read(row)
+    recipient = _RECIPIENT.read_optional(row)
+    personal, member = row[_PERSONAL_LINK_AT], row[_SPACE_MEMBER_AT]
     if recipient is not None:
         if can_receive(recipient, now):
             raise NotAllowed(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from typing import cast as as_type
 
 from sqlalchemy import (
@@ -19,7 +19,6 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Label,
-    Row,
     Select,
     bindparam,
     cast,
@@ -33,6 +32,7 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
 from storage.db import SessionFactory
+from storage.detached import ModelColumns
 from storage.models import (
     Document,
     Organization,
@@ -46,8 +46,6 @@ from storage.models import (
 )
 from storage.quick import read_rows
 from workflows.tokens import hash_token, well_formed
-
-_M = TypeVar("_M", bound=SQLModel)
 
 
 @dataclass(frozen=True)
@@ -247,40 +245,16 @@ in theirs."""
 
 # -- reading its rows ---------------------------------------------------------------------
 
-_AT = {name: i for i, name in enumerate(_PAGE.selected_columns.keys())}
-"""Where each labelled column sits in a row of `_PAGE`."""
-_KIND = _AT["row_kind"]
-_CONFIRMED_VIA_AT = _AT[_CONFIRMED_VIA.name]
+_KEYS = list(_PAGE.selected_columns.keys())
+_KIND = _KEYS.index("row_kind")
+_CONFIRMED_VIA_AT = _KEYS.index(_CONFIRMED_VIA.name)
 
 
-class _Part(Generic[_M]):
-    """A model's columns in a row of `_PAGE`: side by side, in the order of its fields."""
-
-    def __init__(self, model: type[_M], columns: list[Label[Any]]) -> None:
-        self.model = model
-        self.fields = tuple(str(c.element.key) for c in columns)
-        self.start = _AT[columns[0].name]
-        self.stop = self.start + len(columns)
-        assert [_AT[c.name] for c in columns] == list(range(self.start, self.stop))
-        assert getattr(columns[0].element, "primary_key", False)  # what `read_optional` tests
-
-    def read(self, row: Row[Any]) -> _M:
-        """A detached model of the row's columns: it belongs to no session, so it is for
-        reading only."""
-        values = dict(zip(self.fields, row[self.start : self.stop], strict=True))
-        return as_type(_M, self.model.model_construct(**values))
-
-    def read_optional(self, row: Row[Any]) -> _M | None:
-        """`read`, or None where an outer join found no row (its first column, its primary
-        key, is null)."""
-        return None if row[self.start] is None else self.read(row)
-
-
-_LINK_PART = _Part(PartyLink, _LINK_COLUMNS)
-_REQUEST_PART = _Part(SignatureRequest, _REQUEST_COLUMNS)
-_ORGANIZATION_PART = _Part(Organization, _ORGANIZATION_COLUMNS)
-_CONTACT_PART = _Part(Recipient, _CONTACT_COLUMNS)
-_PARTY_PART = _Part(Party, _PARTY_COLUMNS)
-_DECISION_PART = _Part(PartyDecision, _DECISION_COLUMNS)
-_DOCUMENT_PART = _Part(Document, _DOCUMENT_COLUMNS)
-_SEALED_PART = _Part(Document, _SEALED_COLUMNS)
+_LINK_PART = ModelColumns(PartyLink, _LINK_COLUMNS, _KEYS)
+_REQUEST_PART = ModelColumns(SignatureRequest, _REQUEST_COLUMNS, _KEYS)
+_ORGANIZATION_PART = ModelColumns(Organization, _ORGANIZATION_COLUMNS, _KEYS)
+_CONTACT_PART = ModelColumns(Recipient, _CONTACT_COLUMNS, _KEYS)
+_PARTY_PART = ModelColumns(Party, _PARTY_COLUMNS, _KEYS)
+_DECISION_PART = ModelColumns(PartyDecision, _DECISION_COLUMNS, _KEYS)
+_DOCUMENT_PART = ModelColumns(Document, _DOCUMENT_COLUMNS, _KEYS)
+_SEALED_PART = ModelColumns(Document, _SEALED_COLUMNS, _KEYS)
