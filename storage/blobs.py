@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from storage.errors import BlobNotFound, BlobStoreUnavailable, BlobTooLarge, EmptyBlob
+
+_KEY = re.compile(r"[0-9a-f]{64}")
+"""A blob's key: the SHA-256 of its content in lowercase hex."""
 
 CHUNK = 256 * 1024
 
@@ -125,7 +129,7 @@ class FileBlobStore:
         self.staging_dir = root / ".staging"
 
     def _path(self, key: str) -> Path:
-        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        if _KEY.fullmatch(key) is None:
             raise BlobNotFound(key)
         return self.root / key[:2] / key[2:4] / key
 

@@ -9,6 +9,7 @@ all, and decides whether a request counts as a download.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ def _etag_match(value: str, etags: tuple[ETag, ...], *, weak: bool) -> bool:
     return any(etag.value == value and (weak or not etag.is_weak) for etag in etags)
 
 
+@functools.lru_cache(maxsize=1024)
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266, 5987)."""
     folded = unicodedata.normalize("NFKD", filename.translate(_ASCII_COUSINS))
@@ -197,24 +199,37 @@ def send_bytes(
     return response
 
 
+def answer_without_body(
+    document: Document, transfer: Transfer, validators: Validators
+) -> web.StreamResponse | None:
+    """The answer to a transfer that sends no part of the file (412, 416, 304), with the
+    headers ``web.FileResponse`` gives it; None for one that sends some."""
+    outcome = transfer.outcome
+    if outcome not in (Outcome.PRECONDITION_FAILED, Outcome.UNSATISFIABLE, Outcome.NOT_MODIFIED):
+        return None
+    headers = document_headers(document)
+    if outcome is Outcome.UNSATISFIABLE:
+        headers["Content-Range"] = f"bytes */{validators.size}"
+        return web.StreamResponse(status=outcome.value, headers=headers)  # no length, as there
+    response = web.Response(status=outcome.value, headers=headers)
+    if outcome is Outcome.NOT_MODIFIED:
+        response.etag = validators.etag
+        response.last_modified = validators.last_modified
+    return response
+
+
 async def stream_blob(
     request: web.Request, *, blobs: BlobStore, document: Document, transfer: Transfer
 ) -> web.StreamResponse:
     """Answer from ``blobs.read`` what ``web.FileResponse`` answers from a local file."""
     validators = document_validators(document)
     outcome = transfer.outcome
-    if outcome is Outcome.PRECONDITION_FAILED:
-        return web.Response(status=412)
-    if outcome is Outcome.UNSATISFIABLE:
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{validators.size}"})
-    response = web.StreamResponse(
-        status=outcome.value,
-        headers={} if outcome is Outcome.NOT_MODIFIED else document_headers(document),
-    )
+    bodiless = answer_without_body(document, transfer, validators)
+    if bodiless is not None:
+        return bodiless
+    response = web.StreamResponse(status=outcome.value, headers=document_headers(document))
     response.etag = validators.etag
     response.last_modified = validators.last_modified
-    if outcome is Outcome.NOT_MODIFIED:
-        return response
     response.headers["Accept-Ranges"] = "bytes"
     if outcome is Outcome.PARTIAL:
         last = transfer.stop - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -48,19 +49,36 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Each label set's child, looked up once: `labels` takes a lock and checks its
+        # arguments on every call.
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._durations: dict[str, Any] = {}
+        self._bytes: dict[str, Any] = {}
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     def observe(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
         """Count a response when its headers go out: its status is final only then."""
-        route = route_label(request)
-        self.requests.labels(route, request.method, str(response.status)).inc()
+        route, method, status = route_label(request), request.method, response.status
+        counter = self._requests.get((route, method, status))
+        if counter is None:
+            counter = self._requests[route, method, status] = self.requests.labels(
+                route, method, str(status)
+            )
+        counter.inc()
         started = request.get(STARTED)
         if started is not None:
-            self.duration.labels(route).observe(time.perf_counter() - started)
+            duration = self._durations.get(route)
+            if duration is None:
+                duration = self._durations[route] = self.duration.labels(route)
+            duration.observe(time.perf_counter() - started)
         length = response.content_length
-        if length and request.method != "HEAD":
-            self.bytes_served.labels(route).inc(length)
+        if length and method != "HEAD":
+            served = self._bytes.get(route)
+            if served is None:
+                served = self._bytes[route] = self.bytes_served.labels(route)
+            served.inc(length)
 
 
 def route_label(request: web.BaseRequest) -> str:

@@ -97,8 +97,12 @@ async def download(request: web.Request) -> web.StreamResponse:
     else:
         found = await access.resolve(env, token)
     document = found.document
-    local = env.blobs.local_path(document.blob_key)
-    if local is not None:
+    small_files = request.app[SMALL_FILES]
+    kept = small_files.kept(document)
+    local = None
+    if kept is not None:
+        validators = kept.validators
+    elif (local := env.blobs.local_path(document.blob_key)) is not None:
         validators = downloads.file_validators(local)
     else:
         validators = downloads.document_validators(document)
@@ -119,17 +123,23 @@ async def download(request: web.Request) -> web.StreamResponse:
             )
     if counted:
         request.app[METRICS].downloaded.inc()
-    small_files = request.app[SMALL_FILES]
-    if transfer.outcome in _SENT and small_files.fits(document):
-        content = await small_files.content(document)
-        if content is not None:
-            return downloads.send_bytes(
-                request,
-                document=document,
-                validators=validators,
-                transfer=transfer,
-                content=content,
-            )
+    if kept is not None:
+        bodiless = downloads.answer_without_body(document, transfer, validators)
+        if bodiless is not None:
+            return bodiless
+        content: bytes | None = kept.content
+    elif transfer.outcome in _SENT and small_files.fits(document):
+        content = await small_files.content(document, validators)
+    else:
+        content = None
+    if content is not None:
+        return downloads.send_bytes(
+            request,
+            document=document,
+            validators=validators,
+            transfer=transfer,
+            content=content,
+        )
     if local is not None:
         # FileResponse applies the same rules as plan_transfer, with sendfile.
         return web.FileResponse(local, headers=downloads.document_headers(document))
