@@ -114,3 +114,31 @@ def test_drawn_signatures_go_on_the_last_page_of_a_nested_page_tree(
     assert "Clause page 3" in page_text
     assert "Alice Anders" in page_text and "Chloé Carré" in page_text
     assert "Clause page" not in pdftotext(sealed, tmp_path, page=4)  # the certificate
+
+
+def _leaves(node_ref: generic.IndirectObject) -> int:
+    """The pages under a node of the page tree, checking each node's count and each kid's
+    parent on the way down."""
+    node = node_ref.get_object()
+    if node["/Type"] == "/Page":
+        return 1
+    total = 0
+    for kid in node["/Kids"]:
+        assert kid.get_object().raw_get("/Parent").idnum == node_ref.idnum
+        total += _leaves(kid)
+    assert node["/Count"] == total
+    return total
+
+
+def test_the_certificate_pages_are_appended_to_the_end_of_a_nested_page_tree(
+    seal: SealKey, tmp_path: Path
+) -> None:
+    sealed = seal_of(nested_pdf(), seal, [party("Alice Anders", "signer", drawn=True)])
+
+    reader = PdfFileReader(io.BytesIO(sealed))
+    pages = _leaves(reader.root.raw_get("/Pages"))
+    assert pages == int(reader.root["/Pages"]["/Count"]) > 3
+    assert [pdftotext(sealed, tmp_path, page=n).split()[:3] for n in (1, 2, 3)] == [
+        ["Clause", "page", str(n)] for n in (1, 2, 3)
+    ]
+    assert "Completion certificate" in pdftotext(sealed, tmp_path, page=pages)

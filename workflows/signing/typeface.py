@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -69,12 +70,31 @@ def covers(char: str, face: Face = "regular") -> bool:
     return ord(char) in _metrics(face)[0]
 
 
+@functools.cache
+def _as_they_are(face: Face) -> frozenset[str]:
+    """The characters the face prints as they are: those it has, but for control and
+    format characters."""
+    return frozenset(
+        char
+        for char in map(chr, _metrics(face)[0])
+        if not unicodedata.category(char).startswith("C")
+    )
+
+
+@functools.cache
+def _char_widths(face: Face) -> dict[str, int]:
+    return {chr(code): advance for code, advance in _metrics(face)[0].items()}
+
+
 def printable(text: str, face: Face = "regular") -> tuple[str, bool]:
     """``text`` as the face can print it: composed (NFC), control characters as spaces,
     and "?" for a character the face lacks; the flag says whether any was replaced."""
+    text = unicodedata.normalize("NFC", text)
+    if _as_they_are(face).issuperset(text):  # most text, checked at C speed
+        return text, False
     out: list[str] = []
     replaced = False
-    for char in unicodedata.normalize("NFC", text):
+    for char in text:
         if unicodedata.category(char).startswith("C"):
             out.append(" ")
         elif covers(char, face):
@@ -88,9 +108,9 @@ def printable(text: str, face: Face = "regular") -> tuple[str, bool]:
 def width(text: str, size: float, face: Face = "regular") -> float:
     """How wide ``text`` is at ``size`` points (without kerning, so never narrower than
     it prints)."""
-    widths, units = _metrics(face)
-    fallback = widths.get(ord(MISSING), units // 2)
-    return sum(widths.get(ord(char), fallback) for char in text) * size / units
+    widths, units = _char_widths(face), _metrics(face)[1]
+    fallback = widths.get(MISSING, units // 2)
+    return sum(map(widths.get, text, itertools.repeat(fallback))) * size / units
 
 
 def font_engine(writer: BasePdfFileWriter, face: Face, size: float = 10) -> GlyphAccumulator:
