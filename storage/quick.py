@@ -34,7 +34,7 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -212,7 +212,12 @@ class _Prepared:
     def read(self, readers: _Readers, params: Mapping[str, Any]) -> list[Row[Any]]:
         values = []
         for name, bind, process in self._binds:
-            value = params.get(name, bind.effective_value)
+            if name in params:
+                value = params[name]
+            elif bind.required:
+                raise InvalidRequestError(f"A value is required for bind parameter {name!r}")
+            else:
+                value = bind.effective_value
             values.append(value if process is None else process(value))
         driver = readers.driver()
         try:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, literal, literal_column, select, text, union_all
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -175,6 +175,9 @@ async def test_reads_give_the_rows_an_ordinary_execution_gives(engine: AsyncEngi
 
 async def test_a_failed_read_raises_the_driver_error_wrapped(engine: AsyncEngine) -> None:
     sessions = make_session_factory(engine)
+    by_slug = select(Organization.name).where(col(Organization.slug) == bindparam("slug"))
+    with pytest.raises(SQLAlchemyError, match="slug"):
+        await read_rows(sessions, by_slug, {})
     broken = select(Organization.name).where(text("1 = nonsense("))
     with pytest.raises(DBAPIError):
         await read_rows(sessions, broken, {})
