@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import bulk
@@ -184,19 +184,22 @@ class NewEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_HEAD_TABLE = AuditHead.__table__  # type: ignore[attr-defined]
 _HEADS = (
-    select(col(AuditHead.org_id), col(AuditHead.seq), col(AuditHead.hash))
-    .where(col(AuditHead.org_id).in_(bindparam("org_ids", expanding=True)))
-    .order_by(col(AuditHead.org_id))
+    select(_HEAD_TABLE.c.org_id, _HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash)
+    .where(_HEAD_TABLE.c.org_id.in_(bindparam("org_ids", expanding=True)))
+    .order_by(_HEAD_TABLE.c.org_id)
     .with_for_update()
 )
 _HEAD_MOVED = (
-    update(AuditHead)
-    .where(col(AuditHead.org_id) == bindparam("head_org"))
+    _HEAD_TABLE.update()
+    .where(_HEAD_TABLE.c.org_id == bindparam("head_org"))
     .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
-    .execution_options(synchronize_session=False)
 )
-"""Built once: building a statement costs more than running these two."""
+"""Built once: building a statement costs more than running these two. Both are Core
+statements: the ORM's bulk update cost more than running it. What the session holds is
+flushed before the heads are read, and a head object it holds is set to the new end
+after they move."""
 
 
 async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> int:
@@ -212,9 +215,11 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
         return 0
     org_ids = sorted({new.org_id for new in events})
     # The heads are read and written as plain values, not model objects: loading and
-    # flushing a head costs more than the few events a visit batch brings. The read is
-    # ORM-enabled all the same, so that a head another step of this transaction changed
-    # is flushed first; a head object the session holds is set to the new end after.
+    # flushing a head costs more than the few events a visit batch brings. A head another
+    # step of this transaction changed is flushed first; a head object the session holds
+    # is set to the new end after.
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     locked = await session.exec(_HEADS, params={"org_ids": org_ids})
     heads = {org_id: (seq, end) for org_id, seq, end in locked.all()}
     ends = dict(heads)
