@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from tests.workflows.pdf_inputs import pdftotext
 from tests.workflows.test_sealing import assert_sealed, party, seal_of
+from workflows.signing.certificate import _append_page
 from workflows.signing.seal import SealKey, create_self_signed_seal, load_seal_key
 
 
@@ -142,3 +144,17 @@ def test_the_certificate_pages_are_appended_to_the_end_of_a_nested_page_tree(
         ["Clause", "page", str(n)] for n in (1, 2, 3)
     ]
     assert "Completion certificate" in pdftotext(sealed, tmp_path, page=pages)
+
+
+@pytest.mark.parametrize("damage", ["no kids", "own parent"])
+def test_a_page_tree_that_is_not_a_tree_is_refused_when_a_page_is_appended(damage: str) -> None:
+    writer = PdfFileWriter(stream_xrefs=False)
+    root_ref = writer.root.raw_get("/Pages")
+    if damage == "no kids":
+        del root_ref.get_object()["/Kids"]
+    else:
+        root_ref.get_object()[pdf_name("/Parent")] = root_ref
+    page = generic.DictionaryObject({pdf_name("/Type"): pdf_name("/Page")})
+
+    with pytest.raises(PdfError, match="page tree"):
+        _append_page(writer, page)

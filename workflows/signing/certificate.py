@@ -269,14 +269,20 @@ def _append_page(writer: BasePdfFileWriter, page: generic.DictionaryObject) -> N
         if not isinstance(node_ref, generic.IndirectObject) or node_ref.idnum in seen:
             raise PdfError("the page tree is not a tree")
         seen.add(node_ref.idnum)
-        kids = node_ref.get_object()["/Kids"]
+        kids = node_ref.get_object().get("/Kids")
+        if not isinstance(kids, generic.ArrayObject):
+            raise PdfError("a node of the page tree has no list of pages")
         last = kids.raw_get(len(kids) - 1) if len(kids) else None
         below = last.get_object() if isinstance(last, generic.IndirectObject) else None
         if not isinstance(below, generic.DictionaryObject) or "/Kids" not in below:
             break  # the last kid is a page (or there is none): the page goes beside it
         node_ref = last
     parent: generic.PdfObject | None = node_ref
+    climbed: set[int] = set()
     while parent is not None:
+        if not isinstance(parent, generic.IndirectObject) or parent.idnum in climbed:
+            raise PdfError("the page tree is not a tree")
+        climbed.add(parent.idnum)
         node = parent.get_object()
         writer.update_container(node)
         node[pdf_name("/Count")] = generic.NumberObject(int(node["/Count"]) + 1)
