@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Integer, Table, func, select, text
+from sqlalchemy import Column, Connection, Integer, Table, func, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import JSON
@@ -94,16 +94,36 @@ async def insert(
     column's own encoding), and are stored as they are."""
     if not rows:
         return 0
-    keys = rows[0].keys()
-    if any(row.keys() != keys for row in rows):
-        raise ValueError(f"rows for {table.name} give different columns: give the same in each")
     return await insert_columns(
         session,
         table,
-        varying={name: [row[name] for row in rows] for name in keys},
+        varying=_by_column(table, rows),
         skip_conflicts_on=skip_conflicts_on,
         encoded=encoded,
     )
+
+
+def insert_now(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    encoded: frozenset[str] = frozenset(),
+) -> int:
+    """`insert` on a synchronous connection in a transaction (a step that runs all its
+    statements in one ``run_sync``), by one statement: for the few rows of a frequent
+    small write, where a ``COPY`` would cost more than it saves."""
+    if not rows:
+        return 0
+    plan, columns = _columns(connection.dialect, table, _by_column(table, rows), {}, None, encoded)
+    return _execute(connection, plan, columns)
+
+
+def _by_column(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows):
+        raise ValueError(f"rows for {table.name} give different columns: give the same in each")
+    return {name: [row[name] for row in rows] for name in keys}
 
 
 async def insert_columns(
@@ -134,7 +154,27 @@ async def insert_columns(
     if count == 0:
         return 0
     connection = await session.connection()
-    dialect = connection.dialect
+    plan, columns = _columns(connection.dialect, table, varying, same, skip_conflicts_on, encoded)
+    if connection.dialect.name == "postgresql":
+        copied = await _copy(connection, table, plan.names, columns)
+        if copied is not None:
+            return copied
+    # Through the session's own greenlet: a driver whose statements complete at once
+    # (`storage.quick`) runs it as well as one that waits.
+    return await session.run_sync(lambda sync: _execute(sync.connection(), plan, columns))
+
+
+def _columns(
+    dialect: Dialect,
+    table: Table,
+    varying: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any],
+    skip_conflicts_on: str | None,
+    encoded: frozenset[str],
+) -> tuple[_Plan, list[list[Any]]]:
+    """The statement for these rows, and the values of each of its columns, converted as
+    the column's type converts them."""
+    count = len(next(iter(varying.values())))
     plan = _plan(table, (*varying, *same), dialect, skip_conflicts_on, encoded)
     columns: list[list[Any]] = []
     for index, name in enumerate(plan.names):
@@ -144,18 +184,16 @@ async def insert_columns(
             continue
         value = same[name] if name in same else plan.defaults[index - len(varying) - len(same)]
         columns.append([value if process is None else process(value)] * count)
-    if dialect.name == "postgresql":
-        copied = await _copy(connection, table, plan.names, columns)
-        if copied is not None:
-            return copied
+    return plan, columns
+
+
+def _execute(connection: Connection, plan: _Plan, columns: list[list[Any]]) -> int:
+    """Run ``plan``'s statement on the driver: PostgreSQL takes one array per column,
+    SQLite one row after another."""
     params: Any = tuple(columns)
-    if dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         params = list(zip(*columns, strict=True))
-    # Through the session's own greenlet: a driver whose statements complete at once
-    # (`storage.quick`) runs it as well as one that waits.
-    result = await session.run_sync(
-        lambda sync: sync.connection().exec_driver_sql(plan.sql, params)
-    )
+    result = connection.exec_driver_sql(plan.sql, params)
     return max(result.rowcount, 0)
 
 

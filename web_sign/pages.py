@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -126,8 +127,9 @@ def render(
             **context,
         )
     )
-    response = web.Response(text=html, status=status, content_type="text/html", headers=headers)
-    response.charset = "utf-8"
+    response = web.Response(
+        text=html, status=status, content_type="text/html", charset="utf-8", headers=headers
+    )
     if request.query.get("lang") in texts.LANGUAGES:
         response.set_cookie(
             LANGUAGE_COOKIE,
@@ -141,14 +143,27 @@ def render(
     return response
 
 
-def _switcher(request: web.Request, language: str) -> list[tuple[str, str, str]]:
+def _switcher(request: web.Request, language: str) -> Sequence[tuple[str, str, str]]:
     """(code, name, this page in it) for every other language. The address is relative to
     the page ("?lang=pl"), so a page never prints its own link's token."""
-    others = []
-    for code, name in texts.NAMES.items():
-        if code != language:
-            others.append((code, name, "?" + urlencode({**request.query, "lang": code})))
-    return others
+    if not request.query:  # most pages: the same few links for every visit
+        return _PLAIN_SWITCHERS[language]
+    return [
+        (code, name, "?" + urlencode({**request.query, "lang": code}))
+        for code, name in texts.NAMES.items()
+        if code != language
+    ]
+
+
+_PLAIN_SWITCHERS = {
+    language: tuple(
+        (code, name, "?" + urlencode({"lang": code}))
+        for code, name in texts.NAMES.items()
+        if code != language
+    )
+    for language in texts.LANGUAGES
+}
+"""The switcher of a page whose address has no query, in each language."""
 
 
 class FormRefused(Exception):

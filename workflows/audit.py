@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -213,14 +213,43 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     """
     if not events:
         return 0
-    org_ids = sorted({new.org_id for new in events})
     # The heads are read and written as plain values, not model objects: loading and
     # flushing a head costs more than the few events a visit batch brings. A head another
     # step of this transaction changed is flushed first; a head object the session holds
     # is set to the new end after.
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    locked = await session.exec(_HEADS, params={"org_ids": org_ids})
+    rows, ends = await session.run_sync(lambda sync: _chained(sync.connection(), events))
+    for org_id, (seq, end_hash) in ends.items():
+        held = session.identity_map.get(identity_key(AuditHead, org_id))
+        if held is not None:  # a head this transaction loaded before: keep it true
+            set_committed_value(held, "seq", seq)
+            set_committed_value(held, "hash", end_hash)
+    await bulk.insert(session, _EVENT_TABLE, rows, encoded=_ENCODED)
+    return len(rows)
+
+
+def append_events_now(connection: Connection, events: Sequence[NewEvent]) -> int:
+    """`append_events` on a synchronous connection in a transaction, for a step that runs
+    all its statements in one ``run_sync`` (the access recorder's batches) and holds no
+    chain head as an object. Returns how many were appended."""
+    if not events:
+        return 0
+    rows, _ = _chained(connection, events)
+    return bulk.insert_now(connection, _EVENT_TABLE, rows, encoded=_ENCODED)
+
+
+_EVENT_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
+_ENCODED = frozenset({"details"})
+
+
+def _chained(
+    connection: Connection, events: Sequence[NewEvent]
+) -> tuple[list[dict[str, Any]], dict[int, tuple[int, str]]]:
+    """Lock the chain heads of ``events``, make their rows, hashed in order, and move
+    each head to its new end; the rows (``details`` as JSON text) and each chain's end."""
+    org_ids = sorted({new.org_id for new in events})
+    locked = connection.execute(_HEADS, {"org_ids": org_ids})
     heads = {org_id: (seq, end) for org_id, seq, end in locked.all()}
     ends = dict(heads)
     rows: list[dict[str, Any]] = []
@@ -258,21 +287,14 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
         ends[row["org_id"]] = (row["seq"], row["hash"])
     for row, text in zip(rows, json_text.objects(json_text.DUMPS, details), strict=True):
         row["details"] = text
-    for org_id, (seq, end_hash) in ends.items():
-        await session.exec(
-            _HEAD_MOVED, params={"head_org": org_id, "head_seq": seq, "head_hash": end_hash}
-        )
-        held = session.identity_map.get(identity_key(AuditHead, org_id))
-        if held is not None:  # a head this transaction loaded before: keep it true
-            set_committed_value(held, "seq", seq)
-            set_committed_value(held, "hash", end_hash)
-    await bulk.insert(
-        session,
-        AuditEvent.__table__,  # type: ignore[attr-defined]
-        rows,
-        encoded=frozenset({"details"}),
+    connection.execute(
+        _HEAD_MOVED,
+        [
+            {"head_org": org_id, "head_seq": seq, "head_hash": end_hash}
+            for org_id, (seq, end_hash) in ends.items()
+        ],
     )
-    return len(rows)
+    return rows, ends
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,39 @@ def _share(tenant: Tenant, document_id: int, share_id: int) -> dict[str, Any]:
         "token_hash": f"{share_id:064d}",
         "created_at": START,
     }
+
+
+async def test_rows_inserted_in_a_synchronous_step_read_back_as_the_others(
+    env: Env, tenant: Tenant
+) -> None:
+    rows = [notice(f"k{i}", org_id=tenant.org_id, target=str(i)) for i in range(3)]
+    rows[2]["payload"] = {"nested": [1, None, {"a": True}]}
+    async with env.sessions() as session, session.begin():
+        inserted = await session.run_sync(
+            lambda sync: bulk.insert_now(sync.connection(), NOTIFICATION, rows)
+        )
+        assert inserted == 3
+        assert (
+            await session.run_sync(
+                lambda sync: bulk.insert_now(sync.connection(), NOTIFICATION, [])
+            )
+            == 0
+        )
+    stored = await notifications(env)
+    assert [(n.dedupe_key, n.target) for n in stored] == [("k0", "0"), ("k1", "1"), ("k2", "2")]
+    assert stored[0].payload == {"share_id": 1, "title": 'Zażółć "gęślą" jaźń'}
+    assert stored[2].payload == {"nested": [1, None, {"a": True}]}
+    assert all(n.next_attempt_at == START for n in stored)
+
+
+async def test_a_synchronous_step_refuses_rows_of_different_columns_and_writes_nothing(
+    env: Env, tenant: Tenant
+) -> None:
+    rows = [notice("k0", org_id=tenant.org_id), notice("k1", org_id=tenant.org_id)]
+    del rows[1]["target"]
+    with pytest.raises(ValueError, match="give different columns"):
+        async with env.sessions() as session, session.begin():
+            await session.run_sync(
+                lambda sync: bulk.insert_now(sync.connection(), NOTIFICATION, rows)
+            )
+    assert await notifications(env) == []

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Connection
 
-from storage.models import AuditEvent, Share
+from storage.models import Share
 from tests.conftest import STAFF, Tenant, make_tenant
 from tests.helpers import audit_events, upload
 from workflows import audit
@@ -36,13 +36,13 @@ async def recorder(env: Env) -> AsyncIterator[AccessRecorder]:
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[audit.NewEvent]]:
     """The events of every batch the recorder appends, in order."""
     seen: list[list[audit.NewEvent]] = []
-    append = audit.append_events
+    append = audit.append_events_now
 
-    async def spy(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+    def spy(connection: Connection, events: Sequence[audit.NewEvent]) -> int:
         seen.append(list(events))
-        return await append(session, events)
+        return append(connection, events)
 
-    monkeypatch.setattr(audit, "append_events", spy)
+    monkeypatch.setattr(audit, "append_events_now", spy)
     return seen
 
 
@@ -144,19 +144,19 @@ async def test_a_failed_batch_fails_every_waiter_and_the_next_batch_is_written(
 ) -> None:
     token = await _link(env, tenant)
     found = await access.resolve(env, token)
-    append = audit.append_events
+    append = audit.append_events_now
     sizes: list[int] = []
 
-    async def failing(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+    def failing(connection: Connection, events: Sequence[audit.NewEvent]) -> int:
         sizes.append(len(events))
-        await append(session, events)  # written, then rolled back with the rest
+        append(connection, events)  # written, then rolled back with the rest
         raise InjectedFailure("the disk is full")
 
-    monkeypatch.setattr(audit, "append_events", failing)
+    monkeypatch.setattr(audit, "append_events_now", failing)
     outcomes = await asyncio.gather(
         *(recorder.record("open", found, VISITOR) for _ in range(5)), return_exceptions=True
     )
-    monkeypatch.setattr(audit, "append_events", append)
+    monkeypatch.setattr(audit, "append_events_now", append)
 
     assert sizes == [5], "the five visits were one batch"
     assert all(isinstance(o, InjectedFailure) for o in outcomes)
@@ -196,12 +196,12 @@ async def test_stopping_a_stuck_recorder_fails_its_waiters_instead_of_leaving_th
     found = await access.resolve(env, token)
     writing, never = asyncio.Event(), asyncio.Event()
 
-    async def stuck(session: AsyncSession, events: Sequence[audit.NewEvent]) -> list[AuditEvent]:
+    async def stuck(env: Env, batch: Sequence[access._Visit]) -> dict[access._Visit, Exception]:
         writing.set()
         await never.wait()
-        return []
+        return {}
 
-    monkeypatch.setattr(audit, "append_events", stuck)
+    monkeypatch.setattr(access, "_record_visits", stuck)
     recorder = AccessRecorder(env, stop_timeout=0.2)
     await recorder.start()
     first = asyncio.create_task(recorder.record("open", found, VISITOR))

@@ -147,3 +147,29 @@ async def test_single_and_batched_appends_share_one_transaction_and_one_chain(
     assert actions[-4:] == ["test.first", "test.batched", "test.batched", "test.last"]
     for org_id in (tenant.org_id, other.org_id):
         assert (await audit.verify_chain(env, org_id=org_id)).ok
+
+
+async def test_events_appended_in_one_synchronous_step_hash_as_the_others_do(
+    env: Env, tenant: Tenant
+) -> None:
+    other = await make_tenant(env, "initech")
+    batch = [
+        audit.NewEvent(
+            org_id=org_id, actor=STAFF, action="test.now", at=START, details={"n": n, "ü": [n]}
+        )
+        for n, org_id in enumerate((tenant.org_id, other.org_id, tenant.org_id))
+    ]
+    async with env.sessions() as session, session.begin():
+        appended = await session.run_sync(
+            lambda sync: audit.append_events_now(sync.connection(), batch)
+        )
+        assert appended == 3
+        assert (
+            await session.run_sync(lambda sync: audit.append_events_now(sync.connection(), [])) == 0
+        )
+        assert await audit.append_events(session, batch[:1]) == 1  # the chain goes on from there
+    ours = [e for e in await audit_events(env, org_id=tenant.org_id) if e.action == "test.now"]
+    assert [e.details for e in ours] == [{"n": 0, "ü": [0]}, {"n": 2, "ü": [2]}, {"n": 0, "ü": [0]}]
+    assert [e.seq for e in ours] == [ours[0].seq, ours[0].seq + 1, ours[0].seq + 2]
+    for org_id in (tenant.org_id, other.org_id):
+        assert (await audit.verify_chain(env, org_id=org_id)).ok

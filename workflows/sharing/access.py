@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import BindParameter, bindparam, func, select
+from sqlalchemy import BindParameter, Connection, bindparam, func, select
 from sqlmodel import SQLModel, col
 
 from storage.detached import ModelColumns
@@ -227,39 +227,56 @@ class AccessRecorder:
 
 async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exception]:
     """Record ``batch`` in one transaction; returns the visits refused, with their reason."""
-    refusals: dict[_Visit, Exception] = {}
     if not batch:
-        return refusals
-    events: list[audit.NewEvent] = []
-    notices: dict[str, outbox.NewNotification] = {}
+        return {}
     async with quick_transaction(env.sessions) as session:
-        # Lock the shares, then (in append_events) the chain heads, each in id order:
-        # the order other writers take them in, so that recorders in several
-        # processes, and the other workflows, line up instead of deadlocking.
-        ids = sorted({_share_id(visit) for visit in batch})
-        locked = await session.exec(_LOCK_SHARES, params={"ids": ids})  # type: ignore[call-overload]
-        shares = {row.id: _Counters(**row._mapping) for row in locked}
-        for visit in batch:
-            share = shares.get(_share_id(visit))
-            refusal = _share_refusal(share, visit.at)
-            if refusal is not None:
-                refusals[visit] = refusal
-                continue
-            assert share is not None
-            for notice in _staff_notices(visit.kind, visit.found, share):
-                notices.setdefault(notice.dedupe_key, notice)
-            events.append(_count(share, visit))
-        # Each share counted is written once (its row is locked until the commit).
-        counted = sorted({event.share_id for event in events if event.share_id is not None})
-        if counted:
-            await session.exec(_WRITE_COUNTERS, params=[_counters(shares[i]) for i in counted])
-        await audit.append_events(session, events)
-        await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
-        # Webhooks report the first visits staff hear of: no query for any other visit.
+        # The counting and the history go in one synchronous step, Core statements on the
+        # session's connection: a batch is written on every page view, and each statement
+        # sent through the asynchronous ORM session cost more than SQLite spent on it.
+        counted = await session.run_sync(lambda sync: _count_visits(sync.connection(), batch))
+        notices = counted.notices
         if notices:
+            await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
+            # Webhooks report the first visits staff hear of: no query for any other visit.
             visits = webhook_events.of_visits(notices.values(), at=batch[-1].at)
             await emitting.emit_many(session, visits)
-    return refusals
+    return counted.refusals
+
+
+@dataclass
+class _Counted:
+    refusals: dict[_Visit, Exception] = field(default_factory=dict)
+    notices: dict[str, outbox.NewNotification] = field(default_factory=dict)
+
+
+def _count_visits(connection: Connection, batch: Sequence[_Visit]) -> _Counted:
+    """Lock the shares of ``batch``, judge and count each visit, write each share's
+    counters once and append the visits' events; what was refused, and the staff notices
+    the first visits bring."""
+    counted = _Counted()
+    events: list[audit.NewEvent] = []
+    # Lock the shares, then (in append_events_now) the chain heads, each in id order: the
+    # order other writers take them in, so that recorders in several processes, and the
+    # other workflows, line up instead of deadlocking.
+    ids = sorted({_share_id(visit) for visit in batch})
+    locked = connection.execute(_LOCK_SHARES, {"ids": ids})
+    shares = {row.id: _Counters(**row._mapping) for row in locked}
+    for visit in batch:
+        share = shares.get(_share_id(visit))
+        refusal = _share_refusal(share, visit.at)
+        if refusal is not None:
+            counted.refusals[visit] = refusal
+            continue
+        assert share is not None
+        for notice in _staff_notices(visit.kind, visit.found, share):
+            counted.notices.setdefault(notice.dedupe_key, notice)
+        events.append(_count(share, visit))
+    # Each share counted is written once (its row is locked until the commit).
+    written = sorted({event.share_id for event in events if event.share_id is not None})
+    if written:
+        connection.execute(_WRITE_COUNTERS, [_counters(shares[i]) for i in written])
+    audit.append_events_now(connection, events)
+    return counted
 
 
 @dataclass(eq=False)
