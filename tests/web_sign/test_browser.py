@@ -47,9 +47,13 @@ async def test_a_phone_reads_the_page_sees_previews_and_downloads(
             assert await images.count() == 3
             for index in range(3):  # lazy images load once scrolled to
                 await images.nth(index).scroll_into_view_if_needed()
-            await page.wait_for_function(
-                "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-            )
+            # Polled from here: a page-side wait_for_function would evaluate its condition
+            # as a string inside the page, which the page's CSP (no 'unsafe-eval') refuses.
+            loaded = "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)"
+            for _ in range(200):
+                if await images.evaluate_all(loaded):
+                    break
+                await asyncio.sleep(0.05)
             widths = await images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
             assert widths == [800, 800, 800]
             scroll_width, inner_width = await page.evaluate(
