@@ -584,6 +584,10 @@ class ApiKey(TableModel, table=True):
     created_at: datetime = _created()
     last_used_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
+    budget: float | None = None
+    """Requests the key may still make at once, as of ``budget_at``: its rate limit's
+    bucket, shared by every process serving the API. None until its first request."""
+    budget_at: datetime | None = _when()
 
 
 class ApiKeyClient(TableModel, table=True):

@@ -78,7 +78,7 @@ def add_api(
     app[API] = ApiState(
         env=env,
         registry=registry,
-        limiter=RateLimiter(rate or RateLimit()),
+        limiter=RateLimiter(rate or RateLimit(), env),
         document=openapi.document(registry),
         public_url=public_url.rstrip("/"),
     )
@@ -167,7 +167,7 @@ async def handle(request: web.Request, operation: Operation) -> web.StreamRespon
     """Authenticate, limit, check, run (or replay) and answer one operation."""
     state = request.app[API]
     holder = await api_keys.authenticate(state.env, token=_bearer(request))
-    wait = state.limiter.take(holder.key_id)
+    wait = await state.limiter.take(holder.key_id)
     if wait is not None:
         raise ProblemError(
             RATE_LIMITED,

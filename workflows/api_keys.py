@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ApiKey, ApiKeyClient, Client, StaffUser
-from storage.quick import read_rows
+from storage.quick import quick_transaction, read_rows
 from storage.walls import EVERY_CLIENT, Wall
 from workflows import audit
 from workflows.context import Actor, Env
@@ -264,3 +264,59 @@ async def authenticate(env: Env, *, token: str | None) -> KeyHolder:
         scopes=frozenset(key.scopes),
         wall=wall,
     )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Requests a process may let through for a key without asking again."""
+
+    granted: int
+    wait: float
+    """When nothing was granted: seconds until the bucket holds one more request."""
+
+
+_BUDGET_OF = (
+    select_columns(col(ApiKey.budget), col(ApiKey.budget_at))
+    .where(col(ApiKey.id) == bindparam("key_id"))
+    .with_for_update()
+)
+_SPEND = (
+    update(ApiKey)
+    .where(col(ApiKey.id) == bindparam("key_id"))
+    .values(budget=bindparam("left"), budget_at=bindparam("at"))
+)
+
+
+async def lease_requests(env: Env, *, key_id: int, want: int, per_minute: int, burst: int) -> Lease:
+    """Take up to ``want`` requests from the key's bucket in the store: it holds up to
+    ``burst`` and refills at ``per_minute``, whichever process serves the key. Every
+    process draws on it, so together they let through no more than one process alone
+    would; none is granted (with the wait until one is) when it is empty."""
+    if want < 1 or burst < 1 or per_minute < 1:
+        raise ValueError("a lease takes at least one request from a bucket that refills")
+    now = env.clock.now()
+    async with quick_transaction(env.sessions) as session:
+        return await session.run_sync(
+            lambda sync: _lease(
+                sync.connection(), key_id, want=want, rate=per_minute / 60.0, burst=burst, now=now
+            )
+        )
+
+
+def _lease(
+    connection: Connection, key_id: int, *, want: int, rate: float, burst: int, now: datetime
+) -> Lease:
+    found = connection.execute(_BUDGET_OF, {"key_id": key_id}).first()
+    if found is None:
+        raise BadKey("the API key is not valid")
+    budget, at = found
+    if budget is None or at is None:
+        tokens = float(burst)
+    else:
+        # Clocks of several machines may disagree: time never runs back for a bucket.
+        elapsed = max(0.0, (now - at).total_seconds())
+        tokens = min(float(burst), budget + elapsed * rate)
+        now = max(now, at)
+    granted = min(want, int(tokens))
+    connection.execute(_SPEND, {"key_id": key_id, "left": tokens - granted, "at": now})
+    return Lease(granted=granted, wait=0.0 if granted else (1.0 - tokens) / rate)
