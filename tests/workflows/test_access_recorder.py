@@ -244,3 +244,37 @@ async def test_visits_to_two_organisations_in_one_batch_keep_both_chains_valid(
         assert [e.details["download"] for e in downloaded] == [1, 2, 3, 4, 5, 6]
         share = await _share(env, found)
         assert (share.open_count, share.download_count) == (6, 6)
+
+
+async def test_a_visit_waits_for_a_writer_holding_its_share_and_is_then_recorded(
+    env: Env, tenant: Tenant
+) -> None:
+    """With the share locked by another transaction (on SQLite, with the store's write lock
+    held), the visit's batch waits in an ordinary session instead of failing, and is
+    written in full once the other ends."""
+    token = await _link(env, tenant)
+    found = await access.resolve(env, token)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def other_writer() -> None:
+        async with env.sessions() as session, session.begin():
+            share = await session.get(Share, found.share.id, with_for_update=True)
+            assert share is not None
+            share.message = "held a while"
+            session.add(share)
+            await session.flush()
+            holding.set()
+            await release.wait()
+
+    other = asyncio.create_task(other_writer())
+    await asyncio.wait_for(holding.wait(), timeout=10)
+    visit = asyncio.create_task(access.open_shared(env, token, VISITOR))
+    await asyncio.sleep(0.2)
+    assert not visit.done()  # waiting for the lock, not refused
+    release.set()
+    await other
+    await asyncio.wait_for(visit, timeout=10)
+
+    assert (await _share(env, found)).open_count == 1
+    assert len(await audit_events(env, org_id=tenant.org_id, action="document.opened")) == 1
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
