@@ -2,11 +2,11 @@
 process serving the API (`workflows.api_keys.lease_requests`).
 
 Asking the store on every request would put a write on the path of every API call, so
-each process takes a few requests at a time (at most a second's worth, and at most a
-quarter of the burst) and lets them through until they are spent, or until the second
-they were taken for has passed. Whatever a process holds was taken from the shared
-bucket before it lets a request through, so all the processes together never let through
-more than the limit."""
+each process takes a few requests at a time (up to a second's worth: at least one, at
+most a quarter of the burst) and lets them through until they are spent, or until the
+time the bucket needs to refill them has passed. Whatever a process holds was taken from
+the shared bucket before it lets a request through, so all the processes together never
+let through more than the limit."""
 
 from __future__ import annotations
 
