@@ -128,3 +128,21 @@ async def test_a_public_link_speaks_the_organisations_language_unless_the_browse
     asked = await (await client.get(link.page, headers={"Accept-Language": "pl"})).text()
 
     assert _lang(unasked) == "sv" and _lang(asked) == "pl"
+
+
+async def test_the_switcher_of_a_page_with_a_query_keeps_the_query(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    page = await _personal_page(env, tenant)
+
+    html = await (await client.get(page + "?lang=sv&from=mail")).text()
+    switch = dict(
+        (lang, href) for href, lang in re.findall(r'<a href="([^"]+)" lang="(\w+)" hreflang', html)
+    )
+
+    assert _lang(html) == "sv"
+    assert switch == {
+        "en": "?lang=en&amp;from=mail",
+        "pl": "?lang=pl&amp;from=mail",
+        "ru": "?lang=ru&amp;from=mail",
+    }
