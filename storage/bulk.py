@@ -15,24 +15,47 @@ the server stores them in batches. Encoding the same rows as one array per colum
 the driver more than the server spends storing them. Where ``COPY`` cannot serve (no
 transaction under way yet, a row refused, a dedupe key taken) the arrays are unnested by
 one prepared statement, which skips taken keys and raises as SQLAlchemy does. On SQLite
-they go through the driver's ``executemany``. All of it happens on the session's own
-connection, in its transaction.
+they go by statements of many rows each (`_runs`): an ``INSERT`` run once for every row
+costs SQLite a third more, and the driver takes Python's lock back after every row. All
+of it happens on the session's own connection, in its transaction.
+
+`Writes` hands inserts to a SQLite store's driver thread and lets the caller go on with
+work of its own while they run: a share with a group computes the history of ten thousand
+shares while SQLite stores the shares themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, Table, func, select, text
+import aiosqlite
+from sqlalchemy import Column, Connection, Integer, Table, bindparam, exc, func, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import JSON
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import READ_ONLY
+
 Convert = Callable[[Any], Any]
+
+VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+"""How many parameters one SQLite statement may take: the default limit of the SQLite the
+driver runs (raised from 999 in 3.32)."""
+MOST_AT_ONCE = 1024
+"""The most rows one SQLite statement inserts (fewer when its parameters would exceed
+`VARIABLES`)."""
+FEW = 8
+"""Fewer rows than this left after the full statements go one by one; more go in one
+statement for the next power of two as many rows, the places left over filled with rows
+of nothing that it skips. Every statement then inserts a power of two rows: each
+connection keeps a few prepared statements of each table, not one per batch size."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +63,36 @@ class _Plan:
     """How rows with the given columns become one statement for one dialect."""
 
     sql: str
+    """The statement; on SQLite, for one row."""
     names: tuple[str, ...]
     """The columns given, then those filled with their column's scalar default."""
     processors: tuple[Convert | None, ...]
     memoize: tuple[bool, ...]
     defaults: tuple[Any, ...]
     """The value of each column the rows do not give, in order after theirs."""
+    parts: tuple[str, str, str] = ("", "", "")
+    """On SQLite, the statement around its one row of values, and that row."""
+    many: dict[tuple[int, bool], str] = field(default_factory=dict, compare=False)
+    """SQLite's statements for so many rows at once, made as first needed."""
+
+    def for_rows(self, count: int, *, padded: bool = False) -> str:
+        """The SQLite statement that inserts ``count`` rows at once; ``padded``, one whose
+        rows each begin with a value that is true for a row to insert and NULL for a row
+        of nothing to skip."""
+        key = (count, padded)
+        if key not in self.many:
+            head, row, tail = self.parts
+            if padded:
+                width = len(self.names)
+                marked = f"(?, {row[1:]}"
+                self.many[key] = (
+                    f"{head.removesuffix('VALUES ')}SELECT "
+                    + ", ".join(f"column{n}" for n in range(2, width + 2))
+                    + f" FROM (VALUES {', '.join([marked] * count)}) WHERE column1{tail}"
+                )
+            else:
+                self.many[key] = f"{head}{', '.join([row] * count)}{tail}"
+        return self.many[key]
 
 
 _DRAW = text(
@@ -143,15 +190,7 @@ async def insert_columns(
     no row is built only to be taken apart again, and a value every row holds is converted
     once."""
     same = same or {}
-    if not varying:
-        raise ValueError(f"rows for {table.name} need a column that varies: give one")
-    both = sorted(set(varying) & set(same))
-    if both:
-        raise ValueError(f"{table.name}.{both[0]} is given both as varying and as the same")
-    count = len(next(iter(varying.values())))
-    if any(len(values) != count for values in varying.values()):
-        raise ValueError(f"columns for {table.name} hold different numbers of rows: give one each")
-    if count == 0:
+    if not _count(table, varying, same):
         return 0
     connection = await session.connection()
     plan, columns = _columns(connection.dialect, table, varying, same, skip_conflicts_on, encoded)
@@ -162,6 +201,195 @@ async def insert_columns(
     # Through the session's own greenlet: a driver whose statements complete at once
     # (`storage.quick`) runs it as well as one that waits.
     return await session.run_sync(lambda sync: _execute(sync.connection(), plan, columns))
+
+
+def _count(table: Table, varying: Mapping[str, Sequence[Any]], same: Mapping[str, Any]) -> int:
+    """How many rows the columns give; raises ValueError when they do not fit together."""
+    if not varying:
+        raise ValueError(f"rows for {table.name} need a column that varies: give one")
+    both = sorted(set(varying) & set(same))
+    if both:
+        raise ValueError(f"{table.name}.{both[0]} is given both as varying and as the same")
+    count = len(next(iter(varying.values())))
+    if any(len(values) != count for values in varying.values()):
+        raise ValueError(f"columns for {table.name} hold different numbers of rows: give one each")
+    return count
+
+
+class Writes:
+    """Inserts handed to the database one after another, while the caller goes on with
+    work of its own; `writing` waits for them all.
+
+    On a SQLite store served by aiosqlite, each insert goes to the connection's thread as
+    the driver's own calls, in statements of many rows (`_runs`): while SQLite stores them,
+    Python's lock is free, and the caller's work runs beside them on the other core.
+    Statements the session runs meanwhile queue behind them on that thread, so everything
+    still happens in the order it was asked for. Anywhere else an insert runs at once.
+
+    Between handing an insert over and `writing`'s end, the caller must not rely on its
+    rows being there, nor on its having succeeded: a failure is raised at the end."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._inserted = 0
+        self._pending: list[asyncio.Future[int]] = []
+
+    async def insert(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        skip_conflicts_on: str | None = None,
+        encoded: frozenset[str] = frozenset(),
+    ) -> None:
+        """Hand over the rows `insert` would insert."""
+        if rows:
+            await self.insert_columns(
+                table,
+                varying=_by_column(table, rows),
+                skip_conflicts_on=skip_conflicts_on,
+                encoded=encoded,
+            )
+
+    async def insert_columns(
+        self,
+        table: Table,
+        *,
+        varying: Mapping[str, Sequence[Any]],
+        same: Mapping[str, Any] | None = None,
+        skip_conflicts_on: str | None = None,
+        encoded: frozenset[str] = frozenset(),
+    ) -> None:
+        """Hand over the rows `insert_columns` would insert."""
+        same = same or {}
+        if not _count(table, varying, same):
+            return
+        connection = await self._session.connection()
+        driver = await _driver_thread(connection)
+        if driver is None:
+            self._inserted += await insert_columns(
+                self._session,
+                table,
+                varying=varying,
+                same=same,
+                skip_conflicts_on=skip_conflicts_on,
+                encoded=encoded,
+            )
+            return
+        plan, columns = _columns(
+            connection.dialect, table, varying, same, skip_conflicts_on, encoded
+        )
+        dialect = connection.dialect
+        for sql, params in _runs(plan, columns):
+            self._pending.append(asyncio.ensure_future(_run(driver, dialect, sql, params)))
+        # One turn of the loop: each call reaches the driver's queue before the caller's
+        # own work holds the loop.
+        await asyncio.sleep(0)
+
+    async def update(self, table: Table, *, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Hand over an update of ``rows`` of ``table``: each row gives the value of the
+        ``key`` column that finds it and the new values of its other columns (the same
+        columns in every row). Not counted in what `finish` returns."""
+        if not rows:
+            return
+        columns = _by_column(table, rows)
+        if key not in columns or len(columns) < 2:
+            raise ValueError(f"rows of {table.name} to update give {key} and a column to set")
+        unknown = [name for name in columns if name not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+        connection = await self._session.connection()
+        dialect = connection.dialect
+        names = [name for name in columns if name != key] + [key]
+        driver = await _driver_thread(connection)
+        if driver is None:
+            statement = (
+                table.update()
+                .where(table.c[key] == bindparam(f"_{key}"))
+                .values({name: bindparam(f"_{name}") for name in names[:-1]})
+            )
+            named = [{f"_{name}": row[name] for name in names} for row in rows]
+            await self._session.run_sync(lambda sync: sync.connection().execute(statement, named))
+            return
+        quote = dialect.identifier_preparer.quote
+        sql = (
+            f"UPDATE {quote(table.name)} SET "
+            + ", ".join(f"{quote(name)} = ?" for name in names[:-1])
+            + f" WHERE {quote(key)} = ?"
+        )
+        processors = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        ]
+        converted = [
+            _converted(list(columns[name]), process, False)
+            for name, process in zip(names, processors, strict=True)
+        ]
+        params: list[Sequence[Any]] = list(zip(*converted, strict=True))
+        self._pending.append(
+            asyncio.ensure_future(_run(driver, dialect, sql, params, counted=False))
+        )
+        await asyncio.sleep(0)
+
+    async def finish(self) -> int:
+        """Wait for every insert handed over; how many rows they inserted. Raises the
+        first failure, as SQLAlchemy raises it, once all have ended."""
+        pending, self._pending = self._pending, []
+        ended = await asyncio.gather(*pending, return_exceptions=True)
+        for result in ended:
+            if isinstance(result, BaseException):
+                raise result
+            self._inserted += result
+        return self._inserted
+
+    async def settle(self) -> None:
+        """Wait for every insert handed over, whatever became of it."""
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def writing(session: AsyncSession) -> AsyncIterator[Writes]:
+    """`Writes` in the session's transaction, all ended when the block ends: a failure of
+    one of them is raised there, and a block that fails waits for them before it raises."""
+    writes = Writes(session)
+    try:
+        yield writes
+    except BaseException:
+        await writes.settle()
+        raise
+    await writes.finish()
+
+
+async def _driver_thread(connection: AsyncConnection) -> aiosqlite.Connection | None:
+    """The aiosqlite connection under ``connection`` when it writes in a transaction: the
+    driver whose calls run on a thread of its own."""
+    sync = connection.sync_connection
+    if connection.dialect.name != "sqlite" or sync is None or not sync.in_transaction():
+        return None
+    if sync.get_execution_options().get(READ_ONLY, False):
+        return None  # no transaction on SQLite: each insert would commit by itself
+    driver = (await connection.get_raw_connection()).driver_connection
+    return driver if isinstance(driver, aiosqlite.Connection) else None
+
+
+async def _run(
+    driver: aiosqlite.Connection,
+    dialect: Dialect,
+    sql: str,
+    params: list[Sequence[Any]],
+    *,
+    counted: bool = True,
+) -> int:
+    """Run ``sql`` once for each of ``params`` on the driver's thread; how many rows it
+    changed (0 when not ``counted``)."""
+    try:
+        cursor = await driver.executemany(sql, params)
+    except sqlite3.Error as error:
+        # As SQLAlchemy raises it, without the values: they may hold tokens' hashes.
+        raise exc.DBAPIError.instance(
+            sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True
+        ) from error
+    return max(cursor.rowcount, 0) if counted else 0
 
 
 def _columns(
@@ -189,12 +417,55 @@ def _columns(
 
 def _execute(connection: Connection, plan: _Plan, columns: list[list[Any]]) -> int:
     """Run ``plan``'s statement on the driver: PostgreSQL takes one array per column,
-    SQLite one row after another."""
-    params: Any = tuple(columns)
-    if connection.dialect.name != "postgresql":
-        params = list(zip(*columns, strict=True))
-    result = connection.exec_driver_sql(plan.sql, params)
-    return max(result.rowcount, 0)
+    SQLite rows by `_runs`."""
+    if connection.dialect.name == "postgresql":
+        return max(connection.exec_driver_sql(plan.sql, tuple(columns)).rowcount, 0)
+    return sum(
+        max(connection.exec_driver_sql(sql, params).rowcount, 0)
+        for sql, params in _runs(plan, columns)
+    )
+
+
+def _runs(plan: _Plan, columns: list[list[Any]]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """The SQLite statements that insert the rows, each with its runs' parameters: as many
+    rows at once as `MOST_AT_ONCE` and `VARIABLES` allow, then the rest in one statement,
+    or one by one when they are fewer than `FEW`.
+
+    Few statements, each of many rows, is what lets the caller's work go on beside them
+    (`Writes`): the driver takes Python's lock back at the end of every run, and waits for
+    it when the caller holds it.
+
+    A run's parameters are its rows' values one row after another, laid out a column at a
+    time (every ``width``-th place holds the same column)."""
+    count = len(columns[0])
+    width = len(columns)
+    most = MOST_AT_ONCE
+    while most > 1 and most * (width + 1) > VARIABLES:
+        most //= 2
+    runs: list[tuple[str, list[Sequence[Any]]]] = []
+    full = count - count % most
+    if full:
+        runs.append(
+            (plan.for_rows(most), [_flat(columns, at, most) for at in range(0, full, most)])
+        )
+    rest = count - full
+    if rest >= FEW:
+        size = 1 << (rest - 1).bit_length()
+        marked = [[True] * rest + [None] * (size - rest)]
+        marked += [column[full:] + [None] * (size - rest) for column in columns]
+        runs.append((plan.for_rows(size, padded=True), [_flat(marked, 0, size)]))
+    elif rest:
+        runs.append((plan.sql, list(zip(*(column[full:] for column in columns), strict=True))))
+    return runs
+
+
+def _flat(columns: list[list[Any]], at: int, size: int) -> tuple[Any, ...]:
+    """The values of rows ``at`` to ``at + size`` one row after another."""
+    width = len(columns)
+    flat: list[Any] = [None] * (size * width)
+    for index, column in enumerate(columns):
+        flat[index::width] = column[at : at + size]
+    return tuple(flat)
 
 
 async def _copy(
@@ -269,8 +540,10 @@ def _plan(
         defaults[column.name] = column.default.arg  # type: ignore[attr-defined]
     names = (*given, *defaults)
     columns = [table.c[name] for name in names]
+    parts = _statement(table, columns, dialect, skip_conflicts_on)
     return _Plan(
-        sql=_statement(table, columns, dialect, skip_conflicts_on),
+        sql="".join(parts),
+        parts=parts,
         names=names,
         processors=tuple(
             None
@@ -285,21 +558,26 @@ def _plan(
 
 def _statement(
     table: Table, columns: list[Column[Any]], dialect: Dialect, skip_conflicts_on: str | None
-) -> str:
+) -> tuple[str, str, str]:
+    """The statement for the rows: what comes before the values, the values (on SQLite, of
+    one row, which a statement for many repeats), and what comes after."""
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column.name) for column in columns)
+    tail = ""
+    if skip_conflicts_on is not None:
+        tail = f" ON CONFLICT ({quote(table.c[skip_conflicts_on].name)}) DO NOTHING"
     if dialect.name == "postgresql":
         arrays = ", ".join(
             f"${n}::{column.type.compile(dialect=dialect)}[]"
             for n, column in enumerate(columns, start=1)
         )
-        sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
-    else:
-        marks = ", ".join("?" for _ in columns)
-        sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
-    if skip_conflicts_on is not None:
-        sql += f" ON CONFLICT ({quote(table.c[skip_conflicts_on].name)}) DO NOTHING"
-    return sql
+        return (
+            f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest(",
+            arrays,
+            f"){tail}",
+        )
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {quote(table.name)} ({names}) VALUES ", f"({marks})", tail
 
 
 def _integer_key(table: Table) -> Column[Any]:

@@ -30,6 +30,9 @@ def sqlite_url(path: Path) -> str:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and writer-first transactions."""
     parsed = make_url(url)
+    # A failed statement's message names its values only as hidden: a bulk insert's
+    # thousands of them (tokens' hashes among them) stay out of errors and logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

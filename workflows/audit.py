@@ -2,7 +2,9 @@
 
 ``hash = sha256(prev_hash || canonical_json(event))``. Appends lock the organisation's
 chain head, so concurrent writers line up instead of forking the chain. ``record`` appends
-one event; ``append_events`` appends many at once (the access recorder's group commits).
+one event; ``append_events`` appends many at once (the access recorder's group commits);
+``append_alike`` appends the many alike events of one change, given column by column (a
+share with a group).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import operator
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,30 +86,47 @@ def canonical_bodies(rows: Sequence[dict[str, Any]]) -> list[bytes]:
     `json_text.Template`; others are encoded whole."""
     if not rows:
         return []
-    first = rows[0]
-    same = _fixed(first)
-    keys = tuple(first["details"])
-    alike = all(_fixed(row) == same and tuple(row["details"]) == keys for row in rows)
+    same = _fixed(rows[0])
+    if not all(_fixed(row) == same for row in rows):
+        return [canonical_json(row_body(row)) for row in rows]
+    return _alike_bodies(
+        rows[0],
+        [row["seq"] for row in rows],
+        [row["share_id"] for row in rows],
+        [row["details"] for row in rows],
+    )
+
+
+def _alike_bodies(
+    first: dict[str, Any],
+    seqs: Sequence[int],
+    share_ids: Sequence[int | None],
+    details: Sequence[dict[str, Any]],
+) -> list[bytes]:
+    """`canonical_bodies` of rows like ``first`` but for the `VARYING` fields, given
+    column by column."""
+    keys = tuple(details[0])
     template = None
-    if alike and len(rows) > 1:
-        details = [row["details"] for row in rows]
+    if len(seqs) > 1 and all(tuple(each) == keys for each in details):
         varying = json_text.varying_keys(details)
         sample = row_body(first)
         sample["seq"] = json_text.Slot(0)
         sample["share_id"] = json_text.Slot(1)
         sample["details"] = {
             key: json_text.Slot(2 + varying.index(key)) if key in varying else value
-            for key, value in first["details"].items()
+            for key, value in details[0].items()
         }
         with contextlib.suppress(ValueError):
             template = json_text.Template(_CANONICAL, sample)
     if template is None:
-        return [canonical_json(row_body(row)) for row in rows]
-    fill = template.fill
-    return [
-        fill([row["seq"], row["share_id"], *[row["details"][key] for key in varying]]).encode()
-        for row in rows
-    ]
+        return [
+            canonical_json(row_body({**first, "seq": seq, "share_id": share, "details": each}))
+            for seq, share, each in zip(seqs, share_ids, details, strict=True)
+        ]
+    texts = template.fill_many(
+        len(seqs), [seqs, share_ids, *[[each[key] for each in details] for key in varying]]
+    )
+    return list(map(str.encode, texts))
 
 
 _FIXED = operator.itemgetter(*(name for name in HASHED if name not in VARYING))
@@ -202,10 +221,36 @@ flushed before the heads are read, and a head object it holds is set to the new 
 after they move."""
 
 
-async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> int:
+@dataclass
+class Chains:
+    """The chains a transaction appends to, their heads locked: where each one ends, as
+    ``(seq, hash)`` by organisation."""
+
+    ends: dict[int, tuple[int, str]]
+
+
+async def lock_chains(session: AsyncSession, org_ids: Iterable[int]) -> Chains:
+    """Lock the chain heads of these organisations for the rest of the transaction, and
+    read where each chain ends. What the session holds is flushed first: a head another
+    step of this transaction changed is read as it now is."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    wanted = sorted(set(org_ids))
+    return Chains(await session.run_sync(lambda sync: _locked(sync.connection(), wanted)))
+
+
+async def append_events(
+    session: AsyncSession,
+    events: Sequence[NewEvent],
+    *,
+    chains: Chains | None = None,
+    writes: bulk.Writes | None = None,
+) -> int:
     """Append ``events`` to their organisations' chains, in the given order, in the caller's
-    transaction: one statement locks the chain heads concerned, one bulk insert writes the
-    events. Each is hashed exactly as ``record`` would have hashed it.
+    transaction: one statement locks the chain heads concerned (unless ``chains`` holds
+    them, locked earlier by `lock_chains`), one moves them, one bulk insert writes the
+    events, handed to ``writes`` when given. Each is hashed exactly as ``record`` would have
+    hashed it.
 
     The events are built as plain rows, not model objects: a share with a group of ten
     thousand appends ten thousand events, and model construction would cost most of it.
@@ -214,19 +259,89 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> in
     if not events:
         return 0
     # The heads are read and written as plain values, not model objects: loading and
-    # flushing a head costs more than the few events a visit batch brings. A head another
-    # step of this transaction changed is flushed first; a head object the session holds
-    # is set to the new end after.
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    rows, ends = await session.run_sync(lambda sync: _chained(sync.connection(), events))
-    for org_id, (seq, end_hash) in ends.items():
-        held = session.identity_map.get(identity_key(AuditHead, org_id))
-        if held is not None:  # a head this transaction loaded before: keep it true
-            set_committed_value(held, "seq", seq)
-            set_committed_value(held, "hash", end_hash)
-    await bulk.insert(session, _EVENT_TABLE, rows, encoded=_ENCODED)
+    # flushing a head costs more than the few events a visit batch brings. A head object
+    # the session holds is set to the new end after.
+    if chains is None:
+        chains = await lock_chains(session, (new.org_id for new in events))
+    rows, ends = _rows(events, chains.ends)
+    await session.run_sync(lambda sync: _move(sync.connection(), ends))
+    _moved(session, chains, ends)
+    if writes is None:
+        await bulk.insert(session, _EVENT_TABLE, rows, encoded=_ENCODED)
+    else:
+        await writes.insert(_EVENT_TABLE, rows, encoded=_ENCODED)
     return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class AlikeEvents:
+    """Events of one change in one organisation's chain, alike but for the share each one
+    is about and the values (not the keys) of its details: what a share with a group
+    appends for each of its ten thousand shares, given column by column."""
+
+    org_id: int
+    actor: Actor
+    action: str
+    at: datetime
+    document_id: int | None
+    share_ids: Sequence[int | None]
+    details: Sequence[dict[str, Any]]
+
+
+async def append_alike(
+    session: AsyncSession, events: AlikeEvents, *, chains: Chains, writes: bulk.Writes
+) -> int:
+    """`append_events` for ``events`` alike, in the chains locked by `lock_chains`, their
+    insert handed to ``writes``: each row is hashed exactly as `record` would hash it, but
+    no event or row is built for it. Returns how many were appended."""
+    count = len(events.share_ids)
+    if len(events.details) != count:
+        raise ValueError("give the details of each event, one for each share")
+    if not count:
+        return 0
+    if events.org_id not in chains.ends:
+        raise NotFound(f"organisation {events.org_id} has no history")
+    seq, prev_hash = chains.ends[events.org_id]
+    actor = events.actor
+    same = {
+        "org_id": events.org_id,
+        "at": events.at.astimezone(UTC),
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "action": events.action,
+        "document_id": events.document_id,
+        "ip": actor.ip,
+        "user_agent": actor.user_agent,
+    }
+    seqs = list(range(seq + 1, seq + 1 + count))
+    first = {**same, "seq": seqs[0], "share_id": events.share_ids[0], "details": events.details[0]}
+    prev_hashes, hashes = [], []
+    sha256 = hashlib.sha256
+    for body in _alike_bodies(first, seqs, events.share_ids, events.details):
+        prev_hashes.append(prev_hash)
+        prev_hash = sha256(prev_hash.encode() + body).hexdigest()
+        hashes.append(prev_hash)
+    ends = {events.org_id: (seqs[-1], prev_hash)}
+    await writes.update(
+        _HEAD_TABLE,
+        key="org_id",
+        rows=[{"org_id": events.org_id, "seq": seqs[-1], "hash": prev_hash}],
+    )
+    _moved(session, chains, ends)
+    await writes.insert_columns(
+        _EVENT_TABLE,
+        varying={
+            "seq": seqs,
+            "share_id": events.share_ids,
+            "details": json_text.objects(json_text.DUMPS, events.details),
+            "prev_hash": prev_hashes,
+            "hash": hashes,
+        },
+        same=same,
+        encoded=_ENCODED,
+    )
+    return count
 
 
 def append_events_now(connection: Connection, events: Sequence[NewEvent]) -> int:
@@ -235,7 +350,8 @@ def append_events_now(connection: Connection, events: Sequence[NewEvent]) -> int
     chain head as an object. Returns how many were appended."""
     if not events:
         return 0
-    rows, _ = _chained(connection, events)
+    rows, ends = _rows(events, _locked(connection, sorted({new.org_id for new in events})))
+    _move(connection, ends)
     return bulk.insert_now(connection, _EVENT_TABLE, rows, encoded=_ENCODED)
 
 
@@ -243,21 +359,48 @@ _EVENT_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
 _ENCODED = frozenset({"details"})
 
 
-def _chained(
-    connection: Connection, events: Sequence[NewEvent]
-) -> tuple[list[dict[str, Any]], dict[int, tuple[int, str]]]:
-    """Lock the chain heads of ``events``, make their rows, hashed in order, and move
-    each head to its new end; the rows (``details`` as JSON text) and each chain's end."""
-    org_ids = sorted({new.org_id for new in events})
+def _moved(session: AsyncSession, chains: Chains, ends: dict[int, tuple[int, str]]) -> None:
+    """Note the chains' new ends, in ``chains`` and in any head object the session holds."""
+    chains.ends.update(ends)
+    for org_id, (seq, end_hash) in ends.items():
+        held = session.identity_map.get(identity_key(AuditHead, org_id))
+        if held is not None:  # a head this transaction loaded before: keep it true
+            set_committed_value(held, "seq", seq)
+            set_committed_value(held, "hash", end_hash)
+
+
+def _locked(connection: Connection, org_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Lock the chain heads of these organisations; where each chain ends."""
     locked = connection.execute(_HEADS, {"org_ids": org_ids})
-    heads = {org_id: (seq, end) for org_id, seq, end in locked.all()}
-    ends = dict(heads)
+    return {org_id: (seq, end) for org_id, seq, end in locked.all()}
+
+
+def _move(connection: Connection, ends: dict[int, tuple[int, str]]) -> None:
+    """Move each chain's head to its new end."""
+    connection.execute(
+        _HEAD_MOVED,
+        [
+            {"head_org": org_id, "head_seq": seq, "head_hash": end_hash}
+            for org_id, (seq, end_hash) in ends.items()
+        ],
+    )
+
+
+def _rows(
+    events: Sequence[NewEvent], heads: dict[int, tuple[int, str]]
+) -> tuple[list[dict[str, Any]], dict[int, tuple[int, str]]]:
+    """The rows of ``events`` appended to the chains ending at ``heads``, hashed in order
+    (``details`` as JSON text), and the new end of each chain they reach."""
+    ends = {}
+    for org_id in {new.org_id for new in events}:
+        if org_id not in heads:
+            raise NotFound(f"organisation {org_id} has no history")
+        ends[org_id] = heads[org_id]
+    chains = {org_id: end for org_id, (_, end) in ends.items()}
     rows: list[dict[str, Any]] = []
     # The events of one change share their time: it is converted and spelled once.
     moments: dict[datetime, datetime] = {}
     for new in events:
-        if new.org_id not in ends:
-            raise NotFound(f"organisation {new.org_id} has no history")
         seq, _ = ends[new.org_id]
         ends[new.org_id] = (seq + 1, "")
         if new.at not in moments:
@@ -278,7 +421,6 @@ def _chained(
                 "user_agent": new.actor.user_agent,
             }
         )
-    chains = {org_id: end for org_id, (_, end) in heads.items()}
     details = [row["details"] for row in rows]
     for row, body in zip(rows, canonical_bodies(rows), strict=True):
         prev_hash = chains[row["org_id"]]
@@ -287,13 +429,6 @@ def _chained(
         ends[row["org_id"]] = (row["seq"], row["hash"])
     for row, text in zip(rows, json_text.objects(json_text.DUMPS, details), strict=True):
         row["details"] = text
-    connection.execute(
-        _HEAD_MOVED,
-        [
-            {"head_org": org_id, "head_seq": seq, "head_hash": end_hash}
-            for org_id, (seq, end_hash) in ends.items()
-        ],
-    )
     return rows, ends
 
 

@@ -82,6 +82,29 @@ class Template:
             )
         return self._format % tuple(parts)
 
+    def fill_many(self, count: int, columns: Sequence[Sequence[Any]]) -> list[str]:
+        """The texts `fill` gives for ``count`` rows of values, given column by column: slot
+        ``i`` of the ``n``-th text holds ``columns[i][n]``.
+
+        Each column is spelled at once (its ints by ``int.__repr__``, its strings by the
+        encoder's string function, both mapped over it) and each text is then one ``%``
+        formatting: about a quarter of what `fill` costs a row."""
+        spelled = [self._spelled(columns[index]) for index in self._order]
+        if any(len(texts) != count for texts in spelled):
+            raise ValueError(f"give {count} values in each column")
+        if not spelled:
+            return [self._format % ()] * count
+        form = self._format
+        return [form % row for row in zip(*spelled, strict=True)]
+
+    def _spelled(self, values: Sequence[Any]) -> list[str]:
+        kinds = set(map(type, values))
+        if kinds == {int}:
+            return list(map(int.__repr__, values))
+        if kinds == {str}:
+            return list(map(self._string, values))
+        return list(map(self._leaf, values))
+
     def _leaf(self, value: Any) -> str:
         kind = type(value)
         if kind is int:
@@ -126,7 +149,9 @@ def objects(encoder: json.JSONEncoder, values: Sequence[dict[str, Any]]) -> list
             except ValueError:
                 pass
             else:
-                return [template.fill([value[key] for key in varying]) for value in values]
+                return template.fill_many(
+                    len(values), [[value[key] for value in values] for key in varying]
+                )
     return [encoder.encode(value) for value in values]
 
 

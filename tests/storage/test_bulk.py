@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage import bulk
@@ -209,3 +210,108 @@ async def test_a_synchronous_step_refuses_rows_of_different_columns_and_writes_n
                 lambda sync: bulk.insert_now(sync.connection(), NOTIFICATION, rows)
             )
     assert await notifications(env) == []
+
+
+@pytest.mark.parametrize(
+    "count", [1, bulk.FEW - 1, bulk.FEW, bulk.FEW + 5, 1023, 1024, 1025, 2 * 1024 + 300]
+)
+async def test_every_row_goes_in_once_whatever_their_number(
+    env: Env, tenant: Tenant, count: int
+) -> None:
+    """Statements of many rows, the rest in one filled up with rows of nothing, or one by
+    one: each row stored once, and none of the filling."""
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id, target=str(i)) for i in range(count)]
+    async with env.sessions() as session, session.begin():
+        assert await bulk.insert(session, NOTIFICATION, rows) == count
+    stored = await notifications(env)
+    assert [(n.dedupe_key, n.target) for n in stored] == [
+        (row["dedupe_key"], row["target"]) for row in rows
+    ]
+
+
+async def test_skipped_conflicts_are_not_counted_in_a_filled_statement(
+    env: Env, tenant: Tenant
+) -> None:
+    async with env.sessions() as session, session.begin():
+        await bulk.insert(session, NOTIFICATION, [notice("k00003", org_id=tenant.org_id)])
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id, target="8") for i in range(bulk.FEW + 2)]
+    async with env.sessions() as session, session.begin():
+        inserted = await bulk.insert(session, NOTIFICATION, rows, skip_conflicts_on="dedupe_key")
+    assert inserted == bulk.FEW + 1
+    stored = await notifications(env)
+    assert [n.target for n in stored].count("7") == 1 and len(stored) == bulk.FEW + 2
+
+
+async def test_writes_handed_over_are_stored_in_turn_and_counted(env: Env, tenant: Tenant) -> None:
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id) for i in range(1500)]
+    async with env.sessions() as session, session.begin():
+        writes = bulk.Writes(session)
+        await writes.insert(NOTIFICATION, rows[:1400])
+        await writes.insert_columns(
+            NOTIFICATION,
+            varying={"dedupe_key": [row["dedupe_key"] for row in rows[1400:]]},
+            same={key: value for key, value in rows[0].items() if key != "dedupe_key"},
+        )
+        await writes.update(
+            NOTIFICATION,
+            key="dedupe_key",
+            rows=[{"dedupe_key": "k00007", "status": "sent", "sent_at": START}],
+        )
+        await writes.insert(NOTIFICATION, [])
+        # What the session asks meanwhile waits for them: it sees every row.
+        seen = (await session.exec(select(func.count()).select_from(Notification))).one()
+        assert seen == 1500
+        assert await writes.finish() == 1500
+    stored = await notifications(env)
+    assert len(stored) == 1500
+    assert [(n.dedupe_key, n.sent_at) for n in stored if n.status == "sent"] == [("k00007", START)]
+
+
+async def test_a_failed_write_is_raised_at_the_end_and_nothing_is_kept(
+    env: Env, tenant: Tenant
+) -> None:
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id) for i in range(300)]
+    rows.append(notice("k00001", org_id=tenant.org_id))  # taken, and not skipped
+    with pytest.raises(IntegrityError, match="(?i)unique") as raised:
+        async with (
+            env.sessions() as session,
+            session.begin(),
+            bulk.writing(session) as writes,
+        ):
+            await writes.insert(NOTIFICATION, rows)
+            await writes.insert(NOTIFICATION, [notice("later", org_id=tenant.org_id)])
+    assert "[parameters:" not in str(raised.value)  # the values stay out of the message
+    assert await notifications(env) == []
+
+
+async def test_a_block_that_fails_waits_for_its_writes_and_keeps_nothing(
+    env: Env, tenant: Tenant
+) -> None:
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned):
+        async with (
+            env.sessions() as session,
+            session.begin(),
+            bulk.writing(session) as writes,
+        ):
+            await writes.insert(
+                NOTIFICATION, [notice(f"k{i}", org_id=tenant.org_id) for i in range(500)]
+            )
+            raise Abandoned
+    assert await notifications(env) == []
+
+
+async def test_an_update_names_its_key_and_columns_the_table_has(env: Env, tenant: Tenant) -> None:
+    async with env.sessions() as session, session.begin():
+        writes = bulk.Writes(session)
+        with pytest.raises(ValueError, match="give dedupe_key and a column to set"):
+            await writes.update(NOTIFICATION, key="dedupe_key", rows=[{"status": "sent"}])
+        with pytest.raises(ValueError, match="give dedupe_key and a column to set"):
+            await writes.update(NOTIFICATION, key="dedupe_key", rows=[{"dedupe_key": "k"}])
+        with pytest.raises(ValueError, match="notification has no column colour"):
+            await writes.update(
+                NOTIFICATION, key="dedupe_key", rows=[{"dedupe_key": "k", "colour": "red"}]
+            )
+        assert await writes.finish() == 0

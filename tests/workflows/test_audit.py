@@ -7,11 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
+from storage import bulk
 from storage.models import AuditHead
 from tests.conftest import STAFF, START, Tenant, make_tenant
 from tests.helpers import audit_events, upload
 from workflows import audit
 from workflows.context import Env
+from workflows.errors import NotFound
 from workflows.sharing import access, links, sharing
 from workflows.sharing.access import Visitor
 
@@ -173,3 +175,64 @@ async def test_events_appended_in_one_synchronous_step_hash_as_the_others_do(
     assert [e.seq for e in ours] == [ours[0].seq, ours[0].seq + 1, ours[0].seq + 2]
     for org_id in (tenant.org_id, other.org_id):
         assert (await audit.verify_chain(env, org_id=org_id)).ok
+
+
+async def test_alike_events_given_by_column_hash_as_each_event_alone(
+    env: Env, tenant: Tenant
+) -> None:
+    other = await make_tenant(env, "umbrella")
+    details = [{"recipient_id": n, "recipient": f'Ż {n} "q"', "group_id": 3} for n in range(70)]
+    async with env.sessions() as session, session.begin():
+        first = await audit.record(
+            session, org_id=tenant.org_id, actor=STAFF, action="test.first", at=START
+        )
+        held = await session.get(AuditHead, tenant.org_id)  # the session holds the head
+        chains = await audit.lock_chains(session, [tenant.org_id, other.org_id])
+        async with bulk.writing(session) as writes:
+            appended = await audit.append_alike(
+                session,
+                audit.AlikeEvents(
+                    org_id=tenant.org_id,
+                    actor=STAFF,
+                    action="test.alike",
+                    at=START,
+                    document_id=None,
+                    share_ids=list(range(1000, 1070)),
+                    details=details,
+                ),
+                chains=chains,
+                writes=writes,
+            )
+            assert appended == 70
+            # The chains go on from their new ends, in the same transaction.
+            await audit.append_events(
+                session,
+                [audit.NewEvent(org_id=tenant.org_id, actor=STAFF, action="test.after", at=START)],
+                chains=chains,
+                writes=writes,
+            )
+        assert held is not None and held.seq == first.seq + 71
+        last = await audit.record(
+            session, org_id=tenant.org_id, actor=STAFF, action="test.last", at=START
+        )
+        with pytest.raises(NotFound, match="has no history"):
+            await audit.append_alike(
+                session,
+                audit.AlikeEvents(other.org_id + 99, STAFF, "test.x", START, None, [1], [{}]),
+                chains=chains,
+                writes=bulk.Writes(session),
+            )
+        with pytest.raises(ValueError, match="one for each share"):
+            await audit.append_alike(
+                session,
+                audit.AlikeEvents(tenant.org_id, STAFF, "test.x", START, None, [1, 2], [{}]),
+                chains=chains,
+                writes=bulk.Writes(session),
+            )
+    assert last.seq == first.seq + 72
+    events = await audit_events(env, org_id=tenant.org_id)
+    alike = [e for e in events if e.action == "test.alike"]
+    assert [e.details for e in alike] == details
+    assert [e.share_id for e in alike] == list(range(1000, 1070))
+    assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+    assert (await audit.verify_chain(env, org_id=other.org_id)).ok

@@ -131,3 +131,27 @@ def test_share_payload_texts_are_what_the_payload_column_stores() -> None:
     assert payload.texts("share_id", ids) == expected
     with pytest.raises(ValueError, match="no field"):
         payload.texts("title", ids)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS, ids=["dumps", "canonical"])
+def test_many_rows_filled_column_by_column_are_each_filled_alone(
+    encoder: json.JSONEncoder,
+) -> None:
+    template = json_text.Template(
+        encoder, {"z": json_text.Slot(1), "fixed": "%d", "a": [json_text.Slot(0)]}
+    )
+    chooser = random.Random(11)
+    columns: list[list[Any]] = [
+        list(range(-3, 37)),  # ints only
+        [chooser.choice(AWKWARD) for _ in range(40)],  # anything
+    ]
+    rows = list(zip(*columns, strict=True))
+    assert template.fill_many(40, columns) == [template.fill(row) for row in rows]
+    strings = [["a", 'b"', "ż\n"], [1, 2, 3]]
+    assert template.fill_many(3, strings) == [
+        template.fill(row) for row in zip(*strings, strict=True)
+    ]
+    with pytest.raises(ValueError, match="give 3 values in each column"):
+        template.fill_many(3, [[1, 2, 3], [1, 2]])
+    plain = json_text.Template(encoder, {"fixed": "50% off"})
+    assert plain.fill_many(2, []) == [encoder.encode({"fixed": "50% off"})] * 2

@@ -386,10 +386,47 @@ async def test_a_large_group_is_shared_in_bulk_once_per_person(env: Env, tenant:
     assert told_by_space == 2
     assert len(first.shares) == 1200 and all(r.created and r.token for r in first.shares)
     assert len(again.shares) == 1200 and not any(r.created for r in again.shares)
+    # Each person's share is the one stored for them, under the token they were given.
+    async with env.sessions() as session:
+        stored = {
+            share.id: share
+            for share in (await session.exec(select(Share).where(Share.group_id == group.id))).all()
+        }
+    assert len(stored) == 1200
+    for result in first.shares:
+        share = stored[result.share.id]
+        assert result.token is not None and share.token_hash == hash_token(result.token)
+        assert share.recipient_id == result.share.recipient_id
     notifications = await stored_notifications(env)
     assert len(notifications) == 1200
     assert len({n.target for n in notifications}) == 1200
+    in_space = {str(person.id) for person in people[:2]}
+    assert {
+        (n.target, n.payload["share_id"]) for n in notifications if n.payload.get("share_id")
+    } >= {
+        (str(r.share.recipient_id), r.share.id)
+        for r in first.shares
+        if str(r.share.recipient_id) not in in_space
+    }
     assert (await audit.verify_chain(env, org_id=tenant.org_id)).ok
+
+
+async def test_shares_written_together_are_recorded_as_one_action(env: Env, tenant: Tenant) -> None:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    with pytest.raises(ValueError, match="recorded as the same action"):
+        async with sharing.sharing(
+            env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, terms=None
+        ) as made:
+            await sharing.write(
+                made,
+                [
+                    sharing.NewShare(kind="link", action="link.created", details={}),
+                    sharing.NewShare(kind="link", action="link.watched", details={}),
+                ],
+            )
+    async with env.sessions() as session:
+        assert (await session.exec(select(Share))).all() == []
 
 
 async def test_only_a_live_expiring_link_can_be_watched_for_going_unused(

@@ -85,7 +85,7 @@ async def enqueue_many(
 
 
 async def enqueue_alike(
-    session: AsyncSession,
+    writes: bulk.Writes,
     *,
     org_id: int,
     channel: Channel,
@@ -93,16 +93,15 @@ async def enqueue_alike(
     varying: str,
     notices: Sequence[tuple[str, Any, str]],
     at: datetime,
-) -> int:
-    """Insert many notifications like ``payload`` but for its field ``varying``, one for
-    each ``(target, value of that field, dedupe key)`` of ``notices``, skipping dedupe keys
-    that exist; returns how many were new. What `enqueue_many` writes for the same
+) -> None:
+    """Hand to ``writes`` the insert of many notifications like ``payload`` but for its
+    field ``varying``, one for each ``(target, value of that field, dedupe key)`` of
+    ``notices``, skipping dedupe keys that exist. What `enqueue_many` writes for the same
     notifications, with each payload spelled from one encoding."""
     if not notices:
-        return 0
+        return
     texts = payload.texts(varying, [value for _, value, _ in notices])
-    return await bulk.insert_columns(
-        session,
+    await writes.insert_columns(
         NOTIFICATIONS,
         varying={
             "target": [target for target, _, _ in notices],

@@ -210,7 +210,7 @@ class Payload:
             raise ValueError(f"{type(self).__name__} stores no field {varying}")
         sample[varying] = json_text.Slot(0)
         template = json_text.Template(json_text.DUMPS, sample)
-        return [template.fill((value,)) for value in values]
+        return template.fill_many(len(values), [values])
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, kind: Kind) -> Self:

@@ -165,7 +165,7 @@ class NewShares:
     them. A share with a group of ten thousand builds no object a share for this."""
 
     kind: list[str]
-    action: list[str]
+    action: str
     recipient_id: list[int | None]
     group_id: list[int | None]
     space_id: list[int | None]
@@ -181,23 +181,29 @@ async def write(made: Sharing, new: Sequence[NewShare]) -> list[ShareResult]:
     extra = new[0].extra.keys()
     if any(share.extra.keys() != extra for share in new):
         raise ValueError("shares written together must set the same extra columns")
+    if any(share.action != new[0].action for share in new):
+        raise ValueError("shares written together must be recorded as the same action")
     expires_at = _iso(made.terms.expires_at)
-    return await _write(
-        made,
-        NewShares(
-            kind=[share.kind for share in new],
-            action=[share.action for share in new],
-            recipient_id=[share.recipient_id for share in new],
-            group_id=[share.group_id for share in new],
-            space_id=[share.space_id for share in new],
-            details=[{**share.details, "expires_at": expires_at} for share in new],
-            extra={name: [share.extra[name] for share in new] for name in extra},
-        ),
+    batch = NewShares(
+        kind=[share.kind for share in new],
+        action=new[0].action,
+        recipient_id=[share.recipient_id for share in new],
+        group_id=[share.group_id for share in new],
+        space_id=[share.space_id for share in new],
+        details=[{**share.details, "expires_at": expires_at} for share in new],
+        extra={name: [share.extra[name] for share in new] for name in extra},
     )
+    async with bulk.writing(made.session) as writes:
+        ids, tokens = await _write(made, batch, writes)
+        return _results(made, batch, ids, tokens)
 
 
-async def _write(made: Sharing, batch: NewShares) -> list[ShareResult]:
-    """Insert the ``batch`` of shares and their history events, as `write` does."""
+async def _write(
+    made: Sharing, batch: NewShares, writes: bulk.Writes
+) -> tuple[list[int], list[str]]:
+    """Insert the ``batch`` of shares and their history events, as `write` does, handing
+    the inserts to ``writes``; the shares' ids and tokens. What the rest needs of the
+    database is read first, so that the history is computed while the shares are stored."""
     session, document, terms, message, now = (
         made.session,
         made.document,
@@ -207,12 +213,13 @@ async def _write(made: Sharing, batch: NewShares) -> list[ShareResult]:
     )
     count = len(batch.kind)
     if not count:
-        return []
+        return [], []
     org_id, document_id = document.org_id, id_of(document)
     ids = await bulk.reserve_ids(session, SHARES, count)
+    chains = await audit.lock_chains(session, [org_id])
+    webhooks = await emitting.wanted(session, org_id=org_id, event_type=EventType.DOCUMENT_SHARED)
     tokens, token_hashes = new_tokens(count)
-    await bulk.insert_columns(
-        session,
+    await writes.insert_columns(
         SHARES,
         varying={
             "id": ids,
@@ -232,39 +239,70 @@ async def _write(made: Sharing, batch: NewShares) -> list[ShareResult]:
             "expires_at": terms.expires_at,
         },
     )
-    actor = made.actor
-    await audit.append_events(
+    await audit.append_alike(
         session,
-        [
-            audit.NewEvent(
-                org_id=org_id,
-                actor=actor,
-                action=action,
-                at=now,
-                document_id=document_id,
-                share_id=share_id,
-                details=details,
-            )
-            for action, share_id, details in zip(batch.action, ids, batch.details, strict=True)
-        ],
+        audit.AlikeEvents(
+            org_id=org_id,
+            actor=made.actor,
+            action=batch.action,
+            at=now,
+            document_id=document_id,
+            share_ids=ids,
+            details=batch.details,
+        ),
+        chains=chains,
+        writes=writes,
     )
+    if webhooks:
+        await emitting.emit_many(
+            session,
+            [
+                webhook_events.document_shared(
+                    document=document,
+                    share={
+                        "id": share_id,
+                        "kind": kind,
+                        "recipient_id": recipient_id,
+                        "space_id": space_id,
+                        "expires_at": terms.expires_at,
+                    },
+                    at=now,
+                )
+                for share_id, kind, recipient_id, space_id in zip(
+                    ids, batch.kind, batch.recipient_id, batch.space_id, strict=True
+                )
+            ],
+        )
+    return ids, tokens
+
+
+def _results(
+    made: Sharing, batch: NewShares, ids: list[int], tokens: list[str]
+) -> list[ShareResult]:
+    """The shares of ``batch`` written with these ids and tokens."""
+    count = len(ids)
     limits = batch.extra.get("max_downloads", [None] * count)
     watched = batch.extra.get("notify_unused_expiry", [False] * count)
-    shares = [
-        ShareRow(
-            share_id,
-            document_id,
-            kind,
-            recipient_id,
-            group_id,
-            space_id,
-            message,
-            terms.expires_at,
-            limit,
-            bool(watch),
+    document_id, message, expires_at = id_of(made.document), made.message, made.terms.expires_at
+    return [
+        ShareResult(
+            ShareRow(
+                share_id,
+                document_id,
+                kind,
+                recipient_id,
+                group_id,
+                space_id,
+                message,
+                expires_at,
+                limit,
+                bool(watch),
+            ),
+            token,
         )
-        for share_id, kind, recipient_id, group_id, space_id, limit, watch in zip(
+        for share_id, token, kind, recipient_id, group_id, space_id, limit, watch in zip(
             ids,
+            tokens,
             batch.kind,
             batch.recipient_id,
             batch.group_id,
@@ -274,25 +312,6 @@ async def _write(made: Sharing, batch: NewShares) -> list[ShareResult]:
             strict=True,
         )
     ]
-    if await emitting.wanted(session, org_id=org_id, event_type=EventType.DOCUMENT_SHARED):
-        await emitting.emit_many(
-            session,
-            [
-                webhook_events.document_shared(
-                    document=document,
-                    share={
-                        "id": row.id,
-                        "kind": row.kind,
-                        "recipient_id": row.recipient_id,
-                        "space_id": row.space_id,
-                        "expires_at": row.expires_at,
-                    },
-                    at=now,
-                )
-                for row in shares
-            ],
-        )
-    return [ShareResult(row, token) for row, token in zip(shares, tokens, strict=True)]
 
 
 async def share_with_recipient(
@@ -369,53 +388,52 @@ async def _share_with_each(
     count = len(fresh)
     crossing = _crossing({}, other_client)
     expires_at = _iso(made.terms.expires_at)
-    shared = await _write(
-        made,
-        NewShares(
-            kind=["recipient"] * count,
-            action=["document.shared"] * count,
-            recipient_id=[r.id for r in fresh],
-            group_id=[group_id] * count,
-            space_id=[None] * count,
-            # What `write` would make of each one's `NewShare`, built at once.
-            details=[
-                {
-                    "recipient_id": r.id,
-                    "recipient": r.name,
-                    "group_id": group_id,
-                    **crossing,
-                    "expires_at": expires_at,
-                }
-                for r in fresh
-            ],
-            extra={},
-        ),
-    )
     holders = await _holders_elsewhere(session, document, [r.id for r in fresh], now)
-    told = [
-        (r.id, result.share.id)
-        for r, result in zip(fresh, shared, strict=True)
-        if r.id not in holders
-    ]
-    await outbox.enqueue_alike(
-        session,
-        org_id=document.org_id,
-        channel=Channel.RECIPIENT,
-        payload=SharePayload(share_id=0, document_id=id_of(document)),
-        varying="share_id",
-        notices=[
-            (str(recipient_id), share_id, _shared_key(share_id, recipient_id))
-            for recipient_id, share_id in told
+    batch = NewShares(
+        kind=["recipient"] * count,
+        action="document.shared",
+        recipient_id=[r.id for r in fresh],
+        group_id=[group_id] * count,
+        space_id=[None] * count,
+        # What `write` would make of each one's `NewShare`, built at once.
+        details=[
+            {
+                "recipient_id": r.id,
+                "recipient": r.name,
+                "group_id": group_id,
+                **crossing,
+                "expires_at": expires_at,
+            }
+            for r in fresh
         ],
-        at=now,
+        extra={},
     )
+    async with bulk.writing(session) as writes:
+        ids, tokens = await _write(made, batch, writes)
+        told = [
+            (r.id, share_id) for r, share_id in zip(fresh, ids, strict=True) if r.id not in holders
+        ]
+        await outbox.enqueue_alike(
+            writes,
+            org_id=document.org_id,
+            channel=Channel.RECIPIENT,
+            payload=SharePayload(share_id=0, document_id=id_of(document)),
+            varying="share_id",
+            notices=[
+                (str(recipient_id), share_id, _shared_key(share_id, recipient_id))
+                for recipient_id, share_id in told
+            ],
+            at=now,
+        )
+        # Built while the database stores the rows.
+        shared = _results(made, batch, ids, tokens)
     await cabinet.tell_of_share(
         session,
         org_id=document.org_id,
         document_id=id_of(document),
         receipts=[
-            cabinet.Receipt(r.id, r.client_id, result.share.id)
-            for r, result in zip(fresh, shared, strict=True)
+            cabinet.Receipt(r.id, r.client_id, share_id)
+            for r, share_id in zip(fresh, ids, strict=True)
             if r.id not in holders
         ],
         at=now,
