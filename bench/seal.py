@@ -8,7 +8,9 @@ three parties (two signers with drawn signatures, one approver), no TSA. Reporte
 
 - seals/s of Inkpost's whole sealing step, ``workflows.signing.seal.seal_pdf``: checks the
   inputs, appends the completion certificate page, adds three incremental PAdES
-  signatures (two with visible stamps);
+  signatures (two with visible stamps). Each seal is of another request, with other
+  people, times and history (``certificate_for``), as real seals are: what Inkpost keeps
+  from one seal to the next helps only where real seals repeat themselves;
 - seals/s of the baseline, in the same run with the same key: the least work that gives
   the same output. Everything that is the same in every seal is done once, before the
   clock starts: the certificate page appended and the signature fields placed, the two
@@ -107,36 +109,47 @@ def drawn_signature() -> bytes:
     return out.getvalue()
 
 
-def certificate_for(pdf: bytes) -> CertificateInfo:
+FIRST_NAMES = ("Alice", "Bruno", "Chloé", "Dariusz", "Eva", "Fatima", "Gösta", "Hanna")
+LAST_NAMES = ("Anders", "Becker", "Carré", "Dąbrowski", "Eriksson", "Fontaine", "Novák")
+
+
+def certificate_for(pdf: bytes, number: int = 0) -> CertificateInfo:
+    """The certificate of request ``number``: its people, times and history differ from
+    one number to the next, as two requests' do; headings and explanations do not."""
     png = drawn_signature()
-    people = [("Alice Anders", "signer", png), ("Bruno Becker", "approver", None)]
-    people.append(("Chloé Carré", "signer", png))
+    names = [
+        f"{FIRST_NAMES[(number + k) % len(FIRST_NAMES)]} "
+        f"{LAST_NAMES[(number * 3 + k) % len(LAST_NAMES)]} {number}"
+        for k in range(3)
+    ]
+    people = [(names[0], "signer", png), (names[1], "approver", None), (names[2], "signer", png)]
+    started = DECIDED + dt.timedelta(hours=number, seconds=number * 7)
     parties = tuple(
         PartyRecord(
             decision=PartyDecision(
                 name=name,
                 role=role,  # type: ignore[arg-type]
-                decided_at=DECIDED + dt.timedelta(minutes=n),
+                decided_at=started + dt.timedelta(minutes=n),
                 auth_level="one-time code via Telegram",
-                ip="203.0.113.7",
+                ip=f"203.0.113.{number % 250 + 1}",
                 user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0",
                 signature_png=drawing,
             ),
             events=tuple(
-                PartyEvent(DECIDED - dt.timedelta(minutes=k), f"event {k}", "203.0.113.7")
+                PartyEvent(started - dt.timedelta(minutes=k), f"event {k}", f"198.51.100.{k + n}")
                 for k in range(4)
             ),
         )
         for n, (name, role, drawing) in enumerate(people)
     )
     return CertificateInfo(
-        request_ref="S-1",
+        request_ref=f"S-{number + 1}",
         title="Benchmark agreement",
         organisation="Bench Law",
         documents=(DocumentEntry("Benchmark", "bench.pdf", hashlib.sha256(pdf).hexdigest()),),
         parties=parties,
-        audit_head=AuditHead(seq=1, hash="ab" * 32),
-        completed_at=DECIDED + dt.timedelta(minutes=5),
+        audit_head=AuditHead(seq=number + 1, hash=hashlib.sha256(b"%d" % number).hexdigest()),
+        completed_at=started + dt.timedelta(minutes=5),
     )
 
 
@@ -232,10 +245,11 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def stored_latencies(
-    pdf: bytes, key: SealKey, info: CertificateInfo, blobs: FileBlobStore, rounds: int
+    pdf: bytes, key: SealKey, requests: Iterator[CertificateInfo], blobs: FileBlobStore, rounds: int
 ) -> tuple[list[float], int]:
     times, failures = [], 0
     for number in range(rounds):
+        info = next(requests)
         begin = time.perf_counter()
         sealed = await asyncio.to_thread(seal_pdf, pdf, key=key, certificate=info)
         staged = await stage(_one(sealed), staging_dir=blobs.staging_dir, max_bytes=1 << 30)
@@ -258,17 +272,24 @@ def main(args: argparse.Namespace) -> None:
         blobs = FileBlobStore(Path(tmp) / "blobs")
         signatures = len(info.parties)
         prepared = prepare_bare(pdf, key, info)
+        # Every seal is of another request (`certificate_for`, made before the clock
+        # starts): what real seals have in common may be made once, but not a whole
+        # certificate sealed again and again.
+        requests = iter([certificate_for(pdf, n) for n in range(1, 2 * args.rounds + 4)])
         for _ in range(3):  # warm-up: imports, caches
-            seal_pdf(pdf, key=key, certificate=info)
+            seal_pdf(pdf, key=key, certificate=next(requests))
             bare_pyhanko(prepared, key)
         ours_times, bare_times = taking_turns(
-            [lambda: seal_pdf(pdf, key=key, certificate=info), lambda: bare_pyhanko(prepared, key)],
+            [
+                lambda: seal_pdf(pdf, key=key, certificate=next(requests)),
+                lambda: bare_pyhanko(prepared, key),
+            ],
             args.rounds,
         )
         ours, bare = len(ours_times) / sum(ours_times), len(bare_times) / sum(bare_times)
         bare_sealed = bare_pyhanko(prepared, key)
         bare_ok = verify_pdf(bare_sealed, trusted=key).ok
-        stored, failures = asyncio.run(stored_latencies(pdf, key, info, blobs, args.rounds))
+        stored, failures = asyncio.run(stored_latencies(pdf, key, requests, blobs, args.rounds))
         sealed = seal_pdf(pdf, key=key, certificate=info)
 
     print(

@@ -83,10 +83,14 @@ def test_a_subset_holds_the_letters_used_and_ascii_and_its_cidset_names_what_it_
 
     held = with_outline(program)
     assert glyph_ids("ŁŻółć" + "AZaz09@~", face) <= held
-    assert not glyph_ids("ЖΩ", face) & held  # letters no text used are left out
-    assert cids == held | glyph_ids(text, face) | {0}
-    metrics = ttLib.TTFont(io.BytesIO(typeface.font_file(face)))["hmtx"]
+    # The rest of the alphabets its letters come from, for the next name.
+    assert glyph_ids("ĄĘŚŹąęśźéüßÅø", face) <= held
+    assert not glyph_ids("ЖΩ", face) & held  # alphabets no text used are left out
     order = program.getGlyphOrder()
+    assert held | glyph_ids(text, face) | {0} <= cids
+    # Named besides: glyphs of those alphabets that draw nothing (no-break space…).
+    assert all(program["glyf"][order[cid]].numberOfContours == 0 for cid in cids - held - {0})
+    metrics = ttLib.TTFont(io.BytesIO(typeface.font_file(face)))["hmtx"]
     assert set(widths) == glyph_ids(text, face)
     assert all(widths[cid] == metrics[order[cid]][0] for cid in widths)
     assert pdftotext(one_page(text, face), tmp_path).strip() == text
