@@ -264,7 +264,7 @@ class Writes:
         same = same or {}
         if not _count(table, varying, same):
             return
-        connection = await self._session.connection()
+        connection = await self._connection()
         driver = await _driver_thread(connection)
         if driver is None:
             self._inserted += await insert_columns(
@@ -298,7 +298,7 @@ class Writes:
         unknown = [name for name in columns if name not in table.c]
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
-        connection = await self._session.connection()
+        connection = await self._connection()
         dialect = connection.dialect
         names = [name for name in columns if name != key] + [key]
         driver = await _driver_thread(connection)
@@ -329,6 +329,14 @@ class Writes:
             asyncio.ensure_future(_run(driver, dialect, sql, params, counted=False))
         )
         await asyncio.sleep(0)
+
+    async def _connection(self) -> AsyncConnection:
+        """The session's connection, with what the session holds flushed first: the
+        driver's calls would otherwise run before the rows they may refer to."""
+        session = self._session
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        return await session.connection()
 
     async def finish(self) -> int:
         """Wait for every insert handed over; how many rows they inserted. Raises the

@@ -315,3 +315,15 @@ async def test_an_update_names_its_key_and_columns_the_table_has(env: Env, tenan
                 NOTIFICATION, key="dedupe_key", rows=[{"dedupe_key": "k", "colour": "red"}]
             )
         assert await writes.finish() == 0
+
+
+async def test_writes_go_after_what_the_session_holds(env: Env, tenant: Tenant) -> None:
+    document_id = await _document(env, tenant)
+    async with env.sessions() as session, session.begin():
+        [share_id] = await bulk.reserve_ids(session, SHARE, 1)
+        session.add(Share(**_share(tenant, document_id, share_id)))  # not flushed yet
+        async with bulk.writing(session) as writes:
+            await writes.update(SHARE, key="id", rows=[{"id": share_id, "message": "Read me"}])
+    async with env.sessions() as session:
+        stored = await session.get(Share, share_id)
+    assert stored is not None and stored.message == "Read me"
