@@ -224,7 +224,9 @@ after they move."""
 @dataclass
 class Chains:
     """The chains a transaction appends to, their heads locked: where each one ends, as
-    ``(seq, hash)`` by organisation."""
+    ``(seq, hash)`` by organisation. Appends given them (`append_events`,
+    `append_alike`) move the ends on; an event recorded otherwise meanwhile (`record`)
+    would not be seen here, so take the chains just before the appends they serve."""
 
     ends: dict[int, tuple[int, str]]
 

@@ -3,8 +3,10 @@
 Every share is written the same way, by `write`: plain values in one bulk insert each for
 the shares, their history events and their notices. A group may hold ten thousand people,
 and model objects would cost most of the time (a group's shares are even given column by
-column, `NewShares`); a share with one person or a space takes the same path. Whom a
-document may go to, and the refusals, are `targets`'."""
+column, `NewShares`); a share with one person or a space takes the same path. What a share
+reads comes first; each insert is then handed to the database (`bulk.Writes`) while the
+next one's rows are computed. Whom a document may go to, and the refusals, are
+`targets`'."""
 
 from __future__ import annotations
 
@@ -162,7 +164,8 @@ async def sharing(
 class NewShares:
     """Shares to write given column by column, one value a share in each list: what
     `NewShare` says of each, the history's details with the share's expiry already in
-    them. A share with a group of ten thousand builds no object a share for this."""
+    them, and the one action the history records them as. A share with a group of ten
+    thousand builds no object a share for this."""
 
     kind: list[str]
     action: str
