@@ -4,6 +4,7 @@ once per process stay right when files use other letters or are written in threa
 
 from __future__ import annotations
 
+import functools
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from fontTools import ttLib
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -126,3 +128,55 @@ def test_files_written_in_threads_at_once_each_show_their_text(tmp_path: Path) -
         assert font["emb"] == "yes" and font["uni"] == "yes"
         program, cids, _ = embedded(pdf)
         assert glyph_ids(text.replace(" ", "")) <= with_outline(program) <= cids
+
+
+LINES = [
+    "Completion certificate",
+    "Zażółć gęślą jaźń — Łódź, Šťastný, Øresund",
+    "Identified by the link sent to anna@example.com",
+    "g\u0308 and e\u0301: marks the font composes or stacks",
+    "Completion certificate",  # again, once more in the same file
+]
+
+
+def _shaped_in_turn(
+    lines: list[str], face: typeface.Face, *, kept: bool
+) -> tuple[list[bytes], bytes]:
+    """Each line's text operators from one engine, and the ToUnicode map it writes:
+    through the lines kept per process, or (not ``kept``) by pyHanko's shaping itself."""
+    writer = PdfFileWriter(stream_xrefs=False)
+    font = typeface.font_engine(writer, face, size=9.5)
+    shape = font.shape if kept else functools.partial(GlyphAccumulator.shape, font)
+    ops = [shape(line).graphics_ops for line in lines]
+    font.prepare_write()
+    return ops, font._format_tounicode_cmap().data
+
+
+@pytest.mark.parametrize("face", ["regular", "bold"])
+def test_lines_shaped_once_per_process_write_what_pyhanko_writes(
+    face: typeface.Face, tmp_path: Path
+) -> None:
+    typeface._shaped.clear()
+    expected = _shaped_in_turn(LINES, face, kept=False)
+    assert not typeface._shaped
+    assert _shaped_in_turn(LINES, face, kept=True) == expected  # kept as they are shaped
+    assert typeface._shaped
+    # A line whose glyphs pyHanko maps by looking at what came before is not kept.
+    assert not any("g\u0308" in key[2] for key in typeface._shaped)
+    assert _shaped_in_turn(LINES, face, kept=True) == expected  # from the kept lines
+    # Another file, its lines in another order, reads as pyHanko would write it.
+    reordered = list(reversed(LINES))
+    assert _shaped_in_turn(reordered, face, kept=True) == _shaped_in_turn(
+        reordered, face, kept=False
+    )
+    assert "Zażółć gęślą jaźń" in pdftotext(one_page(" ".join(LINES[:3]), face), tmp_path)
+
+
+def test_the_lines_kept_are_the_last_used_and_no_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(typeface, "SHAPED_LINES", 3)
+    typeface._shaped.clear()
+    writer = PdfFileWriter(stream_xrefs=False)
+    font = typeface.font_engine(writer, "regular")
+    for line in ["one", "two", "three", "one", "four"]:
+        font.shape(line)
+    assert [key[2] for key in typeface._shaped] == ["three", "one", "four"]

@@ -18,6 +18,7 @@ import io
 import itertools
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -26,7 +27,7 @@ from typing import Literal
 import uharfbuzz as hb
 from fontTools import subset, ttLib
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory
+from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory, ShapeResult
 from pyhanko.pdf_utils.font.opentype import (
     CIDFontType2,
     GlyphAccumulator,
@@ -278,6 +279,35 @@ class _CachedProgram(CIDFontType2):
         return reference
 
 
+@dataclass(frozen=True)
+class _Shaped:
+    """A line as a face shapes it at one size: its text operators, and what shaping it
+    records in the engine (the glyphs it uses, what each one reads as)."""
+
+    result: ShapeResult
+    glyphs: tuple[int, ...]
+    reads_as: tuple[tuple[int, str], ...]
+
+
+SHAPED_LINES = 1024
+"""Shaped lines kept per process, the last used: a seal's certificate repeats most of its
+lines (headings, what each party did, how to check the seal) from one seal to the next."""
+_shaped: OrderedDict[tuple[Face, float, str, bool], _Shaped] = OrderedDict()
+_shaped_lock = threading.Lock()
+
+
+class _Recording(dict[int, str]):
+    """What shaping a line alone says each glyph reads as. pyHanko asks whether a glyph
+    reads as something yet only for a cluster of several glyphs, whose answer would
+    depend on the lines shaped before: such a line is noted (``asked``) and not kept."""
+
+    asked = False
+
+    def __contains__(self, key: object) -> bool:
+        self.asked = True
+        return super().__contains__(key)
+
+
 class _Subset(GlyphAccumulator):
     """pyHanko's subsetting font engine (``GlyphAccumulator``), reading a face parsed
     once per process (``_parsed``) instead of parsing it anew for every engine, and
@@ -316,6 +346,43 @@ class _Subset(GlyphAccumulator):
     @property
     def _reverse_cmap(self) -> dict[str, set[int]]:
         return self._parsed.reverse_cmap
+
+    def shape(self, txt: str, with_actual_text: bool = True) -> ShapeResult:
+        """What pyHanko's shaping gives, with what it records in the engine, shaped once
+        per process for each face, size and line (`SHAPED_LINES`)."""
+        key = (self._face, float(self.font_size), txt, with_actual_text)
+        with _shaped_lock:
+            known = _shaped.get(key)
+            if known is not None:
+                _shaped.move_to_end(key)
+        if known is None:
+            known = self._shaped_alone(txt, with_actual_text)
+            if known is None:
+                return super().shape(txt, with_actual_text)
+            with _shaped_lock:
+                _shaped[key] = known
+                if len(_shaped) > SHAPED_LINES:
+                    _shaped.popitem(last=False)
+        for glyph in known.glyphs:
+            self._get_cid_and_width(glyph)
+        self._cid_to_unicode.update(known.reads_as)
+        return known.result
+
+    def _shaped_alone(self, txt: str, with_actual_text: bool) -> _Shaped | None:
+        """``txt`` shaped by an engine that has shaped nothing else (this one, its
+        records set aside meanwhile); None when the line's records would depend on what
+        was shaped before it."""
+        glyphs, reads_as = self._glyphs, self._cid_to_unicode
+        recording = _Recording()
+        self._glyphs, self._cid_to_unicode = {}, recording
+        try:
+            result = super().shape(txt, with_actual_text)
+            used = tuple(self._glyphs)
+        finally:
+            self._glyphs, self._cid_to_unicode = glyphs, reads_as
+        if recording.asked:
+            return None
+        return _Shaped(result, used, tuple(recording.items()))
 
     def _get_cid_and_width(self, glyph_id: int) -> tuple[int, int]:
         found = self._glyphs.get(glyph_id)
