@@ -217,17 +217,17 @@ def _count(table: Table, varying: Mapping[str, Sequence[Any]], same: Mapping[str
 
 
 class Writes:
-    """Inserts handed to the database one after another, while the caller goes on with
-    work of its own; `writing` waits for them all.
+    """Inserts and updates handed to the database one after another, while the caller
+    goes on with work of its own; `writing` waits for them all.
 
-    On a SQLite store served by aiosqlite, each insert goes to the connection's thread as
-    the driver's own calls, in statements of many rows (`_runs`): while SQLite stores them,
-    Python's lock is free, and the caller's work runs beside them on the other core.
+    On a SQLite store served by aiosqlite, each goes to the connection's thread as the
+    driver's own calls, inserts in statements of many rows (`_runs`): while SQLite stores
+    them, Python's lock is free, and the caller's work runs beside them on the other core.
     Statements the session runs meanwhile queue behind them on that thread, so everything
-    still happens in the order it was asked for. Anywhere else an insert runs at once.
+    still happens in the order it was asked for. Anywhere else each runs at once.
 
-    Between handing an insert over and `writing`'s end, the caller must not rely on its
-    rows being there, nor on its having succeeded: a failure is raised at the end."""
+    Between handing a write over and `writing`'s end, the caller must not rely on its
+    having succeeded: a failure is raised at the end."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
