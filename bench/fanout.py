@@ -653,8 +653,9 @@ def at_least_one(text: str) -> int:
     return value
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a run that could not happen is refused here, with one line."""
+    parser = argparse.ArgumentParser(prog="fanout.py", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=at_least_one, default=2000, help="recipients in the group")
     parser.add_argument(
         "--crash",
@@ -681,9 +682,13 @@ if __name__ == "__main__":
         help="a PostgreSQL server URL (postgresql+asyncpg://user@host:port/db) on which to "
         "create and drop a temporary database, instead of SQLite",
     )
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     if arguments.crash and arguments.processes > 1:
         parser.error("--crash kills the one serving process: give it without --processes")
     if arguments.enqueue_only and arguments.processes > 1:
         parser.error("--enqueue-only starts no serving process: give it without --processes")
-    asyncio.run(main(arguments))
+    return arguments
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-OWN_MODULES = r"(inkpost|bot|workflows|storage|web_sign)(\.|$)"
+OWN_MODULES = r"(inkpost|bot|workflows|storage|web_sign|web_api|texts)(\.|$)"
 
 
 def quiet_library_warnings(argv: list[str]) -> None:
