@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -58,6 +59,38 @@ of nothing that it skips. Every statement then inserts a power of two rows: each
 connection keeps a few prepared statements of each table, not one per batch size."""
 
 
+SWITCH_INTERVAL = 0.000_2
+"""Seconds the event loop's thread may hold Python's lock while the driver's thread waits
+for it, as long as writes handed over are under way (`Writes`); Python's own is 0.005.
+The driver's thread needs the lock to bind each statement's values and to take back every
+result, and the loop's thread, busy with the caller's work, gives it up only when its
+interval ends: at 5 ms a share with a group spent more waiting on the lock than it won by
+computing beside SQLite."""
+
+
+class _Switching:
+    """Python's switch interval shortened while any `Writes` has writes under way, and
+    given back as it was when the last has none."""
+
+    def __init__(self) -> None:
+        self.under_way = 0
+        self.before = 0.0
+
+    def begin(self) -> None:
+        if not self.under_way:
+            self.before = sys.getswitchinterval()
+            sys.setswitchinterval(min(self.before, SWITCH_INTERVAL))
+        self.under_way += 1
+
+    def end(self) -> None:
+        self.under_way -= 1
+        if not self.under_way:
+            sys.setswitchinterval(self.before)
+
+
+_SWITCHING = _Switching()
+
+
 @dataclass(frozen=True)
 class _Plan:
     """How rows with the given columns become one statement for one dialect."""
@@ -70,28 +103,32 @@ class _Plan:
     memoize: tuple[bool, ...]
     defaults: tuple[Any, ...]
     """The value of each column the rows do not give, in order after theirs."""
+    varying: int = 0
+    """How many of ``names``, from the first, may differ from row to row; the others hold
+    one value in every row."""
     parts: tuple[str, str, str] = ("", "", "")
     """On SQLite, the statement around its one row of values, and that row."""
     many: dict[tuple[int, bool], str] = field(default_factory=dict, compare=False)
     """SQLite's statements for so many rows at once, made as first needed."""
 
     def for_rows(self, count: int, *, padded: bool = False) -> str:
-        """The SQLite statement that inserts ``count`` rows at once; ``padded``, one whose
-        rows each begin with a value that is true for a row to insert and NULL for a row
-        of nothing to skip."""
+        """The SQLite statement that inserts ``count`` rows at once. Its parameters are
+        the value of each column that holds one value in every row, given once, then the
+        values of the varying columns, row after row; ``padded``, each row beginning with
+        a value that is true for a row to insert and NULL for a row of nothing to skip."""
         key = (count, padded)
         if key not in self.many:
-            head, row, tail = self.parts
-            if padded:
-                width = len(self.names)
-                marked = f"(?, {row[1:]}"
-                self.many[key] = (
-                    f"{head.removesuffix('VALUES ')}SELECT "
-                    + ", ".join(f"column{n}" for n in range(2, width + 2))
-                    + f" FROM (VALUES {', '.join([marked] * count)}) WHERE column1{tail}"
-                )
-            else:
-                self.many[key] = f"{head}{', '.join([row] * count)}{tail}"
+            head, _, tail = self.parts
+            first = 2 if padded else 1
+            picked = [f"column{n}" for n in range(first, first + self.varying)]
+            picked += ["?"] * (len(self.names) - self.varying)
+            row = f"({', '.join(['?'] * (self.varying + padded))})"
+            # The WHERE also keeps an ON CONFLICT after it from reading as a join's.
+            self.many[key] = (
+                f"{head.removesuffix('VALUES ')}SELECT {', '.join(picked)} "
+                f"FROM (VALUES {', '.join([row] * count)}) "
+                f"WHERE {'column1' if padded else 'true'}{tail}"
+            )
         return self.many[key]
 
 
@@ -234,6 +271,21 @@ class Writes:
         self._inserted = 0
         self._pending: list[asyncio.Future[int]] = []
 
+    def _hand_over(self, run: Coroutine[Any, Any, int]) -> None:
+        if not self._pending:
+            _SWITCHING.begin()
+        self._pending.append(asyncio.ensure_future(run))
+
+    async def _ended(self) -> list[int | BaseException]:
+        """What became of each write handed over, once all have ended."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        try:
+            return await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            _SWITCHING.end()
+
     async def insert(
         self,
         table: Table,
@@ -281,7 +333,7 @@ class Writes:
         )
         dialect = connection.dialect
         for sql, params in _runs(plan, columns):
-            self._pending.append(asyncio.ensure_future(_run(driver, dialect, sql, params)))
+            self._hand_over(_run(driver, dialect, sql, params))
         # One turn of the loop: each call reaches the driver's queue before the caller's
         # own work holds the loop.
         await asyncio.sleep(0)
@@ -325,9 +377,7 @@ class Writes:
             for name, process in zip(names, processors, strict=True)
         ]
         params: list[Sequence[Any]] = list(zip(*converted, strict=True))
-        self._pending.append(
-            asyncio.ensure_future(_run(driver, dialect, sql, params, counted=False))
-        )
+        self._hand_over(_run(driver, dialect, sql, params, counted=False))
         await asyncio.sleep(0)
 
     async def _connection(self) -> AsyncConnection:
@@ -341,9 +391,7 @@ class Writes:
     async def finish(self) -> int:
         """Wait for every insert handed over; how many rows they inserted. Raises the
         first failure, as SQLAlchemy raises it, once all have ended."""
-        pending, self._pending = self._pending, []
-        ended = await asyncio.gather(*pending, return_exceptions=True)
-        for result in ended:
+        for result in await self._ended():
             if isinstance(result, BaseException):
                 raise result
             self._inserted += result
@@ -351,8 +399,7 @@ class Writes:
 
     async def settle(self) -> None:
         """Wait for every insert handed over, whatever became of it."""
-        pending, self._pending = self._pending, []
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._ended()
 
 
 @contextlib.asynccontextmanager
@@ -411,7 +458,7 @@ def _columns(
     """The statement for these rows, and the values of each of its columns, converted as
     the column's type converts them."""
     count = len(next(iter(varying.values())))
-    plan = _plan(table, (*varying, *same), dialect, skip_conflicts_on, encoded)
+    plan = _plan(table, (*varying, *same), len(varying), dialect, skip_conflicts_on, encoded)
     columns: list[list[Any]] = []
     for index, name in enumerate(plan.names):
         process = plan.processors[index]
@@ -441,27 +488,34 @@ def _runs(plan: _Plan, columns: list[list[Any]]) -> list[tuple[str, list[Sequenc
 
     Few statements, each of many rows, is what lets the caller's work go on beside them
     (`Writes`): the driver takes Python's lock back at the end of every run, and waits for
-    it when the caller holds it.
+    it when the caller holds it. A value every row holds is given once a statement, not
+    once a row: binding the parameters is the part of a run that holds Python's lock, and
+    in a share most columns hold one value.
 
-    A run's parameters are its rows' values one row after another, laid out a column at a
-    time (every ``width``-th place holds the same column)."""
+    A run's parameters are those values, then its rows' varying values one row after
+    another, laid out a column at a time (every ``width``-th place holds the same
+    column)."""
     count = len(columns[0])
-    width = len(columns)
+    varying = columns[: plan.varying]
+    fixed = tuple(column[0] for column in columns[plan.varying :])
     most = MOST_AT_ONCE
-    while most > 1 and most * (width + 1) > VARIABLES:
+    while most > 1 and most * (len(varying) + 1) + len(fixed) > VARIABLES:
         most //= 2
     runs: list[tuple[str, list[Sequence[Any]]]] = []
     full = count - count % most
     if full:
         runs.append(
-            (plan.for_rows(most), [_flat(columns, at, most) for at in range(0, full, most)])
+            (
+                plan.for_rows(most),
+                [fixed + _flat(varying, at, most) for at in range(0, full, most)],
+            )
         )
     rest = count - full
     if rest >= FEW:
         size = 1 << (rest - 1).bit_length()
         marked = [[True] * rest + [None] * (size - rest)]
-        marked += [column[full:] + [None] * (size - rest) for column in columns]
-        runs.append((plan.for_rows(size, padded=True), [_flat(marked, 0, size)]))
+        marked += [column[full:] + [None] * (size - rest) for column in varying]
+        runs.append((plan.for_rows(size, padded=True), [fixed + _flat(marked, 0, size)]))
     elif rest:
         runs.append((plan.sql, list(zip(*(column[full:] for column in columns), strict=True))))
     return runs
@@ -525,6 +579,7 @@ def _converted(values: list[Any], process: Convert | None, memoize: bool) -> lis
 def _plan(
     table: Table,
     given: tuple[str, ...],
+    varying: int,
     dialect: Dialect,
     skip_conflicts_on: str | None,
     encoded: frozenset[str],
@@ -553,6 +608,7 @@ def _plan(
         sql="".join(parts),
         parts=parts,
         names=names,
+        varying=varying,
         processors=tuple(
             None
             if column.name in encoded

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from storage import bulk
@@ -327,3 +329,77 @@ async def test_writes_go_after_what_the_session_holds(env: Env, tenant: Tenant) 
     async with env.sessions() as session:
         stored = await session.get(Share, share_id)
     assert stored is not None and stored.message == "Read me"
+
+
+@pytest.mark.parametrize("handed_over", [False, True])
+@pytest.mark.parametrize("count", [bulk.FEW - 1, bulk.FEW + 5, 1024, 1024 + 300])
+async def test_a_value_given_once_is_stored_in_every_row(
+    env: Env, tenant: Tenant, count: int, handed_over: bool
+) -> None:
+    """Columns that hold one value go into a statement once, beside the rows' own values:
+    each row gets its own values in its own columns, and every row the shared ones,
+    a conflict skipped among them."""
+    async with env.sessions() as session, session.begin():
+        await bulk.insert(session, NOTIFICATION, [notice("k00002", org_id=tenant.org_id)])
+    keys = [f"k{i:05d}" for i in range(count)]
+    same = notice("", org_id=tenant.org_id, status="sent", attempts=3)
+    del same["dedupe_key"], same["target"]
+    varying = {"target": [str(1000 + i) for i in range(count)], "dedupe_key": keys}
+    async with env.sessions() as session, session.begin():
+        if handed_over:
+            async with bulk.writing(session) as writes:
+                await writes.insert_columns(
+                    NOTIFICATION, varying=varying, same=same, skip_conflicts_on="dedupe_key"
+                )
+                inserted = await writes.finish()
+        else:
+            inserted = await bulk.insert_columns(
+                session, NOTIFICATION, varying=varying, same=same, skip_conflicts_on="dedupe_key"
+            )
+    assert inserted == count - 1
+    stored = [n for n in await notifications(env) if n.status == "sent"]
+    assert [(n.dedupe_key, n.target) for n in stored] == [
+        (key, str(1000 + i)) for i, key in enumerate(keys) if key != "k00002"
+    ]
+    assert {(n.attempts, n.kind, n.next_attempt_at, n.org_id) for n in stored} == {
+        (3, "document.shared", START, tenant.org_id)
+    }
+    assert {n.payload["title"] for n in stored} == {'Zażółć "gęślą" jaźń'}
+
+
+async def test_python_switches_threads_often_only_while_writes_are_under_way(
+    env: Env, tenant: Tenant, engine: AsyncEngine
+) -> None:
+    """Writes handed to SQLite's driver thread shorten the switch interval until the last
+    of two sets under way at once has ended; then it is as it was. Writes that run at once
+    (PostgreSQL) leave it alone."""
+    before = sys.getswitchinterval()
+    quick = pytest.approx(bulk.SWITCH_INTERVAL if engine.dialect.name == "sqlite" else before)
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id) for i in range(30)]
+    async with env.sessions() as session, session.begin(), bulk.writing(session) as writes:
+        assert sys.getswitchinterval() == before  # nothing handed over yet
+        await writes.insert(NOTIFICATION, rows[:10])
+        assert sys.getswitchinterval() == quick
+        other = bulk.Writes(session)
+        await other.insert(NOTIFICATION, rows[10:20])
+        assert await other.finish() == 10
+        assert sys.getswitchinterval() == quick  # the first is still under way
+        assert await writes.finish() == 10
+        assert sys.getswitchinterval() == before
+        await writes.insert(NOTIFICATION, rows[20:])
+        assert sys.getswitchinterval() == quick
+    assert sys.getswitchinterval() == before
+    assert len(await notifications(env)) == 30
+
+
+async def test_a_failed_write_gives_back_the_switch_interval(env: Env, tenant: Tenant) -> None:
+    before = sys.getswitchinterval()
+    rows = [notice(f"k{i:05d}", org_id=tenant.org_id) for i in range(2)]
+    with pytest.raises(IntegrityError):
+        async with (
+            env.sessions() as session,
+            session.begin(),
+            bulk.writing(session) as writes,
+        ):
+            await writes.insert(NOTIFICATION, rows + rows)
+    assert sys.getswitchinterval() == before

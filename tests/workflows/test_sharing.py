@@ -566,3 +566,58 @@ async def test_a_space_share_tells_members_whose_other_shares_ran_out(
     assert result.notified == 2
     told = [n.target for n in await stored_notifications(env)][before:]
     assert sorted(told) == sorted([str(tenant.recipient_id), str(colleague)])
+
+
+@pytest.mark.parametrize("read_whole", [False, True])
+async def test_a_group_share_tells_no_one_who_holds_the_document_through_a_space_in_force(
+    env: Env, tenant: Tenant, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, read_whole: bool
+) -> None:
+    """Members holding the document through a space are given their own share, untold;
+    one whose space share has ended is told. With ``read_whole`` the document's shares are
+    read whole, as for a group of more than `IN_LIST`."""
+    if read_whole:
+        monkeypatch.setattr(sharing, "IN_LIST", 1)
+    carl = await add_person(env, tenant, name="Carl Colleague")
+    dora = await add_person(env, tenant, name="Dora Director")
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    assert document.id is not None
+    for name, member, terms in (
+        ("Room", tenant.recipient_id, None),
+        ("Old room", dora, ShareTerms(expires_at=START + timedelta(days=1))),
+    ):
+        space = await spaces.create_space(
+            env, org_id=tenant.org_id, actor=STAFF, name=name, client_id=tenant.client_id
+        )
+        assert space.id is not None
+        await spaces.add_space_member(
+            env, org_id=tenant.org_id, actor=STAFF, space_id=space.id, recipient_id=member
+        )
+        await sharing.share_with_space(
+            env,
+            org_id=tenant.org_id,
+            actor=STAFF,
+            document_id=document.id,
+            space_id=space.id,
+            terms=terms,
+        )
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert group.id is not None
+    await groups.add_to_group(
+        env,
+        org_id=tenant.org_id,
+        actor=STAFF,
+        group_id=group.id,
+        recipient_ids=[tenant.recipient_id, carl, dora],
+    )
+    before = len(await stored_notifications(env))
+    clock.at = START + timedelta(days=2)
+
+    result = await sharing.share_with_group(
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+    )
+
+    assert sorted(r.share.recipient_id for r in result.shares if r.created) == sorted(
+        [tenant.recipient_id, carl, dora]
+    )
+    told = [n.target for n in await stored_notifications(env)][before:]
+    assert sorted(told) == sorted([str(carl), str(dora)])

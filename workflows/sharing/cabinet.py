@@ -11,9 +11,8 @@ whether it still should, is `cabinet_notices`'.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, String, and_, cast, exists, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,9 +38,9 @@ WITHOUT_ACCESS = ("blocked", "deleted")
 """Statuses of recipients who are no longer members of anything."""
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Someone a share has just given a document to, and the share it came by."""
+class Receipt(NamedTuple):
+    """Someone a share has just given a document to, and the share it came by (a named
+    tuple: a share with a group makes one for each member)."""
 
     recipient_id: int
     client_id: int

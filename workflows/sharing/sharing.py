@@ -14,9 +14,9 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,13 +37,16 @@ from workflows.webhooks import events as webhook_events
 from workflows.webhooks.events import EventType
 
 SHARES = Share.__table__  # type: ignore[attr-defined]
+SPACE_MEMBERS = SpaceMember.__table__  # type: ignore[attr-defined]
 IN_LIST = 500
 """Ids sent in one IN list; past this, a query reads the document's rows whole."""
 
 
-@dataclass(frozen=True, slots=True)
-class ShareRow:
-    """What is known of a share just made or found: its row, without the token's hash."""
+class ShareRow(NamedTuple):
+    """What is known of a share just made or found: its row, without the token's hash.
+
+    A named tuple, not a frozen dataclass: a share with a group makes one for every
+    member, and a frozen dataclass costs five times as much to make."""
 
     id: int
     document_id: int
@@ -72,8 +75,7 @@ class ShareRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ShareResult:
+class ShareResult(NamedTuple):
     """A share made (or found) for someone, with its raw token when it was just made: the
     token is handed out once; only its hash is kept."""
 
@@ -381,7 +383,8 @@ async def _share_with_each(
     in the sharing's transaction: the live share someone already has, or a new one with
     its history event and, unless they hold the document through a space, a notice."""
     session, document, now = made.session, made.document, made.now
-    held = await _active_direct_shares(session, document, [r.id for r in recipients], now)
+    holdings = await _holdings(session, document, [r.id for r in recipients], now)
+    held, holders = holdings.direct, holdings.through_spaces
     results = [
         ShareResult(ShareRow.of(held[r.id]), None, created=False)
         for r in recipients
@@ -391,7 +394,6 @@ async def _share_with_each(
     count = len(fresh)
     crossing = _crossing({}, other_client)
     expires_at = _iso(made.terms.expires_at)
-    holders = await _holders_elsewhere(session, document, [r.id for r in fresh], now)
     batch = NewShares(
         kind=["recipient"] * count,
         action="document.shared",
@@ -444,62 +446,65 @@ async def _share_with_each(
     return results + shared
 
 
-async def _active_direct_shares(
-    session: AsyncSession, document: Document, recipient_ids: list[int], now: datetime
-) -> dict[int, dict[str, Any]]:
-    """The live direct share of ``document`` each of these recipients already has, as a
-    plain row: sharing again with a group of ten thousand reads them all, and models would
-    cost most of that.
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What some recipients already hold of a document."""
 
-    For many recipients the document's shares are read whole and filtered here: one
-    plain query instead of a long IN list compiled and sent chunk by chunk."""
-    if not recipient_ids:
-        return {}
-    wanted = set(recipient_ids)
-    query = select(SHARES).where(
-        SHARES.c.org_id == document.org_id,
-        SHARES.c.document_id == document.id,
-        SHARES.c.kind == "recipient",
-        SHARES.c.revoked_at.is_(None),
-    )
-    if len(recipient_ids) <= IN_LIST:
-        query = query.where(SHARES.c.recipient_id.in_(recipient_ids))
-    held: dict[int, dict[str, Any]] = {}
-    connection = await session.connection()
-    for share in (await connection.execute(query)).all():
-        rid = share.recipient_id
-        if rid is not None and rid in wanted and targets.active(share, now):
-            held[rid] = share._asdict()
-    return held
+    direct: dict[int, dict[str, Any]]
+    """The live direct share of each who has one, as a plain row."""
+    through_spaces: set[int]
+    """Those who hold it through one of its spaces, by a share in force."""
 
 
-async def _holders_elsewhere(
+async def _holdings(
     session: AsyncSession,
     document: Document,
     recipient_ids: list[int],
     now: datetime,
     *,
     besides: int | None = None,
-) -> set[int]:
-    """Which of these recipients hold ``document`` through one of its spaces, by a share
-    still in force other than ``besides``."""
+) -> Holdings:
+    """What these recipients hold of ``document``: their live direct shares, and whether
+    they hold it through a space by a share in force other than ``besides``.
+
+    One read of the document's shares serves both; the spaces' members are read only when
+    a space share is in force, which a document shared with a group seldom has. Shares are
+    read as plain rows: sharing again with a group of ten thousand reads them all, and
+    models would cost most of that. For many recipients the document's shares are read
+    whole and filtered here: one plain query instead of a long IN list compiled and sent
+    chunk by chunk."""
     if not recipient_ids:
-        return set()
-    query = (
-        select(SpaceMember.recipient_id)
-        .join(Share, col(Share.space_id) == SpaceMember.space_id)
-        .where(
-            Share.org_id == document.org_id,
-            Share.document_id == document.id,
-            col(Share.revoked_at).is_(None),
-            or_(col(Share.expires_at).is_(None), col(Share.expires_at) > now),
+        return Holdings({}, set())
+    wanted = set(recipient_ids)
+    few = len(recipient_ids) <= IN_LIST
+    direct = SHARES.c.kind == "recipient"
+    if few:
+        direct = and_(direct, SHARES.c.recipient_id.in_(recipient_ids))
+    connection = await session.connection()
+    shares = await connection.execute(
+        select(SHARES).where(
+            SHARES.c.org_id == document.org_id,
+            SHARES.c.document_id == document.id,
+            SHARES.c.revoked_at.is_(None),
+            or_(SHARES.c.space_id.is_not(None), direct),
         )
     )
-    if besides is not None:
-        query = query.where(Share.id != besides)
-    if len(recipient_ids) <= IN_LIST:
-        query = query.where(col(SpaceMember.recipient_id).in_(recipient_ids))
-    return set((await session.exec(query)).all()) & set(recipient_ids)
+    held: dict[int, dict[str, Any]] = {}
+    spaces: list[int] = []
+    for share in shares.all():
+        if share.space_id is not None:
+            if share.id != besides and (share.expires_at is None or share.expires_at > now):
+                spaces.append(share.space_id)
+        elif share.recipient_id in wanted and targets.active(share, now):
+            held[share.recipient_id] = share._asdict()
+    if not spaces:
+        return Holdings(held, set())
+    members = select(SPACE_MEMBERS.c.recipient_id).where(
+        SPACE_MEMBERS.c.org_id == document.org_id, SPACE_MEMBERS.c.space_id.in_(spaces)
+    )
+    if few:
+        members = members.where(SPACE_MEMBERS.c.recipient_id.in_(recipient_ids))
+    return Holdings(held, set((await connection.execute(members)).scalars()) & wanted)
 
 
 def _shared_notice(document: Document, share_id: int, recipient_id: int) -> outbox.NewNotification:
@@ -562,8 +567,8 @@ async def share_with_space(
                 clients[recipient.id] = recipient.client_id
         # Those who hold the document already, directly or through another space, are
         # not told again.
-        holders = set(await _active_direct_shares(session, document, told, now))
-        holders |= await _holders_elsewhere(session, document, told, now, besides=shared.share.id)
+        holdings = await _holdings(session, document, told, now, besides=shared.share.id)
+        holders = set(holdings.direct) | holdings.through_spaces
         notified = await outbox.enqueue_many(
             session,
             [
