@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
-from pydantic import BaseModel
 
 from web_api import catalogue, openapi
 from web_api.problems import (
@@ -30,10 +29,12 @@ from web_api.problems import (
 from web_api.rate import RateLimit, RateLimiter, retry_after
 from web_api.registry import (
     PATH_PARAM,
+    Answer,
     Call,
     Download,
     Operation,
     Registry,
+    Spelled,
     parse_body,
     parse_query,
     path_ids,
@@ -254,16 +255,11 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() or None
 
 
-async def _answer(
-    request: web.Request, operation: Operation, result: BaseModel | Download
-) -> web.StreamResponse:
+async def _answer(request: web.Request, operation: Operation, result: Answer) -> web.StreamResponse:
     if isinstance(result, Download):
         return await _send(request, result)
-    return web.Response(
-        status=operation.status,
-        body=result.model_dump_json().encode(),
-        content_type="application/json",
-    )
+    body = result.body if isinstance(result, Spelled) else result.model_dump_json().encode()
+    return web.Response(status=operation.status, body=body, content_type="application/json")
 
 
 async def _send(request: web.Request, download: Download) -> web.StreamResponse:

@@ -3,29 +3,29 @@ versions and history; and the organisation's history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal, NoReturn
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 from sqlmodel import col, select
+from typing_extensions import TypedDict
 
 from storage.models import AuditEvent, Document, document_ref
 from web_api.models import Body, EventOut, EventPage, ListQuery, next_cursor
 from web_api.pagination import decode_cursor
 from web_api.problems import CONFLICT, INVALID, TOO_LARGE, VALIDATION, FieldError, ProblemError
-from web_api.registry import Call, Download, Operation
+from web_api.registry import Call, Download, Operation, Spelled
 from workflows.documents import filing
 from workflows.errors import NotFound
-from workflows.listing import page_of
+from workflows.listing import Page, page_of
 from workflows.scope import get_scoped
 
 
 class DocumentOut(BaseModel):
     """A document: what it is, whose, and its file's size and SHA-256."""
-
-    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
     id: int
     ref: str = Field(description="The short reference staff use, like D-12.")
@@ -35,7 +35,7 @@ class DocumentOut(BaseModel):
     filename: str
     media_type: str
     size: int
-    pages: int | None = Field(validation_alias="page_count")
+    pages: int | None
     sha256: str
     version_no: int
     version_of: int | None = Field(description="The first version's id (None for the first).")
@@ -44,33 +44,84 @@ class DocumentOut(BaseModel):
     available_until: datetime | None
     created_at: datetime
 
-    @field_validator("direction", mode="before")
-    @classmethod
-    def _direction(cls, value: object) -> str:
-        return "inbound" if value == "inbound" else "outbound"
-
     @classmethod
     def of(cls, document: Document) -> DocumentOut:
         assert document.id is not None
-        return cls.model_validate(document)
-
-    @classmethod
-    def each(cls, documents: Sequence[Document]) -> list[DocumentOut]:
-        """Many at once, in one call into pydantic's core, from the values each row
-        loaded (its ``__dict__``): three times quicker than reading every attribute
-        through the ORM's descriptors, which a page of 50 spends most of its time on."""
-        loaded = [document.__dict__ for document in documents]
-        return _DOCUMENTS.validate_python(
-            [values | {"ref": document_ref(values["number"])} for values in loaded]
-        )
+        return cls.model_validate(_shown(dict(zip(_READ, _read(document), strict=True))))
 
 
-_DOCUMENTS = TypeAdapter(list[DocumentOut])
+_READ = (
+    "id",
+    "number",
+    "title",
+    "category",
+    "client_id",
+    "filename",
+    "media_type",
+    "size",
+    "page_count",
+    "sha256",
+    "version_no",
+    "version_of",
+    "direction",
+    "available_from",
+    "available_until",
+    "created_at",
+)
+"""The columns of a document that `DocumentOut` shows."""
+_read = operator.attrgetter(*_READ)
+
+
+def _shown(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `DocumentOut`, from a document's column values."""
+    return {
+        "id": values["id"],
+        "ref": document_ref(values["number"]),
+        "title": values["title"],
+        "category": values["category"],
+        "client_id": values["client_id"],
+        "filename": values["filename"],
+        "media_type": values["media_type"],
+        "size": values["size"],
+        "pages": values["page_count"],
+        "sha256": values["sha256"],
+        "version_no": values["version_no"],
+        "version_of": values["version_of"],
+        "direction": "inbound" if values["direction"] == "inbound" else "outbound",
+        "available_from": values["available_from"],
+        "available_until": values["available_until"],
+        "created_at": values["created_at"],
+    }
 
 
 class DocumentPage(BaseModel):
     items: list[DocumentOut]
     next_cursor: str | None
+
+
+# `DocumentPage` as a typed dict of the same fields: its serializer spells the values
+# `_shown` gives, with no model made for them. Validating fifty documents into models only
+# to dump them at once cost a fifth of a page's answer.
+_DocumentFields = TypedDict(  # type: ignore[misc]
+    "_DocumentFields",
+    {name: field.annotation for name, field in DocumentOut.model_fields.items()},
+)
+
+
+class _PageFields(TypedDict):
+    items: list[_DocumentFields]
+    next_cursor: str | None
+
+
+_PAGE: TypeAdapter[Any] = TypeAdapter(_PageFields)
+
+
+def page_answer(page: Page[Document]) -> Spelled:
+    """A page of documents as `DocumentPage` spells it, from the values each row loaded
+    (its ``__dict__``): three times quicker than reading them through the ORM's
+    descriptors, which a page of 50 spends most of its time on."""
+    items = [_shown(document.__dict__) for document in page.rows]
+    return Spelled(_PAGE.dump_json({"items": items, "next_cursor": next_cursor(page)}))
 
 
 class DocumentQuery(ListQuery):
@@ -147,7 +198,7 @@ def raise_missing(name: str, detail: str) -> NoReturn:
     )
 
 
-async def list_documents(call: Call[Any]) -> DocumentPage:
+async def list_documents(call: Call[Any]) -> Spelled:
     query: DocumentQuery = call.query
     where: list[Any] = []
     if query.client_id is not None:
@@ -164,7 +215,7 @@ async def list_documents(call: Call[Any]) -> DocumentPage:
         after=decode_cursor(query.cursor),
         limit=query.limit,
     )
-    return DocumentPage(items=DocumentOut.each(page.rows), next_cursor=next_cursor(page))
+    return page_answer(page)
 
 
 async def _document(call: Call[Any]) -> Document:
@@ -190,7 +241,7 @@ async def download_document(call: Call[Any]) -> Download:
     )
 
 
-async def document_versions(call: Call[Any]) -> DocumentPage:
+async def document_versions(call: Call[Any]) -> Spelled:
     query: ListQuery = call.query
     document = await _document(call)
     root = document.version_of or document.id
@@ -203,7 +254,7 @@ async def document_versions(call: Call[Any]) -> DocumentPage:
         limit=query.limit,
         newest_first=False,
     )
-    return DocumentPage(items=DocumentOut.each(page.rows), next_cursor=next_cursor(page))
+    return page_answer(page)
 
 
 async def document_history(call: Call[Any]) -> EventPage:

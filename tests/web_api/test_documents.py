@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from inkpost.sample_pdf import make_pdf
 from storage.models import AuditEvent, Document
-from tests.conftest import Tenant
+from tests.conftest import START, Tenant
 from tests.damaged_pdfs import damaged
 from tests.helpers import blob_files, upload
 from tests.web_api.conftest import bearer
+from web_api.documents import DocumentOut, DocumentPage
 from workflows.context import Env
 
 
@@ -223,3 +225,68 @@ async def test_an_upload_without_a_category_goes_where_the_organisation_files_by
     )
     assert unknown.status == 422
     assert "unknown category ''" in (await unknown.json())["detail"]
+
+
+async def test_a_page_is_spelled_as_its_model_spells_it(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    """Pages of documents are spelled without models (`documents.page_answer`): byte for
+    byte what `DocumentPage` of each document's `DocumentOut` gives, awkward values too."""
+    first = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    second = await upload(
+        env,
+        org_id=tenant.org_id,
+        client_id=tenant.client_id,
+        title='Zażółć "gęślą" jaźń \\ 2027',
+        version_of=first.id,
+    )
+    async with env.sessions() as session, session.begin():
+        stored = await session.get(Document, second.id)
+        assert stored is not None
+        stored.direction = "inbound"
+        stored.available_from = START
+        stored.available_until = START + timedelta(days=30, microseconds=5)
+        stored.page_count = None
+    async with env.sessions() as session:
+        query = select(Document).order_by(col(Document.id).desc())
+        documents = list((await session.exec(query)).all())
+    items = [DocumentOut.of(document) for document in documents]
+
+    listed = await client.get("/api/v1/documents?limit=1", headers=bearer(key))
+    cursor = (await listed.json())["next_cursor"]
+    assert (
+        await listed.read()
+        == DocumentPage(items=items[:1], next_cursor=cursor).model_dump_json().encode()
+    )
+    rest = await client.get(f"/api/v1/documents?cursor={cursor}", headers=bearer(key))
+    assert (
+        await rest.read()
+        == DocumentPage(items=items[1:], next_cursor=None).model_dump_json().encode()
+    )
+    versions = await client.get(f"/api/v1/documents/{first.id}/versions", headers=bearer(key))
+    assert (
+        await versions.read()
+        == DocumentPage(items=items[::-1], next_cursor=None).model_dump_json().encode()
+    )
+    one = await client.get(f"/api/v1/documents/{second.id}", headers=bearer(key))
+    assert await one.read() == items[0].model_dump_json().encode()
+    shown = (await one.json()) | {"id": 0}
+    assert shown == {
+        "id": 0,
+        "ref": "D-2",
+        "title": 'Zażółć "gęślą" jaźń \\ 2027',
+        "category": second.category,
+        "client_id": tenant.client_id,
+        "filename": second.filename,
+        "media_type": "application/pdf",
+        "size": second.size,
+        "pages": None,
+        "sha256": second.sha256,
+        "version_no": 2,
+        "version_of": first.id,
+        "direction": "inbound",
+        "available_from": "2026-11-23T12:00:00Z",
+        "available_until": "2026-12-23T12:00:00.000005Z",
+        "created_at": shown["created_at"],
+    }
+    assert items[1].direction == "outbound" and items[1].version_of is None
