@@ -1,6 +1,8 @@
-"""The tables of the one store. Every row but Organization carries ``org_id``."""
+"""The tables of the one store. Every row but Organization carries ``org_id``.
 
-from __future__ import annotations
+Annotations here are evaluated as the classes are made (no ``from __future__ import
+annotations``): pydantic reads every field's type, and from strings it must compile each
+one first, which every command paid at start-up."""
 
 from datetime import datetime
 from typing import Any

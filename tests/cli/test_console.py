@@ -47,3 +47,14 @@ def test_asking_for_debug_or_warnings_hides_nothing(
         monkeypatch.delenv("INKPOST_DEBUG", raising=False)
     shown = _after(["--debug"] if how == "--debug" else [])
     assert shown["pyhanko.sign.signers.pdf_cms"] == ["a word"]
+
+
+def test_pydantic_looks_for_no_plugins_unless_the_environment_names_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    console.no_pydantic_plugins()
+    assert console.os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "logfire")
+    console.no_pydantic_plugins()
+    assert console.os.environ["PYDANTIC_DISABLE_PLUGINS"] == "logfire"
