@@ -89,11 +89,13 @@ def canonical_bodies(rows: Sequence[dict[str, Any]]) -> list[bytes]:
     same = _fixed(rows[0])
     if not all(_fixed(row) == same for row in rows):
         return [canonical_json(row_body(row)) for row in rows]
+    details = [row["details"] for row in rows]
     return _alike_bodies(
         rows[0],
         [row["seq"] for row in rows],
         [row["share_id"] for row in rows],
-        [row["details"] for row in rows],
+        details,
+        json_text.shape(details),
     )
 
 
@@ -102,13 +104,12 @@ def _alike_bodies(
     seqs: Sequence[int],
     share_ids: Sequence[int | None],
     details: Sequence[dict[str, Any]],
+    varying: list[str] | None,
 ) -> list[bytes]:
     """`canonical_bodies` of rows like ``first`` but for the `VARYING` fields, given
-    column by column."""
-    keys = tuple(details[0])
+    column by column; ``varying`` is the details' `json_text.shape`."""
     template = None
-    if len(seqs) > 1 and all(tuple(each) == keys for each in details):
-        varying = json_text.varying_keys(details)
+    if varying is not None:
         sample = row_body(first)
         sample["seq"] = json_text.Slot(0)
         sample["share_id"] = json_text.Slot(1)
@@ -118,7 +119,7 @@ def _alike_bodies(
         }
         with contextlib.suppress(ValueError):
             template = json_text.Template(_CANONICAL, sample)
-    if template is None:
+    if template is None or varying is None:
         return [
             canonical_json(row_body({**first, "seq": seq, "share_id": share, "details": each}))
             for seq, share, each in zip(seqs, share_ids, details, strict=True)
@@ -320,7 +321,9 @@ async def append_alike(
     first = {**same, "seq": seqs[0], "share_id": events.share_ids[0], "details": events.details[0]}
     prev_hashes, hashes = [], []
     sha256 = hashlib.sha256
-    for body in _alike_bodies(first, seqs, events.share_ids, events.details):
+    # The details are spelled twice, hashed and stored: their shape is found once.
+    shape = json_text.shape(events.details)
+    for body in _alike_bodies(first, seqs, events.share_ids, events.details, shape):
         prev_hashes.append(prev_hash)
         prev_hash = sha256(prev_hash.encode() + body).hexdigest()
         hashes.append(prev_hash)
@@ -336,7 +339,7 @@ async def append_alike(
         varying={
             "seq": seqs,
             "share_id": events.share_ids,
-            "details": json_text.objects(json_text.DUMPS, events.details),
+            "details": json_text.objects(json_text.DUMPS, events.details, shape),
             "prev_hash": prev_hashes,
             "hash": hashes,
         },

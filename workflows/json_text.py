@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,24 +134,42 @@ DUMPS = json.JSONEncoder()
 """The encoder ``json.dumps`` uses with its default options."""
 
 
-def objects(encoder: json.JSONEncoder, values: Sequence[dict[str, Any]]) -> list[str]:
+def shape(values: Sequence[dict[str, Any]]) -> list[str] | None:
+    """What one template for all of ``values`` would leave open: the keys whose values
+    vary (`varying_keys`), when there are several and all have the same keys in the same
+    order; else None. A caller spelling the same objects twice (with two encoders) finds
+    it once."""
+    if len(values) < 2:
+        return None
+    keys = tuple(values[0])
+    if not all(tuple(value) == keys for value in values):
+        return None
+    return varying_keys(values)
+
+
+def objects(
+    encoder: json.JSONEncoder,
+    values: Sequence[dict[str, Any]],
+    varying: list[str] | None | Literal["ask"] = "ask",
+) -> list[str]:
     """The text ``encoder`` gives for each of ``values``: from one template when they all
-    have the same keys in the same order, else each encoded whole."""
-    if len(values) > 1:
-        keys = tuple(values[0])
-        if all(tuple(value) == keys for value in values):
-            varying = varying_keys(values)
-            sample = {
-                key: Slot(varying.index(key)) if key in varying else values[0][key] for key in keys
-            }
-            try:
-                template = Template(encoder, sample)
-            except ValueError:
-                pass
-            else:
-                return template.fill_many(
-                    len(values), [[value[key] for value in values] for key in varying]
-                )
+    have the same keys in the same order, else each encoded whole. ``varying`` is their
+    `shape`, unless it is to be found here."""
+    if varying == "ask":
+        varying = shape(values)
+    if varying is not None:
+        sample = {
+            key: Slot(varying.index(key)) if key in varying else value
+            for key, value in values[0].items()
+        }
+        try:
+            template = Template(encoder, sample)
+        except ValueError:
+            pass
+        else:
+            return template.fill_many(
+                len(values), [[value[key] for value in values] for key in varying]
+            )
     return [encoder.encode(value) for value in values]
 
 

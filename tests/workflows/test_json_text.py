@@ -70,6 +70,17 @@ def test_objects_alike_or_not_are_encoded_as_each_alone(encoder: json.JSONEncode
     assert json_text.objects(encoder, other_keys) == [encoder.encode(v) for v in other_keys]
 
 
+def test_the_shape_of_objects_is_what_varies_when_their_keys_agree() -> None:
+    alike = [{"id": i, "name": "Ann", "group": 3} for i in range(3)]
+    assert json_text.shape(alike) == ["id"]
+    assert json_text.shape([{"a": 1, "b": 1}, {"a": True, "b": 1}]) == ["a"]
+    assert json_text.shape([{"a": 1, "b": 2}, {"b": 2, "a": 1}]) is None
+    assert json_text.shape(alike[:1]) is None and json_text.shape([]) is None
+    # Given by the caller, a shape is used as it is; None spells each object whole.
+    assert json_text.objects(json_text.DUMPS, alike, ["id"]) == [json.dumps(v) for v in alike]
+    assert json_text.objects(json_text.DUMPS, alike, None) == [json.dumps(v) for v in alike]
+
+
 def test_a_template_refuses_an_indenting_encoder_and_a_slot_used_twice() -> None:
     with pytest.raises(ValueError, match="indent"):
         json_text.Template(json.JSONEncoder(indent=2), {"a": json_text.Slot(0)})
