@@ -99,20 +99,20 @@ class DocumentPage(BaseModel):
     next_cursor: str | None
 
 
-# `DocumentPage` as a typed dict of the same fields: its serializer spells the values
-# `_shown` gives, with no model made for them. Validating fifty documents into models only
-# to dump them at once cost a fifth of a page's answer.
+# `DocumentPage` as typed dicts of the same fields, made from the models: their serializer
+# spells the values `_shown` gives, with no model made for them. Validating fifty
+# documents into models only to dump them at once cost a fifth of a page's answer.
 _DocumentFields = TypedDict(  # type: ignore[misc]
     "_DocumentFields",
     {name: field.annotation for name, field in DocumentOut.model_fields.items()},
 )
-
-
-class _PageFields(TypedDict):
-    items: list[_DocumentFields]
-    next_cursor: str | None
-
-
+_PageFields = TypedDict(  # type: ignore[misc]
+    "_PageFields",
+    {
+        name: list[_DocumentFields] if name == "items" else field.annotation
+        for name, field in DocumentPage.model_fields.items()
+    },
+)
 _PAGE: TypeAdapter[Any] = TypeAdapter(_PageFields)
 
 
