@@ -21,6 +21,16 @@ from workflows.tokens import hash_token
 VISITOR = Visitor(ip="127.0.0.1", user_agent="pytest")
 
 
+async def board(env: Env, tenant: Tenant, members: list[int]) -> int:
+    """A group "Board" of the tenant's organisation holding ``members``; its id."""
+    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
+    assert group.id is not None
+    await groups.add_to_group(
+        env, org_id=tenant.org_id, actor=STAFF, group_id=group.id, recipient_ids=members
+    )
+    return group.id
+
+
 async def test_a_link_token_is_long_url_safe_and_stored_only_as_a_hash(
     env: Env, tenant: Tenant
 ) -> None:
@@ -73,20 +83,12 @@ async def test_a_group_share_skips_blocked_and_expired_members(
     await recipients.set_recipient_blocked(
         env, org_id=tenant.org_id, actor=STAFF, recipient_id=blocked, blocked=True
     )
-    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
-    assert group.id is not None
-    await groups.add_to_group(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        group_id=group.id,
-        recipient_ids=[tenant.recipient_id, blocked, expiring],
-    )
+    group_id = await board(env, tenant, [tenant.recipient_id, blocked, expiring])
     clock.at = START + timedelta(hours=2)
     document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
 
     result = await sharing.share_with_group(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group_id
     )
 
     assert [r.share.recipient_id for r in result.shares] == [tenant.recipient_id]
@@ -499,17 +501,9 @@ async def test_a_share_that_ran_out_is_replaced_and_its_person_told_again(
     notices = await stored_notifications(env)
     assert [n.payload["share_id"] for n in notices] == [first.share.id, second.share.id]
     # A group share then finds the live one and changes nothing.
-    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
-    assert group.id is not None
-    await groups.add_to_group(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        group_id=group.id,
-        recipient_ids=[tenant.recipient_id],
-    )
+    group_id = await board(env, tenant, [tenant.recipient_id])
     grouped = await sharing.share_with_group(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group_id
     )
     assert [(r.created, r.share.id, r.token) for r in grouped.shares] == [
         (False, second.share.id, None)
@@ -600,20 +594,12 @@ async def test_a_group_share_tells_no_one_who_holds_the_document_through_a_space
             space_id=space.id,
             terms=terms,
         )
-    group = await groups.create_group(env, org_id=tenant.org_id, actor=STAFF, name="Board")
-    assert group.id is not None
-    await groups.add_to_group(
-        env,
-        org_id=tenant.org_id,
-        actor=STAFF,
-        group_id=group.id,
-        recipient_ids=[tenant.recipient_id, carl, dora],
-    )
+    group_id = await board(env, tenant, [tenant.recipient_id, carl, dora])
     before = len(await stored_notifications(env))
     clock.at = START + timedelta(days=2)
 
     result = await sharing.share_with_group(
-        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group.id
+        env, org_id=tenant.org_id, actor=STAFF, document_id=document.id, group_id=group_id
     )
 
     assert sorted(r.share.recipient_id for r in result.shares if r.created) == sorted(
