@@ -63,6 +63,7 @@ from aiohttp import web  # noqa: E402
 
 from bench import webhooks as webhook_bench  # noqa: E402
 from bench._load import print_load  # noqa: E402
+from inkpost import event_loop  # noqa: E402
 from inkpost.sample_pdf import make_pdf  # noqa: E402
 from inkpost.server import start_up_heap_frozen  # noqa: E402
 from storage import bulk, migrate  # noqa: E402
@@ -286,7 +287,7 @@ def serve(store: Store, conn: Connection, core: int, profile: Path | None) -> No
     profiler = cProfile.Profile(time.process_time) if profile is not None else None
     if profiler is not None:
         profiler.enable()
-    asyncio.run(_serve(store, conn))
+    event_loop.run(_serve(store, conn))  # the loop `inkpost serve` runs on
     if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(profile)

@@ -67,6 +67,7 @@ from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
+from inkpost import event_loop  # noqa: E402
 from inkpost.sample_pdf import make_pdf  # noqa: E402
 from inkpost.server import start_up_heap_frozen  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -250,7 +251,8 @@ def serve(
     profiler = cProfile.Profile(time.process_time) if profile is not None else None
     if profiler is not None:
         profiler.enable()
-    asyncio.run(_serve(fixture, port=port, bare=bare, ready=ready, stop=stop))
+    # The loop `inkpost serve` runs on, for the bare server too: like with like.
+    event_loop.run(_serve(fixture, port=port, bare=bare, ready=ready, stop=stop))
     if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -551,7 +553,8 @@ async def _setup_and_run(args: argparse.Namespace, workdir: Path) -> None:
         print(
             f"{backend}; 4 KB file {fixture.small[1].stat().st_size} bytes, 5 MB file "
             f"{fixture.large[1].stat().st_size / 1e6:.2f} MB; {args.seconds} s per run, "
-            f"{args.rounds} rounds, medians; {_cores()} CPUs",
+            f"{args.rounds} rounds, medians; {_cores()} CPUs; servers on "
+            f"{'uvloop' if event_loop.loop_factory() else 'asyncio'}",
             flush=True,
         )
         loop = asyncio.get_running_loop()

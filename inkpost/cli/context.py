@@ -97,12 +97,14 @@ def with_runtime(
     *,
     schema: Schema = "current",
     settings: Settings | None = None,
+    serving: bool = False,
 ) -> T:
     """Open the store, run ``work`` in a fresh event loop, close everything.
 
     ``schema``: "current" refuses a database whose schema is behind (with a hint) rather
     than migrating it as a side effect of an ordinary command; "upgrade" migrates first;
-    "as is" leaves it to ``work``.
+    "as is" leaves it to ``work``. ``serving``: run on the loop servers use
+    (`inkpost.event_loop`); other commands keep asyncio's own and never import uvloop.
     """
     settings = settings or settings_of(ctx)
     if schema == "current":
@@ -117,6 +119,10 @@ def with_runtime(
                 )
             return await work(runtime)
 
+    if serving:
+        from inkpost import event_loop
+
+        return event_loop.run(main())
     return asyncio.run(main())
 
 

@@ -112,7 +112,7 @@ def serve(ctx: typer.Context, *, host: HostOption = None, port: PortOption = Non
 
         await server.serve(runtime, ready=ready)
 
-    with_runtime(ctx, work, schema="upgrade", settings=settings)
+    with_runtime(ctx, work, schema="upgrade", settings=settings, serving=True)
 
 
 def demo(
@@ -148,4 +148,4 @@ def demo(
 
         await server.serve(runtime, ready=ready)
 
-    with_runtime(ctx, work, schema="upgrade", settings=settings)
+    with_runtime(ctx, work, schema="upgrade", settings=settings, serving=True)
