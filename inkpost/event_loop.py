@@ -85,7 +85,11 @@ if uvloop is not None:
                 while transport.get_write_buffer_size():
                     await self._room(out)
                     await asyncio.sleep(0)  # the transport writes what it holds
+                    _still_open(transport)
                 while sent < count:
+                    # Our descriptor keeps the socket open: stop when the server closed
+                    # the connection (a client that went away makes sendfile fail).
+                    _still_open(transport)
                     try:
                         done = os.sendfile(out, source, offset + sent, count - sent)
                     except (BlockingIOError, InterruptedError):
@@ -110,6 +114,10 @@ if uvloop is not None:
                 await writable
             finally:
                 self.remove_writer(fd)
+
+    def _still_open(transport: asyncio.Transport) -> None:
+        if transport.is_closing():
+            raise ConnectionResetError("the connection was closed while a file was sent")
 
     def _settle(future: asyncio.Future[None]) -> None:
         if not future.done():

@@ -189,3 +189,41 @@ def test_a_file_without_a_descriptor_is_left_to_the_caller() -> None:
             server.close()
 
     run_served(scenario)
+
+
+def test_a_send_given_up_while_waiting_for_room_closes_its_descriptor(tmp_path: Path) -> None:
+    """A handler cancelled mid-file (the server stopping) leaves nothing open or watched."""
+    path = tmp_path / "large.bin"
+    path.write_bytes(os.urandom(32 * 1024 * 1024))  # more than a silent client's buffers
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def scenario() -> tuple[int, int, bool]:
+        loop = asyncio.get_running_loop()
+        sending: list[asyncio.Task[int]] = []
+
+        class Sender(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sending.append(loop.create_task(self.send(transport)))
+
+            async def send(self, transport: Any) -> int:
+                with path.open("rb") as file:
+                    return await loop.sendfile(transport, file)
+
+        server = await loop.create_server(Sender, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)  # never reads
+        await asyncio.sleep(0.3)
+        during = descriptors()
+        sending[0].cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending[0]
+        after = descriptors()
+        writer.close()
+        server.close()
+        return during, after, sending[0].cancelled()
+
+    during, after, cancelled = run_served(scenario)
+    assert cancelled
+    assert after == during - 2  # the socket's second descriptor and the file's
