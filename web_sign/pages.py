@@ -15,6 +15,7 @@ from aiohttp import web
 import texts
 from storage.models import Organization
 from web_sign.state import SETTINGS, TEMPLATES
+from web_sign.templating import Templates, WordsLoader
 from workflows.quiet_hours import zone_of
 
 HERE = Path(__file__).parent
@@ -22,24 +23,28 @@ TEMPLATE_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
 
-def make_templates(*, url_prefix: str) -> jinja2.Environment:
-    """Templates with HTML autoescaping always on; ``static_url`` busts caches by hash."""
-    templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        auto_reload=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+def make_templates(*, url_prefix: str, directory: Path = TEMPLATE_DIR) -> Templates:
+    """Templates with HTML autoescaping always on, their fixed words written in for each
+    language (`web_sign.templating`); ``static_url`` busts caches by hash."""
     versions = {p.name: _digest(p) for p in STATIC_DIR.iterdir() if p.is_file()}
 
     def static_url(name: str) -> str:
         return f"{url_prefix}/static/{name}?v={versions[name]}"
 
-    templates.globals.update(static_url=static_url, prefix=url_prefix)
-    templates.filters.update(filesize=_size, when=_when)
-    return templates
+    def environment(language: str) -> jinja2.Environment:
+        templates = jinja2.Environment(
+            loader=WordsLoader(directory, language),
+            autoescape=True,
+            auto_reload=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        templates.globals.update(static_url=static_url, prefix=url_prefix)
+        templates.filters.update(filesize=_size, when=_when)
+        return templates
+
+    return Templates({language: environment(language) for language in texts.LANGUAGES})
 
 
 @jinja2.pass_context
@@ -117,7 +122,7 @@ def render(
 
     html = (
         request.app[TEMPLATES]
-        .get_template(template)
+        .get_template(template, language)
         .render(
             lang=language,
             t=t,

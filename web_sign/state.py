@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 
 from web_sign.metrics import Metrics
 from web_sign.previews import Previews
 from web_sign.small_files import SmallFiles
+from web_sign.templating import Templates
 from workflows.context import Env
 from workflows.sharing.access import AccessRecorder
 
@@ -27,7 +27,7 @@ class WebSettings:
 
 ENV = web.AppKey("inkpost_env", Env)
 SETTINGS = web.AppKey("inkpost_web_settings", WebSettings)
-TEMPLATES = web.AppKey("inkpost_templates", jinja2.Environment)
+TEMPLATES = web.AppKey("inkpost_templates", Templates)
 METRICS = web.AppKey("inkpost_metrics", Metrics)
 PREVIEWS = web.AppKey("inkpost_previews", Previews)
 RECORDER = web.AppKey("inkpost_access_recorder", AccessRecorder)
