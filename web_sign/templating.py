@@ -50,7 +50,7 @@ class WordsLoader(jinja2.FileSystemLoader):
 
 
 class Templates:
-    """One environment per language (`texts.LANGUAGES`), made by ``environment``."""
+    """The templates of every language (`texts.LANGUAGES`), an environment for each."""
 
     def __init__(self, environments: Mapping[str, jinja2.Environment]) -> None:
         self.environments = dict(environments)

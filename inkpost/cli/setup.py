@@ -148,4 +148,4 @@ def demo(
 
         await server.serve(runtime, ready=ready)
 
-    with_runtime(ctx, work, schema="upgrade", settings=settings, serving=True)
+    with_runtime(ctx, work, schema="upgrade", settings=settings, serving=not no_serve)
