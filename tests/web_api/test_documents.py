@@ -171,6 +171,50 @@ async def test_an_upload_that_is_not_multipart_is_a_415_problem(
     assert await count_documents(env) == 0
 
 
+def multipart(boundary: str, client_id: int, file_disposition: str, pdf: bytes) -> bytes:
+    """A form-data body written out by hand, as any HTTP library may send it."""
+    return (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="client_id"\r\n\r\n'
+            f"{client_id}\r\n"
+            f"--{boundary}\r\n"
+            f"Content-Disposition: form-data; {file_disposition}\r\n"
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+
+async def test_a_form_is_read_whatever_the_case_of_its_type_and_the_spelling_of_its_names(
+    client: TestClient, tenant: Tenant, key: str
+) -> None:
+    disposition = 'name="file"; filename="plain.pdf"; filename*=UTF-8\'\'Zo%C3%AB%20lease.pdf'
+    response = await client.post(
+        "/api/v1/documents",
+        data=multipart("XyZ", tenant.client_id, disposition, make_pdf("Lease", pages=1)),
+        headers={**bearer(key), "Content-Type": "Multipart/Form-Data; boundary=XyZ"},
+    )
+    assert response.status == 201, await response.text()
+    document = await response.json()
+    assert (document["filename"], document["title"]) == ("Zoë lease.pdf", "Zoë lease")
+
+
+async def test_a_multipart_body_that_is_not_a_form_is_a_415_problem(
+    client: TestClient, env: Env, tenant: Tenant, key: str
+) -> None:
+    body = multipart("XyZ", tenant.client_id, 'name="file"; filename="a.pdf"', make_pdf("A"))
+    response = await client.post(
+        "/api/v1/documents",
+        data=body,
+        headers={**bearer(key), "Content-Type": "multipart/mixed; boundary=XyZ"},
+    )
+    assert response.status == 415
+    assert (await response.json())["type"].endswith("/unsupported-media-type")
+    assert await count_documents(env) == 0
+
+
 async def test_a_json_body_over_the_limit_is_a_413_problem(client: TestClient, key: str) -> None:
     huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     response = await client.post(
