@@ -56,11 +56,16 @@ def text(language: str | None, key: str, *, escape: bool = True, **values: objec
     Values are HTML-escaped for Telegram's HTML parse mode unless ``escape`` is False
     (plain-text channels such as mail, and templates that escape what they print).
     """
-    lang = known(language)
-    template = catalogue(lang).get(key) or catalogue(FALLBACK)[key]
+    template = message(language, key)
     if escape:
         values = {k: html.escape(str(v), quote=False) for k, v in values.items()}
     return template.format(**values)
+
+
+def message(language: str | None, key: str) -> str:
+    """The message ``key`` in ``language`` (English when missing) as its catalogue writes
+    it, placeholders unfilled: for words a page fills in many times over."""
+    return catalogue(known(language)).get(key) or catalogue(FALLBACK)[key]
 
 
 def when(value: datetime, language: str | None, *, zone: str = "UTC") -> str:

@@ -19,10 +19,11 @@ import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pypdfium2
 
+import texts
 from storage.blobs import BlobStore
 from storage.models import Document
 from workflows.errors import Unavailable
@@ -43,6 +44,37 @@ def preview_pages(document: Document) -> int:
     if document.media_type != PDF:
         return 0
     return min(document.page_count or MAX_PREVIEW_PAGES, MAX_PREVIEW_PAGES)
+
+
+class Figure(NamedTuple):
+    """A previewed page as a page shows it."""
+
+    url: str
+    """The preview image's address."""
+    alt: str
+    caption: str
+
+
+def figures(document: Document, base: str, language: str) -> list[Figure]:
+    """The pages of ``document`` a page previews (`preview_pages`), each with its image
+    at ``base``/<n>.png and its alt text and caption in ``language``.
+
+    The words are the catalogue's, filled in here: through ``t`` in the template, a call
+    and a catalogue lookup for each word of each page, a six-page document's previews
+    took two fifths of its page's render."""
+    shown = preview_pages(document)
+    total = document.page_count
+    alt = texts.message(language, "doc.page_alt")
+    caption = texts.message(language, "doc.page_of" if total else "doc.page")
+    title = document.title
+    return [
+        Figure(
+            f"{base}/{n}.png",
+            alt.format(number=n, title=title),
+            caption.format(number=n, total=total),
+        )
+        for n in range(1, shown + 1)
+    ]
 
 
 class Previews:

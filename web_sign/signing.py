@@ -26,7 +26,7 @@ from web_sign import downloads
 from web_sign.errors import page_for
 from web_sign.pages import form_refused, page_language, render
 from web_sign.portal_session import link_form_token
-from web_sign.previews import PageOutOfRange, preview_pages
+from web_sign.previews import PageOutOfRange, figures, preview_pages
 from web_sign.security import form_token, visitor_of
 from web_sign.state import ENV, PREVIEWS, SETTINGS, SIGNING, SigningConfig
 from web_sign.telegram_auth import InitDataInvalid, validate_init_data
@@ -198,20 +198,21 @@ async def document_page(request: web.Request) -> web.Response:
         )
     base = _page_url(request, token)
     doc_base = f"{base}/doc/{document.id}"
-    shown = preview_pages(document)
+    language = party_language(request, page)
+    shown = figures(document, f"{doc_base}/page", language)
     return render(
         request,
         "sign_document.html",
-        lang=party_language(request, page),
+        lang=language,
         headers=SIGN_HEADERS,
         organization=page.organization,
         request_title=title_for_parties(page.request, page.state.documents),
         document=document,
         back_url=base,
         file_url=f"{doc_base}/file",
-        page_urls=[(n, f"{doc_base}/page/{n}.png") for n in range(1, shown + 1)],
+        figures=shown,
         total_pages=document.page_count,
-        more_pages=shown > 0 and (document.page_count or 0) > shown,
+        more_pages=bool(shown) and (document.page_count or 0) > len(shown),
     )
 
 

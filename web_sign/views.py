@@ -11,7 +11,7 @@ from aiohttp import web
 from web_sign import downloads
 from web_sign.pages import page_language, render
 from web_sign.portal_session import link_form_token
-from web_sign.previews import PageOutOfRange, preview_pages
+from web_sign.previews import PageOutOfRange, figures
 from web_sign.security import visitor_of
 from web_sign.state import ENV, METRICS, PREVIEWS, RECORDER, SETTINGS, SMALL_FILES
 from workflows.sharing import access, ranges
@@ -34,26 +34,27 @@ async def document_page(request: web.Request) -> web.Response:
         )
         request.app[METRICS].opened.inc()
     document = found.document
-    shown = preview_pages(document)
     base = f"{request.app[SETTINGS].url_prefix}/d/{token}"
     share = found.share
     downloads_left = (
         None if share.max_downloads is None else share.max_downloads - share.download_count
     )
     reader = found.recipient.language if found.recipient is not None else None
+    language = page_language(request, known=reader, default=found.organization.default_language)
+    shown = figures(document, f"{base}/pages", language)
     return render(
         request,
         "document.html",
-        lang=page_language(request, known=reader, default=found.organization.default_language),
+        lang=language,
         document=document,
         organization=found.organization,
         recipient=found.recipient,
         share=share,
         downloads_left=downloads_left,
         file_url=f"{base}/file",
-        page_urls=[(n, f"{base}/pages/{n}.png") for n in range(1, shown + 1)],
+        figures=shown,
         total_pages=document.page_count,
-        more_pages=shown > 0 and (document.page_count or 0) > shown,
+        more_pages=bool(shown) and (document.page_count or 0) > len(shown),
         portal=_portal_form(request, token) if found.recipient is not None else None,
     )
 

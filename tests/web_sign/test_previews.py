@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+import texts
+from storage.models import Document
 from tests.conftest import Tenant
 from tests.web_sign.conftest import Link, assert_security_headers, events, make_link
 from web_sign import previews
@@ -91,3 +93,47 @@ async def test_a_file_that_is_not_a_pdf_has_no_previews(
     link = await make_link(env, tenant, data=b"Plain notes\n", filename="notes.txt")
 
     assert (await client.get(link.preview(1))).status == 404
+
+
+@pytest.mark.parametrize("language", texts.LANGUAGES)
+@pytest.mark.parametrize("page_count", [3, None, 25])
+def test_each_figure_has_the_words_t_would_give(language: str, page_count: int | None) -> None:
+    title = 'Tom & "Jerry\'s" <b> {0} {title} ✓'
+    document = Document(title=title, media_type="application/pdf", page_count=page_count)
+
+    shown = previews.figures(document, "/d/tok/pages", language)
+
+    count = min(page_count or previews.MAX_PREVIEW_PAGES, previews.MAX_PREVIEW_PAGES)
+    assert [figure.url for figure in shown] == [
+        f"/d/tok/pages/{n}.png" for n in range(1, count + 1)
+    ]
+    for n, figure in enumerate(shown, start=1):
+        assert figure.alt == texts.text(
+            language, "doc.page_alt", escape=False, number=n, title=title
+        )
+        caption = (
+            texts.text(language, "doc.page_of", escape=False, number=n, total=page_count)
+            if page_count
+            else texts.text(language, "doc.page", escape=False, number=n)
+        )
+        assert figure.caption == caption
+
+
+def test_a_document_that_is_not_a_pdf_has_no_figures() -> None:
+    document = Document(title="Photo", media_type="image/jpeg", page_count=1)
+    assert previews.figures(document, "/d/tok/pages", "en") == []
+
+
+async def test_the_page_prints_each_figure_escaped(
+    client: TestClient, env: Env, tenant: Tenant
+) -> None:
+    link = await make_link(env, tenant, title='Lease <2027> & "terms"')
+
+    html = await (await client.get(f"/d/{link.token}")).text()
+
+    escaped = "Lease &lt;2027&gt; &amp; &#34;terms&#34;"
+    for n in (1, 2, 3):
+        assert f'src="/d/{link.token}/pages/{n}.png"' in html
+        assert f'alt="Page {n} of {escaped}"' in html
+        assert f"<figcaption>Page {n} of 3</figcaption>" in html
+    assert "Lease <2027>" not in html
