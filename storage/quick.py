@@ -9,9 +9,10 @@ calling thread, so that they run without a single hand-off:
 
 - reads (`read_rows`, `quick_reads`): under WAL a reader neither waits for nor blocks a
   writer, so they never hold up the event loop;
-- a write transaction (`quick_transaction`) runs there only when SQLite's write lock is
-  free at that very moment (it is asked for without waiting); when another writer holds
-  it, the transaction waits on a pooled aiosqlite connection as any other would.
+- a write transaction (`quick_transaction`, or `quick_core` for Core statements run in
+  one synchronous step) runs there only when SQLite's write lock is free at that very
+  moment (it is asked for without waiting); when another writer holds it, the
+  transaction waits on a pooled aiosqlite connection as any other would.
 
 Its connections are pooled apart from aiosqlite's and closed with the engine they serve.
 SQLAlchemy's asyncio layer drives them as it drives aiosqlite: its sessions run the
@@ -26,8 +27,8 @@ import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.dialects import registry
@@ -35,7 +36,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import SelectBase
@@ -43,6 +44,8 @@ from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import READ_ONLY, SessionFactory, prepare_sqlite, read_session
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 2_000
 """How long a quick read waits in the rare moments a WAL reader must (recovery after a
@@ -389,3 +392,110 @@ async def quick_transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSess
 
 def _locked(error: OperationalError) -> bool:
     return isinstance(error.orig, sqlite3.OperationalError) and "locked" in str(error.orig)
+
+
+class CoreTransaction:
+    """A write transaction whose statements are Core statements run in one synchronous
+    step (`run`), with an ORM session in the same transaction for a step that needs one
+    (`session`). Made by `quick_core`."""
+
+    def __init__(
+        self,
+        *,
+        connection: Connection | None = None,
+        engine: AsyncEngine | None = None,
+        factory: SessionFactory | None = None,
+        session: AsyncSession | None = None,
+    ) -> None:
+        self._connection = connection
+        self._engine = engine
+        self._factory = factory
+        self._session = session
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work`` on the transaction's connection; what it returns."""
+        if self._connection is not None:
+            # The quick driver completes every statement at once: nothing to wait for,
+            # so no greenlet to run it in.
+            return work(self._connection)
+        assert self._session is not None
+        return await self._session.run_sync(lambda session: work(session.connection()))
+
+    def session(self) -> AsyncSession:
+        """An ORM session in this transaction (made on first use): what it writes is
+        committed, or rolled back, with the rest."""
+        if self._session is None:
+            assert self._connection is not None and self._engine is not None
+            assert self._factory is not None
+            bind = AsyncConnection(self._engine, self._connection)
+            self._session = self._factory(bind=bind)
+        return self._session
+
+    async def end(self, *, commit: bool) -> None:
+        """End the quick connection's transaction: committed with what its session wrote
+        if ``commit``, else rolled back; the connection goes back to its pool either way."""
+        connection = self._connection
+        assert connection is not None
+        try:
+            if self._session is not None:
+                try:
+                    if commit:
+                        await self._session.flush()
+                finally:
+                    await self._session.close()
+        except BaseException:
+            await greenlet_spawn(connection.close)
+            raise
+        await greenlet_spawn(_end, connection, commit)
+
+
+@contextlib.asynccontextmanager
+async def quick_core(sessions: SessionFactory) -> AsyncIterator[CoreTransaction]:
+    """A write transaction for Core statements (`CoreTransaction`), committed when the
+    block ends (rolled back if it raises): on the calling thread when SQLite's write lock
+    is free this instant, else as `quick_transaction` would wait for it.
+
+    Unlike `quick_transaction`, nothing of an ORM session runs unless a step asks for one:
+    a transaction of a few statements (a batch of visits) cost a third more through one,
+    in its begin, commit and hand-offs."""
+    quick = quick_sessions(sessions)
+    if quick is not None:
+        engine: AsyncEngine = quick.kw["bind"]
+        try:
+            connection = await greenlet_spawn(_begin, engine.sync_engine)
+        except OperationalError as e:
+            if not _locked(e):
+                raise
+        else:
+            transaction = CoreTransaction(connection=connection, engine=engine, factory=quick)
+            try:
+                yield transaction
+            except BaseException:
+                await transaction.end(commit=False)
+                raise
+            await transaction.end(commit=True)
+            return
+    async with sessions() as session, session.begin():
+        yield CoreTransaction(session=session)
+
+
+def _end(connection: Connection, commit: bool) -> None:
+    """Commit (or roll back) and close ``connection``; closed even if the commit fails,
+    which rolls back what is left."""
+    try:
+        if commit:
+            connection.commit()
+    finally:
+        connection.close()
+
+
+def _begin(engine: Engine) -> Connection:
+    """A pooled connection, in a transaction that holds SQLite's write lock (BEGIN
+    IMMEDIATE, see `_make_quick`); closed again if the lock is taken."""
+    connection = engine.connect()
+    try:
+        connection.begin()
+    except BaseException:
+        connection.close()
+        raise
+    return connection

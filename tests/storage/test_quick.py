@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, literal, literal_column, select, text, union_all
+from sqlalchemy import Connection, bindparam, literal, literal_column, select, text, union_all
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
@@ -16,6 +17,7 @@ from storage.db import make_session_factory
 from storage.models import Organization
 from storage.quick import (
     QuickSQLiteDialect,
+    quick_core,
     quick_reads,
     quick_sessions,
     quick_transaction,
@@ -94,6 +96,82 @@ async def test_a_write_waits_in_an_ordinary_session_while_another_writer_holds_t
     await first
     assert await second is False
     assert await _names(engine) == ["Second Law"]
+
+
+ORGANIZATIONS = Organization.__table__  # type: ignore[attr-defined]
+
+
+def _add(name: str) -> Callable[[Connection], object]:
+    slug = name.split()[0].lower()
+    return lambda connection: connection.execute(
+        ORGANIZATIONS.insert(), {"slug": slug, "name": name, "categories": ["other"]}
+    )
+
+
+async def test_core_steps_and_a_session_commit_together(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    async with quick_core(sessions) as transaction:
+        await transaction.run(_add("Core Law"))
+        session = transaction.session()
+        assert _on_calling_thread(session) == (engine.dialect.name == "sqlite")
+        assert [row.name for row in await session.exec(NAMES)] == ["Core Law"]  # one transaction
+        session.add(Organization(slug="orm", name="Orm Law"))
+        await transaction.run(_add("Later Law"))
+    # what the session holds is flushed as the transaction ends, after the later step
+    assert await _names(engine) == ["Core Law", "Later Law", "Orm Law"]
+
+
+async def test_core_steps_without_a_session_commit(engine: AsyncEngine) -> None:
+    async with quick_core(make_session_factory(engine)) as transaction:
+        await transaction.run(_add("Core Law"))
+    assert await _names(engine) == ["Core Law"]
+
+
+async def test_a_core_transaction_that_raises_leaves_nothing_and_frees_the_lock(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    with pytest.raises(Refused):
+        async with quick_core(sessions) as transaction:
+            await transaction.run(_add("Core Law"))
+            transaction.session().add(Organization(slug="orm", name="Orm Law"))
+            await transaction.session().flush()
+            raise Refused
+    assert await _names(engine) == []
+    async with quick_core(sessions) as transaction:  # at once, on the calling thread
+        await transaction.run(_add("Next Law"))
+        assert _on_calling_thread(transaction.session()) == (engine.dialect.name == "sqlite")
+    assert await _names(engine) == ["Next Law"]
+
+
+async def test_a_core_transaction_waits_while_another_writer_holds_the_lock(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first_writer() -> None:
+        async with sessions() as session, session.begin():
+            session.add(Organization(slug="first", name="First Law"))
+            await session.flush()  # holds the write lock
+            holding.set()
+            await release.wait()
+
+    async def second_writer() -> bool:
+        async with quick_core(sessions) as transaction:
+            await transaction.run(_add("Second Law"))
+            return _on_calling_thread(transaction.session())
+
+    first = asyncio.create_task(first_writer())
+    await asyncio.wait_for(holding.wait(), timeout=10)
+    second = asyncio.create_task(second_writer())
+    await asyncio.sleep(0.2)
+    if engine.dialect.name == "sqlite":
+        assert not second.done()  # it waits for the lock instead of failing
+    release.set()
+    await first
+    assert await second is False
+    assert await _names(engine) == ["First Law", "Second Law"]
 
 
 async def test_reads_see_what_is_committed_and_never_wait_for_a_writer(

@@ -23,7 +23,7 @@ from sqlmodel import SQLModel, col
 
 from storage.detached import ModelColumns
 from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
-from storage.quick import quick_transaction, read_rows
+from storage.quick import quick_core, read_rows
 from workflows import audit, outbox
 from workflows.context import Actor, Env
 from workflows.errors import (
@@ -229,13 +229,15 @@ async def _record_visits(env: Env, batch: Sequence[_Visit]) -> dict[_Visit, Exce
     """Record ``batch`` in one transaction; returns the visits refused, with their reason."""
     if not batch:
         return {}
-    async with quick_transaction(env.sessions) as session:
+    async with quick_core(env.sessions) as transaction:
         # The counting and the history go in one synchronous step, Core statements on the
-        # session's connection: a batch is written on every page view, and each statement
-        # sent through the asynchronous ORM session cost more than SQLite spent on it.
-        counted = await session.run_sync(lambda sync: _count_visits(sync.connection(), batch))
+        # transaction's connection: a batch is written on every page view, and each
+        # statement sent through the asynchronous ORM session cost more than SQLite spent
+        # on it. Only the first visits, which staff are told of, need a session.
+        counted = await transaction.run(lambda connection: _count_visits(connection, batch))
         notices = counted.notices
         if notices:
+            session = transaction.session()
             await outbox.enqueue_many(session, list(notices.values()), at=batch[-1].at)
             # Webhooks report the first visits staff hear of: no query for any other visit.
             visits = webhook_events.of_visits(notices.values(), at=batch[-1].at)
