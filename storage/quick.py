@@ -401,59 +401,70 @@ class CoreTransaction:
 
     def __init__(
         self,
+        factory: SessionFactory,
         *,
-        connection: Connection | None = None,
+        quick: Connection | None = None,
         engine: AsyncEngine | None = None,
-        factory: SessionFactory | None = None,
+        connection: AsyncConnection | None = None,
         session: AsyncSession | None = None,
     ) -> None:
-        self._connection = connection
-        self._engine = engine
         self._factory = factory
+        self._quick = quick
+        """The quick connection (its ``engine`` beside it), when the transaction has one."""
+        self._engine = engine
+        self._connection = connection
         self._session = session
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """``work`` on the transaction's connection; what it returns."""
-        if self._connection is not None:
+        if self._quick is not None:
             # The quick driver completes every statement at once: nothing to wait for,
             # so no greenlet to run it in.
-            return work(self._connection)
+            return work(self._quick)
+        if self._connection is not None:
+            return await self._connection.run_sync(work)
         assert self._session is not None
         return await self._session.run_sync(lambda session: work(session.connection()))
 
     def session(self) -> AsyncSession:
-        """An ORM session in this transaction (made on first use): what it writes is
-        committed, or rolled back, with the rest."""
+        """An ORM session of the factory's kind in this transaction (made on first use):
+        what it writes is committed, or rolled back, with the rest."""
         if self._session is None:
-            assert self._connection is not None and self._engine is not None
-            assert self._factory is not None
-            bind = AsyncConnection(self._engine, self._connection)
+            bind = self._connection
+            if bind is None:
+                assert self._quick is not None and self._engine is not None
+                bind = AsyncConnection(self._engine, self._quick)
             self._session = self._factory(bind=bind)
         return self._session
 
-    async def end(self, *, commit: bool) -> None:
+    async def _close_session(self, *, commit: bool) -> None:
+        """Write what the session holds if ``commit``, and close it."""
+        if self._session is not None:
+            try:
+                if commit:
+                    await self._session.flush()
+            finally:
+                await self._session.close()
+
+    async def _end_quick(self, *, commit: bool) -> None:
         """End the quick connection's transaction: committed with what its session wrote
         if ``commit``, else rolled back; the connection goes back to its pool either way."""
-        connection = self._connection
-        assert connection is not None
+        quick = self._quick
+        assert quick is not None
         try:
-            if self._session is not None:
-                try:
-                    if commit:
-                        await self._session.flush()
-                finally:
-                    await self._session.close()
+            await self._close_session(commit=commit)
         except BaseException:
-            await greenlet_spawn(connection.close)
+            await greenlet_spawn(quick.close)
             raise
-        await greenlet_spawn(_end, connection, commit)
+        await greenlet_spawn(_end, quick, commit)
 
 
 @contextlib.asynccontextmanager
 async def quick_core(sessions: SessionFactory) -> AsyncIterator[CoreTransaction]:
     """A write transaction for Core statements (`CoreTransaction`), committed when the
     block ends (rolled back if it raises): on the calling thread when SQLite's write lock
-    is free this instant, else as `quick_transaction` would wait for it.
+    is free this instant, else on a connection of the factory's engine, waiting for the
+    lock as `quick_transaction` would.
 
     Unlike `quick_transaction`, nothing of an ORM session runs unless a step asks for one:
     a transaction of a few statements (a batch of visits) cost a third more through one,
@@ -467,16 +478,27 @@ async def quick_core(sessions: SessionFactory) -> AsyncIterator[CoreTransaction]
             if not _locked(e):
                 raise
         else:
-            transaction = CoreTransaction(connection=connection, engine=engine, factory=quick)
+            transaction = CoreTransaction(quick, quick=connection, engine=engine)
             try:
                 yield transaction
             except BaseException:
-                await transaction.end(commit=False)
+                await transaction._end_quick(commit=False)
                 raise
-            await transaction.end(commit=True)
+            await transaction._end_quick(commit=True)
             return
-    async with sessions() as session, session.begin():
-        yield CoreTransaction(session=session)
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):  # sessions bound table by table
+        async with sessions() as session, session.begin():
+            yield CoreTransaction(sessions, session=session)
+        return
+    async with bind.connect() as pooled, pooled.begin():
+        transaction = CoreTransaction(sessions, connection=pooled)
+        try:
+            yield transaction
+        except BaseException:
+            await transaction._close_session(commit=False)
+            raise
+        await transaction._close_session(commit=True)
 
 
 def _end(connection: Connection, commit: bool) -> None:

@@ -24,7 +24,7 @@ from storage.quick import (
     read_rows,
 )
 from storage.types import JSONType, UTCDateTime
-from storage.walls import Wall, walled
+from storage.walls import Wall, wall_of, walled
 
 NAMES = select(Organization.name).order_by(col(Organization.id))  # type: ignore[call-overload]
 
@@ -271,6 +271,16 @@ async def test_a_walled_factory_reads_through_its_own_sessions(engine: AsyncEngi
     wall = walled(sessions, Wall(client_ids=frozenset({1})))
     assert quick_sessions(wall) is None
     assert [row.name for row in await read_rows(wall, NAMES, {})] == ["Kept Law"]
+
+
+async def test_a_core_transaction_of_a_walled_factory_gives_walled_sessions(
+    engine: AsyncEngine,
+) -> None:
+    wall = Wall(client_ids=frozenset({1}))
+    async with quick_core(walled(make_session_factory(engine), wall)) as transaction:
+        await transaction.run(_add("Core Law"))
+        assert wall_of(transaction.session().sync_session) == wall
+    assert await _names(engine) == ["Core Law"]
 
 
 async def test_only_a_sqlite_file_has_quick_sessions(engine: AsyncEngine) -> None:
