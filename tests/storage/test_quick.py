@@ -7,13 +7,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, bindparam, literal, literal_column, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    event,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import make_session_factory
+from storage.db import make_engine, make_session_factory
 from storage.models import Organization
 from storage.quick import (
     QuickSQLiteDialect,
@@ -281,6 +291,23 @@ async def test_a_core_transaction_of_a_walled_factory_gives_walled_sessions(
         await transaction.run(_add("Core Law"))
         assert wall_of(transaction.session().sync_session) == wall
     assert await _names(engine) == ["Core Law"]
+
+
+async def test_reads_at_once_take_at_most_half_of_the_pool(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("quick reads hold no pooled connection on SQLite")
+    small = make_engine(engine.url.render_as_string(hide_password=False), pool_size=4)
+    opened: list[object] = []
+    event.listen(small.sync_engine, "connect", lambda connection, record: opened.append(record))
+    napping = select(func.pg_sleep(0.05), literal(1).label("one"))
+    try:
+        rows = await asyncio.gather(
+            *(read_rows(make_session_factory(small), napping, {}) for _ in range(12))
+        )
+    finally:
+        await small.dispose()
+    assert [row[0].one for row in rows] == [1] * 12
+    assert len(opened) == 2  # the others waited their turn; no overflow opened and closed
 
 
 async def test_only_a_sqlite_file_has_quick_sessions(engine: AsyncEngine) -> None:
