@@ -464,26 +464,34 @@ class CoreTransaction:
             self._session = self._factory(bind=bind)
         return self._session
 
-    async def _close_session(self, *, commit: bool) -> None:
-        """Write what the session holds if ``commit``, and close it."""
-        if self._session is not None:
-            try:
-                if commit:
-                    await self._session.flush()
-            finally:
-                await self._session.close()
-
-    async def _end_quick(self, *, commit: bool) -> None:
-        """End the quick connection's transaction: committed with what its session wrote
-        if ``commit``, else rolled back; the connection goes back to its pool either way."""
-        quick = self._quick
-        assert quick is not None
+    async def end(self, *, commit: bool) -> None:
+        """Write what the session holds if ``commit``, and close it. The quick connection
+        is then committed (or rolled back) and goes back to its pool, whatever happened;
+        a pooled connection's transaction ends with the block that began it."""
         try:
-            await self._close_session(commit=commit)
+            if self._session is not None:
+                try:
+                    if commit:
+                        await self._session.flush()
+                finally:
+                    await self._session.close()
         except BaseException:
-            await greenlet_spawn(quick.close)
+            if self._quick is not None:
+                await greenlet_spawn(self._quick.close)
             raise
-        await greenlet_spawn(_end, quick, commit)
+        if self._quick is not None:
+            await greenlet_spawn(_end, self._quick, commit)
+
+
+@contextlib.asynccontextmanager
+async def _ending(transaction: CoreTransaction) -> AsyncIterator[CoreTransaction]:
+    """``transaction``, ended as its block does: committed, or rolled back if it raises."""
+    try:
+        yield transaction
+    except BaseException:
+        await transaction.end(commit=False)
+        raise
+    await transaction.end(commit=True)
 
 
 @contextlib.asynccontextmanager
@@ -505,27 +513,21 @@ async def quick_core(sessions: SessionFactory) -> AsyncIterator[CoreTransaction]
             if not _locked(e):
                 raise
         else:
-            transaction = CoreTransaction(quick, quick=connection, engine=engine)
-            try:
+            quickly = CoreTransaction(quick, quick=connection, engine=engine)
+            async with _ending(quickly) as transaction:
                 yield transaction
-            except BaseException:
-                await transaction._end_quick(commit=False)
-                raise
-            await transaction._end_quick(commit=True)
             return
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine):  # sessions bound table by table
         async with sessions() as session, session.begin():
             yield CoreTransaction(sessions, session=session)
         return
-    async with bind.connect() as pooled, pooled.begin():
-        transaction = CoreTransaction(sessions, connection=pooled)
-        try:
-            yield transaction
-        except BaseException:
-            await transaction._close_session(commit=False)
-            raise
-        await transaction._close_session(commit=True)
+    async with (
+        bind.connect() as pooled,
+        pooled.begin(),
+        _ending(CoreTransaction(sessions, connection=pooled)) as transaction,
+    ):
+        yield transaction
 
 
 def _end(connection: Connection, commit: bool) -> None:
