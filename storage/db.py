@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,9 +42,52 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", POOL_SIZE)
-    return create_async_engine(url, **kwargs)
+    ping_when_rested = "pool_pre_ping" not in kwargs
+    engine = create_async_engine(url, **kwargs)
+    if ping_when_rested:
+        _ping_when_rested(engine)
+    return engine
+
+
+PING_AFTER_REST = 1.0
+"""Seconds a pooled PostgreSQL connection may rest in the pool and still be handed out
+without a ping first."""
+
+_RESTED_SINCE = "inkpost_rested_since"
+
+
+def _ping_when_rested(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before handing it out only when it has rested in the pool
+    for more than `PING_AFTER_REST` (a dead one is replaced, as ``pool_pre_ping`` would).
+
+    A ping on every checkout is a round trip to the database before every statement a
+    request reads outside a transaction: on a page view, a quick read, an API call's
+    key. A connection back from work a moment ago was alive a moment ago; one that has
+    rested may have been closed by a restart, a proxy or an idle timeout. A server that
+    dies within that moment fails the statements in flight, which a ping would not have
+    saved either, and its first disconnect error invalidates the whole pool."""
+    sync = engine.sync_engine
+    dialect = sync.dialect
+
+    @event.listens_for(sync, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RESTED_SINCE] = time.monotonic()
+
+    @event.listens_for(sync, "checkin")
+    def _rest(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RESTED_SINCE] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_RESTED_SINCE, 0.0) <= PING_AFTER_REST:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as e:
+            if dialect.is_disconnect(e, dbapi_connection, None):
+                raise DisconnectionError(str(e)) from e  # the pool connects anew
+            raise
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

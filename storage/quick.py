@@ -239,7 +239,7 @@ class _Prepared:
     async def _fetch(self, pool: Pool, values: list[Any]) -> list[Row[Any]]:
         import asyncpg  # only where the store is PostgreSQL: it takes 40 ms to import
 
-        record = await greenlet_spawn(pool.connect)  # checked (pre-ping) as any checkout
+        record = await greenlet_spawn(pool.connect)  # pinged if it rested (storage.db)
         try:
             driver = record.driver_connection
             assert isinstance(driver, asyncpg.Connection)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
 
-from storage import migrate
+from storage import db, migrate
 from storage.db import make_engine, make_session_factory, sqlite_url
 from storage.models import Client, Organization
 from storage.search import is_search_object
@@ -95,3 +97,43 @@ async def test_the_migrations_build_exactly_the_tables_the_models_describe(
 
     async with engine.connect() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_a_postgres_connection_is_pinged_only_after_a_rest(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection back from work a moment ago is handed out at once; one that rested
+    longer is pinged first, and replaced when it turns out dead."""
+    monkeypatch.setattr(db, "PING_AFTER_REST", 0.2)
+    engine = make_engine(postgres_database, pool_size=1, max_overflow=0)
+    other = make_engine(postgres_database, pool_pre_ping=False)
+    dialect = engine.sync_engine.dialect
+    pings: list[Any] = []
+    ping = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_ping", counted)
+
+    async def backend() -> int:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    try:
+        first = await backend()
+        assert await backend() == first
+        assert pings == []  # new, then back a moment ago: no round trip before the query
+
+        async with other.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.3)
+        second = await backend()
+        assert second != first and len(pings) == 1  # pinged, found dead, replaced
+
+        await asyncio.sleep(0.3)
+        assert await backend() == second and len(pings) == 2  # pinged, alive
+    finally:
+        await engine.dispose()
+        await other.dispose()
