@@ -1,5 +1,11 @@
 """Errors of the storage layer; workflows wrap them into their own."""
 
+from __future__ import annotations
+
+import socket
+
+from sqlalchemy import exc
+
 
 class StorageError(Exception):
     """Base of everything the store and the blob stores raise on purpose."""
@@ -24,3 +30,20 @@ class BlobNotFound(StorageError):
 
 class BlobStoreUnavailable(StorageError):
     """The medium could not be reached or refused the operation."""
+
+
+def store_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached, or its connection was
+    lost, rather than that it refused a statement: asking again later may work.
+
+    The drivers' network errors reach us bare (a refused or reset connection, a
+    timeout, a host name that does not resolve); SQLAlchemy raises its own for a lost
+    connection, a pool with no connection to give, or the database's "operational"
+    refusals (SQLite busy past its timeout, PostgreSQL shutting down)."""
+    if isinstance(error, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(error, exc.DisconnectionError | exc.TimeoutError):
+        return True
+    return isinstance(error, exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    )

@@ -226,7 +226,9 @@ class _Prepared:
             fetched = driver.execute(self.sql, values).fetchall()
         except sqlite3.Error as e:
             readers.drop()
-            raise DBAPIError.instance(self.sql, values, e, sqlite3.Error) from e
+            raise DBAPIError.instance(
+                self.sql, values, e, sqlite3.Error, hide_parameters=True
+            ) from e
         return self._rows(fetched)
 
     async def fetch(self, pool: Pool, params: Mapping[str, Any]) -> list[Row[Any]]:
@@ -244,8 +246,23 @@ class _Prepared:
             driver = record.driver_connection
             assert isinstance(driver, asyncpg.Connection)
             fetched = await driver.fetch(self.sql, *values)
+        except (
+            asyncpg.exceptions.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+        ) as e:
+            # The connection went away (its backend terminated, the server restarted):
+            # not this statement's fault, and the pool must not hand the connection out
+            # again. SQLAlchemy says as much of its own statements.
+            record.invalidate(e)
+            raise DBAPIError.instance(
+                self.sql, values, e, Exception, hide_parameters=True, connection_invalidated=True
+            ) from e
         except asyncpg.PostgresError as e:
-            raise DBAPIError.instance(self.sql, values, e, asyncpg.PostgresError) from e
+            raise DBAPIError.instance(
+                self.sql, values, e, asyncpg.PostgresError, hide_parameters=True
+            ) from e
         except BaseException as e:
             record.invalidate(e if isinstance(e, Exception) else None)  # a broken connection
             raise

@@ -153,6 +153,15 @@ async def answer_problems(request: web.Request, handler: AiohttpHandler) -> web.
         if kind is None:
             LOG.exception("unexpected failure in %s %s", request.method, request.path)
             return problem_response(BROKE, "something went wrong on our side")
+        if kind.status >= 500:
+            LOG.warning(
+                "%s %s answered %d: %s: %s",
+                request.method,
+                request.path,
+                kind.status,
+                type(e).__name__,
+                e,
+            )
         detail = str(e) if isinstance(e, WorkflowError) else "the store is unavailable"
         return problem_response(kind, detail, instance=request.path)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from storage.errors import StorageError
+from storage.errors import StorageError, store_unreachable
 from workflows.api_keys import BadKey
 from workflows.errors import (
     Conflict,
@@ -124,7 +124,10 @@ class ProblemError(Exception):
 
 
 def kind_of(error: Exception) -> Kind | None:
-    """The kind of the nearest mapped class in the error's ancestry."""
+    """The kind of the nearest mapped class in the error's ancestry; a database out of
+    reach is unavailable, whatever raised it."""
+    if store_unreachable(error):
+        return UNAVAILABLE
     for cls in type(error).__mro__:
         kind = ERRORS.get(cls)
         if kind is not None:

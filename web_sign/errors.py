@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 import texts
-from storage.errors import StorageError
+from storage.errors import StorageError, store_unreachable
 from web_sign.logs import LOG, REDACTED, redact
 from web_sign.metrics import route_label
 from web_sign.pages import FormRefused, page_language, render
@@ -106,6 +106,14 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
             )
         return await _answer(request, page, error=e)
     except Exception as e:
+        if store_unreachable(e):
+            LOG.warning(
+                "%s %s answered 503, the database out of reach: %s",
+                request.method,
+                route_label(request),
+                _scrub(request, f"{type(e).__name__}: {e}"),
+            )
+            return await _answer(request, TEMPORARILY_DOWN, error=e)
         trace = "".join(traceback.format_exception(e))
         LOG.error("%s %s failed\n%s", request.method, route_label(request), _scrub(request, trace))
         return await _answer(request, SOMETHING_BROKE)

@@ -24,6 +24,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import make_engine, make_session_factory
+from storage.errors import store_unreachable
 from storage.models import Organization
 from storage.quick import (
     QuickSQLiteDialect,
@@ -307,6 +308,29 @@ async def test_reads_at_once_take_at_most_half_of_the_pool(postgres_database: st
         await small.dispose()
     assert [row[0].one for row in rows] == [1] * 12
     assert len(opened) == 2  # the others waited their turn; no overflow opened and closed
+
+
+async def test_a_read_on_a_connection_lost_a_moment_ago_says_the_store_is_out_of_reach(
+    postgres_database: str,
+) -> None:
+    """A connection back from work a moment ago is not pinged (`storage.db`): if its
+    backend died meanwhile, that one read fails as the store out of reach, and the next
+    connects anew."""
+    engine = make_engine(postgres_database, pool_size=1, max_overflow=0)
+    other = make_engine(postgres_database, pool_pre_ping=False)
+    sessions = make_session_factory(engine)
+    backend = select(func.pg_backend_pid().label("pid"))
+    try:
+        first = (await read_rows(sessions, backend, {}))[0].pid
+        async with other.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        with pytest.raises(DBAPIError) as lost:
+            await read_rows(sessions, backend, {})
+        assert lost.value.connection_invalidated and store_unreachable(lost.value)
+        assert (await read_rows(sessions, backend, {}))[0].pid != first
+    finally:
+        await engine.dispose()
+        await other.dispose()
 
 
 async def test_only_a_sqlite_file_has_quick_sessions(engine: AsyncEngine) -> None:

@@ -149,3 +149,36 @@ async def test_access_and_error_logs_never_contain_a_token(
     assert any('"GET /d/…/file HTTP/1.1" 200' in line for line in access_lines)
     assert any("RuntimeError: cannot open … at /d/…" in r.getMessage() for r in caplog.records)
     assert link.token not in logged_text(caplog.records)
+
+
+async def test_a_page_answers_503_when_the_database_is_out_of_reach(
+    aiohttp_client: Any, unreachable_database: Env, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(
+        create_app(env=unreachable_database, cache_dir=tmp_path / "cache", public_url=PUBLIC_URL)
+    )
+
+    response = await client.get("/d/" + "a" * 43)
+
+    assert response.status == 503
+    html = await response.text()
+    assert "Temporarily unavailable" in html
+    assert "127.0.0.1" not in html and "Connect call failed" not in html
+
+
+async def test_the_api_answers_503_when_the_database_is_out_of_reach(
+    aiohttp_client: Any, unreachable_database: Env, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(
+        create_app(env=unreachable_database, cache_dir=tmp_path / "cache", public_url=PUBLIC_URL)
+    )
+
+    response = await client.get(
+        "/api/v1/documents", headers={"Authorization": "Bearer ink_" + "a" * 40}
+    )
+
+    assert response.status == 503
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert problem["type"].endswith("/unavailable")
+    assert problem["detail"] == "the store is unavailable"
