@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -23,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import make_engine, make_session_factory
+from storage import migrate
+from storage.db import make_engine, make_session_factory, sqlite_url
 from storage.errors import store_unreachable
 from storage.models import Organization
 from storage.quick import (
@@ -331,6 +333,35 @@ async def test_a_read_on_a_connection_lost_a_moment_ago_says_the_store_is_out_of
     finally:
         await engine.dispose()
         await other.dispose()
+
+
+async def test_a_quick_read_session_ends_without_a_turn_of_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy closes a session left by ``async with`` in a task of its own, a turn of
+    the loop for every read; a quick session, whose close cannot wait, ends at once."""
+    engine = make_engine(sqlite_url(tmp_path / "inkpost.db"))
+    await migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    loop = asyncio.get_running_loop()
+    turns = 0
+
+    def turn() -> None:
+        nonlocal turns
+        turns += 1
+        if turns < 1000:
+            loop.call_soon(turn)
+
+    try:
+        loop.call_soon(turn)
+        async with quick_reads(sessions) as session:
+            assert (await session.exec(select(literal(1)))).one() == (1,)
+        quick = turns
+        async with sessions() as session:  # an ordinary session, for contrast
+            await session.exec(select(literal(1)))
+        assert quick == 0 and turns > 0
+    finally:
+        await engine.dispose()
 
 
 async def test_only_a_sqlite_file_has_quick_sessions(engine: AsyncEngine) -> None:
