@@ -108,7 +108,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception as e:
         if store_unreachable(e):
             LOG.warning(
-                "%s %s answered 503, the database out of reach: %s",
+                "%s %s answered 503, a connection failed: %s",
                 request.method,
                 route_label(request),
                 _scrub(request, f"{type(e).__name__}: {e}"),
