@@ -2,7 +2,7 @@
 by the workflow functions directly, in the same run.
 
     python bench/api.py [--documents 100000] [--pages 300] [--uploads 100] [--rounds 9]
-                        [--postgres URL] [--webhooks] [--webhook-events 2000]
+                        [--postgres URL] [--instructions] [--webhooks] [--webhook-events 2000]
 
 A store (SQLite under a temporary directory unless ``--postgres`` names an empty
 database) gets ``--documents`` documents of one client, written in bulk. A server process
@@ -20,14 +20,28 @@ start and end:
   API key; the baseline is the same walks by `workflows.listing.page_of`. Side by side,
   the server is never idle between requests: its CPU time per request is then what a
   request costs, not what waking up for each one costs;
-- the floor of that ratio on this machine: a bare aiohttp handler in the server process
-  answering the bytes of one such page (no key, no store) to the same client, and the
-  ratio the API would reach if it cost nothing but that HTTP exchange;
+- two floors of that ratio on this machine, each with the ratio the API would reach if
+  it cost no more: a bare aiohttp handler in the server process answering the bytes of
+  one such page (no key, no store) to the same client, which is what the HTTP exchange
+  costs; and a bare handler that also reads each page with `page_of` (still no key, no
+  checks, no spelling), which adds what the same reads cost when they run between
+  requests instead of in a tight loop;
 - uploads per second of a 3-page PDF through ``POST /api/v1/documents`` (multipart,
   streamed); the baseline is `workflows.documents.filing.upload_document` with the same
   bytes;
 - each ratio (API / baseline): what HTTP, authentication and JSON cost (goal: at most 30%
   over the direct call, a ratio of at least 0.77).
+
+With ``--instructions`` the server process runs under valgrind's callgrind, and every
+cost is the instructions it ran (in millions), not its CPU time: the same on any run,
+however loaded the machine, where CPU time moves by a quarter from run to run on a
+shared one. Callgrind runs the server some fifty times slower, so the run defaults to
+two rounds (each side going first once) of 40 pages and 10 uploads a side; the rates it
+prints then say nothing. Instructions leave out the kernel's work for each request, and
+that a processor runs code that keeps changing (a request, a page, the next request)
+slower than a loop kept hot in its caches. So CPU time stays what a server spends and
+what the goal is judged by; instructions tell which part of the code a change made
+cheaper, and by how much.
 
 With ``--webhooks``, then the webhook worker's delivery rate to a local receiver, as
 ``bench/webhooks.py`` measures it (``--webhook-events`` events, on a SQLite store of its
@@ -40,10 +54,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import enum
 import io
 import multiprocessing
+import multiprocessing.resource_tracker
+import multiprocessing.spawn
 import os
 import pstats
+import shlex
+import shutil
 import statistics
 import sys
 import tempfile
@@ -219,15 +238,24 @@ async def upload_api(
     return len(pdfs) / (time.perf_counter() - started)
 
 
-async def list_floor(http: aiohttp.ClientSession, base: str, *, pages: int, walkers: int) -> float:
+async def list_floor(
+    http: aiohttp.ClientSession, base: str, *, pages: int, walkers: int, read: bool = False
+) -> float:
+    """The walks through a bare handler (``/floor``): each page's bytes answered as they
+    are; with ``read``, after reading the page with `page_of` (the next page's key in a
+    header)."""
     headers = {"Authorization": "Bearer none"}
 
     async def walk(count: int) -> None:
+        after = None
         for _ in range(count):
             params = {"limit": str(PAGE), "cursor": "MTIzNDU"}
+            if read:
+                params["read"] = str(after or 0)
             async with http.get(f"{base}/floor", params=params, headers=headers) as response:
                 assert response.status == 200
                 body = await response.json()
+                after = int(response.headers["X-Next-After"])
             assert len(body["items"]) == PAGE
 
     started = time.perf_counter()
@@ -239,8 +267,9 @@ async def list_floor(http: aiohttp.ClientSession, base: str, *, pages: int, walk
 class Figure:
     rate: float
     """Pages (or uploads) per second, one after another."""
-    cpu_ms: float
-    """CPU time the server process spent on each, in milliseconds (all its threads)."""
+    cost: float
+    """What the server process spent on each (all its threads): CPU time in
+    milliseconds, or millions of instructions under `Callgrind`."""
 
 
 async def rounds(
@@ -263,7 +292,7 @@ async def rounds(
 def _median(figures: list[Figure]) -> Figure:
     return Figure(
         rate=statistics.median(f.rate for f in figures),
-        cpu_ms=statistics.median(f.cpu_ms for f in figures),
+        cost=statistics.median(f.cost for f in figures),
     )
 
 
@@ -309,9 +338,24 @@ async def _serve(store: Store, conn: Connection) -> None:
     )
     floor_body: list[bytes] = []
 
-    async def floor(_: web.Request) -> web.Response:
-        """What HTTP alone costs: the bytes of a page, no key, no store."""
-        return web.Response(body=floor_body[0], content_type="application/json")
+    async def floor(request: web.Request) -> web.Response:
+        """What HTTP alone costs: the bytes of a page, no key, no store; with ``read``
+        (the key to read after, 0 for the first page), what HTTP and the reads cost."""
+        after = 0
+        if "read" in request.query:
+            page = await page_of(
+                env,
+                Document,
+                org_id=store.org_id,
+                after=int(request.query["read"]) or None,
+                limit=PAGE,
+            )
+            after = page.next_after or 0
+        return web.Response(
+            body=floor_body[0],
+            content_type="application/json",
+            headers={"X-Next-After": str(after)},
+        )
 
     app.router.add_get("/floor", floor)
     runner = web.AppRunner(app, access_log=None)
@@ -348,15 +392,83 @@ async def _serve(store: Store, conn: Connection) -> None:
         await engine.dispose()
 
 
+class Callgrind:
+    """valgrind's callgrind around the server process: `count` tells how many
+    instructions it ran during some work; nothing is counted in between."""
+
+    def __init__(self, folder: Path) -> None:
+        missing = [tool for tool in ("valgrind", "callgrind_control") if not shutil.which(tool)]
+        if missing:
+            raise SystemExit(
+                f"--instructions needs {' and '.join(missing)}, from Debian's package valgrind"
+            )
+        self.counts = folder / "callgrind.out"
+        self.python = folder / "python-under-callgrind"
+        """What the server process is started with: this Python under callgrind."""
+        self.python.write_text(
+            "#!/bin/sh\n"
+            "exec valgrind --tool=callgrind --instr-atstart=no --quiet "
+            f"--callgrind-out-file={shlex.quote(str(self.counts))} "
+            f'{shlex.quote(sys.executable)} "$@"\n'
+        )
+        self.python.chmod(0o755)
+        self._dumps = 0
+
+    async def count(self, pid: int, work: Awaitable[Any]) -> tuple[Any, int]:
+        """What ``work`` gives, and the instructions process ``pid`` ran meanwhile."""
+        await self._control(pid, "--instr=on")
+        try:
+            result = await work
+        finally:
+            await self._control(pid, "--instr=off")
+        await self._control(pid, "--dump")
+        self._dumps += 1
+        return result, _totals(self.counts.with_name(f"{self.counts.name}.{self._dumps}"))
+
+    @staticmethod
+    async def _control(pid: int, option: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            "callgrind_control",
+            option,
+            str(pid),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, error = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"callgrind_control {option} failed: {error.decode().strip()}")
+
+
+def _totals(dump: Path) -> int:
+    """The instructions a callgrind dump counted."""
+    with dump.open() as lines:
+        for line in lines:
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{dump} holds no totals")
+
+
 class Server:
     """The server process, seen from the client's side."""
 
-    def __init__(self, store: Store, *, profile: Path | None = None) -> None:
+    def __init__(
+        self, store: Store, *, profile: Path | None = None, callgrind: Callgrind | None = None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, theirs = context.Pipe()
         self.process = context.Process(target=serve, args=(store, theirs, 0, profile))
-        self.process.start()
-        if not self.conn.poll(120):
+        self.callgrind = callgrind
+        python = multiprocessing.spawn.get_executable()
+        if callgrind is not None:
+            # Started now, or the first process spawned would start it under callgrind too.
+            multiprocessing.resource_tracker.ensure_running()
+            context.set_executable(str(callgrind.python))
+        try:
+            self.process.start()
+        finally:
+            context.set_executable(python)
+        # Under callgrind, Python starts and imports some ten times slower.
+        if not self.conn.poll(120 if callgrind is None else 1200):
             self.process.kill()
             raise RuntimeError("the server process did not start")
         self.base = f"http://127.0.0.1:{self.conn.recv()}"
@@ -366,15 +478,30 @@ class Server:
         return await asyncio.get_running_loop().run_in_executor(None, self.conn.recv)
 
     async def served(self, count: int, work: Awaitable[float]) -> Figure:
-        """The rate of ``work`` (``count`` requests) and the server's CPU time for each."""
+        """The rate of ``work`` (``count`` requests) and the server's cost of each."""
+        if self.callgrind is not None:
+            rate, instructions = await self._counted(work)
+            return Figure(rate, instructions / 1e6 / count)
         before = await self.ask("cpu", None)
         rate = await work
         return Figure(rate, (await self.ask("cpu", None) - before) * 1000 / count)
 
+    async def direct(self, command: str, argument: object, count: int) -> Figure:
+        """The server's run of a baseline (``count`` calls) and its cost of each."""
+        if self.callgrind is not None:
+            figure, instructions = await self._counted(self.ask(command, argument))
+            return Figure(figure.rate, instructions / 1e6 / count)
+        figure: Figure = await self.ask(command, argument)
+        return figure
+
+    async def _counted(self, work: Awaitable[Any]) -> tuple[Any, int]:
+        assert self.callgrind is not None and self.process.pid is not None
+        return await self.callgrind.count(self.process.pid, work)
+
     def stop(self) -> None:
         if self.process.is_alive():
             self.conn.send(("stop", None))
-            self.process.join(60)
+            self.process.join(60 if self.callgrind is None else 600)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
@@ -397,8 +524,11 @@ async def main(args: argparse.Namespace) -> None:
         await engine.dispose()
         print(f"store: {args.documents} documents in {time.perf_counter() - seeded:.1f} s")
         profile = root / "server.prof" if args.profile else None
+        callgrind = Callgrind(root) if args.instructions else None
         server = Server(
-            Store(url=url, root=root, org_id=org_id, client_id=client_id), profile=profile
+            Store(url=url, root=root, org_id=org_id, client_id=client_id),
+            profile=profile,
+            callgrind=callgrind,
         )
         cores = os.cpu_count() or 1
         os.sched_setaffinity(0, {cores - 1})
@@ -406,7 +536,8 @@ async def main(args: argparse.Namespace) -> None:
         walkers = args.walkers
         pages = args.pages // walkers * walkers
         per_round = max(1, args.uploads // args.rounds)
-        pdfs = iter([make_pdf(f"Upload {n}", pages=3) for n in range(per_round * args.rounds * 2)])
+        count = (per_round * args.rounds + 1) * 2  # one more of each to warm up
+        pdfs = iter([make_pdf(f"Upload {n}", pages=3) for n in range(count)])
         try:
             async with aiohttp.ClientSession() as http:
                 headers = {"Authorization": f"Bearer {key}"}
@@ -415,25 +546,34 @@ async def main(args: argparse.Namespace) -> None:
                 # connections and caches warm
                 await list_api(http, base, key, pages=10 * walkers, walkers=walkers)
                 await server.ask("list", (10 * walkers, walkers))
+                await upload_api(http, base, key, client_id=client_id, pdfs=[next(pdfs)])
+                await server.ask("upload", [next(pdfs)])
                 direct_pages, api_pages = await rounds(
                     args.rounds,
-                    lambda: server.ask("list", (pages, walkers)),
+                    lambda: server.direct("list", (pages, walkers), pages),
                     lambda: server.served(
                         pages, list_api(http, base, key, pages=pages, walkers=walkers)
                     ),
                 )
-                floor_pages = _median(
-                    [
-                        await server.served(
-                            pages,
-                            list_floor(http, server.base, pages=pages, walkers=walkers),
-                        )
-                        for _ in range(args.rounds)
-                    ]
-                )
+                floors = [
+                    _median(
+                        [
+                            await server.served(
+                                pages,
+                                list_floor(
+                                    http, server.base, pages=pages, walkers=walkers, read=read
+                                ),
+                            )
+                            for _ in range(args.rounds)
+                        ]
+                    )
+                    for read in (False, True)
+                ]
                 direct_uploads, api_uploads = await rounds(
                     args.rounds,
-                    lambda: server.ask("upload", [next(pdfs) for _ in range(per_round)]),
+                    lambda: server.direct(
+                        "upload", [next(pdfs) for _ in range(per_round)], per_round
+                    ),
                     lambda: server.served(
                         per_round,
                         upload_api(
@@ -450,27 +590,51 @@ async def main(args: argparse.Namespace) -> None:
         if profile is not None:
             print("where the server process spent its time (baselines included):")
             pstats.Stats(str(profile)).sort_stats("tottime").print_stats(30)
+    cost = Cost.INSTRUCTIONS if callgrind is not None else Cost.CPU
+    if callgrind is not None:
+        print("costs in instructions the server ran, counted by callgrind; its rates say nothing")
     print(
         f"list, page of {PAGE} (store of {args.documents}), {walkers} walks side by side, "
         f"median of {args.rounds} rounds:"
     )
-    _compare("workflow page_of", "GET /documents", "pages", direct_pages, api_pages)
-    direct_cpu = _median(direct_pages).cpu_ms
+    _compare(cost, "workflow page_of", "GET /documents", "pages", direct_pages, api_pages)
+    direct = _median(direct_pages).cost
+    bare, reading = floors
     print(
-        f"  bare HTTP, same JSON, no key or store: {floor_pages.rate:.1f} pages/s, "
-        f"{floor_pages.cpu_ms:.2f} ms of server CPU each; the cost ratio if the API cost "
-        f"only that: {direct_cpu / (direct_cpu + floor_pages.cpu_ms):.2f}"
+        f"  bare HTTP, same JSON, no key or store: {bare.rate:.1f} pages/s, "
+        f"{cost.of(bare.cost)} each; the cost ratio if the API cost only that: "
+        f"{direct / (direct + bare.cost):.2f}"
+    )
+    print(
+        f"  the same, reading each page with page_of: {reading.rate:.1f} pages/s, "
+        f"{cost.of(reading.cost)} each; the cost ratio if the API cost only that: "
+        f"{direct / reading.cost:.2f}"
     )
     print(f"upload, 3-page PDF, {per_round} per round:")
-    _compare("upload_document", "POST /documents", "uploads", direct_uploads, api_uploads)
+    _compare(cost, "upload_document", "POST /documents", "uploads", direct_uploads, api_uploads)
     if args.webhooks:
         print(f"webhook deliveries to a local receiver ({args.webhook_events} events):")
         await webhook_bench.bench(args.webhook_events, 1, args.webhooks_postgres)
     print_load("end")
 
 
+class Cost(enum.Enum):
+    """What a figure's cost counts."""
+
+    CPU = "ms of CPU"
+    INSTRUCTIONS = "M instructions"
+
+    def of(self, cost: float) -> str:
+        return f"{cost:6.2f} {self.value}"
+
+
 def _compare(
-    direct_name: str, api_name: str, unit: str, directs: list[Figure], apis: list[Figure]
+    cost: Cost,
+    direct_name: str,
+    api_name: str,
+    unit: str,
+    directs: list[Figure],
+    apis: list[Figure],
 ) -> None:
     """Both rates, both costs, and the ratios; the goal is on the cost: what the server
     spends on a request next to what the direct call spends (the client's own work,
@@ -481,9 +645,9 @@ def _compare(
     and not the other."""
     direct, api = _median(directs), _median(apis)
     for name, figure in ((direct_name, direct), (api_name, api)):
-        print(f"  {name:17}: {figure.rate:9.1f} {unit}/s, {figure.cpu_ms:6.2f} ms of CPU each")
+        print(f"  {name:17}: {figure.rate:9.1f} {unit}/s, {cost.of(figure.cost)} each")
     rates = [a.rate / d.rate for d, a in zip(directs, apis, strict=True)]
-    costs = [d.cpu_ms / a.cpu_ms for d, a in zip(directs, apis, strict=True)]
+    costs = [d.cost / a.cost for d, a in zip(directs, apis, strict=True)]
     print(f"  rate ratio API/direct : {statistics.median(rates):.2f}")
     ratio = statistics.median(costs)
     verdict = "ok" if ratio >= GOAL else "BELOW GOAL"
@@ -496,9 +660,13 @@ def _compare(
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--documents", type=int, default=100_000)
-    parser.add_argument("--pages", type=int, default=300, help="pages walked per round")
-    parser.add_argument("--uploads", type=int, default=100, help="uploads of each side in all")
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--pages", type=int, default=None, help="pages walked per round (300; 40 counting)"
+    )
+    parser.add_argument(
+        "--uploads", type=int, default=None, help="uploads of each side in all (100; 20 counting)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (9; 2 counting)")
     parser.add_argument(
         "--walkers", type=int, default=4, help="lists walked side by side (clients of the API)"
     )
@@ -507,11 +675,25 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="run the server under cProfile and print it"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the server's instructions with valgrind's callgrind instead of its CPU time",
+    )
     parser.add_argument("--webhook-events", type=int, default=2000)
     parser.add_argument(
         "--webhooks-postgres", default=None, help="another empty database for --webhooks"
     )
     args = parser.parse_args(argv)
+    counting = args.instructions
+    if args.pages is None:
+        args.pages = 40 if counting else 300
+    if args.uploads is None:
+        args.uploads = 20 if counting else 100
+    if args.rounds is None:
+        args.rounds = 2 if counting else 9
+    if args.profile and args.instructions:
+        parser.error("--profile and --instructions measure the server two ways: choose one")
     if args.documents < PAGE * (args.pages + 1):
         parser.error(f"--documents must hold more than --pages × {PAGE} documents")
     if args.rounds < 1:
