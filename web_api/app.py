@@ -41,6 +41,7 @@ from web_api.registry import (
     read_json_body,
     read_upload_form,
 )
+from web_api.streaming import send_chunks
 from workflows import api_keys, idempotency
 from workflows.context import Env
 from workflows.errors import WorkflowError
@@ -280,10 +281,7 @@ async def _send(request: web.Request, download: Download) -> web.StreamResponse:
             "Content-Disposition": _disposition(download.filename),
         }
     )
-    await response.prepare(request)
-    async for chunk in state.env.blobs.read(download.blob_key):
-        await response.write(chunk)
-    await response.write_eof()
+    await send_chunks(request, response, state.env.blobs.read(download.blob_key), log=LOG)
     return response
 
 

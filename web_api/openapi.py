@@ -195,7 +195,7 @@ def _responses(
             "description": "A problem: " + ", ".join(types),
             "content": {"application/problem+json": {"schema": problem_ref}},
         }
-        if status == 429:
+        if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying.",

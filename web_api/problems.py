@@ -68,6 +68,10 @@ NOT_AVAILABLE_NOW = Kind("not-available-now", 403, "Not available now")
 RATE_LIMITED = Kind("rate-limited", 429, "Too many requests")
 TOO_MANY_TRIES = Kind("too-many-tries", 429, "Too many tries")
 UNAVAILABLE = Kind("unavailable", 503, "Temporarily unavailable")
+RETRY_AFTER_OUTAGE = "30"
+"""The Retry-After of every answer that the store is out of reach, in seconds: about
+what a database takes to restart or fail over, soon enough that a client retrying then
+will likely be served."""
 BROKE = Kind("internal", 500, "Internal error")
 
 KINDS = (
@@ -159,4 +163,6 @@ def problem_response(
     )
     if kind is UNAUTHENTICATED:
         response.headers["WWW-Authenticate"] = 'Bearer realm="inkpost"'
+    elif kind is UNAVAILABLE:
+        response.headers.setdefault("Retry-After", RETRY_AFTER_OUTAGE)
     return response

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -21,6 +20,7 @@ from aiohttp import ETag, web
 
 from storage.blobs import BlobStore
 from storage.models import Document
+from web_api.streaming import send_chunks
 from web_sign.logs import LOG
 
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
@@ -238,48 +238,5 @@ async def stream_blob(
     if request.method == "HEAD":
         return response
     chunks = blobs.read(document.blob_key, start=transfer.start, end=transfer.stop)
-    try:
-        # The first read happens before any header is sent, so a medium that cannot be
-        # reached still gets a proper error page.
-        chunk = await anext(chunks, b"")
-        await response.prepare(request)
-        await _pump(request, response, chunks, chunk)
-    finally:
-        await _close(chunks)
+    await send_chunks(request, response, chunks, log=LOG)
     return response
-
-
-async def _pump(
-    request: web.Request,
-    response: web.StreamResponse,
-    chunks: AsyncIterator[bytes],
-    chunk: bytes,
-) -> None:
-    sent = 0
-    try:
-        while chunk:
-            await response.write(chunk)
-            sent += len(chunk)
-            chunk = await anext(chunks, b"")
-    except ConnectionError:
-        return  # the visitor went away
-    except Exception as e:
-        # Headers are out: no error page is possible. Cut the connection so the client
-        # sees a broken transfer rather than a short file.
-        LOG.warning(
-            "a download broke off after %d of %s bytes: %s: %s",
-            sent,
-            response.content_length,
-            type(e).__name__,
-            e,
-        )
-        if request.transport is not None:
-            request.transport.close()
-        return
-    await response.write_eof()
-
-
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()

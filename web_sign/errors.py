@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 import texts
 from storage.errors import StorageError, store_unreachable
+from web_api.problems import RETRY_AFTER_OUTAGE
 from web_sign.logs import LOG, REDACTED, redact
 from web_sign.metrics import route_label
 from web_sign.pages import FormRefused, page_language, render
@@ -168,6 +169,8 @@ async def _answer(
 ) -> web.Response:
     language = page_language(request)
     heading = texts.text(language, f"{page.key}.heading", escape=False)
+    if page is TEMPORARILY_DOWN:
+        headers = {**(headers or {}), "Retry-After": RETRY_AFTER_OUTAGE}
     contact = await _contact(request, page)
     try:
         return render(
@@ -184,4 +187,4 @@ async def _answer(
         )
     except Exception:
         LOG.exception("the %s page could not be rendered", page.template)
-        return web.Response(text=f"{page.status} {heading}", status=page.status)
+        return web.Response(text=f"{page.status} {heading}", status=page.status, headers=headers)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import aiohttp
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, func, select
 
 from inkpost.sample_pdf import make_pdf
+from storage.blobs import FileBlobStore
+from storage.errors import BlobStoreUnavailable
 from storage.models import AuditEvent, Document
 from tests.conftest import START, Tenant
 from tests.damaged_pdfs import damaged
 from tests.helpers import blob_files, upload
-from tests.web_api.conftest import bearer
+from tests.web_api.conftest import PUBLIC_URL, bearer, make_key
 from web_api.documents import DocumentOut, DocumentPage
+from web_sign import create_app
 from workflows.context import Env
 
 
@@ -338,3 +347,60 @@ async def test_a_page_is_spelled_as_its_model_spells_it(
         "created_at": shown["created_at"],
     }
     assert items[1].direction == "outbound" and items[1].version_of is None
+
+
+class _LosingStore(FileBlobStore):
+    """A file store whose medium is lost after ``chunks`` chunks of a file (before the
+    first with 0)."""
+
+    def __init__(self, root: Path, *, chunks: int) -> None:
+        super().__init__(root)
+        self.chunks = chunks
+
+    async def read(
+        self, key: str, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in super().read(key, start=start, end=end):
+            if sent == self.chunks:
+                break
+            yield chunk[:100]
+            sent += 1
+        raise BlobStoreUnavailable("S3 endpoint s3-4.internal refused the connection")
+
+
+async def _download_from(
+    aiohttp_client: Any, env: Env, tenant: Tenant, tmp_path: Path, *, chunks: int
+) -> aiohttp.ClientResponse:
+    document = await upload(env, org_id=tenant.org_id, client_id=tenant.client_id)
+    key = await make_key(env, tenant)
+    losing = dataclasses.replace(env, blobs=_LosingStore(tmp_path / "blobs", chunks=chunks))
+    client = await aiohttp_client(
+        create_app(env=losing, cache_dir=tmp_path / "cache", public_url=PUBLIC_URL)
+    )
+    response: aiohttp.ClientResponse = await client.get(
+        f"/api/v1/documents/{document.id}/file", headers=bearer(key)
+    )
+    return response
+
+
+async def test_a_medium_out_of_reach_before_the_first_byte_is_a_503_problem(
+    aiohttp_client: Any, env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
+    response = await _download_from(aiohttp_client, env, tenant, tmp_path, chunks=0)
+
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "30"
+    problem = await response.json(content_type="application/problem+json")
+    assert problem["type"].endswith("/unavailable")
+    assert "s3-4.internal" not in problem["detail"]
+
+
+async def test_a_medium_lost_midway_cuts_the_transfer_rather_than_end_it_short(
+    aiohttp_client: Any, env: Env, tenant: Tenant, tmp_path: Path
+) -> None:
+    response = await _download_from(aiohttp_client, env, tenant, tmp_path, chunks=1)
+
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()

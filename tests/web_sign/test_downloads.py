@@ -282,6 +282,7 @@ async def test_a_medium_that_fails_answers_503_or_cuts_the_transfer(
 
     before_any_byte = await client.get(link.file, headers={"Range": "bytes=100-"})
     assert before_any_byte.status == 503
+    assert before_any_byte.headers["Retry-After"] == "30"
     assert "Temporarily unavailable" in await before_any_byte.text()
 
     midway = await client.get(link.file)

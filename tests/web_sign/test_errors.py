@@ -155,6 +155,7 @@ async def test_a_workflow_that_cannot_reach_its_store_answers_503(
     response = await client.get(link.page)
 
     assert response.status == 503
+    assert response.headers["Retry-After"] == "30"
     html = await response.text()
     assert "Temporarily unavailable" in html
     assert "db-7.internal" not in html

@@ -161,6 +161,7 @@ async def test_a_page_answers_503_when_the_database_is_out_of_reach(
     response = await client.get("/d/" + "a" * 43)
 
     assert response.status == 503
+    assert response.headers["Retry-After"] == "30"
     html = await response.text()
     assert "Temporarily unavailable" in html
     assert "127.0.0.1" not in html and "Connect call failed" not in html
@@ -178,6 +179,7 @@ async def test_the_api_answers_503_when_the_database_is_out_of_reach(
     )
 
     assert response.status == 503
+    assert response.headers["Retry-After"] == "30"
     assert response.content_type == "application/problem+json"
     problem = await response.json()
     assert problem["type"].endswith("/unavailable")
