@@ -27,6 +27,7 @@ from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.feature import Who
 from bot.slack.views import MAX_OPTIONS, Block, Errors, View, sentence
+from storage.errors import store_unreachable
 from workflows.context import Env
 from workflows.errors import Unavailable, WorkflowError
 from workflows.people import staff
@@ -79,8 +80,9 @@ def _adding(add: Callable[..., Any]) -> Callable[[Listener], Listener]:
 
 def refusing(listener: Listener) -> Listener:
     """``listener`` as bolt calls it, with a workflow error it lets through answered by
-    `refuse` instead of reaching bolt as a failure. Bolt passes a listener the arguments
-    it names; the wrapper takes them all (``args``) and passes on those."""
+    `refuse` instead of reaching bolt as a failure, and so is a database out of reach
+    (`STORE_DOWN`, logged in one line). Bolt passes a listener the arguments it names; the
+    wrapper takes them all (``args``) and passes on those."""
     names = list(inspect.signature(listener).parameters)
 
     async def listen(args: AsyncArgs) -> None:
@@ -90,8 +92,26 @@ def refusing(listener: Listener) -> Listener:
             await refuse(
                 error, body=args.body, ack=args.ack, respond=args.respond, client=args.client
             )
+        except Exception as error:
+            if not store_unreachable(error):
+                raise
+            log.warning(
+                "a Slack %s found the store out of reach: %s",
+                args.body.get("type") or "command",
+                type(error).__name__,
+            )
+            await refuse(
+                Unavailable(STORE_DOWN),
+                body=args.body,
+                ack=args.ack,
+                respond=args.respond,
+                client=args.client,
+            )
 
     return listen
+
+
+STORE_DOWN = "the database cannot be reached just now; please try again in a few minutes"
 
 
 def form_submission(

@@ -20,7 +20,9 @@ from bot.i18n import FALLBACK, LANGUAGES, text
 from bot.telegram import messages
 from bot.telegram.handlers import RecipientBot
 from bot.telegram.ratelimit import ChatRateLimiter
+from bot.telegram.refusals import tell_store_down
 from bot.telegram.sender import TelegramSender
+from storage.errors import store_unreachable
 from workflows.context import Env
 
 log = logging.getLogger(__name__)
@@ -102,8 +104,18 @@ async def set_menu_button(bot: Bot, public_url: str) -> None:
 
 
 async def _log_error(update: object, context: object) -> None:
+    """What no handler answered. The store out of reach is told to the person (try again
+    in a few minutes) and logged in one line; anything else is logged with its trace."""
     error = getattr(context, "error", None)
-    log.error("telegram update failed: %s", type(error).__name__, exc_info=error)
+    if not isinstance(error, Exception) or not store_unreachable(error):
+        log.error("telegram update failed: %s", type(error).__name__, exc_info=error)
+        return
+    log.warning("a telegram update found the store out of reach: %s", type(error).__name__)
+    if isinstance(update, Update):
+        try:
+            await tell_store_down(update)
+        except TelegramError as e:
+            log.warning("could not tell that the store is out of reach: %s", type(e).__name__)
 
 
 def webhook_handler(

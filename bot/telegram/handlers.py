@@ -27,9 +27,16 @@ from telegram.ext import (
 
 import texts
 from bot.errors import DeliveryError
-from bot.i18n import LANGUAGES, text
+from bot.i18n import text
 from bot.telegram import messages
-from bot.telegram.refusals import CHAT, INVITATION, RETURN, SHARED_DOCUMENT, refusing
+from bot.telegram.refusals import (
+    CHAT,
+    INVITATION,
+    RETURN,
+    SHARED_DOCUMENT,
+    refusing,
+    telegram_language,
+)
 from bot.telegram.sender import BOT_UPLOAD_LIMIT, TelegramSender
 from bot.telegram.signing import SigningButtons
 from storage.blobs import iter_file
@@ -116,9 +123,7 @@ class RecipientBot:
             people = await linking.recipients_of_chat(self.env, chat_id=chat.id)
             if people:
                 return people[0][0].language
-        user = update.effective_user
-        code = (user.language_code or "")[:2] if user else ""
-        return code if code in LANGUAGES else "en"
+        return telegram_language(update)
 
     async def _say(self, update: Update, key: str, **values: object) -> None:
         language = await self._language(update)

@@ -22,7 +22,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
+from bot.i18n import FALLBACK, LANGUAGES, text
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, WorkflowError
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,39 @@ def refusing(callback: Callback, refusals: Refusals, *, language: Language) -> C
 
 async def tell(update: Update, error: WorkflowError, refusals: Refusals, *, language: str) -> None:
     """An alert on the button pressed; in the chat when there is none or it was answered."""
+    await _say(update, lambda escape: refusal(language, error, refusals, escape=escape))
+
+
+async def tell_store_down(update: Update) -> None:
+    """Tell the person that the store cannot be reached just now, in the language their
+    Telegram is set to: the one they chose is kept in the store."""
+    language = telegram_language(update)
+    await _say(update, lambda escape: text(language, STORE_DOWN, escape=escape))
+
+
+STORE_DOWN = "error.down.message"
+"""What the web's "Temporarily unavailable" page says: try again in a few minutes."""
+
+
+def telegram_language(update: Update) -> str:
+    """The catalogue language of the Telegram app that sent ``update``, or the fallback."""
+    user = update.effective_user
+    code = (user.language_code or "")[:2] if user else ""
+    return code if code in LANGUAGES else FALLBACK
+
+
+async def _say(update: Update, sentence: Callable[[bool], str]) -> None:
+    """``sentence`` (given whether to escape it for HTML) as an alert on the button
+    pressed; in the chat when there is none or it was answered."""
     query, chat = update.callback_query, update.effective_chat
     if query is not None:
-        alert = refusal(language, error, refusals, escape=False)
         try:
-            await query.answer(_clip(alert, MAX_ALERT), show_alert=True)
+            await query.answer(_clip(sentence(False), MAX_ALERT), show_alert=True)
             return
         except BadRequest:  # the handler answered the press before the workflow refused
             pass
     if chat is not None:
-        sentence = refusal(language, error, refusals, escape=True)
-        await chat.send_message(sentence, parse_mode=ParseMode.HTML)
+        await chat.send_message(sentence(True), parse_mode=ParseMode.HTML)
 
 
 def _clip(sentence: str, limit: int) -> str:

@@ -12,6 +12,9 @@ import pytest
 from bot.slack.blocks import WATCH_LINK
 from bot.slack.features.directory import views as directory
 from bot.slack.features.sharing.views import DOCUMENT, RECIPIENTS
+from bot.slack.listeners import STORE_DOWN
+from bot.slack.views import sentence
+from storage.db import make_engine
 from tests.conftest import STAFF
 from tests.fakes.slack_api import JSON, find_element
 from tests.scenarios.slack_stage import STELLA, Stage
@@ -135,4 +138,55 @@ async def test_a_form_refused_after_it_closed_tells_the_person_in_a_direct_messa
     monkeypatch.undo()
     names = [c.name for c in await organizations.list_clients(stage.env, org_id=stage.org_id)]
     assert names == ["Nordic Timber", "Baltic Steel"]
+    assert failures(caplog) == []
+
+
+async def out_of_reach() -> Exception:
+    """What reading from a database that nobody listens for raises."""
+    engine = make_engine("postgresql+asyncpg://inkpost@127.0.0.1:1/inkpost")
+    try:
+        async with engine.connect():
+            pass
+    except Exception as error:
+        return error
+    finally:
+        await engine.dispose()
+    raise AssertionError("something listens on port 1")
+
+
+async def test_a_subcommand_meeting_the_store_out_of_reach_says_to_try_again_later(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(overview, "overview", refusing(await out_of_reach()))
+
+    with caplog.at_level(logging.INFO, logger="bot"):
+        answer = await stage.command(STELLA, "status")
+
+    assert answer.text == sentence(STORE_DOWN)
+    assert answer.body.get("response_type") == "ephemeral"
+    assert failures(caplog) == []
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warned] == [
+        "a Slack command found the store out of reach: ConnectionRefusedError"
+    ]
+    assert warned[0].exc_info is None
+
+
+async def test_a_form_meeting_the_store_out_of_reach_stays_open_saying_so(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = await stage.document()
+    anna = await recipients.add_recipient(
+        stage.env, org_id=stage.org_id, actor=STAFF, client_id=stage.client_id, name="Anna"
+    )
+    view = await share_form(stage)
+    monkeypatch.setattr(targets, "check_targets", refusing(await out_of_reach()))
+
+    response = await stage.slack.view_submission(
+        STELLA, view, {DOCUMENT: ref, RECIPIENTS: [str(anna.id)]}
+    )
+
+    assert response.status == 200
+    assert stage.fake.view_errors[-1] == (view["id"], {"document": sentence(STORE_DOWN)})
+    assert await sharing.list_shares(stage.env, org_id=stage.org_id) == []
     assert failures(caplog) == []

@@ -5,15 +5,21 @@ the button they pressed, or a message — and the log keeps nothing they sent.""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
 from bot.i18n import text
+from bot.telegram.refusals import STORE_DOWN
+from storage.blobs import FileBlobStore
+from storage.db import make_engine, make_session_factory
 from tests.conftest import STAFF, Tenant
 from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.telegram_state import TgUser
 from tests.scenarios.test_telegram import CARL, RITA, Stage, staged
+from workflows import platform
 from workflows.context import Env
 from workflows.errors import Conflict, Unavailable
 from workflows.people import linking, recipients
@@ -109,3 +115,52 @@ async def test_an_invitation_refused_logs_neither_its_code_nor_its_reason(
     assert "NotFound" in logged_by_the_bot(caplog)
     assert code not in logged_by_the_bot(caplog)
     assert "not valid" not in logged_by_the_bot(caplog)
+
+
+@pytest.fixture
+async def cut_store(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[[], None]]:
+    """Called, it makes every update's first step (is it new?) read from a database that
+    nobody listens for."""
+    engine = make_engine("postgresql+asyncpg://inkpost@127.0.0.1:1/inkpost")
+    unreachable = Env(sessions=make_session_factory(engine), blobs=FileBlobStore(Path("/none")))
+    first_delivery = platform.first_delivery
+
+    async def down(env: Env, **kwargs: Any) -> bool:
+        return await first_delivery(unreachable, **kwargs)
+
+    yield lambda: monkeypatch.setattr(platform, "first_delivery", down)
+    await engine.dispose()
+
+
+async def test_a_command_meeting_the_store_out_of_reach_is_told_to_try_again_later(
+    stage: Stage, cut_store: Callable[[], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = len(stage.fake.messages_to(CARL))
+    cut_store()
+
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        stage.fake.user_sends_text(CARL, "/documents", user=TgUser(id=CARL, language_code="sv"))
+        await stage.fake.wait_for(lambda: len(stage.fake.messages_to(CARL)) > before)
+
+    assert stage.fake.messages_to(CARL)[-1].text == text("sv", STORE_DOWN, escape=False)
+    said = [r for r in caplog.records if r.name.startswith("bot.")]
+    assert [r.levelno for r in said] == [logging.WARNING]
+    assert said[0].getMessage() == (
+        "a telegram update found the store out of reach: ConnectionRefusedError"
+    )
+    assert said[0].exc_info is None
+
+
+async def test_a_button_meeting_the_store_out_of_reach_answers_with_an_alert(
+    stage: Stage, cut_store: Callable[[], None]
+) -> None:
+    await swedish(stage)
+    await stage.say(CARL, "/notifications")
+    toggles = stage.fake.messages_to(CARL)[-1]
+    cut_store()
+
+    await stage.press(CARL, toggles.message_id, "nt:0:0")
+
+    answer = stage.fake.callback_answers[-1]
+    assert answer.show_alert
+    assert answer.text == text("en", STORE_DOWN, escape=False)
