@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.errors import DeliveryError, PermanentFailure, Throttled, Unreachable
 from bot.sign_texts import SignLinks
+from storage.errors import log_failure
 from storage.models import Notification
 from storage.rows import id_of
 from workflows.context import Env
@@ -160,9 +161,9 @@ class RecipientDelivery(ClaimingWorker):
     async def _handle_logged(self, row: Notification) -> None:
         try:
             await self._handle(row)
-        except Exception:
+        except Exception as error:
             # The row stays claimed; its lease runs out and it is tried again.
-            log.exception("delivery of notification %s failed", row.id)
+            log_failure(log, error, "delivery of notification %s failed", row.id)
 
     async def _handle(self, row: Notification) -> None:
         async with self._preparing:

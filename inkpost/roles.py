@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
+from storage.errors import log_failure
 from storage.role_locks import RoleLock
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ class RoleHolder:
             if await self.lock.acquire():
                 term.push_async_callback(self.lock.release)
                 await term.enter_async_context(self._term())
-        except Exception:  # the database or the work's service is down for a moment
-            log.exception("could not take %s; trying again shortly", self.lock.role)
+        except Exception as error:  # the database or the work's service is down for a moment
+            log_failure(log, error, "could not take %s; trying again shortly", self.lock.role)
             await term.aclose()
             return contextlib.AsyncExitStack()
         return term

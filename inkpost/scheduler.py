@@ -28,6 +28,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 
 from inkpost import sealer
 from inkpost.settings import Settings
+from storage.errors import log_failure
 from workflows import checkpoints, scans
 from workflows.context import Clock, Env, SystemClock
 from workflows.signing.seal_keys import SealKey
@@ -68,8 +69,8 @@ class PeriodicJob(Generic[R]):
         self._running = asyncio.current_task()
         try:
             result = await self.run(self.clock.now())
-        except Exception:
-            log.exception(self.failure)
+        except Exception as error:
+            log_failure(log, error, self.failure)
             return None
         finally:
             self._running = None

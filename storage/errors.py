@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 from sqlalchemy import exc
@@ -47,3 +48,14 @@ def store_unreachable(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and (
         error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
     )
+
+
+def log_failure(logger: logging.Logger, error: BaseException, message: str, *args: object) -> None:
+    """Log ``message`` (formatted with ``args``) about ``error``: a store out of reach
+    (`store_unreachable`) as one warning line naming the error, since a trace would add
+    nothing and a loop trying again through an outage would fill the log with them;
+    anything else as an error, with its trace."""
+    if store_unreachable(error):
+        logger.warning(message + " (the store is out of reach: %s)", *args, type(error).__name__)
+    else:
+        logger.error(message, *args, exc_info=error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,7 @@ from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import make_engine, sqlite_url
-from storage.errors import store_unreachable
+from storage.errors import log_failure, store_unreachable
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,35 @@ async def test_a_busy_sqlite_store_is_out_of_reach_as_sqlalchemy_raises_it(
     finally:
         await holder.dispose()
         await waiter.dispose()
+
+
+def test_an_outage_is_logged_in_one_warning_line_without_a_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("inkpost.test")
+    refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 1)")
+
+    with caplog.at_level(logging.DEBUG, logger="inkpost.test"):
+        log_failure(log, refused, "%s: claiming failed", "delivery")
+
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "delivery: claiming failed (the store is out of reach: ConnectionRefusedError)"
+    )
+    assert record.exc_info is None
+
+
+def test_any_other_failure_is_logged_as_an_error_with_its_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("inkpost.test")
+    broken = exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+
+    with caplog.at_level(logging.DEBUG, logger="inkpost.test"):
+        log_failure(log, broken, "%s: claiming failed", "delivery")
+
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "delivery: claiming failed"
+    assert record.exc_info is not None and record.exc_info[1] is broken

@@ -4,10 +4,13 @@ what its worker still holds, and runs as long as an aiohttp application."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from aiohttp import web
 from sqlmodel import col, select
 
@@ -202,3 +205,64 @@ async def _leases(env: Env) -> list[datetime]:
     async with env.reads() as session:
         rows = await session.exec(select(Notification.claimed_until))
         return [held for held in rows.all() if held is not None]
+
+
+async def test_claims_failing_through_an_outage_wait_longer_each_time_and_log_one_line(
+    env: Env, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _queue(env, tenant, 2)
+    worker = _holder(env, batch=5)
+    worker.release.set()
+    claim_due = claims.claim_due
+    outage = 4
+
+    async def through_an_outage(*args: Any, **kwargs: Any) -> list[Notification]:
+        nonlocal outage
+        if outage:
+            outage -= 1
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "claim_due", through_an_outage)
+
+    with caplog.at_level(logging.INFO, logger="workflows.outbox.loop"):
+        async with OutboxLoop(env, worker, name="holder", idle_seconds=0.01).running():
+
+            async def sent() -> bool:
+                return worker.handled == [1, 2]
+
+            await _until(sent)
+
+    said = [(r.levelno, r.getMessage(), r.exc_info) for r in caplog.records]
+    refused = "(the store is out of reach: ConnectionRefusedError)"
+    assert said == [
+        (
+            logging.WARNING,
+            f"holder: claiming failed (1 in a row); trying again in 0.01 s {refused}",
+            None,
+        ),
+        (
+            logging.WARNING,
+            f"holder: claiming failed (2 in a row); trying again in 0.02 s {refused}",
+            None,
+        ),
+        (
+            logging.WARNING,
+            f"holder: claiming failed (3 in a row); trying again in 0.04 s {refused}",
+            None,
+        ),
+        (
+            logging.WARNING,
+            f"holder: claiming failed (4 in a row); trying again in 0.08 s {refused}",
+            None,
+        ),
+        (logging.INFO, "holder: claiming works again after 4 failures", None),
+    ]
+
+
+def test_the_wait_after_failed_claims_doubles_up_to_half_a_minute(env: Env) -> None:
+    loop = OutboxLoop(env, _holder(env, batch=1), name="holder", idle_seconds=1.0)
+
+    waits = [loop._rest_after(failures) for failures in (1, 2, 3, 5, 6, 7, 1000)]
+
+    assert waits == [1.0, 2.0, 4.0, 16.0, 30.0, 30.0, 30.0]

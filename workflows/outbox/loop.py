@@ -7,10 +7,11 @@ claims at once, so a worker whose rows wait on a rate limiter claims the next ba
 earlier ones are still out. While a claim is in hand its leases are renewed every third of
 a lease, so rows that wait long (a rate limiter, a channel that is down) are not taken
 over and sent a second time by another worker. Every wait is bounded: when nothing is due
-the loop looks again after ``idle_seconds``. A database that fails for a moment is logged
-and tried again. On a clean stop the rows in hand get ``drain_seconds`` to finish;
-whatever the worker still holds then is handed back, in a ``finally``, so that it is due
-again at once rather than when its lease ends.
+the loop looks again after ``idle_seconds``. A database that fails is logged and tried
+again, each time after twice the last wait (at most `MAX_REST_SECONDS`); an outage gets one
+line a try, not a trace (`storage.errors.log_failure`). On a clean stop the rows in hand get
+``drain_seconds`` to finish; whatever the worker still holds then is handed back, in a
+``finally``, so that it is due again at once rather than when its lease ends.
 
 `OutboxLoop.lifetime` runs the loop as long as an aiohttp application (its
 ``cleanup_ctx``), the shape of aiohttp's ``examples/background_tasks.py``.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from storage.errors import log_failure
 from storage.models import Notification
 from storage.rows import id_of
 from workflows.context import Env
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
 DRAIN_SECONDS = 15.0
+MAX_REST_SECONDS = 30.0
+"""The longest a loop waits before trying again a store whose claims keep failing."""
 
 
 @dataclass(frozen=True)
@@ -123,14 +127,29 @@ class OutboxLoop:
         held: dict[asyncio.Task[None], list[int]] = {}
         renewing = asyncio.create_task(self._renew(held), name=f"{self.name}: leases")
         caught_up = False  # the last claim took every due row: rest before the next
+        failures = 0  # claims failed in a row
         try:
             while not stop.is_set():
                 if len(in_hand) < self.ahead:
-                    rows: list[Notification] = []
                     try:
                         rows = await self._claim()
-                    except Exception:  # the loop must outlive a bad moment of the database
-                        log.exception("%s: claiming failed; retrying shortly", self.name)
+                    except Exception as error:  # the loop must outlive the database's outages
+                        failures += 1
+                        rest = self._rest_after(failures)
+                        log_failure(
+                            log,
+                            error,
+                            "%s: claiming failed (%d in a row); trying again in %.3g s",
+                            self.name,
+                            failures,
+                            rest,
+                        )
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), rest)
+                        continue
+                    if failures:
+                        log.info("%s: claiming works again after %d failures", self.name, failures)
+                        failures = 0
                     if rows:
                         task = asyncio.create_task(self._handle(rows))
                         in_hand.add(task)
@@ -150,6 +169,11 @@ class OutboxLoop:
             finally:
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
+
+    def _rest_after(self, failures: int) -> float:
+        """The wait after ``failures`` failed claims in a row: ``idle_seconds``, doubled
+        for each failure after the first, up to `MAX_REST_SECONDS`."""
+        return min(self.idle_seconds * 2 ** min(failures - 1, 32), MAX_REST_SECONDS)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -192,15 +216,15 @@ class OutboxLoop:
             ids = [row_id for ids in list(held.values()) for row_id in ids]
             try:
                 await claims.renew(self.env, worker=claim.worker, ids=ids, lease=claim.lease)
-            except Exception:  # the next round tries again before the leases end
-                log.exception("%s: renewing leases failed", self.name)
+            except Exception as error:  # the next round tries again before the leases end
+                log_failure(log, error, "%s: renewing leases failed", self.name)
 
     async def _handle(self, rows: Sequence[Notification]) -> None:
         try:
             await self.worker.handle(rows)
-        except Exception:
+        except Exception as error:
             # Its rows stay claimed; their leases run out and they are tried again.
-            log.exception("%s: handling %d claimed rows failed", self.name, len(rows))
+            log_failure(log, error, "%s: handling %d claimed rows failed", self.name, len(rows))
 
     async def _drain(self, in_hand: set[asyncio.Task[None]], *, graceful: bool) -> None:
         """Finish the claims in hand (on a clean stop, for a while), then hand back every
@@ -215,8 +239,8 @@ class OutboxLoop:
         finally:
             try:
                 await claims.release_claims(self.env, worker=self.worker.claim.worker)
-            except Exception:  # their leases will end by themselves
-                log.exception("%s: could not hand back claimed rows", self.name)
+            except Exception as error:  # their leases will end by themselves
+                log_failure(log, error, "%s: could not hand back claimed rows", self.name)
 
 
 async def _first_of(tasks: set[asyncio.Task[None]], stop: asyncio.Event, *, seconds: float) -> None:

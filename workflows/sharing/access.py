@@ -22,6 +22,7 @@ from sqlalchemy import BindParameter, Connection, bindparam, func, select
 from sqlmodel import SQLModel, col
 
 from storage.detached import ModelColumns
+from storage.errors import log_failure
 from storage.models import Document, Organization, PersonalLink, Recipient, Share, SpaceMember
 from storage.quick import quick_core, read_rows
 from workflows import audit, outbox
@@ -191,7 +192,7 @@ class AccessRecorder:
                     _settle(pending, Unavailable("visits are not being recorded right now"))
                 raise
             except Exception as error:  # every waiter learns of it; the next batch may work
-                log.exception("recording a batch of %d visits failed", len(batch))
+                log_failure(log, error, "recording a batch of %d visits failed", len(batch))
                 for pending in batch:
                     _settle(pending, error)
             else:
