@@ -42,6 +42,7 @@ from bot.slack.features.status import Status
 from bot.slack.features.upload.upload import Uploads
 from bot.slack.features.webhooks import Webhooks
 from bot.slack.listeners import RefusingApp, team_of
+from storage.errors import log_failure
 from workflows.context import Env
 from workflows.platform import first_delivery
 from workflows.webhooks.addresses import AddressPolicy
@@ -189,7 +190,7 @@ def build_app(config: SlackConfig, env: Env, *, client: AsyncWebClient | None = 
     @app.error
     async def failed(error: Exception, body: dict[str, Any]) -> None:
         """A listener's fault; a workflow's refusal never gets here (`RefusingApp`)."""
-        log.exception("Slack request failed: %s", body.get("type"), exc_info=error)
+        log_failure(log, error, "Slack request failed: %s", body.get("type"))
 
     return app
 
