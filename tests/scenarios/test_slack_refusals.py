@@ -5,6 +5,7 @@ nothing is logged as a failure."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import pytest
@@ -30,6 +31,19 @@ def refusing(error: Exception) -> Any:
         raise error
 
     return refuse
+
+
+async def out_of_reach() -> Exception:
+    """What reading from a database that nobody listens for raises."""
+    engine = make_engine("postgresql+asyncpg://inkpost@127.0.0.1:1/inkpost")
+    try:
+        async with engine.connect():
+            pass
+    except Exception as error:
+        return error
+    finally:
+        await engine.dispose()
+    raise AssertionError("something listens on port 1")
 
 
 def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -82,22 +96,35 @@ async def test_a_button_refused_unexpectedly_answers_beside_the_message_it_is_on
     assert failures(caplog) == []
 
 
+async def busy() -> Exception:
+    return Unavailable("the database is busy")
+
+
+@pytest.mark.parametrize(
+    ("failure", "told"),
+    [(busy, "The database is busy"), (out_of_reach, sentence(STORE_DOWN))],
+    ids=["refused", "store out of reach"],
+)
 async def test_a_form_refused_unexpectedly_stays_open_with_the_refusal_on_its_first_field(
-    stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    stage: Stage,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Callable[[], Awaitable[Exception]],
+    told: str,
 ) -> None:
     ref = await stage.document()
     anna = await recipients.add_recipient(
         stage.env, org_id=stage.org_id, actor=STAFF, client_id=stage.client_id, name="Anna"
     )
     view = await share_form(stage)
-    monkeypatch.setattr(targets, "check_targets", refusing(Unavailable("the database is busy")))
+    monkeypatch.setattr(targets, "check_targets", refusing(await failure()))
 
     response = await stage.slack.view_submission(
         STELLA, view, {DOCUMENT: ref, RECIPIENTS: [str(anna.id)]}
     )
 
     assert response.status == 200
-    assert stage.fake.view_errors[-1] == (view["id"], {"document": "The database is busy"})
+    assert stage.fake.view_errors[-1] == (view["id"], {"document": told})
     assert await sharing.list_shares(stage.env, org_id=stage.org_id) == []
     assert failures(caplog) == []
 
@@ -141,19 +168,6 @@ async def test_a_form_refused_after_it_closed_tells_the_person_in_a_direct_messa
     assert failures(caplog) == []
 
 
-async def out_of_reach() -> Exception:
-    """What reading from a database that nobody listens for raises."""
-    engine = make_engine("postgresql+asyncpg://inkpost@127.0.0.1:1/inkpost")
-    try:
-        async with engine.connect():
-            pass
-    except Exception as error:
-        return error
-    finally:
-        await engine.dispose()
-    raise AssertionError("something listens on port 1")
-
-
 async def test_a_subcommand_meeting_the_store_out_of_reach_says_to_try_again_later(
     stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -170,23 +184,3 @@ async def test_a_subcommand_meeting_the_store_out_of_reach_says_to_try_again_lat
         "a Slack command found the store out of reach: ConnectionRefusedError"
     ]
     assert warned[0].exc_info is None
-
-
-async def test_a_form_meeting_the_store_out_of_reach_stays_open_saying_so(
-    stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    ref = await stage.document()
-    anna = await recipients.add_recipient(
-        stage.env, org_id=stage.org_id, actor=STAFF, client_id=stage.client_id, name="Anna"
-    )
-    view = await share_form(stage)
-    monkeypatch.setattr(targets, "check_targets", refusing(await out_of_reach()))
-
-    response = await stage.slack.view_submission(
-        STELLA, view, {DOCUMENT: ref, RECIPIENTS: [str(anna.id)]}
-    )
-
-    assert response.status == 200
-    assert stage.fake.view_errors[-1] == (view["id"], {"document": sentence(STORE_DOWN)})
-    assert await sharing.list_shares(stage.env, org_id=stage.org_id) == []
-    assert failures(caplog) == []
