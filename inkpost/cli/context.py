@@ -4,6 +4,7 @@ one event loop per command, and the parsers of option values."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ from inkpost.errors import UserError
 from inkpost.runtime import Runtime, open_runtime
 from inkpost.settings import Settings
 from storage import migrate
+from storage.errors import store_unreachable
 from storage.models import Organization
 from storage.rows import id_of
 from storage.walls import Wall
 from workflows import lookup
 from workflows.context import Actor, Env
-from workflows.errors import InvalidInput, NotAllowed, NotFound
+from workflows.errors import InvalidInput, NotAllowed, NotFound, Unavailable
 from workflows.people import client_access, organizations
 
 T = TypeVar("T")
@@ -103,7 +105,8 @@ def with_runtime(
 
     ``schema``: "current" refuses a database whose schema is behind (with a hint) rather
     than migrating it as a side effect of an ordinary command; "upgrade" migrates first;
-    "as is" leaves it to ``work``. ``serving``: run on the loop servers use
+    "as is" leaves it to ``work``. A database that cannot be reached is told in one line,
+    as `inkpost doctor` tells it. ``serving``: run on the loop servers use
     (`inkpost.event_loop`); other commands keep asyncio's own and never import uvloop.
     """
     settings = settings or settings_of(ctx)
@@ -111,8 +114,23 @@ def with_runtime(
         refuse_missing_store(settings)
 
     async def main() -> T:
-        async with open_runtime(settings, upgrade=schema == "upgrade") as runtime:
-            if schema == "current" and not await migrate.is_current(runtime.engine):
+        async with contextlib.AsyncExitStack() as opened:
+            try:
+                upgrade = schema == "upgrade"
+                runtime = await opened.enter_async_context(open_runtime(settings, upgrade=upgrade))
+                if schema == "current":
+                    current = await migrate.is_current(runtime.engine)
+                else:  # connected now, a database out of reach is told as such below
+                    async with runtime.engine.connect():
+                        current = True
+            except Exception as error:
+                if not store_unreachable(error):
+                    raise
+                from inkpost.doctor.store import cannot_connect  # loads minio: only now
+
+                url = make_url(settings.effective_database_url)
+                raise Unavailable(cannot_connect(url, error)) from error
+            if not current:
                 raise UserError(
                     f"the database at {describe_database(settings)} is not up to date: "
                     "run `inkpost init` (or `inkpost db upgrade`)"

@@ -37,6 +37,15 @@ def describe_database_url(url: URL) -> str:
     return f"{backend} at {where}/{url.database or ''}"
 
 
+def cannot_connect(url: URL, error: BaseException) -> str:
+    """What to say of a database at ``url`` that ``error`` kept us from reaching."""
+    reason = first_line(getattr(error, "orig", None) or error)
+    return (
+        f"{describe_database_url(url)}: cannot connect ({reason}) — check "
+        "INKPOST_DATABASE_URL and that the server is running"
+    )
+
+
 async def check_database(settings: Settings, seconds: float) -> Verdict:
     """Reachable, and its schema at the revision this code needs (nothing is created)."""
     url = make_url(settings.effective_database_url)
@@ -53,11 +62,7 @@ async def check_database(settings: Settings, seconds: float) -> Verdict:
     try:
         current = await migrate.current_revision(engine)
     except (SQLAlchemyError, OSError) as e:
-        reason = first_line(getattr(e, "orig", None) or e)
-        return fail(
-            f"{where}: cannot connect ({reason}) — check INKPOST_DATABASE_URL and that the "
-            "server is running"
-        )
+        return fail(cannot_connect(url, e))
     finally:
         await engine.dispose()
     head = migrate.head_revision()

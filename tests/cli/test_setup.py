@@ -62,6 +62,24 @@ def test_commands_before_init_say_what_to_run_and_create_nothing(fresh: Path) ->
     assert not fresh.exists()
 
 
+@pytest.mark.parametrize(
+    "command", [["org", "list"], ["db", "upgrade"], ["api-key", "list"]], ids=" ".join
+)
+def test_a_database_out_of_reach_is_one_line_naming_it_without_its_password(
+    command: list[str], fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INKPOST_DATABASE_URL", "postgresql+asyncpg://ink:s3cret@127.0.0.1:1/ink")
+
+    result = CliRunner().invoke(app, command)
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: postgresql at 127.0.0.1:1/ink: cannot connect ([Errno 111] Connect call "
+        "failed ('127.0.0.1', 1)) — check INKPOST_DATABASE_URL and that the server is running\n"
+    )
+
+
 def test_commands_refuse_a_database_that_was_never_migrated(fresh: Path) -> None:
     fresh.mkdir()
     (fresh / "inkpost.db").touch()
