@@ -20,7 +20,12 @@ class Unreachable(DeliveryError):
 
 
 class TemporaryFailure(DeliveryError):
-    """The channel failed in a way that may pass: retry with back-off."""
+    """The channel failed in a way that may pass: retry with back-off, and not before
+    ``retry_after`` seconds when the other side asked for that."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentFailure(DeliveryError):

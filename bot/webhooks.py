@@ -11,6 +11,7 @@ failure) and a receiver that does not answer within ``timeout`` seconds is cut o
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import socket
 import uuid
@@ -110,6 +111,7 @@ class WebhookSender:
             ) as response:
                 status = response.status
                 location = response.headers.get("location")
+                wait = retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
         except aiohttp.ClientConnectorError as error:
             cause = error.os_error
             if isinstance(cause, RefusedAddress):
@@ -127,7 +129,28 @@ class WebhookSender:
             raise TemporaryFailure(
                 f"answered {status} (redirects are not followed; to {location or 'nowhere'})"
             )
+        if wait is not None:
+            raise TemporaryFailure(
+                f"answered {status}, asking to wait {wait:g} s", retry_after=wait
+            )
         raise TemporaryFailure(f"answered {status}")
+
+
+def retry_after(value: str | None, *, now: datetime) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (RFC 9110: a number of seconds or an
+    HTTP date); None when there is none or it says nothing usable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:  # "-0000": UTC, as HTTP dates always are
+        at = at.replace(tzinfo=UTC)
+    return max((at - now).total_seconds(), 0.0)
 
 
 class WebhookWorker(ClaimingWorker):
@@ -208,7 +231,13 @@ class WebhookWorker(ClaimingWorker):
             return None
         except DeliveryError as failure:
             log.info("webhook %s to endpoint %s: %s", payload.message_id, endpoint.id, failure)
+            wait = getattr(failure, "retry_after", None)
             await deliveries.mark_failed(
-                self.env, delivery, worker=self.worker_id, error=str(failure), policy=self.policy
+                self.env,
+                delivery,
+                worker=self.worker_id,
+                error=str(failure),
+                policy=self.policy,
+                not_before=timedelta(seconds=wait) if wait is not None else None,
             )
             return None

@@ -10,7 +10,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
 from bot.slack.notify import StaffNotifier
-from bot.webhooks import GuardedResolver, RefusedAddress, WebhookSender, WebhookWorker
+from bot.webhooks import (
+    GuardedResolver,
+    RefusedAddress,
+    WebhookSender,
+    WebhookWorker,
+    retry_after,
+)
 from bot.webhooks import client_session as webhook_client
 from inkpost import webhooks as webhook_service
 from inkpost.errors import UserError
@@ -49,7 +55,8 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that answers as ``script`` says, then 204."""
 
     script: list[str] = field(default_factory=list)
-    """What the next requests get: ``500``, ``410``, ``slow`` (no answer in time), ``302``."""
+    """What the next requests get: ``500``, ``410``, ``slow`` (no answer in time), ``302``,
+    or ``429:<Retry-After>`` and ``503:<Retry-After>``."""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     accepted: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     redirected_to: int = 0
@@ -73,6 +80,9 @@ class Receiver:
             return web.Response(status=500, text="down for maintenance")
         elif answer == "410":
             return web.Response(status=410, text="this hook was removed")
+        elif answer.startswith(("429:", "503:")):  # the status, and its Retry-After
+            status, wait = answer.split(":", 1)
+            return web.Response(status=int(status), headers={"Retry-After": wait})
         self.accepted.append((headers, body))
         return web.Response(status=204)
 
@@ -248,6 +258,60 @@ async def test_a_slow_receiver_is_cut_off_after_the_timeout(
     await _worker(env, http).run_once()
     [row] = await deliveries.list_deliveries(env, org_id=tenant.org_id)
     assert row.status == "pending" and row.last_error == f"no answer within {TIMEOUT:g} s"
+
+
+@pytest.mark.parametrize(
+    ("answer", "wait", "said"),
+    [
+        ("503:120", timedelta(seconds=120), "answered 503, asking to wait 120 s"),
+        ("429:86400", timedelta(hours=1), "answered 429, asking to wait 86400 s"),
+    ],
+    ids=["as asked", "no later than the back-off's cap"],
+)
+async def test_a_receiver_asking_to_wait_is_not_tried_sooner(
+    env: Env,
+    tenant: Tenant,
+    receiver: Receiver,
+    http: WebhookSender,
+    clock: FixedClock,
+    answer: str,
+    wait: timedelta,
+    said: str,
+) -> None:
+    await _register(env, tenant, receiver.url)
+    await _share(env, tenant)
+    receiver.script = [answer]
+
+    await _worker(env, http).run_once()
+
+    [row] = await deliveries.list_deliveries(env, org_id=tenant.org_id)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, said)
+    assert row.next_attempt_at == clock.now() + wait
+
+
+async def test_a_retry_after_that_says_nothing_usable_leaves_the_back_off_as_it_is(
+    env: Env, tenant: Tenant, receiver: Receiver, http: WebhookSender, clock: FixedClock
+) -> None:
+    await _register(env, tenant, receiver.url)
+    await _share(env, tenant)
+    receiver.script = ["429:soon"]
+
+    await _worker(env, http).run_once()
+
+    [row] = await deliveries.list_deliveries(env, org_id=tenant.org_id)
+    assert row.last_error == "answered 429"
+    assert row.next_attempt_at <= clock.now() + QUICK.backoff.base * 1.5
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    assert retry_after("120", now=now) == 120.0
+    assert retry_after(" 0 ", now=now) == 0.0
+    assert retry_after("Mon, 07 Dec 2026 12:05:00 GMT", now=now) == 300.0
+    assert retry_after("Mon, 07 Dec 2026 11:00:00 GMT", now=now) == 0.0  # already past
+    for nothing in (None, "", "soon", "-5", "1.5", "Mon, 99 Foo 2026"):
+        assert retry_after(nothing, now=now) is None
 
 
 async def test_a_redirect_is_not_followed(

@@ -158,14 +158,24 @@ async def mark_delivered(
 
 
 async def mark_failed(
-    env: Env, delivery: Delivery, *, worker: str, error: str, policy: RetryPolicy
+    env: Env,
+    delivery: Delivery,
+    *,
+    worker: str,
+    error: str,
+    policy: RetryPolicy,
+    not_before: timedelta | None = None,
 ) -> Status:
     """Back off and try again, or give up after the last attempt; an endpoint that keeps
-    failing is turned off (its administrators told) in the same transaction."""
+    failing is turned off (its administrators told) in the same transaction. A receiver
+    that asked to wait (``not_before``, its Retry-After) is not tried again sooner, nor
+    later than the back-off's cap."""
     row = delivery.row
     dead = row.attempts >= policy.max_attempts
     now = env.clock.now()
     delay = policy.backoff.delay(row.attempts)
+    if not_before is not None:
+        delay = max(delay, min(not_before, policy.backoff.cap))
     async with env.sessions() as session, session.begin():
         settled = await _settle(
             session,
