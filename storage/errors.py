@@ -51,11 +51,11 @@ def store_unreachable(error: BaseException) -> bool:
 
 
 def log_failure(logger: logging.Logger, error: BaseException, message: str, *args: object) -> None:
-    """Log ``message`` (formatted with ``args``) about ``error``: a store out of reach
-    (`store_unreachable`) as one warning line naming the error, since a trace would add
-    nothing and a loop trying again through an outage would fill the log with them;
-    anything else as an error, with its trace."""
+    """Log ``message`` (formatted with ``args``) about ``error``: a failed connection (the
+    database out of reach, or another service: `store_unreachable`) as one warning line
+    naming the error, since a trace would add nothing and a loop trying again through an
+    outage would fill the log with them; anything else as an error, with its trace."""
     if store_unreachable(error):
-        logger.warning(message + " (the store is out of reach: %s)", *args, type(error).__name__)
+        logger.warning(message + " (a connection failed: %s)", *args, type(error).__name__)
     else:
         logger.error(message, *args, exc_info=error)

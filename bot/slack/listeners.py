@@ -80,9 +80,9 @@ def _adding(add: Callable[..., Any]) -> Callable[[Listener], Listener]:
 
 def refusing(listener: Listener) -> Listener:
     """``listener`` as bolt calls it, with a workflow error it lets through answered by
-    `refuse` instead of reaching bolt as a failure, and so is a database out of reach
-    (`STORE_DOWN`, logged in one line). Bolt passes a listener the arguments it names; the
-    wrapper takes them all (``args``) and passes on those."""
+    `refuse` instead of reaching bolt as a failure, and so is a failed connection, such as
+    the database out of reach (`OUT_OF_REACH`, logged in one line). Bolt passes a listener
+    the arguments it names; the wrapper takes them all (``args``) and passes on those."""
     names = list(inspect.signature(listener).parameters)
 
     async def listen(args: AsyncArgs) -> None:
@@ -96,12 +96,12 @@ def refusing(listener: Listener) -> Listener:
             if not store_unreachable(error):
                 raise
             log.warning(
-                "a Slack %s found the store out of reach: %s",
+                "a Slack %s failed, a connection failed: %s",
                 args.body.get("type") or "command",
                 type(error).__name__,
             )
             await refuse(
-                Unavailable(STORE_DOWN),
+                Unavailable(OUT_OF_REACH),
                 body=args.body,
                 ack=args.ack,
                 respond=args.respond,
@@ -111,7 +111,7 @@ def refusing(listener: Listener) -> Listener:
     return listen
 
 
-STORE_DOWN = "the database cannot be reached just now; please try again in a few minutes"
+OUT_OF_REACH = "a service Inkpost needs cannot be reached just now; please try again soon"
 
 
 def form_submission(

@@ -104,18 +104,19 @@ async def set_menu_button(bot: Bot, public_url: str) -> None:
 
 
 async def _log_error(update: object, context: object) -> None:
-    """What no handler answered. The store out of reach is told to the person (try again
-    in a few minutes) and logged in one line; anything else is logged with its trace."""
+    """What no handler answered. A failed connection (the store out of reach) is told to
+    the person (try again in a few minutes) and logged in one line; anything else is
+    logged with its trace."""
     error = getattr(context, "error", None)
     if not isinstance(error, Exception) or not store_unreachable(error):
         log.error("telegram update failed: %s", type(error).__name__, exc_info=error)
         return
-    log.warning("a telegram update found the store out of reach: %s", type(error).__name__)
+    log.warning("a telegram update failed, a connection failed: %s", type(error).__name__)
     if isinstance(update, Update):
         try:
             await tell_store_down(update)
         except TelegramError as e:
-            log.warning("could not tell that the store is out of reach: %s", type(e).__name__)
+            log.warning("could not tell the person to try again later: %s", type(e).__name__)
 
 
 def webhook_handler(

@@ -13,7 +13,7 @@ import pytest
 from bot.slack.blocks import WATCH_LINK
 from bot.slack.features.directory import views as directory
 from bot.slack.features.sharing.views import DOCUMENT, RECIPIENTS
-from bot.slack.listeners import STORE_DOWN
+from bot.slack.listeners import OUT_OF_REACH
 from bot.slack.views import sentence
 from storage.db import make_engine
 from tests.conftest import STAFF
@@ -102,7 +102,7 @@ async def busy() -> Exception:
 
 @pytest.mark.parametrize(
     ("failure", "told"),
-    [(busy, "The database is busy"), (out_of_reach, sentence(STORE_DOWN))],
+    [(busy, "The database is busy"), (out_of_reach, sentence(OUT_OF_REACH))],
     ids=["refused", "store out of reach"],
 )
 async def test_a_form_refused_unexpectedly_stays_open_with_the_refusal_on_its_first_field(
@@ -176,11 +176,11 @@ async def test_a_subcommand_meeting_the_store_out_of_reach_says_to_try_again_lat
     with caplog.at_level(logging.INFO, logger="bot"):
         answer = await stage.command(STELLA, "status")
 
-    assert answer.text == sentence(STORE_DOWN)
+    assert answer.text == sentence(OUT_OF_REACH)
     assert answer.body.get("response_type") == "ephemeral"
     assert failures(caplog) == []
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warned] == [
-        "a Slack command found the store out of reach: ConnectionRefusedError"
+        "a Slack command failed, a connection failed: ConnectionRefusedError"
     ]
     assert warned[0].exc_info is None

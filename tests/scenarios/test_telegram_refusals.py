@@ -146,7 +146,7 @@ async def test_a_command_meeting_the_store_out_of_reach_is_told_to_try_again_lat
     said = [r for r in caplog.records if r.name.startswith("bot.")]
     assert [r.levelno for r in said] == [logging.WARNING]
     assert said[0].getMessage() == (
-        "a telegram update found the store out of reach: ConnectionRefusedError"
+        "a telegram update failed, a connection failed: ConnectionRefusedError"
     )
     assert said[0].exc_info is None
 

@@ -83,7 +83,7 @@ def test_an_outage_is_logged_in_one_warning_line_without_a_trace(
     [record] = caplog.records
     assert record.levelno == logging.WARNING
     assert record.getMessage() == (
-        "delivery: claiming failed (the store is out of reach: ConnectionRefusedError)"
+        "delivery: claiming failed (a connection failed: ConnectionRefusedError)"
     )
     assert record.exc_info is None
 

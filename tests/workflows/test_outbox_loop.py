@@ -234,7 +234,7 @@ async def test_claims_failing_through_an_outage_wait_longer_each_time_and_log_on
             await _until(sent)
 
     said = [(r.levelno, r.getMessage(), r.exc_info) for r in caplog.records]
-    refused = "(the store is out of reach: ConnectionRefusedError)"
+    refused = "(a connection failed: ConnectionRefusedError)"
     assert said == [
         (
             logging.WARNING,
