@@ -25,7 +25,8 @@ start and end:
   one such page (no key, no store) to the same client, which is what the HTTP exchange
   costs; and a bare handler that also reads each page with `page_of` (still no key, no
   checks, no spelling), which adds what the same reads cost when they run between
-  requests instead of in a tight loop;
+  requests instead of in a tight loop. What the API costs beyond the second is what its
+  own layers add: checking the key, the parameters and spelling the page;
 - uploads per second of a 3-page PDF through ``POST /api/v1/documents`` (multipart,
   streamed); the baseline is `workflows.documents.filing.upload_document` with the same
   bytes;
@@ -609,6 +610,10 @@ async def main(args: argparse.Namespace) -> None:
         f"  the same, reading each page with page_of: {reading.rate:.1f} pages/s, "
         f"{cost.of(reading.cost)} each; the cost ratio if the API cost only that: "
         f"{direct / reading.cost:.2f}"
+    )
+    print(
+        f"  what the API adds to that (key, checks, spelling): "
+        f"{cost.of(_median(api_pages).cost - reading.cost).strip()} a page"
     )
     print(f"upload, 3-page PDF, {per_round} per round:")
     _compare(cost, "upload_document", "POST /documents", "uploads", direct_uploads, api_uploads)
