@@ -168,8 +168,8 @@ async def mark_failed(
 ) -> Status:
     """Back off and try again, or give up after the last attempt; an endpoint that keeps
     failing is turned off (its administrators told) in the same transaction. A receiver
-    that asked to wait (``not_before``, its Retry-After) is not tried again sooner, nor
-    later than the back-off's cap."""
+    that asked to wait (``not_before``, its Retry-After) is not tried again before then;
+    a wait beyond the back-off's cap counts as the cap."""
     row = delivery.row
     dead = row.attempts >= policy.max_attempts
     now = env.clock.now()
