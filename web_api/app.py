@@ -14,9 +14,11 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
+from storage.errors import log_failure
 from web_api import catalogue, openapi
 from web_api.problems import (
     BROKE,
+    CONFLICT,
     METHOD_NOT_ALLOWED,
     MISSING_SCOPE,
     NOT_FOUND,
@@ -218,34 +220,75 @@ async def handle(request: web.Request, operation: Operation) -> web.StreamRespon
     if operation.method != "POST" or idempotency_key is None:
         return await _answer(request, operation, await operation.handler(call))
 
-    kept = await idempotency.kept_answer(
-        state.env, key_id=holder.key_id, idempotency_key=idempotency_key
+    return await _once(request, operation, call, idempotency_key, identity)
+
+
+async def _once(
+    request: web.Request,
+    operation: Operation,
+    call: Call[Any],
+    idempotency_key: str,
+    identity: str,
+) -> web.StreamResponse:
+    """Answer a POST sent with an Idempotency-Key: the first with the key runs and its
+    answer is kept, a retry gets that answer, and a retry while the first is still being
+    answered is told to wait (409) rather than run beside it."""
+    env, holder, upload = request.app[API].env, call.holder, call.upload
+    # An upload's file is read by the operation: until then only its fields are known.
+    fields_only = _fingerprint(request, identity, None)
+    kept = await idempotency.reserve(
+        env,
+        org_id=holder.org_id,
+        key_id=holder.key_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fields_only,
     )
     if kept is not None:
         if upload is not None:
             await upload.drain()
-        answer = kept.for_request(_fingerprint(request, identity, upload))
+        whole = fields_only if kept.answer is None else _fingerprint(request, identity, upload)
+        answer = kept.for_request(whole)
+        if answer is None:
+            raise ProblemError(
+                CONFLICT,
+                "a request with this Idempotency-Key is still being answered; "
+                "retry once it has ended",
+                headers={"Retry-After": "1"},
+            )
         replayed = web.Response(
             status=answer.status, body=answer.body.encode(), content_type=answer.content_type
         )
         replayed.headers[REPLAYED_HEADER] = "true"
         return replayed
-    result = await operation.handler(call)
-    response = await _answer(request, operation, result)
-    if isinstance(response, web.Response) and 200 <= response.status < 300:
-        await idempotency.keep_answer(
-            state.env,
-            org_id=holder.org_id,
-            key_id=holder.key_id,
-            idempotency_key=idempotency_key,
-            request_fingerprint=_fingerprint(request, identity, upload),
-            answer=idempotency.Answer(
-                status=response.status,
-                content_type=response.content_type,
-                body=(response.text or ""),
-            ),
-        )
+    try:
+        response = await _answer(request, operation, await operation.handler(call))
+    except BaseException:
+        await _let_go(env, holder.key_id, idempotency_key)
+        raise
+    if not (isinstance(response, web.Response) and 200 <= response.status < 300):
+        await _let_go(env, holder.key_id, idempotency_key)
+        return response
+    await idempotency.keep_answer(
+        env,
+        key_id=holder.key_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=_fingerprint(request, identity, upload),
+        answer=idempotency.Answer(
+            status=response.status,
+            content_type=response.content_type,
+            body=(response.text or ""),
+        ),
+    )
     return response
+
+
+async def _let_go(env: Env, key_id: int, idempotency_key: str) -> None:
+    """Release the key of a request that kept no answer, so that a retry runs anew; if
+    that fails too, the reservation lapses after `idempotency.IN_FLIGHT_FOR`."""
+    try:
+        await idempotency.release(env, key_id=key_id, idempotency_key=idempotency_key)
+    except Exception as error:
+        log_failure(LOG, error, "could not release an Idempotency-Key")
 
 
 def _fingerprint(request: web.Request, identity: str, upload: Any) -> str:

@@ -21,7 +21,8 @@ DESCRIPTION = (
     "organisation with its scopes (read, write, sign, admin), and a key limited to named "
     "clients sees nothing else. Lists are paginated: pass a page's `next_cursor` as "
     "`cursor`. A `POST` with an `Idempotency-Key` header may be retried: the retry gets the "
-    "first answer and creates nothing new. Refusals are RFC 9457 problem details."
+    "first answer and creates nothing new (while the first is still being answered, 409 "
+    "with `Retry-After`). Refusals are RFC 9457 problem details."
 )
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 
@@ -195,7 +196,7 @@ def _responses(
             "description": "A problem: " + ", ".join(types),
             "content": {"application/problem+json": {"schema": problem_ref}},
         }
-        if status in (429, 503):
+        if status in (409, 429, 503):
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying.",

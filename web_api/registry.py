@@ -19,6 +19,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from pydantic import BaseModel, ValidationError
 
 from web_api.problems import (
+    CONFLICT,
     FORBIDDEN,
     INVALID,
     MISSING_SCOPE,
@@ -147,6 +148,8 @@ class Operation:
             extra += [NOT_FOUND, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID]
         if self.body is not None:
             extra += [NOT_FOUND, TOO_LARGE, INVALID]
+        if self.method == "POST":  # an Idempotency-Key still in use, or used otherwise
+            extra += [CONFLICT, INVALID]
         seen: dict[str, Kind] = {}
         for kind in (*COMMON_PROBLEMS, *self.problems, *extra):
             seen.setdefault(kind.name, kind)

@@ -1,0 +1,112 @@
+"""An Idempotency-Key is taken before its request runs: a retry while the first request is
+still being answered waits (409) instead of running beside it, a first request that fails
+lets the key go, and a key left by a request that never ended is taken over in time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from storage.models import Client, IdempotencyRecord
+from tests.conftest import Tenant
+from tests.helpers import count_rows
+from tests.web_api.conftest import bearer
+from workflows import api_keys, idempotency
+from workflows.context import Env, FixedClock
+from workflows.errors import Unavailable
+from workflows.people import organizations
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Adding a client waits: the first event is set once one is being added, the second
+    lets it go on."""
+    adding, go_on = asyncio.Event(), asyncio.Event()
+    add_client = organizations.add_client
+
+    async def slowly(*args: Any, **kwargs: Any) -> Any:
+        adding.set()
+        await go_on.wait()
+        return await add_client(*args, **kwargs)
+
+    monkeypatch.setattr(organizations, "add_client", slowly)
+    return adding, go_on
+
+
+async def test_a_retry_while_the_first_is_answered_is_told_to_wait_and_creates_nothing(
+    client: TestClient, env: Env, key: str, held: tuple[asyncio.Event, asyncio.Event]
+) -> None:
+    adding, go_on = held
+    headers = {**bearer(key), "Idempotency-Key": "order-7790"}
+    first = asyncio.create_task(
+        client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+    )
+    async with asyncio.timeout(10):
+        await adding.wait()
+
+    meanwhile = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+    elsewhere = await client.post("/api/v1/clients", json={"name": "Other"}, headers=headers)
+    go_on.set()
+    answered = await first
+    retry = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+
+    assert meanwhile.status == 409
+    assert meanwhile.headers["Retry-After"] == "1"
+    assert (await meanwhile.json())["type"].endswith("/conflict")
+    assert elsewhere.status == 422
+    assert "different request" in (await elsewhere.json())["detail"]
+    assert answered.status == retry.status == 201
+    assert await retry.json() == await answered.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert await count_rows(env, Client) == 2  # the tenant's own and Baltic
+
+
+async def test_a_first_request_that_fails_lets_its_key_go_for_a_retry(
+    client: TestClient, env: Env, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_client = organizations.add_client
+    failures = [Unavailable("the archive is busy")]
+
+    async def once_failing(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await add_client(*args, **kwargs)
+
+    monkeypatch.setattr(organizations, "add_client", once_failing)
+    headers = {**bearer(key), "Idempotency-Key": "order-7791"}
+
+    failed = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+    retry = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+
+    assert failed.status == 503
+    assert retry.status == 201 and "Idempotent-Replayed" not in retry.headers
+    assert await count_rows(env, Client) == 2
+    assert await count_rows(env, IdempotencyRecord) == 1
+
+
+async def test_a_key_held_by_a_request_that_never_ended_is_taken_over_after_a_while(
+    client: TestClient, env: Env, tenant: Tenant, key: str, clock: FixedClock
+) -> None:
+    holder = await api_keys.authenticate(env, token=key)
+    left = await idempotency.reserve(
+        env,
+        org_id=tenant.org_id,
+        key_id=holder.key_id,
+        idempotency_key="order-7792",
+        request_fingerprint="the request of a process that died",
+    )
+    assert left is None
+    headers = {**bearer(key), "Idempotency-Key": "order-7792"}
+
+    clock.at += idempotency.IN_FLIGHT_FOR - timedelta(seconds=1)
+    too_soon = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+    clock.at += timedelta(seconds=2)
+    later = await client.post("/api/v1/clients", json={"name": "Baltic"}, headers=headers)
+
+    assert too_soon.status == 422  # another request's key, as far as anyone can tell
+    assert later.status == 201
+    assert await count_rows(env, Client) == 2
