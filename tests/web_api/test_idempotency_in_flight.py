@@ -5,18 +5,22 @@ lets the key go, and a key left by a request that never ended is taken over in t
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from storage.models import Client, IdempotencyRecord
+from inkpost.sample_pdf import make_pdf
+from storage.models import Client, Document, IdempotencyRecord
 from tests.conftest import Tenant
 from tests.helpers import count_rows
 from tests.web_api.conftest import bearer
 from workflows import api_keys, idempotency
 from workflows.context import Env, FixedClock
+from workflows.documents import filing
 from workflows.errors import Unavailable
 from workflows.people import organizations
 
@@ -110,3 +114,43 @@ async def test_a_key_held_by_a_request_that_never_ended_is_taken_over_after_a_wh
     assert too_soon.status == 422  # another request's key, as far as anyone can tell
     assert later.status == 201
     assert await count_rows(env, Client) == 2
+
+
+async def test_an_upload_retried_in_flight_waits_and_one_with_another_file_is_refused(
+    client: TestClient, env: Env, tenant: Tenant, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adding, go_on = asyncio.Event(), asyncio.Event()
+    upload_document = filing.upload_document
+
+    async def slowly(*args: Any, **kwargs: Any) -> Any:
+        adding.set()
+        await go_on.wait()
+        return await upload_document(*args, **kwargs)
+
+    monkeypatch.setattr(filing, "upload_document", slowly)
+    contract, other = make_pdf("Contract", pages=1), make_pdf("Another contract", pages=1)
+
+    def form(pdf: bytes) -> FormData:
+        body = FormData()
+        body.add_field("client_id", str(tenant.client_id))
+        body.add_field("file", io.BytesIO(pdf), filename="contract.pdf")
+        return body
+
+    headers = {**bearer(key), "Idempotency-Key": "upload-9"}
+    first = asyncio.create_task(
+        client.post("/api/v1/documents", data=form(contract), headers=headers)
+    )
+    async with asyncio.timeout(10):
+        await adding.wait()
+    meanwhile = await client.post("/api/v1/documents", data=form(contract), headers=headers)
+    go_on.set()
+    answered = await first
+    retry = await client.post("/api/v1/documents", data=form(contract), headers=headers)
+    another = await client.post("/api/v1/documents", data=form(other), headers=headers)
+
+    assert meanwhile.status == 409
+    assert answered.status == retry.status == 201
+    assert (await retry.json())["id"] == (await answered.json())["id"]
+    assert another.status == 422
+    assert "different request" in (await another.json())["detail"]
+    assert await count_rows(env, Document) == 1
