@@ -25,20 +25,27 @@ from workflows.errors import Unavailable
 from workflows.people import organizations
 
 
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
-    """Adding a client waits: the first event is set once one is being added, the second
+def hold(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """``owner.name`` made to wait: the first event is set once it is called, the second
     lets it go on."""
-    adding, go_on = asyncio.Event(), asyncio.Event()
-    add_client = organizations.add_client
+    entered, go_on = asyncio.Event(), asyncio.Event()
+    function = getattr(owner, name)
 
     async def slowly(*args: Any, **kwargs: Any) -> Any:
-        adding.set()
+        entered.set()
         await go_on.wait()
-        return await add_client(*args, **kwargs)
+        return await function(*args, **kwargs)
 
-    monkeypatch.setattr(organizations, "add_client", slowly)
-    return adding, go_on
+    monkeypatch.setattr(owner, name, slowly)
+    return entered, go_on
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Adding a client waits (`hold`)."""
+    return hold(monkeypatch, organizations, "add_client")
 
 
 async def test_a_retry_while_the_first_is_answered_is_told_to_wait_and_creates_nothing(
@@ -119,15 +126,7 @@ async def test_a_key_held_by_a_request_that_never_ended_is_taken_over_after_a_wh
 async def test_an_upload_retried_in_flight_waits_and_one_with_another_file_is_refused(
     client: TestClient, env: Env, tenant: Tenant, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    adding, go_on = asyncio.Event(), asyncio.Event()
-    upload_document = filing.upload_document
-
-    async def slowly(*args: Any, **kwargs: Any) -> Any:
-        adding.set()
-        await go_on.wait()
-        return await upload_document(*args, **kwargs)
-
-    monkeypatch.setattr(filing, "upload_document", slowly)
+    adding, go_on = hold(monkeypatch, filing, "upload_document")
     contract, other = make_pdf("Contract", pages=1), make_pdf("Another contract", pages=1)
 
     def form(pdf: bytes) -> FormData:
