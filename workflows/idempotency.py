@@ -85,7 +85,8 @@ async def reserve(
             if row.status != PENDING or row.created_at > now - IN_FLIGHT_FOR:
                 answer = None if row.status == PENDING else _answer(row)
                 return Kept(fingerprint=row.fingerprint, answer=answer)
-            await _forget(env, key_id=key_id, hashed=hashed, pending_only=True)
+            # Only the stale one: another retry may have taken the key over just now.
+            await _forget(env, key_id=key_id, hashed=hashed, made_by=now - IN_FLIGHT_FOR)
         try:
             async with env.sessions() as session, session.begin():
                 await _forget_old(session, key_id=key_id, now=now)
@@ -132,7 +133,7 @@ async def keep_answer(
 
 async def release(env: Env, *, key_id: int, idempotency_key: str) -> None:
     """Let the key go without an answer kept (the request failed): a retry runs anew."""
-    await _forget(env, key_id=key_id, hashed=_hash_key(idempotency_key), pending_only=True)
+    await _forget(env, key_id=key_id, hashed=_hash_key(idempotency_key))
 
 
 async def _record(
@@ -153,13 +154,16 @@ def _answer(row: IdempotencyRecord) -> Answer:
     return Answer(status=row.status, content_type=row.content_type, body=row.body)
 
 
-async def _forget(env: Env, *, key_id: int, hashed: str, pending_only: bool) -> None:
+async def _forget(env: Env, *, key_id: int, hashed: str, made_by: datetime | None = None) -> None:
+    """Delete the key's reservation (one made by ``made_by`` only, when given); a kept
+    answer stays."""
     query = delete(IdempotencyRecord).where(
         col(IdempotencyRecord.key_id) == key_id,
         col(IdempotencyRecord.idempotency_hash) == hashed,
+        col(IdempotencyRecord.status) == PENDING,
     )
-    if pending_only:
-        query = query.where(col(IdempotencyRecord.status) == PENDING)
+    if made_by is not None:
+        query = query.where(col(IdempotencyRecord.created_at) <= made_by)
     async with env.sessions() as session, session.begin():
         await session.exec(query)
 

@@ -153,3 +153,35 @@ async def test_an_upload_retried_in_flight_waits_and_one_with_another_file_is_re
     assert another.status == 422
     assert "different request" in (await another.json())["detail"]
     assert await count_rows(env, Document) == 1
+
+
+async def test_taking_over_a_stale_key_leaves_a_fresh_reservation_alone(
+    env: Env, tenant: Tenant, key: str, clock: FixedClock
+) -> None:
+    """Two retries find the same stale reservation: the one that took the key over keeps
+    it, and the other, arriving a moment later, is told the key is in use."""
+    holder = await api_keys.authenticate(env, token=key)
+
+    async def reserve(fingerprint: str) -> idempotency.Kept | None:
+        return await idempotency.reserve(
+            env,
+            org_id=tenant.org_id,
+            key_id=holder.key_id,
+            idempotency_key="order-7793",
+            request_fingerprint=fingerprint,
+        )
+
+    assert await reserve("first") is None
+    clock.at += idempotency.IN_FLIGHT_FOR + timedelta(seconds=1)
+    assert await reserve("second") is None  # the stale one is taken over
+    # What the late retry's takeover deletes: only reservations made by then.
+    await idempotency._forget(
+        env,
+        key_id=holder.key_id,
+        hashed=idempotency._hash_key("order-7793"),
+        made_by=clock.now() - idempotency.IN_FLIGHT_FOR,
+    )
+    late = await reserve("second")
+
+    assert late is not None and late.answer is None
+    assert await count_rows(env, IdempotencyRecord) == 1
